@@ -1,0 +1,46 @@
+# Two entry points for a fresh Linux machine (Python 3.10+, no GPU, no Docker):
+#   make serve   installs what is missing, builds missing ONNX graphs, serves every pipeline
+#   make test    installs what is missing, runs the fast test tier against a real tritonserver
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# torch is pinned to the CPU wheel first: an open range would pull a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: serve test lint bench
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.serve-installed: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet "$(TORCH)" "numpy<2"
+	$(PIP) install --quiet -e ".[server,build]"
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.serve-installed
+	$(PIP) install --quiet -e ".[server,build,test]"
+	# sporco's photos only: its own dependencies (pyfftw, matplotlib) are not needed to read them.
+	$(PIP) install --quiet --no-deps "sporco==0.2.2.post1"
+	touch $@
+
+# Real photos to train on (Debian's plasma-workspace-wallpapers); the smoke training test uses them.
+/usr/share/wallpapers/Altai:
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq plasma-workspace-wallpapers
+
+serve: $(VENV)/.serve-installed
+	$(VENV)/bin/lumaflow serve $(ARGS)
+
+test: $(VENV)/.test-installed /usr/share/wallpapers/Altai
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy ensemble server lumaflow build loadtest client
+
+bench: $(VENV)/.test-installed
+	$(PY) -m lumaflow.loadtest.batching_bench --out bench/batching.json

@@ -1,0 +1,1 @@
+"""Torch architectures, one module each, registered in lumaflow.build.registry."""

@@ -1,0 +1,68 @@
+"""ESPCN-class x`scale` super-resolution: a few LR-space convs, PixelShuffle, and a bicubic skip.
+
+All convolutions run at low resolution (the point of ESPCN: cost scales with the input, not the
+output), and the network only predicts the residual over bicubic, which trains much faster and
+can never do much worse than bicubic.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ESPCN(nn.Module):
+    """Float NCHW RGB in [0, 1] -> float NCHW RGB at `scale` x the size (not clamped).
+
+    Layout (state-dict keys, which `registry` reads the hyper-parameters back from):
+    ``head`` 5x5 in->features, ``body.{i}`` 3x3 convs (features->features, last one
+    features->mid), ``tail`` 3x3 ->out*scale^2, then PixelShuffle; each conv but the tail is
+    followed by a PReLU (``act_*``), whose slope count is one per channel.
+    """
+
+    def __init__(
+        self,
+        *,
+        scale: int = 2,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        features: int = 48,
+        mid_features: int = 32,
+        num_body: int = 2,
+    ) -> None:
+        super().__init__()
+        if in_channels != out_channels:
+            # The bicubic skip adds the input to the output channel-for-channel.
+            raise ValueError("ESPCN's bicubic residual needs in_channels == out_channels")
+        if num_body < 1:
+            raise ValueError("num_body must be >= 1")
+        self.scale = scale
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.features = features
+        self.mid_features = mid_features
+        self.num_body = num_body
+
+        self.head = nn.Conv2d(in_channels, features, 5, padding=2)
+        self.act_head = nn.PReLU(features)
+        widths = [features] * num_body + [mid_features]
+        self.body = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], 3, padding=1) for i in range(num_body))
+        self.act_body = nn.ModuleList(nn.PReLU(widths[i + 1]) for i in range(num_body))
+        self.tail = nn.Conv2d(mid_features, out_channels * scale * scale, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(scale)
+        # Start as exactly bicubic: a zero residual is a safe, already-decent starting point.
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.act_head(self.head(x))
+        for conv, act in zip(self.body, self.act_body):
+            y = act(conv(y))
+        residual = self.shuffle(self.tail(y))
+        base = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return base + residual
+
+    def macs_per_input_pixel(self) -> int:
+        """Multiply-accumulates per LR pixel (every conv runs at input resolution)."""
+        return sum(m.weight.numel() for m in self.modules() if isinstance(m, nn.Conv2d))

@@ -1,0 +1,165 @@
+"""ONNX export of the served graphs, and a torch-vs-ONNX Runtime parity check on real pixels.
+
+Export uses torch's dynamo exporter with symbolic batch/height/width, so one file serves any
+frame size; `verify_onnx` proves that on shapes other than the export example.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from lumaflow.build.pixels import PixelsGraph
+
+DEFAULT_OPSET = 18
+
+
+@dataclass(frozen=True)
+class Parity:
+    """How far ONNX Runtime's outputs are from torch's over all samples."""
+
+    max_abs_diff: float
+    frac_differing: float
+    shapes: tuple[tuple[int, ...], ...]
+
+
+def _default_example(module: nn.Module) -> torch.Tensor:
+    # Batch 2 and H != W so neither axis can be specialised to a constant by the tracer.
+    if isinstance(module, PixelsGraph):
+        return torch.zeros(2, 32, 48, 3, dtype=torch.uint8)
+    return torch.zeros(2, 3, 32, 48, dtype=torch.float32)
+
+
+def export_onnx(
+    module: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    input_name: str = "PIXELS",
+    output_name: str = "UPSCALED",
+    opset: int = DEFAULT_OPSET,
+    example: torch.Tensor | None = None,
+) -> Path:
+    """Export `module` with dynamic N/H/W axes, writing `path` atomically; returns the path.
+
+    A uint8 example is taken as NHWC (the served `PixelsGraph` layout), anything else as NCHW.
+    """
+    if opset < 17:
+        raise ValueError("opset must be >= 17")
+    module = module.eval()
+    if example is None:
+        example = _default_example(module)
+    spatial = (1, 2) if example.dtype == torch.uint8 else (2, 3)
+    dim = torch.export.Dim
+    dynamic = {0: dim("batch", min=1, max=1024), spatial[0]: dim("height", min=2, max=16384),
+               spatial[1]: dim("width", min=2, max=16384)}
+    arg_name = next(iter(_forward_arg_names(module)))
+    program = torch.onnx.export(
+        module,
+        (example,),
+        dynamo=True,
+        dynamic_shapes={arg_name: dynamic},
+        input_names=[input_name],
+        output_names=[output_name],
+        opset_version=opset,
+    )
+    if program is None:  # only the legacy exporter returns None
+        raise RuntimeError("torch.onnx.export returned no program")
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        program.save(tmp, external_data=False)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _forward_arg_names(module: nn.Module) -> list[str]:
+    return list(inspect.signature(module.forward).parameters)
+
+
+def _session(path: str | os.PathLike[str]) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    return ort.InferenceSession(os.fspath(path), opts, providers=["CPUExecutionProvider"])
+
+
+def _run_both(
+    module: nn.Module, path: str | os.PathLike[str], inputs: Sequence[np.ndarray]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    session = _session(path)
+    in_name = session.get_inputs()[0].name
+    module = module.eval()
+    pairs = []
+    with torch.inference_mode():
+        for x in inputs:
+            expected = module(torch.from_numpy(np.ascontiguousarray(x))).numpy()
+            got = session.run(None, {in_name: x})[0]
+            if got.shape != expected.shape or got.dtype != expected.dtype:
+                raise AssertionError(
+                    f"ORT gave {got.dtype}{got.shape}, torch {expected.dtype}{expected.shape} for {x.shape}"
+                )
+            pairs.append((expected, got))
+    return pairs
+
+
+def verify_onnx(
+    module: nn.Module,
+    path: str | os.PathLike[str],
+    samples: Sequence[np.ndarray],
+    *,
+    max_abs_diff: int = 1,
+    max_frac_differing: float = 1e-3,
+) -> Parity:
+    """Run uint8 NHWC `samples` through torch and ORT; raise if they differ beyond rounding noise.
+
+    Off-by-one values are allowed at a tiny rate: float sums in a different order can push a
+    value across a .5 rounding boundary, which is noise, while anything larger is a real bug.
+    """
+    if len({x.shape[1:3] for x in samples}) < 2:
+        raise ValueError("give samples of at least two different H x W, or dynamic axes go unchecked")
+    worst = 0
+    differing = 0
+    total = 0
+    for expected, got in _run_both(module, path, samples):
+        diff = np.abs(expected.astype(np.int16) - got.astype(np.int16))
+        worst = max(worst, int(diff.max()))
+        differing += int(np.count_nonzero(diff))
+        total += diff.size
+    parity = Parity(float(worst), differing / total, tuple(x.shape for x in samples))
+    if parity.max_abs_diff > max_abs_diff or parity.frac_differing > max_frac_differing:
+        raise AssertionError(f"ONNX Runtime disagrees with torch: {parity}")
+    return parity
+
+
+def verify_float_onnx(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    samples: Sequence[np.ndarray],
+    *,
+    atol: float = 1e-3,
+) -> Parity:
+    """Like `verify_onnx`, for a float NCHW graph (the bare model), fed the same uint8 NHWC samples.
+
+    This catches small numeric drift (e.g. a different bicubic kernel) that uint8 rounding hides.
+    """
+    inputs = [np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0 for x in samples]
+    diffs = [np.abs(e - g) for e, g in _run_both(model, path, inputs)]
+    worst = max(float(d.max()) for d in diffs)
+    over = sum(int(np.count_nonzero(d > atol)) for d in diffs) / sum(d.size for d in diffs)
+    parity = Parity(worst, over, tuple(x.shape for x in inputs))
+    if worst > atol:
+        raise AssertionError(f"float ONNX graph drifts from torch by {worst:.3g} (> {atol})")
+    return parity

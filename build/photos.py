@@ -1,0 +1,68 @@
+"""The real photos we train on (Debian's KDE wallpapers) and evaluate on (scikit-image's data).
+
+Only the photographic wallpapers are used: the rest of the package is vector art, whose flat
+fills and hard edges would teach the network the wrong prior. The two sets never overlap.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+WALLPAPER_ROOT = Path("/usr/share/wallpapers")
+WALLPAPER_PACKAGE = "plasma-workspace-wallpapers"
+
+# The photographs among plasma-workspace-wallpapers' folders (checked by eye; the others are art).
+PHOTO_WALLPAPERS: tuple[str, ...] = (
+    "BytheWater",
+    "ColdRipple",
+    "ColorfulCups",
+    "DarkestHour",
+    "EveningGlow",
+    "FallenLeaf",
+    "Grey",
+    "Kite",
+    "OneStandsOut",
+    "Path",
+    "summer_1am",
+)
+
+EVAL_PHOTOS: tuple[str, ...] = ("astronaut", "coffee", "chelsea", "rocket")
+
+
+class MissingPhotosError(FileNotFoundError):
+    """The wallpaper photos are not installed (they come from a Debian package)."""
+
+
+def wallpaper_photo_paths(root: Path = WALLPAPER_ROOT) -> list[Path]:
+    """The largest real file (not a size symlink) of each photo wallpaper, in a fixed order."""
+    paths = []
+    for name in PHOTO_WALLPAPERS:
+        folder = root / name / "contents" / "images"
+        files = [p for p in folder.glob("*") if p.is_file() and not p.is_symlink()] if folder.is_dir() else []
+        if not files:
+            raise MissingPhotosError(f"no photo in {folder}: apt-get install {WALLPAPER_PACKAGE}")
+        paths.append(max(files, key=lambda p: (p.stat().st_size, p.name)))
+    return paths
+
+
+def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
+    """uint8 HxWx3 RGB, whatever the file's mode (one wallpaper is greyscale)."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def crop_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
+    """Drop the bottom/right rows and columns that do not fill a whole `multiple`."""
+    h, w = image.shape[:2]
+    return image[: h - h % multiple, : w - w % multiple]
+
+
+def eval_photos() -> dict[str, np.ndarray]:
+    """scikit-image's bundled photos, cropped to even sizes so the x2 pipeline round-trips exactly."""
+    import skimage.data
+
+    return {name: crop_to_multiple(getattr(skimage.data, name)(), 2) for name in EVAL_PHOTOS}

@@ -1,0 +1,1 @@
+"""lumaflow.client"""

@@ -1,0 +1,24 @@
+"""The public contract of every photo pipeline: tensor names and error reason codes.
+
+Clients and outside checks rely on these names; changing one is a breaking change.
+"""
+
+from __future__ import annotations
+
+from .config import DataType, Tensor
+
+IMAGE = Tensor("IMAGE", DataType.STRING, (1,), "the encoded file (JPEG, PNG, WebP, TIFF, BMP, GIF)")
+ENHANCED = Tensor("ENHANCED", DataType.STRING, (1,), "the encoded result (PNG unless asked otherwise)")
+INFO = Tensor("INFO", DataType.STRING, (1,), "JSON: pipeline, input, output, stages, timings_ms, models, version")
+
+# Internal tensors between the stages of a pipeline.
+PIXELS = Tensor("PIXELS", DataType.UINT8, (-1, -1, 3), "RGB pixels, HWC, padded to the stage's size bucket")
+UPSCALED = Tensor("UPSCALED", DataType.UINT8, (-1, -1, 3), "RGB pixels, HWC, the stage's scale times larger")
+META = Tensor("META", DataType.STRING, (1,), "JSON carried from decode to encode: sizes, timings, the card")
+
+# Reason codes that open every INVALID_ARGUMENT message, in brackets: "[invalid_image] ...".
+INVALID_IMAGE = "invalid_image"
+IMAGE_TOO_LARGE = "image_too_large"
+INVALID_OPTIONS = "invalid_options"
+MASK_MISMATCH = "mask_mismatch"
+REASON_CODES = (INVALID_IMAGE, IMAGE_TOO_LARGE, INVALID_OPTIONS, MASK_MISMATCH)

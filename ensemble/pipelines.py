@@ -1,0 +1,101 @@
+"""Pipeline declarations: ordered stages and the tensor wiring between them.
+
+A photo pipeline is ``decode -> neural stages... -> encode``. Triton ensembles cannot hand a
+step a constant, so the pipeline's own facts (its name, limits, size buckets and the card that
+INFO reports) reach the steps through a per-pipeline decode model, ``<pipeline>_decode``,
+which carries them in its config and forwards them to encode in the ``META`` tensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import contract
+from .config import EnsembleStep
+from .stages import DECODE, ENCODE, STAGES, SizeBuckets, Stage
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A served pipeline: the public contract in, ``steps`` in order, the contract out."""
+
+    name: str
+    doc: str
+    steps: tuple[str, ...]
+    max_input_megapixels: float
+    max_batch_size: int = 8
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        """The neural stages between decode and encode, in order."""
+        return tuple(STAGES[name] for name in self.steps)
+
+    @property
+    def decode_model(self) -> str:
+        """The name of this pipeline's own decode model."""
+        return f"{self.name}_{DECODE.name}"
+
+    @property
+    def scale(self) -> int:
+        """How many times larger each side of the output is than the input's."""
+        scale = 1
+        for stage in self.stages:
+            scale *= stage.scale
+        return scale
+
+    @property
+    def size_buckets(self) -> SizeBuckets | None:
+        """The buckets decode pads to: the first neural stage's, which sets the batch shapes."""
+        return self.stages[0].size_buckets if self.stages else None
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.steps if name not in STAGES]
+        if unknown:
+            raise ValueError(f"pipeline {self.name!r} names unknown stages: {unknown}")
+        for stage in self.stages:
+            if stage.network is None:
+                raise ValueError(f"pipeline {self.name!r}: step {stage.name!r} is not a neural stage")
+            if stage.max_batch_size < self.max_batch_size:
+                raise ValueError(
+                    f"pipeline {self.name!r}: max_batch_size {self.max_batch_size} exceeds "
+                    f"stage {stage.name!r}'s {stage.max_batch_size}"
+                )
+
+    def ensemble_steps(self) -> tuple[EnsembleStep, ...]:
+        """The ensemble's steps: each neural stage reads the previous stage's pixels."""
+        steps = [
+            EnsembleStep(
+                model_name=self.decode_model,
+                input_map={contract.IMAGE.name: contract.IMAGE.name},
+                output_map={contract.PIXELS.name: "pixels_0", contract.META.name: "meta"},
+            )
+        ]
+        for index, stage in enumerate(self.stages):
+            (pixels_in,) = stage.inputs
+            (pixels_out,) = stage.outputs
+            steps.append(
+                EnsembleStep(
+                    model_name=stage.name,
+                    input_map={pixels_in.name: f"pixels_{index}"},
+                    output_map={pixels_out.name: f"pixels_{index + 1}"},
+                )
+            )
+        steps.append(
+            EnsembleStep(
+                model_name=ENCODE.name,
+                input_map={contract.PIXELS.name: f"pixels_{len(self.stages)}", contract.META.name: "meta"},
+                output_map={contract.ENHANCED.name: contract.ENHANCED.name, contract.INFO.name: contract.INFO.name},
+            )
+        )
+        return tuple(steps)
+
+
+UPSCALE_X2 = Pipeline(
+    name="upscale_x2",
+    doc="x2 super-resolution of a photo: decode -> sr_x2 -> encode (PNG)",
+    steps=("sr_x2",),
+    # Untiled for now: the whole padded photo goes through the network in one piece.
+    max_input_megapixels=4.2,
+)
+
+PIPELINES: dict[str, Pipeline] = {pipeline.name: pipeline for pipeline in (UPSCALE_X2,)}

@@ -1,0 +1,188 @@
+"""Render stage and pipeline declarations into Triton model configs.
+
+A neural stage renders for one of several targets, dispatched by type:
+
+- ``Embedded``: a python-backend model that runs the ONNX graph with ONNX Runtime on the CPU
+  (what ``lumaflow serve`` runs here, without a GPU or Triton's native ORT backend);
+- ``NgcOnnxRuntime``: Triton's native ``onnxruntime`` backend (the NGC image);
+- ``NgcTensorRT``: Triton's native ``tensorrt`` backend running a plan built from the same ONNX.
+
+The config text comes from the real ``model_config.proto`` message (shipped in tritonclient), so
+a field Triton does not know fails here, not at load time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as pb
+
+import lumaflow
+
+from . import contract
+from .config import DynamicBatching, InstanceGroup, InstanceKind, ModelConfig, Tensor
+from .pipelines import Pipeline
+from .stages import DECODE, ENCODE, Stage
+
+ONNX_RUNNER = "lumaflow.server.models.onnx_stage"
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """python backend + ONNX Runtime on the CPU, in this process tree."""
+
+
+@dataclass(frozen=True)
+class NgcOnnxRuntime:
+    """Triton's native onnxruntime backend, on a GPU by default."""
+
+    kind: InstanceKind = InstanceKind.GPU
+
+
+@dataclass(frozen=True)
+class NgcTensorRT:
+    """Triton's native TensorRT backend, serving ``model.plan`` built from the stage's ONNX."""
+
+    plan_file: str = "model.plan"
+
+
+Target = Embedded | NgcOnnxRuntime | NgcTensorRT
+EMBEDDED = Embedded()
+
+
+def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
+    """The model config of one stage for one target."""
+    python_model = ModelConfig(
+        name=stage.name,
+        max_batch_size=stage.max_batch_size,
+        inputs=stage.inputs,
+        outputs=stage.outputs,
+        backend="python",
+        instance_groups=(stage.instances,),
+        dynamic_batching=stage.dynamic_batching,
+        parameters=dict(stage.parameters),
+    )
+    if stage.network is None:
+        return python_model
+    if isinstance(target, Embedded):
+        runner = {
+            "onnx_file": stage.network.onnx_file,
+            "intra_op_threads": str(stage.threads),
+            "scale": str(stage.scale),
+        }
+        return replace(python_model, parameters={**runner, **stage.parameters})
+    if isinstance(target, NgcOnnxRuntime):
+        return replace(
+            python_model,
+            backend="onnxruntime",
+            default_model_filename=stage.network.onnx_file,
+            instance_groups=(InstanceGroup(count=stage.instances.count, kind=target.kind),),
+        )
+    if isinstance(target, NgcTensorRT):
+        return replace(
+            python_model,
+            backend="tensorrt",
+            default_model_filename=target.plan_file,
+            instance_groups=(InstanceGroup(count=stage.instances.count, kind=InstanceKind.GPU),),
+        )
+    raise TypeError(f"unknown render target {target!r}")
+
+
+def pipeline_card(pipeline: Pipeline) -> dict[str, object]:
+    """What INFO reports about the pipeline itself; per-request figures are added at run time."""
+    return {
+        "pipeline": pipeline.name,
+        "stages": [DECODE.name, *pipeline.steps, ENCODE.name],
+        "models": {
+            DECODE.name: f"{pipeline.decode_model}/1",
+            **{stage.name: f"{stage.name}/1" for stage in pipeline.stages},
+            ENCODE.name: f"{ENCODE.name}/1",
+        },
+        "networks": {
+            stage.name: {"architecture": stage.network.architecture, "weights": stage.network.weights}
+            for stage in pipeline.stages
+            if stage.network is not None
+        },
+        "scale": pipeline.scale,
+        "version": lumaflow.__version__,
+    }
+
+
+def decode_config(pipeline: Pipeline) -> ModelConfig:
+    """The pipeline's own decode model: the shared decode stage plus the pipeline's facts."""
+    buckets = pipeline.size_buckets
+    parameters = {
+        "pipeline_card": json.dumps(pipeline_card(pipeline), sort_keys=True),
+        "max_input_megapixels": repr(pipeline.max_input_megapixels),
+        "size_buckets": json.dumps(
+            {"ladder": list(buckets.ladder), "step_above": buckets.step_above} if buckets else None
+        ),
+    }
+    return replace(stage_config(DECODE), name=pipeline.decode_model, parameters=parameters)
+
+
+def ensemble_config(pipeline: Pipeline) -> ModelConfig:
+    """The pipeline's ensemble: the public contract and the wiring of its steps."""
+    return ModelConfig(
+        name=pipeline.name,
+        platform="ensemble",
+        max_batch_size=pipeline.max_batch_size,
+        inputs=(contract.IMAGE,),
+        outputs=(contract.ENHANCED, contract.INFO),
+        ensemble_steps=pipeline.ensemble_steps(),
+        parameters={"description": pipeline.doc},
+    )
+
+
+def to_proto(config: ModelConfig) -> pb.ModelConfig:
+    """Build the real protobuf message for ``config``."""
+    message = pb.ModelConfig(name=config.name, max_batch_size=config.max_batch_size)
+    if config.backend:
+        message.backend = config.backend
+    if config.platform:
+        message.platform = config.platform
+    if config.default_model_filename:
+        message.default_model_filename = config.default_model_filename
+    for tensor in config.inputs:
+        _fill_tensor(message.input.add(), tensor)
+        message.input[-1].optional = tensor.optional
+    for tensor in config.outputs:
+        _fill_tensor(message.output.add(), tensor)
+    for group in config.instance_groups:
+        message.instance_group.add(count=group.count, kind=pb.ModelInstanceGroup.Kind.Value(group.kind.value))
+    if config.dynamic_batching is not None:
+        _fill_batching(message.dynamic_batching, config.dynamic_batching)
+    for step in config.ensemble_steps:
+        added = message.ensemble_scheduling.step.add(model_name=step.model_name, model_version=step.model_version)
+        added.input_map.update(step.input_map)
+        added.output_map.update(step.output_map)
+    for key, value in sorted(config.parameters.items()):
+        message.parameters[key].string_value = value
+    return message
+
+
+def render(config: ModelConfig) -> str:
+    """The ``config.pbtxt`` text of ``config``, with a header saying it is generated."""
+    header = "# Generated by `lumaflow generate` from lumaflow.ensemble declarations; do not edit.\n"
+    return header + text_format.MessageToString(to_proto(config))
+
+
+def _fill_tensor(message: pb.ModelInput | pb.ModelOutput, tensor: Tensor) -> None:
+    message.name = tensor.name
+    message.data_type = pb.DataType.Value(tensor.dtype.value)
+    message.dims.extend(tensor.dims)
+
+
+def _fill_batching(message: pb.ModelDynamicBatching, batching: DynamicBatching) -> None:
+    message.max_queue_delay_microseconds = batching.max_queue_delay_us
+    message.preferred_batch_size.extend(batching.preferred_batch_sizes)
+    message.preserve_ordering = batching.preserve_ordering
+    policy = batching.queue_policy
+    if policy is not None:
+        queue = message.default_queue_policy
+        queue.timeout_action = pb.ModelQueuePolicy.TimeoutAction.Value(policy.timeout_action.value)
+        queue.default_timeout_microseconds = policy.default_timeout_us
+        queue.allow_timeout_override = policy.allow_timeout_override
+        queue.max_queue_size = policy.max_queue_size

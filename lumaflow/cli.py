@@ -1,0 +1,196 @@
+"""The ``lumaflow`` command: serve, generate, build, train."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import lumaflow
+
+if TYPE_CHECKING:
+    from lumaflow.server.triton import TritonServer
+
+DEFAULT_REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
+
+
+def _repository(path: str | None) -> Path:
+    return Path(path).resolve() if path else DEFAULT_REPOSITORY
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"lumaflow {command}: error: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+def ensure_artifacts(repository: Path, *, say: bool = True) -> None:
+    """Build every artefact the stage declarations name that is missing or stale."""
+    from lumaflow.build.repository import build_artifact, missing_artifacts
+    from lumaflow.ensemble.stages import STAGES
+    from lumaflow.server.distribution import ServeError
+
+    missing = missing_artifacts(repository, list(STAGES.values()))
+    if not missing:
+        return
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        names = ", ".join(artifact.stage.name for artifact in missing)
+        raise ServeError(
+            f"{names} need ONNX graphs built from their weights, which needs the build extra: pip install -e '.[build]'"
+        ) from None
+    for number, artifact in enumerate(missing, start=1):
+        if say:
+            print(
+                f"[{number}/{len(missing)}] building {artifact.onnx_path.name} for stage {artifact.stage.name} ...",
+                flush=True,
+            )
+        build_artifact(artifact)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from lumaflow.ensemble.generate import stale_files, write_repository
+    from lumaflow.ensemble.pipelines import PIPELINES
+    from lumaflow.server.distribution import ServeError
+    from lumaflow.server.triton import Endpoints, TritonServer, check_ports_free
+
+    repository = _repository(args.model_repository)
+    stopping = False
+    server: TritonServer | None = None
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        if server is not None:
+            server.send_stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if not repository.is_dir():
+            raise ServeError(f"model repository {repository} does not exist (see --model-repository)")
+        if repository == DEFAULT_REPOSITORY and stale_files(repository):
+            changed = write_repository(repository)
+            print(f"regenerated {len(changed)} model repository files from the declarations", flush=True)
+        endpoints = Endpoints(args.host, args.grpc_port, args.http_port, args.metrics_port)
+        check_ports_free(endpoints)  # before any build: a taken port should not cost minutes
+        ensure_artifacts(repository)
+        server = TritonServer(
+            model_repository=repository,
+            endpoints=endpoints,
+            exit_timeout_s=args.exit_timeout,
+            log_verbose=args.log_verbose,
+        )
+        server.start()
+        try:
+            models = server.wait_until_ready(args.ready_timeout)
+        except ServeError:
+            if stopping:
+                return _finish(server)
+            raise
+        pipelines = sorted(m.name for m in models if m.name in PIPELINES)
+        print(
+            f"Lumaflow {lumaflow.__version__} serving gRPC on {endpoints.grpc_url} "
+            f"(HTTP :{endpoints.http_port}, metrics :{endpoints.metrics_port}); "
+            f"pipelines: {', '.join(pipelines) or 'none'}",
+            flush=True,
+        )
+        while server.process is not None and server.process.poll() is None:
+            try:
+                server.process.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                continue
+        if not stopping:
+            raise ServeError(
+                f"tritonserver exited unexpectedly with code {server.process.returncode} (log: {server.log_path})"
+            )
+        return _finish(server)
+    except ServeError as error:
+        if server is not None:
+            server.stop()
+        return _fail("serve", str(error))
+
+
+def _finish(server: TritonServer) -> int:
+    code = server.stop()
+    server.cleanup()
+    print(f"Lumaflow stopped (tritonserver exit code {code})", flush=True)
+    return 0 if code == 0 else 1
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from lumaflow.ensemble.generate import stale_files, write_repository
+
+    repository = _repository(args.model_repository)
+    if args.check:
+        stale = stale_files(repository)
+        for path in stale:
+            print(f"stale: {path}")
+        return 1 if stale else 0
+    for path in write_repository(repository):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from lumaflow.server.distribution import ServeError
+
+    try:
+        ensure_artifacts(_repository(args.model_repository))
+    except ServeError as error:
+        return _fail("build", str(error))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.network != "espcn_x2":
+        return _fail("train", f"unknown network {args.network!r}; known: espcn_x2")
+    from lumaflow.build.train_sr import main as train_main
+
+    return train_main(args.rest)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="lumaflow", description=lumaflow.__doc__)
+    top.add_argument("--version", action="version", version=lumaflow.__version__)
+    commands = top.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run Triton with every pipeline of the model repository")
+    serve.add_argument("--model-repository", help=f"default: {DEFAULT_REPOSITORY}")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    serve.add_argument("--grpc-port", type=int, default=8001)
+    serve.add_argument("--http-port", type=int, default=8000)
+    serve.add_argument("--metrics-port", type=int, default=8002)
+    serve.add_argument("--exit-timeout", type=int, default=30, help="seconds in-flight requests get on shutdown")
+    serve.add_argument("--ready-timeout", type=float, default=600.0, help="seconds to wait for models to load")
+    serve.add_argument("--log-verbose", type=int, default=0, help="tritonserver's --log-verbose level")
+    serve.set_defaults(handler=cmd_serve)
+
+    generate = commands.add_parser("generate", help="write config.pbtxt files from the stage declarations")
+    generate.add_argument("--model-repository")
+    generate.add_argument("--check", action="store_true", help="only report files that differ; exit 1 if any")
+    generate.set_defaults(handler=cmd_generate)
+
+    build = commands.add_parser("build", help="export the ONNX graphs that are missing or stale")
+    build.add_argument("--model-repository")
+    build.set_defaults(handler=cmd_build)
+
+    train = commands.add_parser("train", help="train one of our own networks (see --help of each)")
+    train.add_argument("network", help="espcn_x2")
+    train.add_argument("rest", nargs=argparse.REMAINDER)
+    train.set_defaults(handler=cmd_train)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Find the tritonserver that nvidia-pytriton bundles and prepare its python backend.
+
+pytriton's wheel ships tritonserver 2.51.0, the python backend and one backend stub per Python
+version. Triton runs the stub next to ``libtriton_python.so``, so a backend directory is laid
+out per server run with the stub that matches the interpreter running Lumaflow.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+STUB_NAME = "triton_python_backend_stub"
+
+
+class ServeError(Exception):
+    """A reason the server cannot start, in one line for the person who ran it."""
+
+
+@dataclass(frozen=True)
+class TritonDistribution:
+    """The parts of the bundled Triton that Lumaflow uses."""
+
+    root: Path
+
+    @property
+    def binary(self) -> Path:
+        return self.root / "bin" / "tritonserver"
+
+    @property
+    def python_backend(self) -> Path:
+        return self.root / "backends" / "python"
+
+    @property
+    def stubs(self) -> Path:
+        return self.root / "python_backend_stubs"
+
+    @property
+    def library_dirs(self) -> list[Path]:
+        """Shared libraries the binary and the stub need: the wheel's own and libpython's."""
+        dirs = [self.root.parent.parent / "nvidia_pytriton.libs"]
+        libdir = sysconfig.get_config_var("LIBDIR")
+        if libdir:
+            dirs.append(Path(libdir))
+        return [path for path in dirs if path.is_dir()]
+
+    @classmethod
+    def locate(cls) -> TritonDistribution:
+        spec = importlib.util.find_spec("pytriton")
+        if spec is None or not spec.submodule_search_locations:
+            raise ServeError("tritonserver is not installed: install the server extra (pip install -e '.[server]')")
+        root = Path(next(iter(spec.submodule_search_locations))) / "tritonserver"
+        distribution = cls(root)
+        if not distribution.binary.is_file():
+            raise ServeError(f"nvidia-pytriton is installed but has no tritonserver binary at {distribution.binary}")
+        return distribution
+
+    def stub_for(self, version: tuple[int, int]) -> Path:
+        """The backend stub built for Python ``version``."""
+        stub = self.stubs / f"{version[0]}.{version[1]}" / STUB_NAME
+        if not stub.is_file():
+            shipped = sorted(path.name for path in self.stubs.iterdir() if (path / STUB_NAME).is_file())
+            raise ServeError(
+                f"no python-backend stub for Python {version[0]}.{version[1]} in nvidia-pytriton "
+                f"(it ships {', '.join(shipped) or 'none'}); run Lumaflow with one of those"
+            )
+        return stub
+
+    def prepare_backends(self, destination: Path, version: tuple[int, int] | None = None) -> Path:
+        """Lay out ``destination/python`` with the backend and the matching stub; return ``destination``."""
+        stub = self.stub_for(version or (sys.version_info.major, sys.version_info.minor))
+        python_dir = destination / "python"
+        python_dir.mkdir(parents=True, exist_ok=True)
+        for item in self.python_backend.iterdir():
+            if item.is_file():
+                shutil.copy2(item, python_dir / item.name)
+        shutil.copy2(stub, python_dir / STUB_NAME)
+        return destination

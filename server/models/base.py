@@ -1,0 +1,92 @@
+"""The request loop shared by Lumaflow's python-backend models.
+
+Triton hands ``execute`` a batch of requests and expects exactly one response per request, in
+order. A raise inside ``execute`` fails every request of the batch as INTERNAL with a traceback
+in the message, so each request is answered on its own: ``InvalidInput`` becomes that request's
+INVALID_ARGUMENT, anything else that request's INTERNAL with a message free of paths.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+from lumaflow.server.imaging import InvalidInput
+
+Outputs = dict[str, np.ndarray]
+
+
+class RequestModel:
+    """Base for models that answer each request of a batch independently."""
+
+    model_name: str
+    parameters: dict[str, str]
+
+    def initialize(self, args: dict[str, str]) -> None:
+        config = json.loads(args["model_config"])
+        self.model_name = config["name"]
+        self.model_version = args["model_version"]
+        self.model_directory = f"{args['model_repository']}/{args['model_version']}"
+        self.parameters = {key: value["string_value"] for key, value in config.get("parameters", {}).items()}
+        self.setup(args)
+
+    def setup(self, args: dict[str, str]) -> None:
+        """Build what every request needs once (sessions, parsed parameters)."""
+
+    def process(self, request: Any) -> Outputs:
+        """The outputs of one request; raise ``InvalidInput`` for a bad request."""
+        raise NotImplementedError
+
+    def execute(self, requests: Sequence[Any]) -> list[Any]:
+        return [self.respond(request, self.process) for request in requests]
+
+    def respond(self, request: Any, compute: Any) -> Any:
+        """One response for ``request``: its outputs, or its error, never a raise."""
+        try:
+            return outputs_response(compute(request))
+        except InvalidInput as error:
+            return error_response(str(error))
+        except Exception:
+            pb_utils.Logger.log_error(f"{self.model_name}: {traceback.format_exc()}")
+            return internal_error(self.model_name)
+
+
+def input_array(request: Any, name: str) -> np.ndarray:
+    tensor = pb_utils.get_input_tensor_by_name(request, name)
+    if tensor is None:
+        raise InvalidInput("invalid_image", f"The request has no {name} input.")
+    return tensor.as_numpy()
+
+
+def single_bytes(request: Any, name: str) -> bytes:
+    """The one encoded item of a [1, 1] string input."""
+    array = input_array(request, name)
+    if array.size != 1:
+        raise InvalidInput(
+            "invalid_image", f"Send one image per request: {name} must have shape [1, 1], got {list(array.shape)}."
+        )
+    item = array.reshape(-1)[0]
+    return item if isinstance(item, bytes) else str(item).encode()
+
+
+def outputs_response(outputs: Outputs) -> Any:
+    return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(name, value) for name, value in outputs.items()])
+
+
+def error_response(message: str) -> Any:
+    return pb_utils.InferenceResponse(error=pb_utils.TritonError(message, pb_utils.TritonError.INVALID_ARG))
+
+
+def internal_error(model_name: str) -> Any:
+    return pb_utils.InferenceResponse(
+        error=pb_utils.TritonError(f"{model_name} failed on this request; the server log has the details.")
+    )
+
+
+def bytes_tensor(value: bytes) -> np.ndarray:
+    """A [1, 1] TYPE_STRING value."""
+    return np.array([[value]], dtype=np.object_)

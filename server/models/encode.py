@@ -1,0 +1,46 @@
+"""The last step of a photo pipeline: crop the padding away, encode PNG, write INFO."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from lumaflow.ensemble import contract
+from lumaflow.server.imaging import encode_png
+from lumaflow.server.models.base import Outputs, RequestModel, bytes_tensor, input_array, single_bytes
+
+
+class TritonPythonModel(RequestModel):
+    def process(self, request: Any) -> Outputs:
+        arrived_ns = time.monotonic_ns()
+        started = time.perf_counter()
+        meta = json.loads(single_bytes(request, contract.META.name))
+        pixels = input_array(request, contract.PIXELS.name)[0]
+        scale = int(meta["scale"])
+        padded = meta["padded"]
+        if pixels.shape != (padded["height"] * scale, padded["width"] * scale, 3):
+            raise RuntimeError(f"pixels of shape {pixels.shape} do not match {padded} at scale {scale}")
+        width, height = meta["input"]["width"] * scale, meta["input"]["height"] * scale
+        encoded = encode_png(pixels[:height, :width])
+        encode_ms = (time.perf_counter() - started) * 1e3
+        neural = meta["stages"][1:-1]
+        timings = {
+            meta["stages"][0]: round(meta["decode_ms"], 3),
+            "+".join(neural): round((arrived_ns - meta["handoff_ns"]) / 1e6, 3),
+            meta["stages"][-1]: round(encode_ms, 3),
+        }
+        info = {
+            "pipeline": meta["pipeline"],
+            "input": meta["input"],
+            "output": {"width": width, "height": height, "format": "PNG"},
+            "stages": meta["stages"],
+            "timings_ms": timings,
+            "models": meta["models"],
+            "networks": meta["networks"],
+            "version": meta["version"],
+        }
+        return {
+            contract.ENHANCED.name: bytes_tensor(encoded),
+            contract.INFO.name: bytes_tensor(json.dumps(info).encode()),
+        }

@@ -1,0 +1,359 @@
+"""Run the bundled tritonserver as a child process: argv, environment, readiness, shutdown.
+
+Modelled on pytriton's ``TritonServer``: keyword-only construction, the child dies with its
+parent (``PR_SET_PDEATHSIG``), stop is SIGINT -> wait -> kill, output captured to a log file.
+Unlike pytriton it reports a failed start as one line (the port, the model and Triton's reason)
+and reaps the python-backend stub processes by PID so none outlive the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .distribution import ServeError, TritonDistribution
+
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the server listens; ``host`` 127.0.0.1 keeps it private to this machine."""
+
+    host: str = "127.0.0.1"
+    grpc_port: int = 8001
+    http_port: int = 8000
+    metrics_port: int = 8002
+
+    @property
+    def connect_host(self) -> str:
+        """The address a local client dials (a wildcard bind is reached through loopback)."""
+        return {"0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}.get(self.host, self.host)
+
+    @property
+    def grpc_url(self) -> str:
+        """``host:port`` as tritonclient.grpc expects it."""
+        return f"{self.connect_host}:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.connect_host}:{self.http_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.connect_host}:{self.metrics_port}/metrics"
+
+    def ports(self) -> dict[str, int]:
+        return {"gRPC": self.grpc_port, "HTTP": self.http_port, "metrics": self.metrics_port}
+
+
+def free_endpoints(host: str = "127.0.0.1") -> Endpoints:
+    """Three ports the kernel says are free now (another process may still take one first)."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(3):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((host, 0))
+            ports.append(sock.getsockname()[1])
+    return Endpoints(host=host, grpc_port=ports[0], http_port=ports[1], metrics_port=ports[2])
+
+
+def check_ports_free(endpoints: Endpoints) -> None:
+    """Fail early, before minutes of model loading, when a port is taken."""
+    flags = {"gRPC": "--grpc-port", "HTTP": "--http-port", "metrics": "--metrics-port"}
+    for name, port in endpoints.ports().items():
+        family = socket.AF_INET6 if ":" in endpoints.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((endpoints.host.strip("[]"), port))
+            except OSError as error:
+                raise ServeError(
+                    f"{name} port {port} on {endpoints.host} is not available ({error.strerror}); "
+                    f"choose another with {flags[name]}"
+                ) from None
+
+
+def server_argv(
+    binary: Path,
+    *,
+    model_repository: Path,
+    backend_directory: Path,
+    endpoints: Endpoints,
+    shm_prefix: str,
+    exit_timeout_s: int,
+    log_verbose: int = 0,
+) -> list[str]:
+    """The tritonserver command line."""
+    return [
+        str(binary),
+        f"--model-repository={model_repository}",
+        f"--backend-directory={backend_directory}",
+        f"--grpc-address={endpoints.host}",
+        f"--grpc-port={endpoints.grpc_port}",
+        f"--http-address={endpoints.host}",
+        f"--http-port={endpoints.http_port}",
+        f"--metrics-address={endpoints.host}",
+        f"--metrics-port={endpoints.metrics_port}",
+        "--allow-gpu-metrics=false",
+        # Load every model, then let us read the repository index for the ones that failed.
+        "--exit-on-error=false",
+        "--strict-readiness=true",
+        f"--exit-timeout-secs={exit_timeout_s}",
+        # Unique shared-memory names, so several servers on one machine do not collide.
+        f"--backend-config=python,shm-region-prefix-name={shm_prefix}",
+        "--backend-config=python,shm-default-byte-size=16777216",
+        "--backend-config=python,shm-growth-byte-size=16777216",
+        f"--log-verbose={log_verbose}",
+    ]
+
+
+def server_env(base: dict[str, str], distribution: TritonDistribution, python: str = sys.executable) -> dict[str, str]:
+    """The environment the server and its stubs need: our interpreter first, libpython found."""
+    env = dict(base)
+    env["PATH"] = os.pathsep.join([str(Path(python).parent), base.get("PATH", "")]).rstrip(os.pathsep)
+    libraries = [str(path) for path in distribution.library_dirs]
+    if base.get("LD_LIBRARY_PATH"):
+        libraries.append(base["LD_LIBRARY_PATH"])
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(libraries)
+    return env
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def child_pids(pid: int) -> list[int]:
+    """PIDs whose parent is ``pid`` (the python-backend stubs of a tritonserver)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Field 4 (ppid) follows the parenthesised command name, which may contain spaces.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid:
+            children.append(int(entry.name))
+    return children
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """One entry of Triton's repository index."""
+
+    name: str
+    version: str
+    state: str
+    reason: str
+
+
+class TritonServer:
+    """One tritonserver process serving a model repository."""
+
+    def __init__(
+        self,
+        *,
+        model_repository: Path,
+        endpoints: Endpoints | None = None,
+        exit_timeout_s: int = 30,
+        log_verbose: int = 0,
+        distribution: TritonDistribution | None = None,
+    ) -> None:
+        self.model_repository = Path(model_repository).resolve()
+        self.endpoints = endpoints or Endpoints()
+        self.exit_timeout_s = exit_timeout_s
+        self.log_verbose = log_verbose
+        self.distribution = distribution or TritonDistribution.locate()
+        self.workdir = Path(tempfile.mkdtemp(prefix="lumaflow-triton-"))
+        self.log_path = self.workdir / "tritonserver.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._stubs: set[int] = set()
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError("the server has not been started")
+        return self.process.pid
+
+    def argv(self) -> list[str]:
+        return server_argv(
+            self.distribution.binary,
+            model_repository=self.model_repository,
+            backend_directory=self.workdir / "backends",
+            endpoints=self.endpoints,
+            shm_prefix=f"lumaflow{os.getpid()}_{self.workdir.name.rsplit('-', 1)[-1]}_",
+            exit_timeout_s=self.exit_timeout_s,
+            log_verbose=self.log_verbose,
+        )
+
+    def start(self) -> None:
+        if not self.model_repository.is_dir():
+            raise ServeError(f"model repository {self.model_repository} does not exist")
+        check_ports_free(self.endpoints)
+        self.distribution.prepare_backends(self.workdir / "backends")
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                self.argv(),
+                env=server_env(dict(os.environ), self.distribution),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+                start_new_session=True,  # a terminal's Ctrl-C reaches us, and we stop Triton once
+            )
+
+    def logs(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def _get(self, path: str, method: str = "GET", timeout: float = 2.0) -> tuple[int, bytes]:
+        request = urllib.request.Request(
+            self.endpoints.http_url + path, method=method, data=b"" if method == "POST" else None
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def repository_index(self) -> list[ModelState]:
+        status, body = self._get("/v2/repository/index", method="POST", timeout=10)
+        if status != 200:
+            raise ServeError(f"tritonserver's repository index answered HTTP {status}")
+        return [
+            ModelState(item["name"], str(item.get("version", "")), item.get("state", ""), item.get("reason", ""))
+            for item in json.loads(body)
+        ]
+
+    def wait_until_ready(self, timeout_s: float = 300.0) -> list[ModelState]:
+        """Block until every model is READY; raise ``ServeError`` naming what went wrong."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.process is None or self.process.poll() is not None:
+                raise ServeError(self._exit_reason())
+            with contextlib.suppress(OSError):
+                status, _ = self._get("/v2/health/live")
+                if status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise ServeError(f"tritonserver did not come up within {timeout_s:.0f} s (log: {self.log_path})")
+            time.sleep(0.2)
+        while True:
+            models = self.repository_index()
+            failed = [model for model in models if model.state == "UNAVAILABLE"]
+            if failed:
+                model = failed[0]
+                raise ServeError(f"model '{model.name}' failed to load: {_one_line(model.reason)}")
+            if models and all(model.state == "READY" for model in models):
+                status, _ = self._get("/v2/health/ready")
+                if status == 200:
+                    self._stubs.update(child_pids(self.pid))
+                    return models
+            if time.monotonic() > deadline:
+                raise ServeError(f"models still loading after {timeout_s:.0f} s (log: {self.log_path})")
+            time.sleep(0.2)
+
+    def _exit_reason(self) -> str:
+        code = self.process.returncode if self.process else None
+        lines = [line.strip() for line in self.logs().splitlines() if line.strip()]
+        for needle in ("already in use", "error:", "failed to", "Internal"):
+            for line in lines:
+                if needle in line:
+                    return f"tritonserver exited ({code}): {_one_line(line)} (log: {self.log_path})"
+        return f"tritonserver exited with code {code} (log: {self.log_path})"
+
+    def send_stop(self) -> None:
+        """Ask Triton to shut down gracefully: it refuses new requests and finishes in-flight ones."""
+        if self.process is not None and self.process.poll() is None:
+            self._stubs.update(child_pids(self.pid))
+            self.process.send_signal(signal.SIGINT)
+
+    def stop(self, timeout_s: float | None = None) -> int:
+        """Stop gracefully (SIGINT, then SIGKILL after the timeout) and reap the stubs; return the exit code."""
+        if self.process is None:
+            return 0
+        self.send_stop()
+        try:
+            code = self.process.wait(timeout=timeout_s if timeout_s is not None else self.exit_timeout_s + 15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self._reap_stubs()
+        return code
+
+    def _reap_stubs(self, grace_s: float = 5.0) -> None:
+        """Stubs exit with their server; any that has not after ``grace_s`` is killed by PID."""
+        deadline = time.monotonic() + grace_s
+        while any(pid_alive(pid) for pid in self._stubs) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in self._stubs:
+            if pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    """The telling line of a multi-line reason.
+
+    Triton's python backend reports ``Internal: ValueError: message`` then ``At:`` and a
+    traceback with file paths: the first line is the one a person needs.
+    """
+    lines = [line.strip() for line in text.split("\nAt:\n")[0].strip().splitlines() if line.strip()]
+    line = lines[0] if lines else "no reason given"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+@contextlib.contextmanager
+def running_server(
+    model_repository: Path,
+    *,
+    endpoints: Endpoints | None = None,
+    ready_timeout_s: float = 300.0,
+    exit_timeout_s: int = 30,
+    log_verbose: int = 0,
+) -> Iterator[TritonServer]:
+    """Start a server (on free loopback ports by default), yield it ready, stop it afterwards."""
+    server = TritonServer(
+        model_repository=model_repository,
+        endpoints=endpoints or free_endpoints(),
+        exit_timeout_s=exit_timeout_s,
+        log_verbose=log_verbose,
+    )
+    try:
+        server.start()
+        server.wait_until_ready(ready_timeout_s)
+        yield server
+    finally:
+        server.stop()
+        server.cleanup()

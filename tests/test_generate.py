@@ -1,0 +1,72 @@
+"""One source of truth: the committed model repository equals what the declarations generate."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from lumaflow.ensemble.config import DataType, DynamicBatching, InstanceKind, Tensor
+from lumaflow.ensemble.generate import repository_files, stale_files, write_repository
+from lumaflow.ensemble.pipelines import UPSCALE_X2, Pipeline
+from lumaflow.ensemble.render import NgcOnnxRuntime, NgcTensorRT, render, stage_config
+from lumaflow.ensemble.stages import PHOTO_BUCKETS, SR_X2, SizeBuckets, Stage
+
+from lumaflow.cli import DEFAULT_REPOSITORY
+
+
+def test_committed_configs_equal_the_generated_ones() -> None:
+    assert stale_files(DEFAULT_REPOSITORY) == []
+
+
+def test_a_hand_edit_is_caught(tmp_path: Path) -> None:
+    write_repository(tmp_path)
+    config = tmp_path / "sr_x2" / "config.pbtxt"
+    config.write_text(config.read_text().replace("max_batch_size: 8", "max_batch_size: 4"))
+    (tmp_path / "stray").mkdir()
+    (tmp_path / "stray" / "config.pbtxt").write_text('name: "stray"\n')
+    assert stale_files(tmp_path) == ["sr_x2/config.pbtxt", "stray/config.pbtxt (no declaration)"]
+
+
+def test_the_ensemble_wires_decode_to_sr_to_encode() -> None:
+    text = repository_files()["upscale_x2/config.pbtxt"]
+    assert 'platform: "ensemble"' in text
+    steps = [line.split('"')[1] for line in text.splitlines() if "model_name:" in line]
+    assert steps == ["upscale_x2_decode", "sr_x2", "encode"]
+
+
+def test_the_sr_stage_renders_for_native_backends_from_the_same_declaration() -> None:
+    onnx = render(stage_config(SR_X2, NgcOnnxRuntime()))
+    assert 'backend: "onnxruntime"' in onnx and 'default_model_filename: "model.onnx"' in onnx
+    assert "KIND_GPU" in onnx and "max_batch_size: 8" in onnx and 'name: "PIXELS"' in onnx
+    plan = render(stage_config(SR_X2, NgcTensorRT()))
+    assert 'backend: "tensorrt"' in plan and 'default_model_filename: "model.plan"' in plan
+    embedded = render(stage_config(SR_X2))
+    assert 'backend: "python"' in embedded and 'key: "onnx_file"' in embedded and "KIND_CPU" in embedded
+    assert stage_config(SR_X2, NgcOnnxRuntime()).instance_groups[0].kind is InstanceKind.GPU
+
+
+def test_dynamic_batching_renders_the_queue_delay() -> None:
+    text = render(stage_config(replace(SR_X2, dynamic_batching=DynamicBatching(max_queue_delay_us=1234))))
+    assert "max_queue_delay_microseconds: 1234" in text
+
+
+@pytest.mark.parametrize(
+    ("side", "padded"), [(1, 64), (64, 64), (65, 96), (300, 384), (512, 512), (2048, 2048), (2049, 2560)]
+)
+def test_size_buckets(side: int, padded: int) -> None:
+    assert PHOTO_BUCKETS.pad_to(side) == padded
+
+
+def test_size_buckets_reject_empty_sides() -> None:
+    with pytest.raises(ValueError):
+        SizeBuckets((64,), 64).pad_to(0)
+
+
+def test_declarations_reject_inconsistent_pipelines() -> None:
+    with pytest.raises(ValueError, match="unknown stages"):
+        Pipeline(name="p", doc="", steps=("nope",), max_input_megapixels=1)
+    with pytest.raises(ValueError, match="exceeds"):
+        replace(UPSCALE_X2, max_batch_size=64)
+    with pytest.raises(ValueError, match="needs a network or a python implementation"):
+        Stage("x", "", (Tensor("A", DataType.FP32, (1,)),), (), 1, None)
