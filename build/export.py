@@ -6,7 +6,6 @@ frame size; `verify_onnx` proves that on shapes other than the export example.
 
 from __future__ import annotations
 
-import inspect
 import os
 import tempfile
 from collections.abc import Sequence
@@ -16,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-from torch import nn
-
 from lumaflow.build.pixels import PixelsGraph
+from torch import nn
 
 DEFAULT_OPSET = 18
 
@@ -59,17 +57,20 @@ def export_onnx(
         example = _default_example(module)
     spatial = (1, 2) if example.dtype == torch.uint8 else (2, 3)
     dim = torch.export.Dim
-    dynamic = {0: dim("batch", min=1, max=1024), spatial[0]: dim("height", min=2, max=16384),
-               spatial[1]: dim("width", min=2, max=16384)}
-    arg_name = next(iter(_forward_arg_names(module)))
+    dynamic = {
+        0: dim("batch", min=1, max=1024),
+        spatial[0]: dim("height", min=1, max=16384),
+        spatial[1]: dim("width", min=1, max=16384),
+    }
     program = torch.onnx.export(
         module,
         (example,),
         dynamo=True,
-        dynamic_shapes={arg_name: dynamic},
+        dynamic_shapes=(dynamic,),
         input_names=[input_name],
         output_names=[output_name],
         opset_version=opset,
+        verbose=False,
     )
     if program is None:  # only the legacy exporter returns None
         raise RuntimeError("torch.onnx.export returned no program")
@@ -84,10 +85,6 @@ def export_onnx(
         if os.path.exists(tmp):
             os.unlink(tmp)
     return target
-
-
-def _forward_arg_names(module: nn.Module) -> list[str]:
-    return list(inspect.signature(module.forward).parameters)
 
 
 def _session(path: str | os.PathLike[str]) -> ort.InferenceSession:

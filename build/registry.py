@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import torch
-from torch import nn
-
 from lumaflow.build.arch.espcn import ESPCN
+from torch import nn
 
 StateDict = Mapping[str, torch.Tensor]
 

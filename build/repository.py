@@ -113,6 +113,8 @@ def build_artifact(artifact: Artifact) -> dict[str, object]:
         "parity_fraction_differing": parity.frac_differing,
     }
     _write_json_atomically(artifact.sidecar_path, record)
+    for path in (artifact.onnx_path, artifact.sidecar_path):
+        path.chmod(0o644)  # temp files are private; a server running as another user must read them
     return record
 
 

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
-
 from lumaflow.build.eval import downscale_x2
 from lumaflow.build.photos import crop_to_multiple
+from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ class PatchSampler:
 
     def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(LR, HR) float NCHW in [0, 1]."""
-        lrs, hrs = zip(*(self._one() for _ in range(n)))
+        lrs, hrs = zip(*(self._one() for _ in range(n)), strict=True)
         return _to_tensor(lrs), _to_tensor(hrs)
 
 

@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
-
 from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.artifacts import save_state_dict, sha256_file, update_manifest
 from lumaflow.build.eval import evaluate_sr_x2
@@ -31,6 +29,7 @@ from lumaflow.build.photos import (
 )
 from lumaflow.build.registry import load_file
 from lumaflow.build.sr_data import PatchSampler, make_pairs
+from tqdm import tqdm
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 NETWORK = "espcn_x2"
@@ -39,13 +38,13 @@ HYPERPARAMETERS: dict[str, int] = {"scale": 2, "features": 32, "mid_features": 2
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--steps", type=int, default=10000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help=f"weights folder (default {WEIGHTS_DIR})")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--patch", type=int, default=96, help="HR patch size (even)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine to 1%%)")
-    p.add_argument("--scales", default="1.0,0.5", help="source downscales of each photo, comma-separated")
+    p.add_argument("--scales", default="0.5,0.33", help="source downscales of each photo, comma-separated")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--wallpapers", type=Path, default=WALLPAPER_ROOT)
     p.add_argument("--smoke", action="store_true", help="a few steps on two photos; needs --out")

@@ -55,7 +55,6 @@ def ensure_artifacts(repository: Path, *, say: bool = True) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from lumaflow.ensemble.generate import stale_files, write_repository
-    from lumaflow.ensemble.pipelines import PIPELINES
     from lumaflow.server.distribution import ServeError
     from lumaflow.server.triton import Endpoints, TritonServer, check_ports_free
 
@@ -64,10 +63,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server: TritonServer | None = None
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
+        # The main loop drains and stops once it sees `stopping`; before the server is ready there
+        # is nothing to drain, so Triton is told at once (a second signal also means "now").
         nonlocal stopping
-        stopping = True
-        if server is not None:
+        if server is not None and (stopping or not server.entry_points):
             server.send_stop()
+        stopping = True
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -88,21 +89,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         server.start()
         try:
-            models = server.wait_until_ready(args.ready_timeout)
+            server.wait_until_ready(args.ready_timeout)
         except ServeError:
             if stopping:
                 return _finish(server)
             raise
-        pipelines = sorted(m.name for m in models if m.name in PIPELINES)
+        pipelines = sorted(server.entry_points)
         print(
             f"Lumaflow {lumaflow.__version__} serving gRPC on {endpoints.grpc_url} "
             f"(HTTP :{endpoints.http_port}, metrics :{endpoints.metrics_port}); "
             f"pipelines: {', '.join(pipelines) or 'none'}",
             flush=True,
         )
-        while server.process is not None and server.process.poll() is None:
+        while not stopping and server.process is not None and server.process.poll() is None:
             try:
-                server.process.wait(timeout=0.5)
+                server.process.wait(timeout=0.2)
             except subprocess.TimeoutExpired:
                 continue
         if not stopping:

@@ -110,6 +110,10 @@ def server_argv(
         f"--metrics-address={endpoints.host}",
         f"--metrics-port={endpoints.metrics_port}",
         "--allow-gpu-metrics=false",
+        # Explicit control, every model loaded at start: shutdown can then unload the pipelines
+        # first and let their in-flight requests drain (see TritonServer.drain).
+        "--model-control-mode=explicit",
+        "--load-model=*",
         # Load every model, then let us read the repository index for the ones that failed.
         "--exit-on-error=false",
         "--strict-readiness=true",
@@ -194,6 +198,7 @@ class TritonServer:
         self.log_path = self.workdir / "tritonserver.log"
         self.process: subprocess.Popen[bytes] | None = None
         self._stubs: set[int] = set()
+        self.entry_points: list[str] = []  # the ensembles clients call; drained first on stop
 
     @property
     def pid(self) -> int:
@@ -276,6 +281,7 @@ class TritonServer:
                 status, _ = self._get("/v2/health/ready")
                 if status == 200:
                     self._stubs.update(child_pids(self.pid))
+                    self.entry_points = [model.name for model in models if self._is_ensemble(model.name)]
                     return models
             if time.monotonic() > deadline:
                 raise ServeError(f"models still loading after {timeout_s:.0f} s (log: {self.log_path})")
@@ -290,16 +296,44 @@ class TritonServer:
                     return f"tritonserver exited ({code}): {_one_line(line)} (log: {self.log_path})"
         return f"tritonserver exited with code {code} (log: {self.log_path})"
 
+    def _is_ensemble(self, model: str) -> bool:
+        status, body = self._get(f"/v2/models/{model}/config", timeout=10)
+        return status == 200 and json.loads(body).get("platform") == "ensemble"
+
+    def drain(self, timeout_s: float) -> bool:
+        """Unload the pipelines and wait until their in-flight requests have finished.
+
+        Triton's own shutdown stops every model's scheduler at once, so an ensemble request
+        already past decode fails at its next step ("Server is stopping") -- measured with
+        tritonserver 2.51. Unloading an ensemble refuses new requests for it while the ones in
+        flight finish through the still-loaded stages; only then is Triton asked to exit.
+        """
+        if self.process is None or self.process.poll() is not None or not self.entry_points:
+            return True
+        deadline = time.monotonic() + timeout_s
+        try:
+            for name in self.entry_points:
+                self._get(f"/v2/repository/models/{name}/unload", method="POST", timeout=10)
+            while time.monotonic() < deadline:
+                states = {model.name: model.state for model in self.repository_index()}
+                if all(states.get(name) not in ("READY", "UNLOADING") for name in self.entry_points):
+                    return True
+                time.sleep(0.1)
+        except (OSError, ServeError, ValueError):
+            return False
+        return False
+
     def send_stop(self) -> None:
-        """Ask Triton to shut down gracefully: it refuses new requests and finishes in-flight ones."""
+        """SIGINT: Triton refuses new requests, waits for in-flight ones up to its exit timeout, exits."""
         if self.process is not None and self.process.poll() is None:
             self._stubs.update(child_pids(self.pid))
             self.process.send_signal(signal.SIGINT)
 
     def stop(self, timeout_s: float | None = None) -> int:
-        """Stop gracefully (SIGINT, then SIGKILL after the timeout) and reap the stubs; return the exit code."""
+        """Drain the pipelines, then SIGINT (SIGKILL after the timeout), reap the stubs; return the exit code."""
         if self.process is None:
             return 0
+        self.drain(self.exit_timeout_s)
         self.send_stop()
         try:
             code = self.process.wait(timeout=timeout_s if timeout_s is not None else self.exit_timeout_s + 15)

@@ -31,6 +31,8 @@ def test_argv_is_exactly_what_triton_needs() -> None:
         "--metrics-address=0.0.0.0",
         "--metrics-port=9002",
         "--allow-gpu-metrics=false",
+        "--model-control-mode=explicit",
+        "--load-model=*",
         "--exit-on-error=false",
         "--strict-readiness=true",
         "--exit-timeout-secs=30",

@@ -53,11 +53,12 @@ class ESPCN(nn.Module):
         self.shuffle = nn.PixelShuffle(scale)
         # Start as exactly bicubic: a zero residual is a safe, already-decent starting point.
         nn.init.zeros_(self.tail.weight)
-        nn.init.zeros_(self.tail.bias)
+        if self.tail.bias is not None:
+            nn.init.zeros_(self.tail.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.act_head(self.head(x))
-        for conv, act in zip(self.body, self.act_body):
+        for conv, act in zip(self.body, self.act_body, strict=True):
             y = act(conv(y))
         residual = self.shuffle(self.tail(y))
         base = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
