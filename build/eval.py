@@ -84,8 +84,7 @@ class EvalReport:
     def as_dict(self) -> dict[str, object]:
         return {
             "metric": "Y-PSNR dB (BT.601, border 2), HR -> Pillow bicubic /2 -> x2",
-            "photos": {p.name: {"model": round(p.model_db, 3), "bicubic": round(p.bicubic_db, 3)}
-                       for p in self.photos},
+            "photos": {p.name: {"model": round(p.model_db, 3), "bicubic": round(p.bicubic_db, 3)} for p in self.photos},
             "mean_model": round(self.mean_model_db, 3),
             "mean_bicubic": round(self.mean_bicubic_db, 3),
             "mean_gain": round(self.mean_gain_db, 3),
@@ -99,9 +98,11 @@ def evaluate_sr_x2(descriptor: ModelDescriptor, border: int = 2) -> EvalReport:
     scores = []
     for name, hr in eval_photos().items():
         lr = downscale_x2(hr)
-        scores.append(PhotoScore(
-            name=name,
-            model_db=y_psnr(upscale(descriptor.model, lr), hr, border),
-            bicubic_db=y_psnr(bicubic_x2(lr), hr, border),
-        ))
+        scores.append(
+            PhotoScore(
+                name=name,
+                model_db=y_psnr(upscale(descriptor.model, lr), hr, border),
+                bicubic_db=y_psnr(bicubic_x2(lr), hr, border),
+            )
+        )
     return EvalReport(tuple(scores))

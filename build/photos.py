@@ -44,7 +44,7 @@ def wallpaper_photo_paths(root: Path = WALLPAPER_ROOT) -> list[Path]:
         folder = root / name / "contents" / "images"
         files = [p for p in folder.glob("*") if p.is_file() and not p.is_symlink()] if folder.is_dir() else []
         if not files:
-            raise MissingPhotosError(f"no photo in {folder}: apt-get install {WALLPAPER_PACKAGE}")
+            raise MissingPhotosError(f"no photo in {folder}")
         paths.append(max(files, key=lambda p: (p.stat().st_size, p.name)))
     return paths
 

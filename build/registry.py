@@ -114,9 +114,11 @@ def _build_registry(entries: Iterable[ArchSupport]) -> Mapping[str, ArchSupport]
 
 
 # Order matters: the first architecture whose `detect` accepts a state dict wins.
-REGISTRY: Mapping[str, ArchSupport] = _build_registry([
-    ArchSupport(name="ESPCN", detect=_detect_espcn, load=_load_espcn),
-])
+REGISTRY: Mapping[str, ArchSupport] = _build_registry(
+    [
+        ArchSupport(name="ESPCN", detect=_detect_espcn, load=_load_espcn),
+    ]
+)
 
 
 def load_state_dict(state_dict: StateDict) -> ModelDescriptor:
@@ -126,9 +128,7 @@ def load_state_dict(state_dict: StateDict) -> ModelDescriptor:
             return support.load(state_dict)
     keys = sorted(state_dict)
     shown = ", ".join(keys[:12]) + (f", ... ({len(keys)} keys)" if len(keys) > 12 else "")
-    raise ValueError(
-        f"unknown architecture: no entry of {list(REGISTRY)} matches a state dict with keys [{shown}]"
-    )
+    raise ValueError(f"unknown architecture: no entry of {list(REGISTRY)} matches a state dict with keys [{shown}]")
 
 
 def load_file(path: str) -> ModelDescriptor:

@@ -18,7 +18,20 @@ from lumaflow.ensemble.stages import Network, Stage
 
 import lumaflow
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+BUILD_DIR = Path(__file__).resolve().parent
+WEIGHTS_DIR = BUILD_DIR / "weights"
+
+
+def graph_code_sha256() -> str:
+    """A hash of the code that turns weights into a graph: architectures, wrapper, exporter.
+
+    Part of the artefact's key, so editing an architecture rebuilds its graph even when the
+    weights did not change.
+    """
+    digest = hashlib.sha256()
+    for path in sorted([*(BUILD_DIR / "arch").glob("*.py"), BUILD_DIR / "pixels.py", BUILD_DIR / "export.py"]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,7 @@ class Artifact:
             "architecture": self.network.architecture,
             "weights": self.network.weights,
             "weights_sha256": hashlib.sha256(self.weights_path.read_bytes()).hexdigest(),
+            "graph_code_sha256": graph_code_sha256(),
         }
 
     def is_current(self) -> bool:

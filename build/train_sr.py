@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         paths = wallpaper_photo_paths(args.wallpapers)
     except MissingPhotosError as e:
-        print(f"train_sr: training photos missing ({e}); apt-get install {WALLPAPER_PACKAGE}", file=sys.stderr)
+        print(f"train_sr: {e}: apt-get install {WALLPAPER_PACKAGE}", file=sys.stderr)
         return 2
     if args.smoke:
         paths = paths[:2]
@@ -137,8 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     update_manifest(args.out, NETWORK, entry)
     for s in report.photos:
         print(f"{s.name:10s} model {s.model_db:6.2f} dB  bicubic {s.bicubic_db:6.2f} dB  ({s.gain_db:+.2f})")
-    print(f"mean       model {report.mean_model_db:6.2f} dB  bicubic {report.mean_bicubic_db:6.2f} dB  "
-          f"({report.mean_gain_db:+.2f}); trained {seconds:.0f} s -> {weights}")
+    print(
+        f"mean       model {report.mean_model_db:6.2f} dB  bicubic {report.mean_bicubic_db:6.2f} dB  "
+        f"({report.mean_gain_db:+.2f}); trained {seconds:.0f} s -> {weights}"
+    )
     return 0
 
 

@@ -42,7 +42,8 @@ def ensure_artifacts(repository: Path, *, say: bool = True) -> None:
     except ImportError:
         names = ", ".join(artifact.stage.name for artifact in missing)
         raise ServeError(
-            f"{names} need ONNX graphs built from their weights, which needs the build extra: pip install -e '.[build]'"
+            f"the ONNX graph of {names} must be built from its weights, which needs the build extra: "
+            "pip install -e '.[build]'"
         ) from None
     for number, artifact in enumerate(missing, start=1):
         if say:

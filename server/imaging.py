@@ -99,8 +99,12 @@ def pad_to_buckets(pixels: np.ndarray, buckets: SizeBuckets | None) -> np.ndarra
     return np.pad(pixels, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")  # nothing to reflect
 
 
-def encode_png(pixels: np.ndarray, *, compress_level: int = 3) -> bytes:
-    """Encode uint8 HWC RGB pixels as PNG (level 3: most of level 6's size at a third of its time)."""
+def encode_png(pixels: np.ndarray, *, compress_level: int = 1) -> bytes:
+    """Encode uint8 HWC RGB pixels as PNG.
+
+    Level 1 by default: on a 1024x1024 photo it took 109 ms for 1334 KiB, against 149 ms for
+    1277 KiB at level 3 and 452 ms for 1177 KiB at Pillow's default 6 (2-core CPU machine).
+    """
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()

@@ -45,10 +45,7 @@ def served_onnx(descriptor: ModelDescriptor, tmp_path_factory: pytest.TempPathFa
 
 def _crops(photo: np.ndarray, shapes: list[tuple[int, int, int]]) -> list[np.ndarray]:
     """Batches of real-photo crops at different offsets, uint8 NHWC."""
-    return [
-        np.stack([photo[17 * i : 17 * i + h, 23 * i : 23 * i + w] for i in range(n)])
-        for n, h, w in shapes
-    ]
+    return [np.stack([photo[17 * i : 17 * i + h, 23 * i : 23 * i + w] for i in range(n)]) for n, h, w in shapes]
 
 
 def test_registry_loads_committed_weights(descriptor: ModelDescriptor) -> None:
@@ -109,8 +106,9 @@ def test_onnx_matches_torch(
 def test_verify_onnx_catches_a_different_model(
     descriptor: ModelDescriptor, served_onnx: Path, photos: dict[str, np.ndarray]
 ) -> None:
-    other = load_state_dict({k: v * 1.5 if k == "tail.weight" else v
-                             for k, v in descriptor.model.state_dict().items()}).model
+    other = load_state_dict(
+        {k: v * 1.5 if k == "tail.weight" else v for k, v in descriptor.model.state_dict().items()}
+    ).model
     with pytest.raises(AssertionError, match="disagrees"):
         verify_onnx(PixelsGraph(other), served_onnx, _crops(photos["coffee"], [(2, 40, 56), (1, 64, 48)]))
 
@@ -150,10 +148,27 @@ def test_smoke_training_writes_loadable_weights(tmp_path: Path) -> None:
     assert sha256_file(WEIGHTS) == committed
 
 
-def test_training_without_wallpapers_says_how_to_install(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_training_is_deterministic(tmp_path: Path) -> None:
+    for run in ("a", "b"):
+        if main(["--smoke", "--steps", "3", "--out", str(tmp_path / run)]) == 2:
+            pytest.skip("plasma-workspace-wallpapers is not installed")
+    assert sha256_file(tmp_path / "a" / "espcn_x2.pt") == sha256_file(tmp_path / "b" / "espcn_x2.pt")
+
+
+def test_training_without_wallpapers_says_how_to_install(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["--smoke", "--out", str(tmp_path), "--wallpapers", str(tmp_path / "absent")])
     assert rc != 0
     assert "apt-get install plasma-workspace-wallpapers" in capsys.readouterr().err
     assert not (tmp_path / "espcn_x2.pt").exists()
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_bicubic_convolution_equals_torch_bicubic(scale: int) -> None:
+    from lumaflow.build.arch.bicubic import BicubicUpsample
+
+    generator = torch.Generator().manual_seed(scale)
+    for shape in [(2, 3, 17, 23), (1, 3, 1, 5), (1, 3, 64, 48)]:
+        x = torch.rand(shape, generator=generator)
+        expected = torch.nn.functional.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+        assert torch.allclose(BicubicUpsample(scale, 3)(x), expected, atol=1e-5)
+    assert "weight" not in BicubicUpsample(scale, 3).state_dict()

@@ -1,0 +1,46 @@
+"""The build step `lumaflow serve` runs: which artefacts are missing, building them, and without torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from lumaflow.build.repository import build_artifact, missing_artifacts
+from lumaflow.ensemble.generate import write_repository
+from lumaflow.ensemble.stages import SR_X2, STAGES
+
+
+def test_missing_then_built_then_stale_when_the_weights_change(tmp_path: Path) -> None:
+    write_repository(tmp_path)
+    (missing,) = missing_artifacts(tmp_path, list(STAGES.values()))
+    assert missing.stage is SR_X2 and missing.onnx_path == tmp_path / "sr_x2" / "1" / "model.onnx"
+    record = build_artifact(missing)
+    assert missing.onnx_path.stat().st_size > 10_000
+    assert record["parity_max_abs_diff"] <= 1
+    assert missing_artifacts(tmp_path, list(STAGES.values())) == []
+    sidecar = json.loads(missing.sidecar_path.read_text())
+    sidecar["weights_sha256"] = "0" * 64  # as if the committed weights had been retrained since
+    missing.sidecar_path.write_text(json.dumps(sidecar))
+    assert [artifact.stage for artifact in missing_artifacts(tmp_path, list(STAGES.values()))] == [SR_X2]
+
+
+def test_a_repository_without_neural_stages_needs_nothing(tmp_path: Path) -> None:
+    assert missing_artifacts(tmp_path, list(STAGES.values())) == []
+
+
+def test_serve_without_the_build_extra_says_what_to_install(tmp_path: Path) -> None:
+    write_repository(tmp_path)
+    blocked_torch = (
+        "import sys; sys.modules['torch'] = None; "  # `import torch` now raises ImportError
+        "from lumaflow.cli import main; "
+        f"sys.exit(main(['serve', '--model-repository={tmp_path}', '--grpc-port=0', '--http-port=0', "
+        "'--metrics-port=0']))"
+    )
+    result = subprocess.run([sys.executable, "-c", blocked_torch], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "lumaflow serve: error: the ONNX graph of sr_x2 must be built from its weights, which needs the build extra: "
+        "pip install -e '.[build]'"
+    ]
