@@ -35,12 +35,13 @@ $(VENV)/.test-installed: $(VENV)/.serve-installed
 serve: $(VENV)/.serve-installed
 	$(VENV)/bin/lumaflow serve $(ARGS)
 
-test: $(VENV)/.test-installed /usr/share/wallpapers/Altai
+test: lint /usr/share/wallpapers/Altai
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy ensemble server lumaflow build loadtest client
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy ensemble server lumaflow build loadtest client tests
 
 bench: $(VENV)/.test-installed
 	$(PY) -m lumaflow.loadtest.batching_bench --out bench/batching.json

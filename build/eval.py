@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
+
 from lumaflow.build.photos import eval_photos
 from lumaflow.build.pixels import PixelsGraph
 from lumaflow.build.registry import ModelDescriptor
-from PIL import Image
 
 _BICUBIC = Image.Resampling.BICUBIC
 

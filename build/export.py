@@ -6,17 +6,21 @@ frame size; `verify_onnx` proves that on shapes other than the export example.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import tempfile
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import torch
-from lumaflow.build.pixels import PixelsGraph
 from torch import nn
+
+from lumaflow.build.pixels import PixelsGraph
 
 DEFAULT_OPSET = 18
 
@@ -35,6 +39,24 @@ def _default_example(module: nn.Module) -> torch.Tensor:
     if isinstance(module, PixelsGraph):
         return torch.zeros(2, 32, 48, 3, dtype=torch.uint8)
     return torch.zeros(2, 3, 32, 48, dtype=torch.float32)
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Hide the dynamo exporter's chatter (missing torchvision ops, pytree deprecations).
+
+    It is noise to someone starting ``lumaflow serve``; real failures still raise.
+    """
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def export_onnx(
@@ -62,16 +84,17 @@ def export_onnx(
         spatial[0]: dim("height", min=1, max=16384),
         spatial[1]: dim("width", min=1, max=16384),
     }
-    program = torch.onnx.export(
-        module,
-        (example,),
-        dynamo=True,
-        dynamic_shapes=(dynamic,),
-        input_names=[input_name],
-        output_names=[output_name],
-        opset_version=opset,
-        verbose=False,
-    )
+    with _quiet_exporter():
+        program = torch.onnx.export(
+            module,
+            (example,),
+            dynamo=True,
+            dynamic_shapes=(dynamic,),
+            input_names=[input_name],
+            output_names=[output_name],
+            opset_version=opset,
+            verbose=False,
+        )
     if program is None:  # only the legacy exporter returns None
         raise RuntimeError("torch.onnx.export returned no program")
     target = Path(path)

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import torch
-from lumaflow.build.arch.espcn import ESPCN
 from torch import nn
+
+from lumaflow.build.arch.espcn import ESPCN
 
 StateDict = Mapping[str, torch.Tensor]
 

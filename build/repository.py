@@ -14,9 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lumaflow.ensemble.stages import Network, Stage
-
 import lumaflow
+from lumaflow.ensemble.stages import Network, Stage
 
 BUILD_DIR = Path(__file__).resolve().parent
 WEIGHTS_DIR = BUILD_DIR / "weights"

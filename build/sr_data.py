@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
+
 from lumaflow.build.eval import downscale_x2
 from lumaflow.build.photos import crop_to_multiple
-from PIL import Image
 
 
 @dataclass(frozen=True)

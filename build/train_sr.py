@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
+
 from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.artifacts import save_state_dict, sha256_file, update_manifest
 from lumaflow.build.eval import evaluate_sr_x2
@@ -29,7 +31,6 @@ from lumaflow.build.photos import (
 )
 from lumaflow.build.registry import load_file
 from lumaflow.build.sr_data import PatchSampler, make_pairs
-from tqdm import tqdm
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 NETWORK = "espcn_x2"

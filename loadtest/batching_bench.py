@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import tritonclient.grpc as grpcclient
+
 from lumaflow.ensemble.generate import write_repository
 from lumaflow.ensemble.render import render, stage_config
 from lumaflow.ensemble.stages import SR_X2

@@ -10,9 +10,10 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
 from lumaflow.ensemble import contract
 from lumaflow.ensemble.stages import SizeBuckets
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 SUPPORTED_FORMATS = "JPEG, PNG, WebP, TIFF, BMP or GIF"
 

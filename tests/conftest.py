@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
-from lumaflow.server.triton import TritonServer, running_server
 
 from lumaflow.cli import DEFAULT_REPOSITORY, ensure_artifacts
+from lumaflow.server.triton import TritonServer, running_server
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+
 from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.artifacts import sha256_file
 from lumaflow.build.eval import bicubic_x2, downscale_x2, upscale, y_psnr

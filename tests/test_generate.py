@@ -6,13 +6,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
+from lumaflow.cli import DEFAULT_REPOSITORY
 from lumaflow.ensemble.config import DataType, DynamicBatching, InstanceKind, Tensor
 from lumaflow.ensemble.generate import repository_files, stale_files, write_repository
 from lumaflow.ensemble.pipelines import UPSCALE_X2, Pipeline
 from lumaflow.ensemble.render import NgcOnnxRuntime, NgcTensorRT, render, stage_config
 from lumaflow.ensemble.stages import PHOTO_BUCKETS, SR_X2, SizeBuckets, Stage
-
-from lumaflow.cli import DEFAULT_REPOSITORY
 
 
 def test_committed_configs_equal_the_generated_ones() -> None:

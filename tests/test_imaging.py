@@ -8,10 +8,10 @@ import zlib
 
 import numpy as np
 import pytest
-from lumaflow.ensemble.stages import PHOTO_BUCKETS
-from lumaflow.server.imaging import InvalidInput, decode_image, encode_png, pad_to_buckets
 from PIL import Image
 
+from lumaflow.ensemble.stages import PHOTO_BUCKETS
+from lumaflow.server.imaging import InvalidInput, decode_image, encode_png, pad_to_buckets
 from tests.photos import astronaut, encode
 
 

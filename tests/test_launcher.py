@@ -7,6 +7,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+
 from lumaflow.server.distribution import ServeError, TritonDistribution
 from lumaflow.server.triton import Endpoints, check_ports_free, server_argv, server_env
 

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import tritonclient.grpc as grpcclient
-from lumaflow.server.triton import Endpoints, child_pids, free_endpoints, pid_alive
 from tritonclient.utils import InferenceServerException
 
+from lumaflow.server.triton import Endpoints, child_pids, free_endpoints, pid_alive
 from tests.conftest import enhance
 from tests.photos import astronaut, decode, encode
 

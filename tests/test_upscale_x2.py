@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
-from lumaflow.build.eval import bicubic_x2, downscale_x2, y_psnr
 from PIL import Image
 from tritonclient.utils import InferenceServerException
 
 import lumaflow
+from lumaflow.build.eval import bicubic_x2, downscale_x2, y_psnr
 from tests.conftest import enhance
 from tests.photos import astronaut, decode, encode, sporco_photo
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
+
 from lumaflow.server.imaging import InvalidInput
 
 Outputs = dict[str, np.ndarray]

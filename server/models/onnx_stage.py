@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
+
 from lumaflow.server.imaging import InvalidInput
 from lumaflow.server.models.base import RequestModel, error_response, internal_error, outputs_response
 
