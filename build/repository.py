@@ -47,7 +47,7 @@ class Artifact:
 
     @property
     def sidecar_path(self) -> Path:
-        return self.onnx_path.with_name(self.onnx_path.name + ".json")
+        return self.onnx_path.with_name(self.network.record_file)
 
     @property
     def weights_path(self) -> Path:

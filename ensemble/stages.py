@@ -47,6 +47,11 @@ class Network:
     weights: str
     onnx_file: str = "model.onnx"
 
+    @property
+    def record_file(self) -> str:
+        """The build record beside the graph: which weights and code made it."""
+        return f"{self.onnx_file}.json"
+
 
 @dataclass(frozen=True)
 class Stage:

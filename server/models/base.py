@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
+from lumaflow.ensemble import contract
 from lumaflow.server.imaging import InvalidInput
 
 Outputs = dict[str, np.ndarray]
@@ -24,11 +25,13 @@ Outputs = dict[str, np.ndarray]
 class RequestModel:
     """Base for models that answer each request of a batch independently."""
 
+    config: dict[str, Any]
     model_name: str
     parameters: dict[str, str]
 
     def initialize(self, args: dict[str, str]) -> None:
         config = json.loads(args["model_config"])
+        self.config = config
         self.model_name = config["name"]
         self.model_version = args["model_version"]
         self.model_directory = f"{args['model_repository']}/{args['model_version']}"
@@ -43,12 +46,12 @@ class RequestModel:
         raise NotImplementedError
 
     def execute(self, requests: Sequence[Any]) -> list[Any]:
-        return [self.respond(request, self.process) for request in requests]
+        return [self.respond(request) for request in requests]
 
-    def respond(self, request: Any, compute: Any) -> Any:
+    def respond(self, request: Any) -> Any:
         """One response for ``request``: its outputs, or its error, never a raise."""
         try:
-            return outputs_response(compute(request))
+            return outputs_response(self.process(request))
         except InvalidInput as error:
             return error_response(str(error))
         except Exception:
@@ -59,7 +62,7 @@ class RequestModel:
 def input_array(request: Any, name: str) -> np.ndarray:
     tensor = pb_utils.get_input_tensor_by_name(request, name)
     if tensor is None:
-        raise InvalidInput("invalid_image", f"The request has no {name} input.")
+        raise InvalidInput(contract.INVALID_IMAGE, f"The request has no {name} input.")
     return tensor.as_numpy()
 
 
@@ -68,7 +71,8 @@ def single_bytes(request: Any, name: str) -> bytes:
     array = input_array(request, name)
     if array.size != 1:
         raise InvalidInput(
-            "invalid_image", f"Send one image per request: {name} must have shape [1, 1], got {list(array.shape)}."
+            contract.INVALID_IMAGE,
+            f"Send one image per request: {name} must have shape [1, 1], got {list(array.shape)}.",
         )
     item = array.reshape(-1)[0]
     return item if isinstance(item, bytes) else str(item).encode()

@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from lumaflow.ensemble import contract
-from lumaflow.ensemble.stages import SizeBuckets
+from lumaflow.ensemble.stages import STAGES, SizeBuckets
 from lumaflow.server.imaging import decode_image, pad_to_buckets
 from lumaflow.server.models.base import Outputs, RequestModel, bytes_tensor, single_bytes
 
 
 def _network_identity(repository: Path, stage: str, network: dict[str, Any]) -> dict[str, Any]:
     """The declared network plus the build record of the graph actually served (its sidecar)."""
-    sidecar = repository / stage / "1" / "model.onnx.json"
-    if sidecar.is_file():
+    declared = STAGES[stage].network
+    sidecar = repository / stage / "1" / (declared.record_file if declared else "")
+    if declared is not None and sidecar.is_file():
         record = json.loads(sidecar.read_text())
         return {**network, "sha256": record.get("weights_sha256", "")[:16]}
     return dict(network)

@@ -7,7 +7,6 @@ shape runs as one ONNX Runtime call with batch size = the number of those reques
 
 from __future__ import annotations
 
-import json
 import traceback
 from collections import defaultdict
 from typing import Any
@@ -16,15 +15,15 @@ import numpy as np
 import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
 
+from lumaflow.ensemble import contract
 from lumaflow.server.imaging import InvalidInput
 from lumaflow.server.models.base import RequestModel, error_response, internal_error, outputs_response
 
 
 class TritonPythonModel(RequestModel):
     def setup(self, args: dict[str, str]) -> None:
-        config = json.loads(args["model_config"])
-        (self.input_spec,) = config["input"]
-        (self.output_spec,) = config["output"]
+        (self.input_spec,) = self.config["input"]
+        (self.output_spec,) = self.config["output"]
         self.channels = int(self.input_spec["dims"][-1])
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(self.parameters.get("intra_op_threads", "1"))
@@ -42,7 +41,7 @@ class TritonPythonModel(RequestModel):
         if array is None or array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != self.channels:
             shape = None if array is None else list(array.shape)
             raise InvalidInput(
-                "invalid_image",
+                contract.INVALID_IMAGE,
                 f"{self.input_spec['name']} must be uint8 [batch, height, width, {self.channels}], got {shape}.",
             )
         return array
