@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lumaflow
+from lumaflow.build import WEIGHTS_DIR
 from lumaflow.ensemble.stages import Network, Stage
 
 BUILD_DIR = Path(__file__).resolve().parent
-WEIGHTS_DIR = BUILD_DIR / "weights"
 
 
 def graph_code_sha256() -> str:

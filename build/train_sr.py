@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lumaflow.build import WEIGHTS_DIR
 from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.artifacts import save_state_dict, sha256_file, update_manifest
 from lumaflow.build.eval import evaluate_sr_x2
@@ -32,7 +33,6 @@ from lumaflow.build.photos import (
 from lumaflow.build.registry import load_file
 from lumaflow.build.sr_data import PatchSampler, make_pairs
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 NETWORK = "espcn_x2"
 HYPERPARAMETERS: dict[str, int] = {"scale": 2, "features": 32, "mid_features": 24, "num_body": 3}
 
