@@ -76,8 +76,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             server.send_stop()
         stopping = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     try:
         if not repository.is_dir():
             raise ServeError(f"model repository {repository} does not exist (see --model-repository)")
@@ -93,6 +91,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             exit_timeout_s=args.exit_timeout,
             log_verbose=args.log_verbose,
         )
+        # From here a signal means "drain and stop"; before it, Ctrl-C simply interrupts the build.
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
         server.start()
         try:
             server.wait_until_ready(args.ready_timeout)
@@ -121,6 +122,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
         return _fail("serve", str(error))
+    except KeyboardInterrupt:
+        print("lumaflow serve: interrupted before the server started", file=sys.stderr, flush=True)
+        return 130
 
 
 def _finish(server: TritonServer) -> int:

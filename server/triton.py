@@ -142,29 +142,31 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _proc_stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first, then ppid), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name is parenthesised and may contain spaces and parentheses itself.
+    return stat[stat.rindex(")") + 2 :].split()
+
+
 def child_pids(pid: int) -> list[int]:
     """PIDs whose parent is ``pid`` (the python-backend stubs of a tritonserver)."""
     children = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Field 4 (ppid) follows the parenthesised command name, which may contain spaces.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid:
-            children.append(int(entry.name))
+        if entry.name.isdigit():
+            fields = _proc_stat(entry.name)
+            if fields is not None and int(fields[1]) == pid:
+                children.append(int(entry.name))
     return children
 
 
 def pid_alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not count)."""
+    fields = _proc_stat(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 @dataclass(frozen=True)
