@@ -70,6 +70,7 @@ def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
         runner = {
             "onnx_file": stage.network.onnx_file,
             "intra_op_threads": str(stage.threads),
+            "max_batch_pixels": str(stage.max_batch_pixels),
             "scale": str(stage.scale),
         }
         return replace(python_model, parameters={**runner, **stage.parameters})

@@ -60,6 +60,7 @@ class Stage:
     ``network`` is set for neural stages (an ONNX graph run by ONNX Runtime, TensorRT or
     Triton's native backends, depending on the render target) and ``None`` for the
     python-backend stages whose code lives in ``lumaflow.server`` (``implementation``).
+    ``max_batch_pixels`` bounds the input pixels of one embedded ONNX Runtime call (memory).
     """
 
     name: str
@@ -74,6 +75,7 @@ class Stage:
     scale: int = 1
     size_buckets: SizeBuckets | None = None
     threads: int = 1
+    max_batch_pixels: int = 4 * 1024 * 1024
     parameters: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -2,7 +2,8 @@
 
 Batching is real here, not just in the config: the requests Triton's dynamic batcher hands over
 are stacked by shape (decode pads to size buckets, so same-bucket photos share a shape) and each
-shape runs as one ONNX Runtime call with batch size = the number of those requests.
+shape runs as one ONNX Runtime call with batch size = the number of those requests, split only
+where the batch would exceed the stage's pixel budget (memory grows with batch x pixels).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
 
 from lumaflow.ensemble import contract
+from lumaflow.server.batching import chunk_by_pixels
 from lumaflow.server.imaging import InvalidInput
 from lumaflow.server.models.base import RequestModel, error_response, internal_error, outputs_response
 
@@ -25,6 +27,7 @@ class TritonPythonModel(RequestModel):
         (self.input_spec,) = self.config["input"]
         (self.output_spec,) = self.config["output"]
         self.channels = int(self.input_spec["dims"][-1])
+        self.max_batch_pixels = int(self.parameters["max_batch_pixels"])
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(self.parameters.get("intra_op_threads", "1"))
         options.inter_op_num_threads = 1
@@ -57,18 +60,23 @@ class TritonPythonModel(RequestModel):
                 continue
             by_shape[pixels.shape[1:]].append((index, pixels))
         for group in by_shape.values():
-            batch = np.concatenate([pixels for _, pixels in group]) if len(group) > 1 else group[0][1]
-            try:
-                result = self.session.run([self.onnx_output], {self.onnx_input: batch})[0]
-            except Exception:
-                pb_utils.Logger.log_error(f"{self.model_name}: {traceback.format_exc()}")
-                for index, _ in group:
-                    responses[index] = internal_error(self.model_name)
-                continue
-            offset = 0
-            for index, pixels in group:
-                count = pixels.shape[0]
-                part = result[offset : offset + count]
-                responses[index] = outputs_response({self.output_spec["name"]: part})
-                offset += count
+            sizes = [int(np.prod(pixels.shape[:3])) for _, pixels in group]
+            for chunk in chunk_by_pixels(sizes, self.max_batch_pixels):
+                self._run([group[position] for position in chunk], responses)
         return responses
+
+    def _run(self, group: list[tuple[int, np.ndarray]], responses: list[Any]) -> None:
+        """One ONNX Runtime call for same-shape requests; one response each, errors included."""
+        batch = np.concatenate([pixels for _, pixels in group]) if len(group) > 1 else group[0][1]
+        try:
+            result = self.session.run([self.onnx_output], {self.onnx_input: batch})[0]
+        except Exception:
+            pb_utils.Logger.log_error(f"{self.model_name}: {traceback.format_exc()}")
+            for index, _ in group:
+                responses[index] = internal_error(self.model_name)
+            return
+        offset = 0
+        for index, pixels in group:
+            count = pixels.shape[0]
+            responses[index] = outputs_response({self.output_spec["name"]: result[offset : offset + count]})
+            offset += count
