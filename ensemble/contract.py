@@ -7,6 +7,13 @@ from __future__ import annotations
 
 from .config import DataType, Tensor
 
+OPTIONS = Tensor(
+    "OPTIONS",
+    DataType.STRING,
+    (1,),
+    "optional JSON object; keys, types, units and defaults in <pipeline>/options.schema.json",
+    optional=True,
+)
 IMAGE = Tensor("IMAGE", DataType.STRING, (1,), "the encoded file (JPEG, PNG, WebP, TIFF, BMP, GIF)")
 ENHANCED = Tensor("ENHANCED", DataType.STRING, (1,), "the encoded result (PNG unless asked otherwise)")
 INFO = Tensor("INFO", DataType.STRING, (1,), "JSON: pipeline, input, output, stages, timings_ms, models, version")

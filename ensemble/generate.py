@@ -1,15 +1,18 @@
 """Write (or check) every generated file of the Triton model repository.
 
 Generated: each model's ``config.pbtxt``, the one-line ``model.py`` of each python-backend
-model (the code lives in ``lumaflow.server.models``) and the empty version folder an ensemble
-needs. Not generated here: the ONNX graphs, which ``lumaflow.build`` exports from weights.
+model (the code lives in ``lumaflow.server.models``), the empty version folder an ensemble
+needs, and each pipeline's ``options.schema.json``. Not generated here: the ONNX graphs, which
+``lumaflow.build`` exports from weights.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .config import ModelConfig
+from .options import SCHEMA_FILE, options_schema
 from .pipelines import PIPELINES
 from .render import EMBEDDED, ONNX_RUNNER, Target, decode_config, ensemble_config, render, stage_config
 from .stages import DECODE, STAGES
@@ -38,6 +41,9 @@ def model_configs(target: Target = EMBEDDED) -> list[ModelConfig]:
 def repository_files(target: Target = EMBEDDED) -> dict[str, str]:
     """Relative path -> content of every generated file, for ``target``."""
     files: dict[str, str] = {}
+    for pipeline in PIPELINES.values():
+        schema = options_schema(pipeline.name, pipeline.options)
+        files[f"{pipeline.name}/{SCHEMA_FILE}"] = json.dumps(schema, indent=2) + "\n"
     for config in model_configs(target):
         files[f"{config.name}/config.pbtxt"] = render(config)
         if config.platform == "ensemble":

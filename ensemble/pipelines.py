@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from . import contract
 from .config import EnsembleStep
+from .options import OUTPUT_OPTIONS, Option
 from .stages import DECODE, ENCODE, STAGES, SizeBuckets, Stage
 
 
@@ -24,6 +25,7 @@ class Pipeline:
     steps: tuple[str, ...]
     max_input_megapixels: float
     max_batch_size: int = 8
+    options: tuple[Option, ...] = OUTPUT_OPTIONS
 
     @property
     def stages(self) -> tuple[Stage, ...]:
@@ -66,7 +68,7 @@ class Pipeline:
         steps = [
             EnsembleStep(
                 model_name=self.decode_model,
-                input_map={contract.IMAGE.name: contract.IMAGE.name},
+                input_map={contract.IMAGE.name: contract.IMAGE.name, contract.OPTIONS.name: contract.OPTIONS.name},
                 output_map={contract.PIXELS.name: "pixels_0", contract.META.name: "meta"},
             )
         ]

@@ -130,7 +130,7 @@ def ensemble_config(pipeline: Pipeline) -> ModelConfig:
         name=pipeline.name,
         platform="ensemble",
         max_batch_size=pipeline.max_batch_size,
-        inputs=(contract.IMAGE,),
+        inputs=(contract.IMAGE, contract.OPTIONS),
         outputs=(contract.ENHANCED, contract.INFO),
         ensemble_steps=pipeline.ensemble_steps(),
         parameters={"description": pipeline.doc},

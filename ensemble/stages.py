@@ -107,8 +107,8 @@ SR_X2 = Stage(
 # decode is instantiated once per pipeline (see pipelines.py); this is its shared template.
 DECODE = Stage(
     name="decode",
-    doc="encoded bytes -> RGB pixels padded to the next stage's size bucket, EXIF orientation applied",
-    inputs=(contract.IMAGE,),
+    doc="encoded bytes -> RGB pixels padded to the next stage's size bucket, EXIF applied; OPTIONS validated",
+    inputs=(contract.IMAGE, contract.OPTIONS),
     outputs=(contract.PIXELS, contract.META),
     max_batch_size=16,
     dynamic_batching=DynamicBatching(max_queue_delay_us=0),

@@ -100,6 +100,19 @@ def pad_to_buckets(pixels: np.ndarray, buckets: SizeBuckets | None) -> np.ndarra
     return np.pad(pixels, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")  # nothing to reflect
 
 
+OUTPUT_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+
+
+def encode_image(pixels: np.ndarray, *, fmt: str = "png", quality: int = 92) -> tuple[bytes, str]:
+    """Encode uint8 HWC RGB pixels as ``fmt`` (an OPTIONS ``format``); return the bytes and format name."""
+    name = OUTPUT_FORMATS[fmt]
+    if name == "PNG":
+        return encode_png(pixels), name
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format=name, quality=int(quality))
+    return buffer.getvalue(), name
+
+
 def encode_png(pixels: np.ndarray, *, compress_level: int = 1) -> bytes:
     """Encode uint8 HWC RGB pixels as PNG.
 

@@ -64,7 +64,10 @@ def test_model_metadata_shows_the_contract(client: grpcclient.InferenceServerCli
     metadata = client.get_model_metadata("upscale_x2", as_json=True)
     inputs = {tensor["name"]: tensor for tensor in metadata["inputs"]}
     outputs = {tensor["name"]: tensor for tensor in metadata["outputs"]}
-    assert inputs == {"IMAGE": {"name": "IMAGE", "datatype": "BYTES", "shape": ["-1", "1"]}}
+    assert inputs == {
+        "IMAGE": {"name": "IMAGE", "datatype": "BYTES", "shape": ["-1", "1"]},
+        "OPTIONS": {"name": "OPTIONS", "datatype": "BYTES", "shape": ["-1", "1"]},
+    }
     assert outputs["ENHANCED"]["datatype"] == "BYTES" and outputs["ENHANCED"]["shape"] == ["-1", "1"]
     assert outputs["INFO"]["datatype"] == "BYTES" and outputs["INFO"]["shape"] == ["-1", "1"]
     config = client.get_model_config("upscale_x2", as_json=True)["config"]

@@ -66,6 +66,13 @@ def input_array(request: Any, name: str) -> np.ndarray:
     return tensor.as_numpy()
 
 
+def optional_bytes(request: Any, name: str) -> bytes | None:
+    """The one item of an optional [1, 1] string input, or None when the request left it out."""
+    if pb_utils.get_input_tensor_by_name(request, name) is None:
+        return None
+    return single_bytes(request, name)
+
+
 def single_bytes(request: Any, name: str) -> bytes:
     """The one encoded item of a [1, 1] string input."""
     array = input_array(request, name)

@@ -2,6 +2,7 @@
 
 One instance per pipeline (``<pipeline>_decode``): its config carries the pipeline's limits,
 size buckets and card, which it forwards to encode in ``META`` (ensembles cannot pass constants).
+It also validates OPTIONS against the pipeline's schema, so a bad option fails before any work.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from lumaflow.ensemble import contract
+from lumaflow.ensemble.options import SCHEMA_FILE
 from lumaflow.ensemble.stages import STAGES, SizeBuckets
 from lumaflow.server.imaging import decode_image, pad_to_buckets
-from lumaflow.server.models.base import Outputs, RequestModel, bytes_tensor, single_bytes
+from lumaflow.server.models.base import Outputs, RequestModel, bytes_tensor, optional_bytes, single_bytes
+from lumaflow.server.options import OptionsParser
 
 
 def _network_identity(repository: Path, stage: str, network: dict[str, Any]) -> dict[str, Any]:
@@ -38,15 +41,19 @@ class TritonPythonModel(RequestModel):
             stage: _network_identity(repository, stage, network) for stage, network in card["networks"].items()
         }
         self.card = card
+        schema_path = repository / card["pipeline"] / SCHEMA_FILE
+        self.options = OptionsParser(json.loads(schema_path.read_text()))
 
     def process(self, request: Any) -> Outputs:
         started = time.perf_counter()
+        options = self.options.parse(optional_bytes(request, contract.OPTIONS.name))
         decoded = decode_image(single_bytes(request, contract.IMAGE.name), max_megapixels=self.max_megapixels)
         padded = pad_to_buckets(decoded.pixels, self.buckets)
         meta = {
             **self.card,
             "input": {"width": decoded.width, "height": decoded.height, "format": decoded.format},
             "padded": {"width": int(padded.shape[1]), "height": int(padded.shape[0])},
+            "options": options,
             "decode_ms": (time.perf_counter() - started) * 1e3,
             # CLOCK_MONOTONIC is system-wide, so encode (another process) can measure the gap:
             # the time the request spent in the neural stages, queueing included.

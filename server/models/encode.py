@@ -1,4 +1,4 @@
-"""The last step of a photo pipeline: crop the padding away, encode PNG, write INFO."""
+"""The last step of a photo pipeline: crop the padding away, encode (PNG by default), write INFO."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from lumaflow.ensemble import contract
-from lumaflow.server.imaging import encode_png
+from lumaflow.server.imaging import encode_image
 from lumaflow.server.models.base import Outputs, RequestModel, bytes_tensor, input_array, single_bytes
 
 
@@ -22,7 +22,8 @@ class TritonPythonModel(RequestModel):
         if pixels.shape != (padded["height"] * scale, padded["width"] * scale, 3):
             raise RuntimeError(f"pixels of shape {pixels.shape} do not match {padded} at scale {scale}")
         width, height = meta["input"]["width"] * scale, meta["input"]["height"] * scale
-        encoded = encode_png(pixels[:height, :width])
+        options = meta["options"]
+        encoded, fmt = encode_image(pixels[:height, :width], fmt=options["format"], quality=options["quality"])
         encode_ms = (time.perf_counter() - started) * 1e3
         neural = meta["stages"][1:-1]
         timings = {
@@ -33,7 +34,7 @@ class TritonPythonModel(RequestModel):
         info = {
             "pipeline": meta["pipeline"],
             "input": meta["input"],
-            "output": {"width": width, "height": height, "format": "PNG"},
+            "output": {"width": width, "height": height, "format": fmt},
             "stages": meta["stages"],
             "timings_ms": timings,
             "models": meta["models"],

@@ -1,0 +1,67 @@
+"""OPTIONS: the optional JSON input of every photo pipeline, declared once.
+
+Each pipeline's options (the output options every pipeline has, plus its own) render to a JSON
+Schema file beside the pipeline in the model repository, ``<pipeline>/options.schema.json``:
+clients read it to see keys, types, units and defaults; decode validates requests against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+SCHEMA_FILE = "options.schema.json"
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One key of OPTIONS. ``kind`` is a JSON Schema type; ``unit`` is said in the description."""
+
+    name: str
+    kind: str
+    description: str
+    default: Any
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    unit: str = ""
+
+    def schema(self) -> dict[str, Any]:
+        description = f"{self.description} ({self.unit})" if self.unit else self.description
+        schema: dict[str, Any] = {"type": self.kind, "description": description, "default": self.default}
+        if self.choices:
+            schema["enum"] = list(self.choices)
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        return schema
+
+
+OUTPUT_OPTIONS: tuple[Option, ...] = (
+    Option("format", "string", "Encoding of ENHANCED", "png", choices=("png", "jpeg", "webp")),
+    Option(
+        "quality",
+        "integer",
+        "JPEG or WebP quality; PNG is lossless and ignores it",
+        92,
+        minimum=1,
+        maximum=100,
+    ),
+)
+
+
+def options_schema(pipeline: str, options: tuple[Option, ...]) -> dict[str, Any]:
+    """The JSON Schema of one pipeline's OPTIONS: an object of known keys only."""
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "title": f"OPTIONS of the {pipeline} pipeline",
+        "type": "object",
+        "properties": {option.name: option.schema() for option in options},
+        "additionalProperties": False,
+    }
+
+
+def defaults(options: tuple[Option, ...]) -> dict[str, Any]:
+    return {option.name: option.default for option in options}
