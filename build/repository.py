@@ -7,6 +7,7 @@ artefact is *missing* when the graph or its sidecar is absent or the weights cha
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -21,14 +22,33 @@ from lumaflow.ensemble.stages import Network, Stage
 BUILD_DIR = Path(__file__).resolve().parent
 
 
-def graph_code_sha256() -> str:
-    """A hash of the code that turns weights into a graph: architectures, wrapper, exporter.
+def graph_sources(architecture: str) -> list[Path]:
+    """The files whose code turns ``architecture``'s weights into a graph.
 
-    Part of the artefact's key, so editing an architecture rebuilds its graph even when the
-    weights did not change.
+    ``arch/<architecture>.py`` and the sibling ``arch`` modules it imports (read with ``ast``, so
+    no torch is needed), plus the uint8 wrapper and the exporter. Another architecture's file is
+    not among them, so adding one does not rebuild this graph.
     """
+    arch_dir = BUILD_DIR / "arch"
+    pending, seen = [arch_dir / f"{architecture}.py"], set()
+    while pending:
+        path = pending.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.level == 1:
+                    pending.append(arch_dir / f"{node.module}.py")
+                elif node.module.startswith("lumaflow.build.arch."):
+                    pending.append(arch_dir / f"{node.module.rsplit('.', 1)[1]}.py")
+    return [*sorted(seen), BUILD_DIR / "pixels.py", BUILD_DIR / "export.py"]
+
+
+def graph_code_sha256(architecture: str) -> str:
+    """A hash of ``graph_sources``: part of the artefact's key, so editing the code rebuilds the graph."""
     digest = hashlib.sha256()
-    for path in sorted([*(BUILD_DIR / "arch").glob("*.py"), BUILD_DIR / "pixels.py", BUILD_DIR / "export.py"]):
+    for path in graph_sources(architecture):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
@@ -61,7 +81,7 @@ class Artifact:
             "architecture": self.network.architecture,
             "weights": self.network.weights,
             "weights_sha256": hashlib.sha256(self.weights_path.read_bytes()).hexdigest(),
-            "graph_code_sha256": graph_code_sha256(),
+            "graph_code_sha256": graph_code_sha256(self.network.architecture),
         }
 
     def is_current(self) -> bool:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import lumaflow
 
 if TYPE_CHECKING:
+    from lumaflow.ensemble.stages import Stage
     from lumaflow.server.triton import TritonServer
 
 DEFAULT_REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
@@ -29,13 +30,12 @@ def _fail(command: str, message: str) -> int:
     return 1
 
 
-def ensure_artifacts(repository: Path, *, say: bool = True) -> None:
-    """Build every artefact the stage declarations name that is missing or stale."""
+def ensure_artifacts(repository: Path, *, say: bool = True, stages: Sequence[str] = ()) -> None:
+    """Build every artefact the stage declarations name that is missing or stale (of ``stages`` if given)."""
     from lumaflow.build.repository import build_artifact, missing_artifacts
-    from lumaflow.ensemble.stages import STAGES
     from lumaflow.server.distribution import ServeError
 
-    missing = missing_artifacts(repository, list(STAGES.values()))
+    missing = missing_artifacts(repository, _stages(stages))
     if not missing:
         return
     try:
@@ -57,6 +57,17 @@ def ensure_artifacts(repository: Path, *, say: bool = True) -> None:
                 f"(ONNX Runtime vs torch: max diff {record['parity_max_abs_diff']:g})",
                 flush=True,
             )
+
+
+def _stages(names: Sequence[str]) -> list[Stage]:
+    """The declared stages named (all of them when none is), or ``ServeError`` for an unknown name."""
+    from lumaflow.ensemble.stages import STAGES
+    from lumaflow.server.distribution import ServeError
+
+    unknown = [name for name in names if name not in STAGES]
+    if unknown:
+        raise ServeError(f"unknown stage(s) {', '.join(unknown)}; declared: {', '.join(STAGES)}")
+    return [STAGES[name] for name in names] if names else list(STAGES.values())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -151,10 +162,49 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from lumaflow.server.distribution import ServeError
 
+    repository = _repository(args.model_repository)
     try:
-        ensure_artifacts(_repository(args.model_repository))
+        stages = _stages(args.stages.split(",") if args.stages else ())
+        if args.engine == "tensorrt":
+            return build_tensorrt(repository, stages, fp16=args.fp16)
+        ensure_artifacts(repository, stages=[stage.name for stage in stages])
     except ServeError as error:
         return _fail("build", str(error))
+    return 0
+
+
+def build_tensorrt(repository: Path, stages: list[Stage], *, fp16: bool) -> int:
+    """A deployment repository for Triton's TensorRT backend: generated configs, ONNX, plans."""
+    from lumaflow.build.tensorrt import TensorRTUnavailable, build_plan, profiles_for, require_tensorrt
+    from lumaflow.ensemble.generate import write_repository
+    from lumaflow.ensemble.render import NgcTensorRT
+
+    if repository == DEFAULT_REPOSITORY:
+        return _fail(
+            "build", "the source model_repository serves the CPU build; pass --model-repository DIR for TensorRT"
+        )
+    target = NgcTensorRT()
+    try:
+        require_tensorrt()
+    except TensorRTUnavailable as error:
+        return _fail("build", str(error))
+    write_repository(repository, target)
+    ensure_artifacts(repository, stages=[stage.name for stage in stages])
+    neural = [(stage, stage.network) for stage in stages if stage.network is not None]
+    for number, (stage, network) in enumerate(neural, start=1):
+        version_dir = repository / stage.name / "1"
+        print(
+            f"[{number}/{len(neural)}] stage {stage.name}: TensorRT plan ({'fp16' if fp16 else 'fp32'}) ...", flush=True
+        )
+        record = build_plan(
+            version_dir / network.onnx_file,
+            version_dir / target.plan_file,
+            input_name=stage.inputs[0].name,
+            profiles=profiles_for(stage),
+            fp16=fp16,
+            timing_cache_path=repository / ".tensorrt-timing.cache",
+        )
+        print(f"    {record['gpu']}, TensorRT {record['tensorrt']}, key {record['key'][:12]}", flush=True)
     return 0
 
 
@@ -187,8 +237,16 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--check", action="store_true", help="only report files that differ; exit 1 if any")
     generate.set_defaults(handler=cmd_generate)
 
-    build = commands.add_parser("build", help="export the ONNX graphs that are missing or stale")
+    build = commands.add_parser("build", help="export the ONNX graphs that are missing or stale (or TensorRT plans)")
     build.add_argument("--model-repository")
+    build.add_argument(
+        "--engine",
+        choices=("onnx", "tensorrt"),
+        default="onnx",
+        help="tensorrt: write a deployment repository for Triton's TensorRT backend (GPU machine)",
+    )
+    build.add_argument("--fp16", action="store_true", help="TensorRT: allow fp16 kernels")
+    build.add_argument("--stages", help="comma-separated stage names (default: every neural stage)")
     build.set_defaults(handler=cmd_build)
 
     train = commands.add_parser("train", help="train one of our own networks (see --help of each)")

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lumaflow.build.repository import build_artifact, missing_artifacts
+from lumaflow.build.repository import build_artifact, graph_sources, missing_artifacts
 from lumaflow.ensemble.generate import write_repository
 from lumaflow.ensemble.stages import SR_X2, STAGES
 
@@ -44,3 +44,8 @@ def test_serve_without_the_build_extra_says_what_to_install(tmp_path: Path) -> N
         "lumaflow serve: error: the ONNX graph of sr_x2 must be built from its weights, which needs the build extra: "
         "pip install -e '.[build]'"
     ]
+
+
+def test_graph_sources_follow_the_architecture_and_its_imports_only() -> None:
+    names = [path.name for path in graph_sources("espcn")]
+    assert names == ["bicubic.py", "espcn.py", "pixels.py", "export.py"]
