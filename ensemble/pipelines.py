@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import contract
-from .config import EnsembleStep
+from .config import EnsembleStep, Tensor
 from .options import OUTPUT_OPTIONS, Option
 from .stages import DECODE, ENCODE, STAGES, SizeBuckets, Stage
 
@@ -36,6 +36,15 @@ class Pipeline:
     def decode_model(self) -> str:
         """The name of this pipeline's own decode model."""
         return f"{self.name}_{DECODE.name}"
+
+    @property
+    def side_inputs(self) -> tuple[Tensor, ...]:
+        """Stage inputs other than the pixels (e.g. NOISE_LEVEL): decode computes them per request."""
+        seen: dict[str, Tensor] = {}
+        for stage in self.stages:
+            for tensor in stage.inputs[1:]:
+                seen.setdefault(tensor.name, tensor)
+        return tuple(seen.values())
 
     @property
     def scale(self) -> int:
@@ -69,16 +78,20 @@ class Pipeline:
             EnsembleStep(
                 model_name=self.decode_model,
                 input_map={contract.IMAGE.name: contract.IMAGE.name, contract.OPTIONS.name: contract.OPTIONS.name},
-                output_map={contract.PIXELS.name: "pixels_0", contract.META.name: "meta"},
+                output_map={
+                    contract.PIXELS.name: "pixels_0",
+                    contract.META.name: "meta",
+                    **{tensor.name: tensor.name.lower() for tensor in self.side_inputs},
+                },
             )
         ]
         for index, stage in enumerate(self.stages):
-            (pixels_in,) = stage.inputs
+            pixels_in, *side = stage.inputs
             (pixels_out,) = stage.outputs
             steps.append(
                 EnsembleStep(
                     model_name=stage.name,
-                    input_map={pixels_in.name: f"pixels_{index}"},
+                    input_map={pixels_in.name: f"pixels_{index}", **{t.name: t.name.lower() for t in side}},
                     output_map={pixels_out.name: f"pixels_{index + 1}"},
                 )
             )

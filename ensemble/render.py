@@ -121,7 +121,12 @@ def decode_config(pipeline: Pipeline) -> ModelConfig:
             {"ladder": list(buckets.ladder), "step_above": buckets.step_above} if buckets else None
         ),
     }
-    return replace(stage_config(DECODE), name=pipeline.decode_model, parameters=parameters)
+    return replace(
+        stage_config(DECODE),
+        name=pipeline.decode_model,
+        outputs=(*DECODE.outputs, *pipeline.side_inputs),
+        parameters=parameters,
+    )
 
 
 def ensemble_config(pipeline: Pipeline) -> ModelConfig:

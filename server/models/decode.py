@@ -18,6 +18,7 @@ from lumaflow.ensemble.stages import STAGES, SizeBuckets
 from lumaflow.server.imaging import decode_image, pad_to_buckets
 from lumaflow.server.models.base import Outputs, RequestModel, bytes_tensor, optional_bytes, single_bytes
 from lumaflow.server.options import OptionsParser
+from lumaflow.server.side_inputs import PROVIDERS
 
 
 def _network_identity(repository: Path, stage: str, network: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +42,12 @@ class TritonPythonModel(RequestModel):
             stage: _network_identity(repository, stage, network) for stage, network in card["networks"].items()
         }
         self.card = card
+        produced = {contract.PIXELS.name, contract.META.name}
+        self.side_inputs = [
+            (output["name"], PROVIDERS[output["name"]])
+            for output in self.config["output"]
+            if output["name"] not in produced
+        ]
         schema_path = repository / card["pipeline"] / SCHEMA_FILE
         self.options = OptionsParser(json.loads(schema_path.read_text()))
 
@@ -49,14 +56,24 @@ class TritonPythonModel(RequestModel):
         options = self.options.parse(optional_bytes(request, contract.OPTIONS.name))
         decoded = decode_image(single_bytes(request, contract.IMAGE.name), max_megapixels=self.max_megapixels)
         padded = pad_to_buckets(decoded.pixels, self.buckets)
+        side: Outputs = {}
+        analysis: dict[str, Any] = {}
+        for name, provider in self.side_inputs:
+            side[name], figures = provider(decoded.pixels, options)
+            analysis.update(figures)
         meta = {
             **self.card,
             "input": {"width": decoded.width, "height": decoded.height, "format": decoded.format},
             "padded": {"width": int(padded.shape[1]), "height": int(padded.shape[0])},
             "options": options,
+            "analysis": analysis,
             "decode_ms": (time.perf_counter() - started) * 1e3,
             # CLOCK_MONOTONIC is system-wide, so encode (another process) can measure the gap:
             # the time the request spent in the neural stages, queueing included.
             "handoff_ns": time.monotonic_ns(),
         }
-        return {contract.PIXELS.name: padded[None], contract.META.name: bytes_tensor(json.dumps(meta).encode())}
+        return {
+            contract.PIXELS.name: padded[None],
+            contract.META.name: bytes_tensor(json.dumps(meta).encode()),
+            **side,
+        }

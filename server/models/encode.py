@@ -39,6 +39,7 @@ class TritonPythonModel(RequestModel):
             "timings_ms": timings,
             "models": meta["models"],
             "networks": meta["networks"],
+            "analysis": meta["analysis"],
             "version": meta["version"],
         }
         return {

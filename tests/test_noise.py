@@ -1,0 +1,40 @@
+"""The classical noise estimator and the NOISE_LEVEL side input built on it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage import data
+
+from lumaflow.server.noise import estimate_noise_sigma
+from lumaflow.server.side_inputs import noise_level
+from tests.photos import sporco_photo
+
+
+def _noisy(photo: np.ndarray, sigma: float, seed: int) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(0, sigma, photo.shape)
+    return np.clip(photo.astype(np.float64) + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("sigma", [5, 15, 25])
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "monarch"])
+def test_estimates_gaussian_noise_within_three_levels(name: str, sigma: int) -> None:
+    photo = sporco_photo(name) if name == "monarch" else getattr(data, name)()
+    assert abs(estimate_noise_sigma(_noisy(photo, sigma, seed=sigma)) - sigma) <= 3.0
+
+
+def test_a_clean_photo_reads_as_nearly_noiseless() -> None:
+    assert estimate_noise_sigma(np.asarray(data.chelsea())) < 3.0
+
+
+def test_tiny_images_do_not_break_it() -> None:
+    assert estimate_noise_sigma(np.zeros((1, 1, 3), dtype=np.uint8)) == 0.0
+
+
+def test_the_side_input_prefers_the_clients_noise_level() -> None:
+    noisy = _noisy(np.asarray(data.astronaut()), 25, seed=1)
+    given, figures = noise_level(noisy, {"noise_level": 10.0})
+    assert given.dtype == np.float32 and given.shape == (1, 1) and given[0, 0] == 10.0
+    assert figures == {"noise_level": {"sigma": 10.0, "source": "options"}}
+    estimated, figures = noise_level(noisy, {"noise_level": None})
+    assert abs(float(estimated[0, 0]) - 25) <= 3 and figures["noise_level"]["source"] == "estimated"
