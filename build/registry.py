@@ -16,6 +16,8 @@ import torch
 from torch import nn
 
 from lumaflow.build.arch.espcn import ESPCN
+from lumaflow.build.arch.ffdnet import FFDNet, is_kair_state_dict, state_dict_from_kair
+from lumaflow.build.arch.waifu2x import UpConv7
 
 StateDict = Mapping[str, torch.Tensor]
 
@@ -102,6 +104,131 @@ def _load_espcn(state: StateDict) -> ModelDescriptor:
     )
 
 
+# --- waifu2x upconv_7 -----------------------------------------------------------------------------
+
+_UPCONV7_CONVS = tuple(range(0, 12, 2))  # net.0 ... net.10; net.12 is the ConvTranspose2d
+_UPCONV7_DECONV = 12
+
+
+def _upconv7_expected_keys() -> set[str]:
+    return {f"net.{i}.{p}" for i in (*_UPCONV7_CONVS, _UPCONV7_DECONV) for p in ("weight", "bias")}
+
+
+def _detect_upconv7(state: StateDict) -> bool:
+    if set(state) != _upconv7_expected_keys():
+        return False
+    previous = None
+    for i in _UPCONV7_CONVS:
+        weight, bias = state[f"net.{i}.weight"], state[f"net.{i}.bias"]
+        if weight.dim() != 4 or tuple(weight.shape[2:]) != (3, 3) or tuple(bias.shape) != (weight.shape[0],):
+            return False
+        if previous is not None and int(weight.shape[1]) != previous:
+            return False
+        previous = int(weight.shape[0])
+    deconv, bias = state[f"net.{_UPCONV7_DECONV}.weight"], state[f"net.{_UPCONV7_DECONV}.bias"]
+    # ConvTranspose2d weights are [in, out, kh, kw].
+    return (
+        deconv.dim() == 4
+        and tuple(deconv.shape[2:]) == (4, 4)
+        and int(deconv.shape[0]) == previous
+        and tuple(bias.shape) == (deconv.shape[1],)
+    )
+
+
+def _upconv7_hyperparameters(state: StateDict) -> dict[str, int]:
+    hp = {
+        "scale": 2,
+        "in_channels": int(state["net.0.weight"].shape[1]),
+        "out_channels": int(state[f"net.{_UPCONV7_DECONV}.weight"].shape[1]),
+    }
+    for n, i in enumerate(_UPCONV7_CONVS, start=1):
+        hp[f"width{n}"] = int(state[f"net.{i}.weight"].shape[0])
+    return hp
+
+
+def _load_upconv7(state: StateDict) -> ModelDescriptor:
+    hp = _upconv7_hyperparameters(state)
+    widths = tuple(hp[f"width{n}"] for n in range(1, len(_UPCONV7_CONVS) + 1))
+    model = UpConv7(in_channels=hp["in_channels"], out_channels=hp["out_channels"], widths=widths)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return ModelDescriptor(
+        architecture="UpConv7",
+        model=model,
+        scale=2,
+        in_channels=hp["in_channels"],
+        out_channels=hp["out_channels"],
+        size_multiple=1,
+        supports_half=True,
+        hyperparameters=MappingProxyType(hp),
+    )
+
+
+# --- FFDNet (denoiser) ----------------------------------------------------------------------------
+
+_FFDNET_BODY = re.compile(r"body\.(\d+)\.weight")
+
+
+def _ffdnet_state(state: StateDict) -> StateDict:
+    """Our key layout, whether `state` is ours or KAIR's (``model.{2i}``; see `state_dict_from_kair`)."""
+    return state_dict_from_kair(state) if is_kair_state_dict(state) else state
+
+
+def _ffdnet_hyperparameters(state: StateDict) -> dict[str, int]:
+    head, tail = state["head.weight"], state["tail.weight"]
+    return {
+        "scale": 1,
+        "in_channels": (int(head.shape[1]) - 1) // 4,
+        "out_channels": int(tail.shape[0]) // 4,
+        "features": int(head.shape[0]),
+        "num_convs": 2 + sum(1 for k in state if _FFDNET_BODY.fullmatch(k)),
+    }
+
+
+def _detect_ffdnet(state: StateDict) -> bool:
+    state = _ffdnet_state(state)
+    if "head.weight" not in state or "tail.weight" not in state:
+        return False
+    num_body = sum(1 for k in state if _FFDNET_BODY.fullmatch(k))
+    expected = {
+        f"{name}.{p}" for name in ("head", "tail", *(f"body.{i}" for i in range(num_body))) for p in ("weight", "bias")
+    }
+    if set(state) != expected:
+        return False
+    head, tail = state["head.weight"], state["tail.weight"]
+    if head.dim() != 4 or tail.dim() != 4:
+        return False
+    # The head sees the unshuffled image (4 x in channels) plus the noise-level map; the tail feeds PixelShuffle(2).
+    in_planes, out_planes = int(head.shape[1]) - 1, int(tail.shape[0])
+    if in_planes < 4 or in_planes % 4 or out_planes < 4 or out_planes % 4:
+        return False
+    previous = int(head.shape[0])
+    for name in (*(f"body.{i}" for i in range(num_body)), "tail"):
+        weight, bias = state[f"{name}.weight"], state[f"{name}.bias"]
+        if weight.dim() != 4 or int(weight.shape[1]) != previous or tuple(bias.shape) != (weight.shape[0],):
+            return False
+        previous = int(weight.shape[0])
+    return all(tuple(state[k].shape[2:]) == (3, 3) for k in expected if k.endswith(".weight"))
+
+
+def _load_ffdnet(state: StateDict) -> ModelDescriptor:
+    state = _ffdnet_state(state)
+    hp = _ffdnet_hyperparameters(state)
+    model = FFDNet(**{k: v for k, v in hp.items() if k != "scale"})
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return ModelDescriptor(
+        architecture="FFDNet",
+        model=model,
+        scale=1,
+        in_channels=hp["in_channels"],
+        out_channels=hp["out_channels"],
+        size_multiple=1,  # odd sizes are padded (replicate) and cropped back inside FFDNet.forward
+        supports_half=True,
+        hyperparameters=MappingProxyType(hp),
+    )
+
+
 # --- registry ----------------------------------------------------------------------------------
 
 
@@ -118,6 +245,8 @@ def _build_registry(entries: Iterable[ArchSupport]) -> Mapping[str, ArchSupport]
 REGISTRY: Mapping[str, ArchSupport] = _build_registry(
     [
         ArchSupport(name="ESPCN", detect=_detect_espcn, load=_load_espcn),
+        ArchSupport(name="UpConv7", detect=_detect_upconv7, load=_load_upconv7),
+        ArchSupport(name="FFDNet", detect=_detect_ffdnet, load=_load_ffdnet),
     ]
 )
 
