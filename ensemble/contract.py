@@ -21,6 +21,8 @@ INFO = Tensor("INFO", DataType.STRING, (1,), "JSON: pipeline, input, output, sta
 # Internal tensors between the stages of a pipeline.
 PIXELS = Tensor("PIXELS", DataType.UINT8, (-1, -1, 3), "RGB pixels, HWC, padded to the stage's size bucket")
 UPSCALED = Tensor("UPSCALED", DataType.UINT8, (-1, -1, 3), "RGB pixels, HWC, the stage's scale times larger")
+DENOISED = Tensor("DENOISED", DataType.UINT8, (-1, -1, 3), "RGB pixels, HWC, with the noise removed")
+RESTORED = Tensor("RESTORED", DataType.UINT8, (-1, -1, 3), "RGB pixels, HWC, with compression artefacts removed")
 NOISE_LEVEL = Tensor(
     "NOISE_LEVEL", DataType.FP32, (1,), "σ of the noise to remove, 0-255 scale (from OPTIONS or estimated)"
 )

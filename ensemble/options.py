@@ -29,7 +29,9 @@ class Option:
 
     def schema(self) -> dict[str, Any]:
         description = f"{self.description} ({self.unit})" if self.unit else self.description
-        schema: dict[str, Any] = {"type": self.kind, "description": description, "default": self.default}
+        schema: dict[str, Any] = {"type": self.kind, "description": description}
+        if self.default is not None:
+            schema["default"] = self.default
         if self.choices:
             schema["enum"] = list(self.choices)
         if self.minimum is not None:

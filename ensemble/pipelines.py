@@ -105,12 +105,61 @@ class Pipeline:
         return tuple(steps)
 
 
-UPSCALE_X2 = Pipeline(
-    name="upscale_x2",
-    doc="x2 super-resolution of a photo: decode -> sr_x2 -> encode (PNG)",
-    steps=("sr_x2",),
-    # Untiled for now: the whole padded photo goes through the network in one piece.
-    max_input_megapixels=4.2,
+NOISE_LEVEL_OPTION = Option(
+    "noise_level",
+    "number",
+    "Standard deviation of the noise to remove; estimated from the photo when left out",
+    None,
+    minimum=0,
+    maximum=75,
+    unit="σ on the 0-255 scale",
 )
 
-PIPELINES: dict[str, Pipeline] = {pipeline.name: pipeline for pipeline in (UPSCALE_X2,)}
+# Variants are separate pipelines, not a routing option: an ensemble is a fixed graph (it cannot
+# branch), and one ensemble per variant keeps each variant's batches pure and its latency its own.
+UPSCALE_X2 = Pipeline(
+    name="upscale_x2",
+    doc="x2 super-resolution, PSNR-faithful: waifu2x upconv_7 photo",
+    steps=("waifu2x_x2",),
+    # Untiled for now: the whole padded photo goes through the network in one piece.
+    max_input_megapixels=4.2,
+    max_batch_size=4,
+)
+UPSCALE_X2_FAST = Pipeline(
+    name="upscale_x2_fast",
+    doc="x2 super-resolution, fast: our ESPCN (30 k parameters, about 18x cheaper than waifu2x)",
+    steps=("espcn_x2",),
+    max_input_megapixels=4.2,
+)
+UPSCALE_X4 = Pipeline(
+    name="upscale_x4",
+    doc="x4 super-resolution: waifu2x upconv_7 photo twice (a x2 cascade)",
+    steps=("waifu2x_x2", "waifu2x_x2"),
+    max_input_megapixels=1.05,
+    max_batch_size=4,
+)
+UPSCALE_X8 = Pipeline(
+    name="upscale_x8",
+    doc="x8 super-resolution: the x4 cascade, then x2 once more",
+    steps=("waifu2x_x2", "waifu2x_x2", "waifu2x_x2"),
+    max_input_megapixels=0.27,
+    max_batch_size=4,
+)
+DENOISE = Pipeline(
+    name="denoise",
+    doc="noise removal, noise-level aware: FFDNet colour, level from OPTIONS or estimated",
+    steps=("ffdnet",),
+    max_input_megapixels=4.2,
+    options=(NOISE_LEVEL_OPTION, *OUTPUT_OPTIONS),
+)
+DEJPEG = Pipeline(
+    name="dejpeg",
+    doc="JPEG artefact removal: waifu2x upconv_7 photo noise 3, at x1",
+    steps=("waifu2x_dejpeg",),
+    max_input_megapixels=4.2,
+    max_batch_size=4,
+)
+
+PIPELINES: dict[str, Pipeline] = {
+    pipeline.name: pipeline for pipeline in (UPSCALE_X2, UPSCALE_X2_FAST, UPSCALE_X4, UPSCALE_X8, DENOISE, DEJPEG)
+}

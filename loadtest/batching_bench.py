@@ -26,7 +26,7 @@ import tritonclient.grpc as grpcclient
 
 from lumaflow.ensemble.generate import write_repository
 from lumaflow.ensemble.render import render, stage_config
-from lumaflow.ensemble.stages import SR_X2
+from lumaflow.ensemble.stages import ESPCN_X2
 from lumaflow.server.triton import running_server
 
 
@@ -58,10 +58,10 @@ def _sample_photo(side: int) -> bytes:
 def _repository(source: Path, destination: Path, batching: bool) -> Path:
     write_repository(destination)
     for name in ("model.onnx", "model.onnx.json"):
-        shutil.copy2(source / SR_X2.name / "1" / name, destination / SR_X2.name / "1" / name)
+        shutil.copy2(source / ESPCN_X2.name / "1" / name, destination / ESPCN_X2.name / "1" / name)
     if not batching:
-        config = replace(stage_config(SR_X2), dynamic_batching=None)
-        (destination / SR_X2.name / "config.pbtxt").write_text(render(config))
+        config = replace(stage_config(ESPCN_X2), dynamic_batching=None)
+        (destination / ESPCN_X2.name / "config.pbtxt").write_text(render(config))
     return destination
 
 
@@ -100,7 +100,7 @@ def _drive(url: str, payload: bytes, clients: int, seconds: float, warmup: float
 
 def _sr_ratio(url: str) -> float:
     with grpcclient.InferenceServerClient(url) as client:
-        stats = client.get_inference_statistics(SR_X2.name, as_json=True)["model_stats"][0]
+        stats = client.get_inference_statistics(ESPCN_X2.name, as_json=True)["model_stats"][0]
     executions = int(stats.get("execution_count", 0))
     return int(stats.get("inference_count", 0)) / executions if executions else 0.0
 

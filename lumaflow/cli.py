@@ -43,8 +43,7 @@ def ensure_artifacts(repository: Path, *, say: bool = True, stages: Sequence[str
     except ImportError:
         names = ", ".join(artifact.stage.name for artifact in missing)
         raise ServeError(
-            f"the ONNX graph of {names} must be built from its weights, which needs the build extra: "
-            "pip install -e '.[build]'"
+            f"ONNX graphs to build from their weights: {names}; that needs the build extra: pip install -e '.[build]'"
         ) from None
     for number, artifact in enumerate(missing, start=1):
         started = time.monotonic()

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 def chunk_by_pixels(pixels: Sequence[int], budget: int) -> list[range]:
     """Consecutive index ranges over items of ``pixels`` each, every range within ``budget`` in total.
 
-    Activations grow with batch x pixels: one 4-megapixel photo through sr_x2 peaked at 2.2 GB of
+    Activations grow with batch x pixels: one 4-megapixel photo through espcn_x2 peaked at 2.2 GB of
     resident memory here, so eight in one call would need about 18 GB. A range always holds at
     least one item, however large (the pipeline's own input limit bounds that).
     """

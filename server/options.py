@@ -17,7 +17,8 @@ class OptionsParser:
     def __init__(self, schema: dict[str, Any]) -> None:
         Draft202012Validator.check_schema(schema)
         self.validator = Draft202012Validator(schema)
-        self.defaults = {key: value["default"] for key, value in schema["properties"].items()}
+        # A key without a default (e.g. noise_level) is None: the pipeline decides (e.g. estimates it).
+        self.defaults = {key: value.get("default") for key, value in schema["properties"].items()}
 
     def parse(self, raw: bytes | None) -> dict[str, Any]:
         """The request's options with defaults filled in; ``[invalid_options]`` when they are wrong."""

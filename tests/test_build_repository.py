@@ -9,21 +9,23 @@ from pathlib import Path
 
 from lumaflow.build.repository import build_artifact, graph_sources, missing_artifacts
 from lumaflow.ensemble.generate import write_repository
-from lumaflow.ensemble.stages import SR_X2, STAGES
+from lumaflow.ensemble.stages import ESPCN_X2, STAGES
 
 
 def test_missing_then_built_then_stale_when_the_weights_change(tmp_path: Path) -> None:
     write_repository(tmp_path)
-    (missing,) = missing_artifacts(tmp_path, list(STAGES.values()))
-    assert missing.stage is SR_X2 and missing.onnx_path == tmp_path / "sr_x2" / "1" / "model.onnx"
+    neural = [stage for stage in STAGES.values() if stage.network is not None]
+    assert [artifact.stage for artifact in missing_artifacts(tmp_path, list(STAGES.values()))] == neural
+    (missing,) = missing_artifacts(tmp_path, [ESPCN_X2])
+    assert missing.onnx_path == tmp_path / "espcn_x2" / "1" / "model.onnx"
     record = build_artifact(missing)
     assert missing.onnx_path.stat().st_size > 10_000
     assert record["parity_max_abs_diff"] <= 1
-    assert missing_artifacts(tmp_path, list(STAGES.values())) == []
+    assert missing_artifacts(tmp_path, [ESPCN_X2]) == []
     sidecar = json.loads(missing.sidecar_path.read_text())
     sidecar["weights_sha256"] = "0" * 64  # as if the committed weights had been retrained since
     missing.sidecar_path.write_text(json.dumps(sidecar))
-    assert [artifact.stage for artifact in missing_artifacts(tmp_path, list(STAGES.values()))] == [SR_X2]
+    assert [artifact.stage for artifact in missing_artifacts(tmp_path, [ESPCN_X2])] == [ESPCN_X2]
 
 
 def test_a_repository_without_neural_stages_needs_nothing(tmp_path: Path) -> None:
@@ -41,11 +43,11 @@ def test_serve_without_the_build_extra_says_what_to_install(tmp_path: Path) -> N
     result = subprocess.run([sys.executable, "-c", blocked_torch], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "lumaflow serve: error: the ONNX graph of sr_x2 must be built from its weights, which needs the build extra: "
-        "pip install -e '.[build]'"
+        "lumaflow serve: error: ONNX graphs to build from their weights: espcn_x2, waifu2x_x2, waifu2x_dejpeg, "
+        "ffdnet; that needs the build extra: pip install -e '.[build]'"
     ]
 
 
 def test_graph_sources_follow_the_architecture_and_its_imports_only() -> None:
     names = [path.name for path in graph_sources("espcn")]
-    assert names == ["bicubic.py", "espcn.py", "pixels.py", "export.py"]
+    assert names == ["bicubic.py", "espcn.py", "pixels.py", "export.py", "denoise.py", "ncnn.py", "registry.py"]

@@ -41,7 +41,7 @@ def photos() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def served_onnx(descriptor: ModelDescriptor, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_onnx(PixelsGraph(descriptor.model), tmp_path_factory.mktemp("onnx") / "sr_x2.onnx")
+    return export_onnx(PixelsGraph(descriptor.model), tmp_path_factory.mktemp("onnx") / "espcn_x2.onnx")
 
 
 def _crops(photo: np.ndarray, shapes: list[tuple[int, int, int]]) -> list[np.ndarray]:

@@ -10,9 +10,9 @@ import pytest
 from lumaflow.cli import DEFAULT_REPOSITORY
 from lumaflow.ensemble.config import DataType, DynamicBatching, InstanceKind, Tensor
 from lumaflow.ensemble.generate import repository_files, stale_files, write_repository
-from lumaflow.ensemble.pipelines import UPSCALE_X2, Pipeline
+from lumaflow.ensemble.pipelines import DENOISE, UPSCALE_X2, UPSCALE_X4, Pipeline
 from lumaflow.ensemble.render import NgcOnnxRuntime, NgcTensorRT, render, stage_config
-from lumaflow.ensemble.stages import PHOTO_BUCKETS, SR_X2, SizeBuckets, Stage
+from lumaflow.ensemble.stages import ESPCN_X2, PHOTO_BUCKETS, SizeBuckets, Stage
 
 
 def test_committed_configs_equal_the_generated_ones() -> None:
@@ -21,33 +21,55 @@ def test_committed_configs_equal_the_generated_ones() -> None:
 
 def test_a_hand_edit_is_caught(tmp_path: Path) -> None:
     write_repository(tmp_path)
-    config = tmp_path / "sr_x2" / "config.pbtxt"
+    config = tmp_path / "espcn_x2" / "config.pbtxt"
     config.write_text(config.read_text().replace("max_batch_size: 8", "max_batch_size: 4"))
     (tmp_path / "stray").mkdir()
     (tmp_path / "stray" / "config.pbtxt").write_text('name: "stray"\n')
-    assert stale_files(tmp_path) == ["sr_x2/config.pbtxt", "stray/config.pbtxt (no declaration)"]
+    assert stale_files(tmp_path) == ["espcn_x2/config.pbtxt", "stray/config.pbtxt (no declaration)"]
 
 
-def test_the_ensemble_wires_decode_to_sr_to_encode() -> None:
-    text = repository_files()["upscale_x2/config.pbtxt"]
+def _steps(pipeline: str) -> list[str]:
+    text = repository_files()[f"{pipeline}/config.pbtxt"]
     assert 'platform: "ensemble"' in text
-    steps = [line.split('"')[1] for line in text.splitlines() if "model_name:" in line]
-    assert steps == ["upscale_x2_decode", "sr_x2", "encode"]
+    return [line.split('"')[1] for line in text.splitlines() if "model_name:" in line]
+
+
+def test_the_ensembles_wire_decode_to_their_stages_to_encode() -> None:
+    assert _steps("upscale_x2") == ["upscale_x2_decode", "waifu2x_x2", "encode"]
+    assert _steps("upscale_x2_fast") == ["upscale_x2_fast_decode", "espcn_x2", "encode"]
+    assert _steps("upscale_x4") == ["upscale_x4_decode", "waifu2x_x2", "waifu2x_x2", "encode"]
+    assert _steps("upscale_x8") == ["upscale_x8_decode", *["waifu2x_x2"] * 3, "encode"]
+    assert _steps("denoise") == ["denoise_decode", "ffdnet", "encode"]
+    assert _steps("dejpeg") == ["dejpeg_decode", "waifu2x_dejpeg", "encode"]
+
+
+def test_a_cascade_feeds_each_stage_the_previous_output() -> None:
+    steps = UPSCALE_X4.ensemble_steps()
+    assert [step.input_map for step in steps[1:3]] == [{"PIXELS": "pixels_0"}, {"PIXELS": "pixels_1"}]
+    assert steps[3].input_map == {"PIXELS": "pixels_2", "META": "meta"}
+    assert UPSCALE_X4.scale == 4
+
+
+def test_decode_hands_the_noise_level_to_the_denoiser() -> None:
+    decode, ffdnet, _ = DENOISE.ensemble_steps()
+    assert decode.output_map["NOISE_LEVEL"] == ffdnet.input_map["NOISE_LEVEL"] == "noise_level"
+    decode_config = repository_files()["denoise_decode/config.pbtxt"]
+    assert 'name: "NOISE_LEVEL"' in decode_config and "TYPE_FP32" in decode_config
 
 
 def test_the_sr_stage_renders_for_native_backends_from_the_same_declaration() -> None:
-    onnx = render(stage_config(SR_X2, NgcOnnxRuntime()))
+    onnx = render(stage_config(ESPCN_X2, NgcOnnxRuntime()))
     assert 'backend: "onnxruntime"' in onnx and 'default_model_filename: "model.onnx"' in onnx
     assert "KIND_GPU" in onnx and "max_batch_size: 8" in onnx and 'name: "PIXELS"' in onnx
-    plan = render(stage_config(SR_X2, NgcTensorRT()))
+    plan = render(stage_config(ESPCN_X2, NgcTensorRT()))
     assert 'backend: "tensorrt"' in plan and 'default_model_filename: "model.plan"' in plan
-    embedded = render(stage_config(SR_X2))
+    embedded = render(stage_config(ESPCN_X2))
     assert 'backend: "python"' in embedded and 'key: "onnx_file"' in embedded and "KIND_CPU" in embedded
-    assert stage_config(SR_X2, NgcOnnxRuntime()).instance_groups[0].kind is InstanceKind.GPU
+    assert stage_config(ESPCN_X2, NgcOnnxRuntime()).instance_groups[0].kind is InstanceKind.GPU
 
 
 def test_dynamic_batching_renders_the_queue_delay() -> None:
-    text = render(stage_config(replace(SR_X2, dynamic_batching=DynamicBatching(max_queue_delay_us=1234))))
+    text = render(stage_config(replace(ESPCN_X2, dynamic_batching=DynamicBatching(max_queue_delay_us=1234))))
     assert "max_queue_delay_microseconds: 1234" in text
 
 

@@ -38,4 +38,4 @@ def test_readme_example_upscales_a_photo(server: TritonServer, tmp_path: Path, c
         os.chdir(previous)
     assert Image.open(tmp_path / "photo_x2.png").size == (480, 400)
     printed = capsys.readouterr().out
-    assert "'sr_x2'" in printed and "'decode'" in printed
+    assert "'waifu2x_x2'" in printed and "'decode'" in printed

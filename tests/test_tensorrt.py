@@ -12,29 +12,29 @@ import pytest
 
 from lumaflow.build.tensorrt import plan_key, profiles_for
 from lumaflow.cli import DEFAULT_REPOSITORY
-from lumaflow.ensemble.stages import SR_X2
+from lumaflow.ensemble.stages import ESPCN_X2
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 NO_TENSORRT = "tensorrt is not importable here (no GPU, and PyPI's wheels download from NVIDIA's index)"
 
 
 def test_profiles_cover_every_bucket_within_the_pixel_budget() -> None:
-    profiles = profiles_for(SR_X2)
+    profiles = profiles_for(ESPCN_X2)
     assert len(profiles) == 3
-    assert profiles[0].minimum[1] == SR_X2.size_buckets.ladder[0]
-    assert profiles[-1].maximum[1] == SR_X2.size_buckets.ladder[-1]
+    assert profiles[0].minimum[1] == ESPCN_X2.size_buckets.ladder[0]
+    assert profiles[-1].maximum[1] == ESPCN_X2.size_buckets.ladder[-1]
     for profile in profiles:
         for low, mid, high in zip(profile.minimum, profile.optimum, profile.maximum, strict=True):
             assert low <= mid <= high
         batch, height, width, channels = profile.maximum
-        assert channels == 3 and 1 <= batch <= SR_X2.max_batch_size
-        assert batch == 1 or batch * height * width <= SR_X2.max_batch_pixels
-    covered = {side for p in profiles for side in SR_X2.size_buckets.ladder if p.minimum[1] <= side <= p.maximum[1]}
-    assert covered == set(SR_X2.size_buckets.ladder)
+        assert channels == 3 and 1 <= batch <= ESPCN_X2.max_batch_size
+        assert batch == 1 or batch * height * width <= ESPCN_X2.max_batch_pixels
+    covered = {side for p in profiles for side in ESPCN_X2.size_buckets.ladder if p.minimum[1] <= side <= p.maximum[1]}
+    assert covered == set(ESPCN_X2.size_buckets.ladder)
 
 
 def test_the_plan_key_changes_with_every_ingredient() -> None:
-    profiles = profiles_for(SR_X2)
+    profiles = profiles_for(ESPCN_X2)
     base = plan_key("a" * 64, profiles, True, "10.5.0", "NVIDIA H100 80GB HBM3")
     assert base == plan_key("a" * 64, profiles, True, "10.5.0", "NVIDIA H100 80GB HBM3")
     assert base != plan_key("b" * 64, profiles, True, "10.5.0", "NVIDIA H100 80GB HBM3")
@@ -67,12 +67,16 @@ def test_tensorrt_never_overwrites_the_cpu_repository() -> None:
 
 
 @pytest.mark.skipif(not HAS_TENSORRT, reason=NO_TENSORRT)
-def test_a_tensorrt_plan_is_built_for_sr_x2_and_reused(tmp_path: Path) -> None:
-    result = _lumaflow("build", "--engine", "tensorrt", "--fp16", "--stages", "sr_x2", f"--model-repository={tmp_path}")
+def test_a_tensorrt_plan_is_built_for_espcn_x2_and_reused(tmp_path: Path) -> None:
+    result = _lumaflow(
+        "build", "--engine", "tensorrt", "--fp16", "--stages", "espcn_x2", f"--model-repository={tmp_path}"
+    )
     assert result.returncode == 0, result.stderr
-    plan = tmp_path / "sr_x2" / "1" / "model.plan"
+    plan = tmp_path / "espcn_x2" / "1" / "model.plan"
     assert plan.stat().st_size > 10_000
-    assert 'backend: "tensorrt"' in (tmp_path / "sr_x2" / "config.pbtxt").read_text()
+    assert 'backend: "tensorrt"' in (tmp_path / "espcn_x2" / "config.pbtxt").read_text()
     built_at = plan.stat().st_mtime_ns
-    again = _lumaflow("build", "--engine", "tensorrt", "--fp16", "--stages", "sr_x2", f"--model-repository={tmp_path}")
+    again = _lumaflow(
+        "build", "--engine", "tensorrt", "--fp16", "--stages", "espcn_x2", f"--model-repository={tmp_path}"
+    )
     assert again.returncode == 0 and plan.stat().st_mtime_ns == built_at

@@ -19,12 +19,13 @@ from tests.photos import astronaut, decode, encode, sporco_photo
 INFO_KEYS = {"pipeline", "input", "output", "stages", "timings_ms", "models", "version"}
 
 
+@pytest.mark.parametrize("pipeline", ["upscale_x2", "upscale_x2_fast"])
 @pytest.mark.parametrize("photo", [astronaut, sporco_photo], ids=["astronaut", "monarch"])
-def test_upscale_x2_doubles_and_beats_bicubic(client: grpcclient.InferenceServerClient, photo) -> None:
+def test_upscale_x2_doubles_and_beats_bicubic(client: grpcclient.InferenceServerClient, photo, pipeline: str) -> None:
     original = photo()
     original = original[: original.shape[0] // 2 * 2, : original.shape[1] // 2 * 2]
     low = downscale_x2(original)
-    enhanced, info = enhance(client, encode(low))
+    enhanced, info = enhance(client, encode(low), pipeline)
     upscaled = decode(enhanced)
     assert upscaled.shape == (low.shape[0] * 2, low.shape[1] * 2, 3)
     ours = y_psnr(upscaled, original, border=2)
@@ -40,11 +41,12 @@ def test_info_has_the_contract_keys(client: grpcclient.InferenceServerClient) ->
     assert info["pipeline"] == "upscale_x2"
     assert info["input"] == {"width": 300, "height": 200, "format": "JPEG"}
     assert info["output"] == {"width": 600, "height": 400, "format": "PNG"}
-    assert info["stages"] == ["decode", "sr_x2", "encode"]
-    assert set(info["timings_ms"]) == {"decode", "sr_x2", "encode"}
+    assert info["stages"] == ["decode", "waifu2x_x2", "encode"]
+    assert set(info["timings_ms"]) == {"decode", "waifu2x_x2", "encode"}
     assert all(value >= 0 for value in info["timings_ms"].values())
-    assert info["models"] == {"decode": "upscale_x2_decode/1", "sr_x2": "sr_x2/1", "encode": "encode/1"}
-    assert len(info["networks"]["sr_x2"]["sha256"]) == 16
+    assert info["models"] == {"decode": "upscale_x2_decode/1", "waifu2x_x2": "waifu2x_x2/1", "encode": "encode/1"}
+    assert info["networks"]["waifu2x_x2"]["weights"].endswith("upconv_7_photo/scale2.0x_model")
+    assert len(info["networks"]["waifu2x_x2"]["sha256"]) == 16
     assert info["version"] == lumaflow.__version__
     assert Image.open(io.BytesIO(enhanced)).format == "PNG"
 
@@ -105,11 +107,11 @@ def test_too_many_megapixels_are_refused_before_decoding(client: grpcclient.Infe
 
 
 def _sr_stats(client: grpcclient.InferenceServerClient) -> tuple[int, int]:
-    stats = client.get_inference_statistics("sr_x2", as_json=True)["model_stats"][0]
+    stats = client.get_inference_statistics("espcn_x2", as_json=True)["model_stats"][0]
     return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
 
 
-def test_concurrent_clients_make_the_sr_stage_batch(client: grpcclient.InferenceServerClient, server) -> None:
+def test_concurrent_clients_make_the_fast_sr_stage_batch(client: grpcclient.InferenceServerClient, server) -> None:
     payloads = [encode(astronaut()[y : y + 120, x : x + 120]) for y in (0, 100) for x in (0, 100, 200, 300)]
     inferences_before, executions_before = _sr_stats(client)
 
@@ -117,7 +119,7 @@ def test_concurrent_clients_make_the_sr_stage_batch(client: grpcclient.Inference
         with grpcclient.InferenceServerClient(server.endpoints.grpc_url) as own:
             shapes = []
             for round_ in range(4):
-                enhanced, info = enhance(own, payloads[(index + round_) % len(payloads)])
+                enhanced, info = enhance(own, payloads[(index + round_) % len(payloads)], "upscale_x2_fast")
                 shapes.append(decode(enhanced).shape)
             assert all(shape == (240, 240, 3) for shape in shapes)
             return len(shapes), info["input"]["width"]

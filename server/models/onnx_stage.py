@@ -21,12 +21,15 @@ from lumaflow.server.batching import chunk_by_pixels
 from lumaflow.server.imaging import InvalidInput
 from lumaflow.server.models.base import RequestModel, error_response, internal_error, outputs_response
 
+Item = tuple[int, dict[str, np.ndarray]]  # (request index, the request's inputs by name)
+
 
 class TritonPythonModel(RequestModel):
     def setup(self, args: dict[str, str]) -> None:
-        (self.input_spec,) = self.config["input"]
+        # The first input is the pixels; others (e.g. NOISE_LEVEL) are per-image side inputs.
+        self.pixel_spec, *self.side_specs = self.config["input"]
         (self.output_spec,) = self.config["output"]
-        self.channels = int(self.input_spec["dims"][-1])
+        self.channels = int(self.pixel_spec["dims"][-1])
         self.max_batch_pixels = int(self.parameters["max_batch_pixels"])
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(self.parameters.get("intra_op_threads", "1"))
@@ -35,48 +38,60 @@ class TritonPythonModel(RequestModel):
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         path = f"{self.model_directory}/{self.parameters['onnx_file']}"
         self.session = ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
-        self.onnx_input = self.session.get_inputs()[0].name
+        graph_inputs = [graph_input.name for graph_input in self.session.get_inputs()]
+        declared = [spec["name"] for spec in self.config["input"]]
+        if graph_inputs != declared:
+            raise ValueError(f"{path.rsplit('/', 1)[-1]} has inputs {graph_inputs}, the stage declares {declared}")
         self.onnx_output = self.session.get_outputs()[0].name
 
-    def _pixels(self, request: Any) -> np.ndarray:
-        tensor = pb_utils.get_input_tensor_by_name(request, self.input_spec["name"])
-        array = tensor.as_numpy() if tensor is not None else None
-        if array is None or array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != self.channels:
-            shape = None if array is None else list(array.shape)
+    def _inputs(self, request: Any) -> dict[str, np.ndarray]:
+        tensor = pb_utils.get_input_tensor_by_name(request, self.pixel_spec["name"])
+        pixels = tensor.as_numpy() if tensor is not None else None
+        if pixels is None or pixels.dtype != np.uint8 or pixels.ndim != 4 or pixels.shape[-1] != self.channels:
+            shape = None if pixels is None else list(pixels.shape)
             raise InvalidInput(
                 contract.INVALID_IMAGE,
-                f"{self.input_spec['name']} must be uint8 [batch, height, width, {self.channels}], got {shape}.",
+                f"{self.pixel_spec['name']} must be uint8 [batch, height, width, {self.channels}], got {shape}.",
             )
-        return array
+        inputs = {self.pixel_spec["name"]: pixels}
+        for spec in self.side_specs:
+            side = pb_utils.get_input_tensor_by_name(request, spec["name"])
+            if side is None or side.as_numpy().shape[0] != pixels.shape[0]:
+                raise InvalidInput(contract.INVALID_IMAGE, f"{spec['name']} must have one value per image.")
+            inputs[spec["name"]] = side.as_numpy()
+        return inputs
 
     def execute(self, requests: list[Any]) -> list[Any]:
         responses: list[Any] = [None] * len(requests)
-        by_shape: dict[tuple[int, ...], list[tuple[int, np.ndarray]]] = defaultdict(list)
+        by_shape: dict[tuple[int, ...], list[Item]] = defaultdict(list)
         for index, request in enumerate(requests):
             try:
-                pixels = self._pixels(request)
+                inputs = self._inputs(request)
             except InvalidInput as error:
                 responses[index] = error_response(str(error))
                 continue
-            by_shape[pixels.shape[1:]].append((index, pixels))
+            by_shape[inputs[self.pixel_spec["name"]].shape[1:]].append((index, inputs))
         for group in by_shape.values():
-            sizes = [int(np.prod(pixels.shape[:3])) for _, pixels in group]
+            sizes = [int(np.prod(inputs[self.pixel_spec["name"]].shape[:3])) for _, inputs in group]
             for chunk in chunk_by_pixels(sizes, self.max_batch_pixels):
                 self._run([group[position] for position in chunk], responses)
         return responses
 
-    def _run(self, group: list[tuple[int, np.ndarray]], responses: list[Any]) -> None:
+    def _run(self, group: list[Item], responses: list[Any]) -> None:
         """One ONNX Runtime call for same-shape requests; one response each, errors included."""
-        batch = np.concatenate([pixels for _, pixels in group]) if len(group) > 1 else group[0][1]
+        feed = {
+            name: np.concatenate([inputs[name] for _, inputs in group]) if len(group) > 1 else group[0][1][name]
+            for name in group[0][1]
+        }
         try:
-            result = self.session.run([self.onnx_output], {self.onnx_input: batch})[0]
+            result = self.session.run([self.onnx_output], feed)[0]
         except Exception:
             pb_utils.Logger.log_error(f"{self.model_name}: {traceback.format_exc()}")
             for index, _ in group:
                 responses[index] = internal_error(self.model_name)
             return
         offset = 0
-        for index, pixels in group:
-            count = pixels.shape[0]
+        for index, inputs in group:
+            count = inputs[self.pixel_spec["name"]].shape[0]
             responses[index] = outputs_response({self.output_spec["name"]: result[offset : offset + count]})
             offset += count
