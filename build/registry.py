@@ -17,6 +17,8 @@ from torch import nn
 
 from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.arch.ffdnet import FFDNet, is_kair_state_dict, state_dict_from_kair
+from lumaflow.build.arch.rrdbnet import RRDBNet
+from lumaflow.build.arch.srmd import DEGRADATION_VECTOR, SRMD
 from lumaflow.build.arch.waifu2x import UpConv7
 
 StateDict = Mapping[str, torch.Tensor]
@@ -229,6 +231,140 @@ def _load_ffdnet(state: StateDict) -> ModelDescriptor:
     )
 
 
+# --- RRDBNet (ESRGAN / Real-ESRGAN) ---------------------------------------------------------------------
+
+_RRDB_BLOCK = re.compile(r"body\.(\d+)\.rdb1\.conv1\.weight")
+_RRDB_TOP = ("conv_first", "conv_body", "conv_up1", "conv_up2", "conv_hr", "conv_last")
+
+
+def _rrdbnet_num_block(state: StateDict) -> int:
+    return sum(1 for k in state if _RRDB_BLOCK.fullmatch(k))
+
+
+def _rrdbnet_expected_keys(num_block: int) -> set[str]:
+    names = [*_RRDB_TOP]
+    names += [f"body.{i}.rdb{j}.conv{k}" for i in range(num_block) for j in (1, 2, 3) for k in range(1, 6)]
+    return {f"{name}.{p}" for name in names for p in ("weight", "bias")}
+
+
+def _rrdbnet_hyperparameters(state: StateDict) -> dict[str, int] | None:
+    """Read the hyper-parameters back from the shapes; None if they are not a consistent RRDBNet."""
+    num_block = _rrdbnet_num_block(state)
+    if num_block < 1 or set(state) != _rrdbnet_expected_keys(num_block):
+        return None
+    if any(state[k].dim() != 4 or tuple(state[k].shape[2:]) != (3, 3) for k in state if k.endswith(".weight")):
+        return None
+    first, last = state["conv_first.weight"], state["conv_last.weight"]
+    out_channels, num_feat = int(last.shape[0]), int(first.shape[0])
+    num_grow_ch = int(state["body.0.rdb1.conv1.weight"].shape[0])
+    planes = int(first.shape[1])  # in_channels * unshuffle², taking in_channels == out_channels (as BasicSR)
+    unshuffle = math.isqrt(planes // out_channels) if planes % out_channels == 0 else 0
+    if unshuffle not in (1, 2, 4) or out_channels * unshuffle**2 != planes:
+        return None
+    hp = {
+        "scale": 4 // unshuffle,
+        "in_channels": out_channels,
+        "out_channels": out_channels,
+        "num_feat": num_feat,
+        "num_block": num_block,
+        "num_grow_ch": num_grow_ch,
+    }
+    expected = RRDBNet(**{**hp, "num_block": 1}).state_dict()  # shapes of one block and the top convs
+    for key, value in state.items():
+        template = expected[re.sub(r"^body\.\d+\.", "body.0.", key)]
+        if tuple(value.shape) != tuple(template.shape):
+            return None
+    return hp
+
+
+def _detect_rrdbnet(state: StateDict) -> bool:
+    return "conv_first.weight" in state and _rrdbnet_hyperparameters(state) is not None
+
+
+def _load_rrdbnet(state: StateDict) -> ModelDescriptor:
+    hp = _rrdbnet_hyperparameters(state)
+    if hp is None:
+        raise ValueError("not an RRDBNet state dict")
+    model = RRDBNet(**hp)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return ModelDescriptor(
+        architecture="RRDBNet",
+        model=model,
+        scale=hp["scale"],
+        in_channels=hp["in_channels"],
+        out_channels=hp["out_channels"],
+        size_multiple=4 // hp["scale"],  # ×2 / ×1 pixel-unshuffle their input by 2 / 4
+        supports_half=True,
+        hyperparameters=MappingProxyType(hp),
+    )
+
+
+# --- SRMD -------------------------------------------------------------------------------------------
+
+_SRMD_CONV = re.compile(r"convs\.(\d+)\.weight")
+
+
+def _srmd_hyperparameters(state: StateDict) -> dict[str, int] | None:
+    num_convs = sum(1 for k in state if _SRMD_CONV.fullmatch(k))
+    expected = {f"convs.{i}.{p}" for i in range(num_convs) for p in ("weight", "bias")}
+    if num_convs < 2 or set(state) != expected:
+        return None
+    weights = [state[f"convs.{i}.weight"] for i in range(num_convs)]
+    if any(w.dim() != 4 or tuple(w.shape[2:]) != (3, 3) for w in weights):
+        return None
+    planes, features, out_planes = int(weights[0].shape[1]), int(weights[0].shape[0]), int(weights[-1].shape[0])
+    for channels in (3, 1):  # RGB, or grey
+        map_planes = planes - channels
+        scale = math.isqrt(out_planes // channels) if out_planes % channels == 0 else 0
+        if map_planes in (len(DEGRADATION_VECTOR), len(DEGRADATION_VECTOR) + 1) and channels * scale**2 == out_planes:
+            break
+    else:
+        return None
+    widths = [planes, *([features] * (num_convs - 1)), out_planes]
+    for i, w in enumerate(weights):
+        out_width, in_width = widths[i + 1], widths[i]
+        if tuple(w.shape[:2]) != (out_width, in_width) or tuple(state[f"convs.{i}.bias"].shape) != (out_width,):
+            return None
+    return {
+        "scale": scale,
+        "in_channels": channels,
+        "out_channels": channels,
+        "features": features,
+        "num_convs": num_convs,
+        "noise_channel": int(map_planes > len(DEGRADATION_VECTOR)),
+    }
+
+
+def _detect_srmd(state: StateDict) -> bool:
+    return _srmd_hyperparameters(state) is not None
+
+
+def _load_srmd(state: StateDict) -> ModelDescriptor:
+    hp = _srmd_hyperparameters(state)
+    if hp is None:
+        raise ValueError("not an SRMD state dict")
+    model = SRMD(
+        scale=hp["scale"],
+        noise_channel=bool(hp["noise_channel"]),
+        in_channels=hp["in_channels"],
+        features=hp["features"],
+        num_convs=hp["num_convs"],
+    )
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return ModelDescriptor(
+        architecture="SRMD",
+        model=model,
+        scale=hp["scale"],
+        in_channels=hp["in_channels"],
+        out_channels=hp["out_channels"],
+        size_multiple=1,
+        supports_half=True,
+        hyperparameters=MappingProxyType({**hp, "noise_level": model.noise_level}),
+    )
+
+
 # --- registry ----------------------------------------------------------------------------------
 
 
@@ -247,6 +383,8 @@ REGISTRY: Mapping[str, ArchSupport] = _build_registry(
         ArchSupport(name="ESPCN", detect=_detect_espcn, load=_load_espcn),
         ArchSupport(name="UpConv7", detect=_detect_upconv7, load=_load_upconv7),
         ArchSupport(name="FFDNet", detect=_detect_ffdnet, load=_load_ffdnet),
+        ArchSupport(name="RRDBNet", detect=_detect_rrdbnet, load=_load_rrdbnet),
+        ArchSupport(name="SRMD", detect=_detect_srmd, load=_load_srmd),
     ]
 )
 
