@@ -6,6 +6,7 @@ fills and hard edges would teach the network the wrong prior. The two sets never
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -31,6 +32,18 @@ PHOTO_WALLPAPERS: tuple[str, ...] = (
 )
 
 EVAL_PHOTOS: tuple[str, ...] = ("astronaut", "coffee", "chelsea", "rocket")
+
+# The labelled benchmark (`lumaflow eval`): scikit-image's photos, then sporco's (Kodak and classic test
+# photos). None of them is ever trained on. sporco is read as files, never imported (its deps are heavy).
+SKIMAGE_BENCHMARK_FILES: dict[str, str] = {
+    "astronaut": "astronaut.png",
+    "coffee": "coffee.png",
+    "chelsea": "chelsea.png",
+    "rocket": "rocket.jpg",
+}
+SPORCO_BENCHMARK_PHOTOS: tuple[str, ...] = ("monarch", "kodim23", "sail", "tulips")
+BENCHMARK_PHOTOS: tuple[str, ...] = (*SKIMAGE_BENCHMARK_FILES, *SPORCO_BENCHMARK_PHOTOS)
+SPORCO_INSTALL = "pip install --no-deps sporco==0.2.2.post1"
 
 
 class MissingPhotosError(FileNotFoundError):
@@ -66,3 +79,36 @@ def eval_photos() -> dict[str, np.ndarray]:
     import skimage.data
 
     return {name: crop_to_multiple(getattr(skimage.data, name)(), 2) for name in EVAL_PHOTOS}
+
+
+def _package_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def benchmark_photo_path(name: str) -> Path:
+    """The file of one benchmark photo, inside the installed scikit-image or sporco package."""
+    if name in SKIMAGE_BENCHMARK_FILES:
+        folder = _package_dir("skimage")
+        if folder is None:
+            raise MissingPhotosError("scikit-image is not installed: pip install scikit-image")
+        return folder / "data" / SKIMAGE_BENCHMARK_FILES[name]
+    if name in SPORCO_BENCHMARK_PHOTOS:
+        folder = _package_dir("sporco")
+        if folder is None:
+            raise MissingPhotosError(f"the sporco photos are not installed: {SPORCO_INSTALL}")
+        return folder / "data" / f"{name}.png"
+    raise KeyError(f"unknown benchmark photo {name!r}; known: {', '.join(BENCHMARK_PHOTOS)}")
+
+
+def benchmark_photos(names: tuple[str, ...] = BENCHMARK_PHOTOS) -> dict[str, np.ndarray]:
+    """The benchmark's photos, decoded by Pillow as uint8 HxWx3 RGB (uncropped), in `names` order."""
+    photos = {}
+    for name in names:
+        path = benchmark_photo_path(name)
+        if not path.is_file():
+            raise MissingPhotosError(f"benchmark photo {name!r} is missing: {path}")
+        photos[name] = load_rgb(path)
+    return photos

@@ -226,6 +226,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_main(args.rest)
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from lumaflow.build.evaluate import main as eval_main
+
+    return eval_main(args.rest)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="lumaflow", description=lumaflow.__doc__)
     top.add_argument("--version", action="version", version=lumaflow.__version__)
@@ -263,6 +269,16 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("network", help="espcn_x2")
     train.add_argument("rest", nargs=argparse.REMAINDER)
     train.set_defaults(handler=cmd_train)
+
+    # Its options are lumaflow.build.evaluate's own (see `lumaflow eval --help`): passed through untouched.
+    evaluate = commands.add_parser(
+        "eval",
+        help="benchmark the pipelines on labelled real photos (PSNR/SSIM vs classical baselines, CPU time)",
+        add_help=False,
+        prefix_chars="+",
+    )
+    evaluate.add_argument("rest", nargs=argparse.REMAINDER)
+    evaluate.set_defaults(handler=cmd_eval)
     return top
 
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 import tritonclient.grpc as grpcclient
 
-from lumaflow.cli import DEFAULT_REPOSITORY
-from lumaflow.ensemble import contract
+from lumaflow.build.evaluate import run_offline
 from lumaflow.ensemble.pipelines import PIPELINES, Pipeline
-from lumaflow.server.imaging import decode_image, pad_to_buckets
 from tests.conftest import image_input
 from tests.photos import astronaut, decode, encode
 
@@ -30,23 +27,6 @@ def _photo_for(pipeline: Pipeline) -> tuple[bytes, bytes | None]:
     return encode(crop), None
 
 
-def _offline(pipeline: Pipeline, data: bytes) -> np.ndarray:
-    """Decode and pad as decode does, then run each stage's ONNX graph with ONNX Runtime."""
-    pixels = decode_image(data, max_megapixels=pipeline.max_input_megapixels).pixels
-    batch = pad_to_buckets(pixels, pipeline.size_buckets)[None]
-    for stage in pipeline.stages:
-        assert stage.network is not None
-        session = ort.InferenceSession(
-            str(DEFAULT_REPOSITORY / stage.name / "1" / stage.network.onnx_file), providers=["CPUExecutionProvider"]
-        )
-        feed = {contract.PIXELS.name: batch}
-        if contract.NOISE_LEVEL in stage.inputs:
-            feed[contract.NOISE_LEVEL.name] = np.array([[NOISE_SIGMA]], dtype=np.float32)
-        batch = session.run(None, feed)[0]
-    height, width = pixels.shape[0] * pipeline.scale, pixels.shape[1] * pipeline.scale
-    return batch[0, :height, :width]
-
-
 @pytest.mark.parametrize("name", sorted(PIPELINES))
 def test_served_output_equals_the_offline_graphs(client: grpcclient.InferenceServerClient, name: str) -> None:
     pipeline = PIPELINES[name]
@@ -59,7 +39,7 @@ def test_served_output_equals_the_offline_graphs(client: grpcclient.InferenceSer
     result = client.infer(name, inputs, client_timeout=300)
     served = decode(result.as_numpy("ENHANCED")[0, 0])
     info = json.loads(result.as_numpy("INFO")[0, 0])
-    offline = _offline(pipeline, data)
+    offline = run_offline(pipeline, data, json.loads(options) if options is not None else {})
     assert served.shape == offline.shape == (40 * pipeline.scale, 56 * pipeline.scale, 3)
     assert int(np.abs(served.astype(np.int16) - offline.astype(np.int16)).max()) <= 1
     assert info["stages"] == ["decode", *pipeline.steps, "encode"]
