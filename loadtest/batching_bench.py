@@ -1,4 +1,4 @@
-"""Throughput of upscale_x2 with the SR stage's dynamic batching on and off, in one run.
+"""Throughput of upscale_x2_fast (ESPCN) with its SR stage's dynamic batching on and off, in one run.
 
 Both configurations are rendered from the same declarations (batching off = the SR stage
 without ``dynamic_batching``), served by real tritonservers one after the other, and driven by
@@ -80,7 +80,7 @@ def _drive(url: str, payload: bytes, clients: int, seconds: float, warmup: float
             while time.monotonic() < stop_at:
                 sent = time.monotonic()
                 try:
-                    client.infer("upscale_x2", [tensor], client_timeout=120)
+                    client.infer("upscale_x2_fast", [tensor], client_timeout=120)
                 except Exception:
                     with lock:
                         errors += 1
