@@ -12,7 +12,6 @@ and scikit-image's non-local means, in RGB PSNR and SSIM.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from skimage.restoration import denoise_nl_means
 from torch import nn
 
 from lumaflow.build.arch.ffdnet import NoiseLevelPixelsGraph
-from lumaflow.build.export import DEFAULT_OPSET, Parity, _quiet_exporter, _session
+from lumaflow.build.export import DEFAULT_OPSET, Parity, _quiet_exporter, _session, save_program
 
 PIXELS, NOISE_LEVEL, DENOISED = "PIXELS", "NOISE_LEVEL", "DENOISED"
 FLOAT_INPUT, FLOAT_SIGMA, FLOAT_OUTPUT = "INPUT", "SIGMA", "OUTPUT"  # the bare model's graph (checks only)
@@ -87,19 +86,7 @@ def export_denoiser_onnx(
             opset_version=opset,
             verbose=False,
         )
-    if program is None:  # only the legacy exporter returns None
-        raise RuntimeError("torch.onnx.export returned no program")
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        program.save(tmp, external_data=False)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+    return save_program(program, path)
 
 
 def verify_denoiser_onnx(

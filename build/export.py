@@ -41,6 +41,23 @@ def _default_example(module: nn.Module) -> torch.Tensor:
     return torch.zeros(2, 3, 32, 48, dtype=torch.float32)
 
 
+def save_program(program: object, path: str | os.PathLike[str]) -> Path:
+    """Write an exported ONNX program atomically (temp file, then rename); return the path."""
+    if program is None:  # only the legacy exporter returns None
+        raise RuntimeError("torch.onnx.export returned no program")
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        program.save(tmp, external_data=False)  # type: ignore[attr-defined]
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
 @contextlib.contextmanager
 def _quiet_exporter() -> Iterator[None]:
     """Hide the dynamo exporter's chatter (missing torchvision ops, pytree deprecations).
@@ -95,19 +112,7 @@ def export_onnx(
             opset_version=opset,
             verbose=False,
         )
-    if program is None:  # only the legacy exporter returns None
-        raise RuntimeError("torch.onnx.export returned no program")
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        program.save(tmp, external_data=False)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+    return save_program(program, path)
 
 
 def _session(path: str | os.PathLike[str]) -> ort.InferenceSession:

