@@ -52,6 +52,30 @@ class ArchSupport:
 _ESPCN_BODY = re.compile(r"body\.(\d+)\.weight")
 
 
+def _loaded(
+    architecture: str,
+    model: nn.Module,
+    state: StateDict,
+    hyperparameters: Mapping[str, int],
+    *,
+    scale: int,
+    size_multiple: int = 1,
+) -> ModelDescriptor:
+    """Load ``state`` into ``model`` strictly, in eval mode, and describe it (every loader ends here)."""
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return ModelDescriptor(
+        architecture=architecture,
+        model=model,
+        scale=scale,
+        in_channels=hyperparameters["in_channels"],
+        out_channels=hyperparameters["out_channels"],
+        size_multiple=size_multiple,
+        supports_half=True,
+        hyperparameters=MappingProxyType(dict(hyperparameters)),
+    )
+
+
 def _espcn_num_body(state: StateDict) -> int:
     return sum(1 for k in state if _ESPCN_BODY.fullmatch(k))
 
@@ -92,18 +116,7 @@ def _detect_espcn(state: StateDict) -> bool:
 def _load_espcn(state: StateDict) -> ModelDescriptor:
     hp = _espcn_hyperparameters(state)
     model = ESPCN(**hp)
-    model.load_state_dict(state, strict=True)
-    model.eval()
-    return ModelDescriptor(
-        architecture="ESPCN",
-        model=model,
-        scale=hp["scale"],
-        in_channels=hp["in_channels"],
-        out_channels=hp["out_channels"],
-        size_multiple=1,
-        supports_half=True,
-        hyperparameters=MappingProxyType(hp),
-    )
+    return _loaded("ESPCN", model, state, hp, scale=hp["scale"])
 
 
 # --- waifu2x upconv_7 -----------------------------------------------------------------------------
@@ -152,18 +165,7 @@ def _load_upconv7(state: StateDict) -> ModelDescriptor:
     hp = _upconv7_hyperparameters(state)
     widths = tuple(hp[f"width{n}"] for n in range(1, len(_UPCONV7_CONVS) + 1))
     model = UpConv7(in_channels=hp["in_channels"], out_channels=hp["out_channels"], widths=widths)
-    model.load_state_dict(state, strict=True)
-    model.eval()
-    return ModelDescriptor(
-        architecture="UpConv7",
-        model=model,
-        scale=2,
-        in_channels=hp["in_channels"],
-        out_channels=hp["out_channels"],
-        size_multiple=1,
-        supports_half=True,
-        hyperparameters=MappingProxyType(hp),
-    )
+    return _loaded("UpConv7", model, state, hp, scale=2)
 
 
 # --- FFDNet (denoiser) ----------------------------------------------------------------------------
@@ -217,18 +219,8 @@ def _load_ffdnet(state: StateDict) -> ModelDescriptor:
     state = _ffdnet_state(state)
     hp = _ffdnet_hyperparameters(state)
     model = FFDNet(**{k: v for k, v in hp.items() if k != "scale"})
-    model.load_state_dict(state, strict=True)
-    model.eval()
-    return ModelDescriptor(
-        architecture="FFDNet",
-        model=model,
-        scale=1,
-        in_channels=hp["in_channels"],
-        out_channels=hp["out_channels"],
-        size_multiple=1,  # odd sizes are padded (replicate) and cropped back inside FFDNet.forward
-        supports_half=True,
-        hyperparameters=MappingProxyType(hp),
-    )
+    # size_multiple 1: odd sizes are padded (replicate) and cropped back inside FFDNet.forward
+    return _loaded("FFDNet", model, state, hp, scale=1)
 
 
 # --- RRDBNet (ESRGAN / Real-ESRGAN) ---------------------------------------------------------------------
@@ -286,18 +278,8 @@ def _load_rrdbnet(state: StateDict) -> ModelDescriptor:
     if hp is None:
         raise ValueError("not an RRDBNet state dict")
     model = RRDBNet(**hp)
-    model.load_state_dict(state, strict=True)
-    model.eval()
-    return ModelDescriptor(
-        architecture="RRDBNet",
-        model=model,
-        scale=hp["scale"],
-        in_channels=hp["in_channels"],
-        out_channels=hp["out_channels"],
-        size_multiple=4 // hp["scale"],  # ×2 / ×1 pixel-unshuffle their input by 2 / 4
-        supports_half=True,
-        hyperparameters=MappingProxyType(hp),
-    )
+    # size_multiple: ×2 / ×1 pixel-unshuffle their input by 2 / 4
+    return _loaded("RRDBNet", model, state, hp, scale=hp["scale"], size_multiple=4 // hp["scale"])
 
 
 # --- SRMD -------------------------------------------------------------------------------------------
@@ -351,18 +333,7 @@ def _load_srmd(state: StateDict) -> ModelDescriptor:
         features=hp["features"],
         num_convs=hp["num_convs"],
     )
-    model.load_state_dict(state, strict=True)
-    model.eval()
-    return ModelDescriptor(
-        architecture="SRMD",
-        model=model,
-        scale=hp["scale"],
-        in_channels=hp["in_channels"],
-        out_channels=hp["out_channels"],
-        size_multiple=1,
-        supports_half=True,
-        hyperparameters=MappingProxyType({**hp, "noise_level": model.noise_level}),
-    )
+    return _loaded("SRMD", model, state, {**hp, "noise_level": model.noise_level}, scale=hp["scale"])
 
 
 # --- registry ----------------------------------------------------------------------------------
