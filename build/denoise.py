@@ -26,7 +26,7 @@ from skimage.restoration import denoise_nl_means
 from torch import nn
 
 from lumaflow.build.arch.ffdnet import NoiseLevelPixelsGraph
-from lumaflow.build.export import DEFAULT_OPSET, Parity, _quiet_exporter, _session, save_program
+from lumaflow.build.export import DEFAULT_OPSET, Parity, _quiet_exporter, _session, judge_uint8, save_program
 
 PIXELS, NOISE_LEVEL, DENOISED = "PIXELS", "NOISE_LEVEL", "DENOISED"
 FLOAT_INPUT, FLOAT_SIGMA, FLOAT_OUTPUT = "INPUT", "SIGMA", "OUTPUT"  # the bare model's graph (checks only)
@@ -109,7 +109,7 @@ def verify_denoiser_onnx(
     if names != [PIXELS, NOISE_LEVEL]:
         raise AssertionError(f"graph inputs are {names}, expected {[PIXELS, NOISE_LEVEL]}")
     module = module.eval()
-    worst, differing, total = 0, 0, 0
+    pairs = []
     with torch.inference_mode():
         for pixels, level in samples:
             level = np.ascontiguousarray(level, dtype=np.float32)
@@ -117,14 +117,8 @@ def verify_denoiser_onnx(
             got = session.run(None, {PIXELS: pixels, NOISE_LEVEL: level})[0]
             if got.shape != expected.shape or got.dtype != expected.dtype:
                 raise AssertionError(f"ORT gave {got.dtype}{got.shape}, torch {expected.dtype}{expected.shape}")
-            diff = np.abs(expected.astype(np.int16) - got.astype(np.int16))
-            worst = max(worst, int(diff.max()))
-            differing += int(np.count_nonzero(diff))
-            total += diff.size
-    parity = Parity(float(worst), differing / total, tuple(p.shape for p, _ in samples))
-    if parity.max_abs_diff > max_abs_diff or parity.frac_differing > max_frac_differing:
-        raise AssertionError(f"ONNX Runtime disagrees with torch: {parity}")
-    return parity
+            pairs.append((expected, got))
+    return judge_uint8(pairs, tuple(p.shape for p, _ in samples), max_abs_diff, max_frac_differing)
 
 
 def verify_float_denoiser_onnx(
