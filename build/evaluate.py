@@ -4,14 +4,20 @@ Eight photos (scikit-image's astronaut, coffee, chelsea, rocket; sporco's monarc
 tulips), decoded by Pillow, centre-cropped to ``--crop`` and to a multiple of 4, are degraded with
 fixed seeds, restored by each pipeline and by a classical baseline, and scored against the original:
 
-- ``x2`` / ``x4``: Pillow bicubic down by 2 / 4; ``upscale_x2`` and ``upscale_x2_fast`` /
-  ``upscale_x4`` and ``upscale_x4_realistic`` against Pillow bicubic up;
+- ``x2`` / ``x4``: Pillow bicubic down by 2 / 4; ``upscale_x2`` (also followed by ``refine``) and
+  ``upscale_x2_fast`` / ``upscale_x4`` (also with ``refine``), ``upscale_x4_fast`` and
+  ``upscale_x4_realistic`` against Pillow bicubic up;
 - ``denoise``: Gaussian noise σ 15/25/50 (uint8, clipped); ``denoise`` told σ in OPTIONS and left to
   its estimator, against a radius-1 Gaussian blur and non-local means (``lumaflow.build.denoise``);
-- ``dejpeg``: Pillow JPEG at quality 10/20/30; ``dejpeg`` against the decoded JPEG itself.
+- ``dejpeg``: Pillow JPEG at quality 10/20/30; ``dejpeg`` (waifu2x's de-blocker) and our ``deblock``
+  against the decoded JPEG itself;
+- ``camera_x2``: as x2, clean and with camera noise and JPEG; ``camera_x2``, ``camera_x2_int8`` and
+  ``upscale_x2_fast`` against bicubic;
+- ``camera_x1``: re-exposed in linear light with sensor noise; ``camera_x1`` against the input,
+  Pillow's autocontrast and the best single gamma (an oracle that sees the original).
 
-x2, x4 and dejpeg are scored in Y-PSNR and SSIM on BT.601 luma with ``border = scale`` pixels left
-out (as ``lumaflow.build.eval``, the SR papers' convention); denoise in RGB PSNR and SSIM (as
+x2, x4, camera_x2 and dejpeg are scored in Y-PSNR and SSIM on BT.601 luma with ``border = scale`` pixels left
+out (as ``lumaflow.build.eval``, the SR papers' convention); denoise and camera_x1 in RGB PSNR and SSIM (as
 published denoising results). Offline (the default) the pipelines' ONNX graphs run with ONNX Runtime
 exactly as the server runs them (`run_offline`); ``--url`` sends the same files to a running server.
 """
@@ -26,18 +32,19 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from PIL import Image
+from PIL import Image, ImageOps
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from lumaflow.build.denoise import add_gaussian_noise, center_crop, gaussian_blur, nl_means
 from lumaflow.build.eval import rgb_to_y, y_psnr
 from lumaflow.build.photos import BENCHMARK_PHOTOS, MissingPhotosError, benchmark_photos, crop_to_multiple
+from lumaflow.build.recipes import EXPOSURES, camera_lr, exposed
 from lumaflow.ensemble.pipelines import PIPELINES, Pipeline
 from lumaflow.server.imaging import decode_image, pad_to_buckets
 from lumaflow.server.noise import estimate_noise_sigma
@@ -56,6 +63,9 @@ DEGRADATIONS = {
     "denoise": "+ N(0, σ²) per value, rounded and clipped to uint8, seed 1000 × photo index + σ, sent as PNG; "
     "baselines: Gaussian blur radius 1, scikit-image NLM (h 0.8σ, patch 5, distance 6, fast)",
     "dejpeg": "Pillow JPEG at the quality (4:2:0), sent as that JPEG; baseline: the decoded JPEG",
+    "camera_x2": "as x2 (clean), or x2 then N(0, 3²) and JPEG q80 (camera), sent as PNG; baseline: bicubic up",
+    "camera_x1": "re-exposed by the EV in linear light with shot + read noise, sent as PNG; baselines: the input, "
+    "Pillow autocontrast (1% cutoff), the best single gamma in [0.2, 3] chosen against the original (an oracle)",
 }
 
 # (pixels, seconds of network time) for one encoded input through one pipeline with OPTIONS.
@@ -180,11 +190,22 @@ def score(task: Task, restored: np.ndarray, clean: np.ndarray) -> tuple[float, f
 
 @dataclass(frozen=True)
 class Ours:
-    """A pipeline as the benchmark runs it: its label in the tables, and whether it is told σ."""
+    """A pipeline as the benchmark runs it: its label in the tables, and whether it is told σ.
+
+    ``steps`` replaces the pipeline's neural stages (offline only): a comparison with a stage that
+    no pipeline serves (the shipped network a pipeline replaced, a camera stage, a refinement).
+    """
 
     label: str
     pipeline: str
     tell_sigma: bool = False
+    steps: tuple[str, ...] = ()
+
+    def resolve(self) -> Pipeline:
+        base = PIPELINES[self.pipeline]
+        if not self.steps:
+            return base
+        return replace(base, name=self.label, steps=self.steps)
 
 
 @dataclass(frozen=True)
@@ -214,7 +235,11 @@ TASKS: dict[str, Task] = {
         "y",
         ("bicubic",),
         "bicubic",
-        (Ours("upscale_x2", "upscale_x2"), Ours("upscale_x2_fast", "upscale_x2_fast")),
+        (
+            Ours("upscale_x2", "upscale_x2"),
+            Ours("upscale_x2 + refine", "upscale_x2", steps=("waifu2x_x2", "refine")),
+            Ours("upscale_x2_fast", "upscale_x2_fast"),
+        ),
     ),
     "x4": Task(
         "x4",
@@ -222,7 +247,12 @@ TASKS: dict[str, Task] = {
         "y",
         ("bicubic",),
         "bicubic",
-        (Ours("upscale_x4", "upscale_x4"), Ours("upscale_x4_realistic", "upscale_x4_realistic")),
+        (
+            Ours("upscale_x4", "upscale_x4"),
+            Ours("upscale_x4 + refine", "upscale_x4", steps=("srmd_x4", "refine")),
+            Ours("upscale_x4_fast", "upscale_x4_fast"),
+            Ours("upscale_x4_realistic", "upscale_x4_realistic"),
+        ),
     ),
     "denoise": Task(
         "denoise",
@@ -232,7 +262,34 @@ TASKS: dict[str, Task] = {
         "nlm",
         (Ours("denoise", "denoise", tell_sigma=True), Ours("denoise_estimated", "denoise")),
     ),
-    "dejpeg": Task("dejpeg", 1, "y", ("jpeg",), "jpeg", (Ours("dejpeg", "dejpeg"),)),
+    "dejpeg": Task(
+        "dejpeg",
+        1,
+        "y",
+        ("jpeg",),
+        "jpeg",
+        (Ours("dejpeg", "dejpeg"), Ours("deblock (ours)", "dejpeg", steps=("deblock",))),
+    ),
+    "camera_x2": Task(
+        "camera_x2",
+        2,
+        "y",
+        ("bicubic",),
+        "bicubic",
+        (
+            Ours("camera_x2", "upscale_x2_fast", steps=("camera_x2",)),
+            Ours("camera_x2_int8", "upscale_x2_fast", steps=("camera_x2_int8",)),
+            Ours("upscale_x2_fast", "upscale_x2_fast"),
+        ),
+    ),
+    "camera_x1": Task(
+        "camera_x1",
+        1,
+        "rgb",
+        ("input", "autocontrast", "best_gamma"),
+        "input",
+        (Ours("camera_x1", "denoise", steps=("camera_x1",)),),
+    ),
 }
 
 
@@ -246,6 +303,10 @@ class Level:
 def levels_for(task: str, sigmas: Sequence[int], qualities: Sequence[int]) -> list[Level]:
     if task in ("x2", "x4"):
         return [Level(task, task, TASKS[task].scale)]
+    if task == "camera_x2":
+        return [Level(task, "clean", 2), Level(task, "camera", 2)]
+    if task == "camera_x1":
+        return [Level(task, key, stops) for key, (stops, _noise) in EXPOSURES.items()]
     if task == "denoise":
         return [Level(task, f"sigma{sigma:g}", float(sigma)) for sigma in sigmas]
     return [Level(task, f"q{quality}", float(quality)) for quality in qualities]
@@ -260,12 +321,35 @@ class Degraded:
     baselines: dict[str, np.ndarray]
 
 
+def best_gamma(degraded: np.ndarray, clean: np.ndarray) -> np.ndarray:
+    """The single gamma curve that brings `degraded` closest to `clean` (an oracle: it sees the answer)."""
+    x = degraded.astype(np.float64) / 255.0
+    best, best_mse = degraded, float("inf")
+    for gamma in np.exp(np.linspace(np.log(0.2), np.log(3.0), 61)):
+        candidate = np.round(255.0 * np.power(x, gamma)).astype(np.uint8)
+        mse = float(np.mean((candidate.astype(np.float64) - clean) ** 2))
+        if mse < best_mse:
+            best, best_mse = candidate, mse
+    return best
+
+
 def degrade(level: Level, clean: np.ndarray, seed: int) -> Degraded:
     height, width = clean.shape[:2]
-    if level.task in ("x2", "x4"):
+    if level.task in ("x2", "x4", "camera_x2"):
         factor = int(level.value)
         small = resize(clean, width // factor, height // factor)
+        if level.key == "camera":
+            small = camera_lr(small, seed)
         return Degraded(encode_png(small), small, {"bicubic": resize(small, width, height)})
+    if level.task == "camera_x1":
+        stops, noise = EXPOSURES[level.key]
+        dark = exposed(clean, seed, stops, noise)
+        baselines = {
+            "input": dark,
+            "autocontrast": np.asarray(ImageOps.autocontrast(Image.fromarray(dark), cutoff=1)),
+            "best_gamma": best_gamma(dark, clean),
+        }
+        return Degraded(encode_png(dark), dark, baselines)
     if level.task == "denoise":
         noisy = add_gaussian_noise(clean, level.value, seed)
         baselines = {"noisy": noisy, "blur": gaussian_blur(noisy), "nlm": nl_means(noisy, level.value)}
@@ -353,11 +437,14 @@ def evaluate(
                     psnr, ssim = score(task, restored, clean)
                     per_method[method][name] = {"psnr": psnr, "ssim": ssim}
                 for ours in task.ours:
+                    if ours.steps and mode != "offline":
+                        continue  # not a served pipeline: only the offline runner can run it
                     options = {"noise_level": level.value} if ours.tell_sigma else {}
-                    if ours.pipeline not in warm:  # time the steady state, not the first call's allocations
-                        runner(PIPELINES[ours.pipeline], degraded.data, options)
-                        warm.add(ours.pipeline)
-                    restored, seconds = runner(PIPELINES[ours.pipeline], degraded.data, options)
+                    pipeline = ours.resolve()
+                    if ours.label not in warm:  # time the steady state, not the first call's allocations
+                        runner(pipeline, degraded.data, options)
+                        warm.add(ours.label)
+                    restored, seconds = runner(pipeline, degraded.data, options)
                     outputs[ours.label] = restored
                     psnr, ssim = score(task, restored, clean)
                     megapixels = restored.shape[0] * restored.shape[1] / 1e6
@@ -367,7 +454,8 @@ def evaluate(
                     per_method[ours.label][name] = entry
                 height, width = clean.shape[:2]
                 shown = resize(degraded.pixels, width, height, Image.Resampling.NEAREST)
-                panels = (shown, outputs[task.reference], outputs[task.ours[0].label], clean)
+                first = next(ours.label for ours in task.ours if ours.label in outputs)
+                panels = (shown, outputs[task.reference], outputs[first], clean)
                 Image.fromarray(strip(panels)).save(out_dir / "strips" / f"{task.name}_{name}_{level.key}.png")
                 bar.update(1)
             report_tasks.setdefault(task.name, {"metric": task.metric_text, "reference": task.reference, "levels": {}})
@@ -396,6 +484,8 @@ def _summarise(task: Task, level: Level, per_method: dict[str, dict[str, dict[st
     reference = _mean([p["psnr"] for p in per_method[task.reference].values()])
     methods = {}
     for method, photos in per_method.items():
+        if not photos:
+            continue  # an offline-only comparison in --url mode
         mean_psnr = _mean([p["psnr"] for p in photos.values()])
         mean: dict[str, float] = {
             "psnr": mean_psnr,
@@ -416,7 +506,10 @@ def _cpu(task: Task, summary: dict[str, Any]) -> dict[str, float]:
     """Seconds per output megapixel of each pipeline over all the task's levels and photos."""
     cpu = {}
     for ours in task.ours:
-        photos = [p for level in summary["levels"].values() for p in level["methods"][ours.label]["photos"].values()]
+        levels = [level for level in summary["levels"].values() if ours.label in level["methods"]]
+        photos = [p for level in levels for p in level["methods"][ours.label]["photos"].values()]
+        if not photos:
+            continue
         cpu[ours.label] = sum(p["seconds"] for p in photos) / sum(p["output_megapixels"] for p in photos)
     return cpu
 
@@ -520,9 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lumaflow.cli import ensure_artifacts
         from lumaflow.server.distribution import ServeError
 
-        stages = sorted(
-            {step for task in tasks for ours in TASKS[task].ours for step in PIPELINES[ours.pipeline].steps}
-        )
+        stages = sorted({step for task in tasks for ours in TASKS[task].ours for step in ours.resolve().steps})
         try:
             ensure_artifacts(REPOSITORY, stages=stages)
         except ServeError as error:

@@ -17,6 +17,7 @@ from torch import nn
 
 from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.arch.ffdnet import FFDNet, is_kair_state_dict, state_dict_from_kair
+from lumaflow.build.arch.residual import CONTEXT_PLANES, ResidualRestorer
 from lumaflow.build.arch.rrdbnet import RRDBNet
 from lumaflow.build.arch.srmd import DEGRADATION_VECTOR, SRMD
 from lumaflow.build.arch.waifu2x import UpConv7
@@ -80,10 +81,12 @@ def _espcn_num_body(state: StateDict) -> int:
     return sum(1 for k in state if _ESPCN_BODY.fullmatch(k))
 
 
-def _espcn_expected_keys(num_body: int) -> set[str]:
-    keys = {"head.weight", "head.bias", "act_head.weight", "tail.weight", "tail.bias"}
+def _espcn_expected_keys(num_body: int, leaky: bool) -> set[str]:
+    keys = {"head.weight", "head.bias", "tail.weight", "tail.bias"}
     for i in range(num_body):
-        keys |= {f"body.{i}.weight", f"body.{i}.bias", f"act_body.{i}.weight"}
+        keys |= {f"body.{i}.weight", f"body.{i}.bias"}
+    if not leaky:  # PReLU slopes
+        keys |= {"act_head.weight", *(f"act_body.{i}.weight" for i in range(num_body))}
     return keys
 
 
@@ -98,12 +101,13 @@ def _espcn_hyperparameters(state: StateDict) -> dict[str, int]:
         "features": int(head.shape[0]),
         "mid_features": int(tail.shape[1]),
         "num_body": _espcn_num_body(state),
+        "leaky": int("act_head.weight" not in state),
     }
 
 
 def _detect_espcn(state: StateDict) -> bool:
     num_body = _espcn_num_body(state)
-    if num_body < 1 or set(state) != _espcn_expected_keys(num_body):
+    if num_body < 1 or set(state) != _espcn_expected_keys(num_body, leaky="act_head.weight" not in state):
         return False
     head, tail = state["head.weight"], state["tail.weight"]
     if head.dim() != 4 or tuple(head.shape[2:]) != (5, 5) or tail.dim() != 4:
@@ -115,7 +119,7 @@ def _detect_espcn(state: StateDict) -> bool:
 
 def _load_espcn(state: StateDict) -> ModelDescriptor:
     hp = _espcn_hyperparameters(state)
-    model = ESPCN(**hp)
+    model = ESPCN(**{**hp, "leaky": bool(hp["leaky"])})
     return _loaded("ESPCN", model, state, hp, scale=hp["scale"])
 
 
@@ -336,6 +340,72 @@ def _load_srmd(state: StateDict) -> ModelDescriptor:
     return _loaded("SRMD", model, state, {**hp, "noise_level": model.noise_level}, scale=hp["scale"])
 
 
+# --- ResidualRestorer (de-JPEG, refinement, camera x1) ----------------------------------------------
+
+_RESIDUAL_BLOCK = re.compile(r"blocks\.(\d+)\.weight")
+
+
+def _residual_hyperparameters(state: StateDict) -> dict[str, int] | None:
+    num_blocks = sum(1 for k in state if _RESIDUAL_BLOCK.fullmatch(k))
+    curves = "curve_out.weight" in state
+    names = ("entry", "exit", *(f"blocks.{i}" for i in range(num_blocks)), *(("curve_hidden", "curve_out") * curves))
+    if set(state) != {f"{name}.{p}" for name in names for p in ("weight", "bias")}:
+        return None
+    weights = [state[f"{name}.weight"] for name in ("entry", *(f"blocks.{i}" for i in range(num_blocks)), "exit")]
+    if any(w.dim() != 4 or tuple(w.shape[2:]) != (3, 3) for w in weights):
+        return None
+    entry_planes, features, planes = int(weights[0].shape[1]), int(weights[0].shape[0]), int(weights[-1].shape[0])
+    global_context = entry_planes == planes + CONTEXT_PLANES
+    factor = math.isqrt(planes // 3) if planes % 3 == 0 else 0
+    channels = 3
+    if factor < 1 or 3 * factor * factor != planes:  # grey: one channel
+        factor, channels = math.isqrt(planes), 1
+        if factor * factor != planes:
+            return None
+    if entry_planes not in (planes, planes + CONTEXT_PLANES):
+        return None
+    widths = [entry_planes, *([features] * (num_blocks + 1)), planes]
+    if any(tuple(w.shape[:2]) != (widths[i + 1], widths[i]) for i, w in enumerate(weights)):
+        return None
+    curve_steps = 0
+    if curves:
+        hidden, out = state["curve_hidden.weight"], state["curve_out.weight"]
+        if hidden.dim() != 2 or out.dim() != 2 or int(hidden.shape[1]) != CONTEXT_PLANES:
+            return None
+        if int(out.shape[1]) != int(hidden.shape[0]) or int(out.shape[0]) % channels:
+            return None
+        curve_steps = int(out.shape[0]) // channels
+    return {
+        "scale": 1,
+        "in_channels": channels,
+        "out_channels": channels,
+        "features": features,
+        "num_blocks": num_blocks,
+        "global_context": int(global_context),
+        "curve_steps": curve_steps,
+        "factor": factor,
+    }
+
+
+def _detect_residual(state: StateDict) -> bool:
+    return "entry.weight" in state and _residual_hyperparameters(state) is not None
+
+
+def _load_residual(state: StateDict) -> ModelDescriptor:
+    hp = _residual_hyperparameters(state)
+    if hp is None:
+        raise ValueError("not a ResidualRestorer state dict")
+    model = ResidualRestorer(
+        channels=hp["in_channels"],
+        features=hp["features"],
+        num_blocks=hp["num_blocks"],
+        global_context=bool(hp["global_context"]),
+        curve_steps=hp["curve_steps"],
+        factor=hp["factor"],
+    )
+    return _loaded("ResidualRestorer", model, state, hp, scale=1)
+
+
 # --- registry ----------------------------------------------------------------------------------
 
 
@@ -356,6 +426,7 @@ REGISTRY: Mapping[str, ArchSupport] = _build_registry(
         ArchSupport(name="FFDNet", detect=_detect_ffdnet, load=_load_ffdnet),
         ArchSupport(name="RRDBNet", detect=_detect_rrdbnet, load=_load_rrdbnet),
         ArchSupport(name="SRMD", detect=_detect_srmd, load=_load_srmd),
+        ArchSupport(name="ResidualRestorer", detect=_detect_residual, load=_load_residual),
     ]
 )
 

@@ -23,6 +23,8 @@ from lumaflow.ensemble import contract
 from lumaflow.ensemble.stages import Network, Stage
 
 if TYPE_CHECKING:
+    from lumaflow.build.export import Parity
+    from lumaflow.build.pixels import PixelsGraph
     from lumaflow.build.registry import ModelDescriptor
 
 BUILD_DIR = Path(__file__).resolve().parent
@@ -102,7 +104,7 @@ class Artifact:
             if not path.is_file():
                 raise FileNotFoundError(f"stage {self.stage.name!r}: weights {path} are missing")
             weights_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
-        return {
+        record = {
             "stage": self.stage.name,
             "architecture": self.network.architecture,
             "weights": self.network.weights_id,
@@ -110,6 +112,11 @@ class Artifact:
             "downscale_after": str(self.network.downscale_after),
             "graph_code_sha256": graph_code_sha256(self.network.architecture),
         }
+        if self.network.quantize:
+            quantizer = BUILD_DIR / "quantize.py"
+            record["quantize"] = self.network.quantize
+            record["quantize_code_sha256"] = hashlib.sha256(quantizer.read_bytes()).hexdigest()
+        return record
 
     def is_current(self) -> bool:
         if not self.onnx_path.is_file() or not self.sidecar_path.is_file():
@@ -182,28 +189,78 @@ def build_artifact(artifact: Artifact) -> dict[str, object]:
     )
     pixels_in, *side = stage.inputs
     (pixels_out,) = stage.outputs
+    checks: dict[str, object]
     if [tensor.name for tensor in side] == [contract.NOISE_LEVEL.name]:
         graph = NoiseLevelPixelsGraph(model)
         export_denoiser_onnx(graph, artifact.onnx_path)
         levels = [np.array([[15.0], [50.0]], dtype=np.float32), np.array([[25.0]], dtype=np.float32)]
-        parity = verify_denoiser_onnx(graph, artifact.onnx_path, list(zip(_parity_samples(), levels, strict=True)))
+        checks = _parity(
+            verify_denoiser_onnx(graph, artifact.onnx_path, list(zip(_parity_samples(), levels, strict=True)))
+        )
     elif side:
         raise ValueError(f"stage {stage.name!r}: no exporter for side inputs {[tensor.name for tensor in side]}")
+    elif network.quantize:
+        checks = _build_quantized(PixelsGraph(model), artifact, pixels_in.name, pixels_out.name)
     else:
         graph = PixelsGraph(model)
         export_onnx(graph, artifact.onnx_path, input_name=pixels_in.name, output_name=pixels_out.name)
-        parity = verify_onnx(graph, artifact.onnx_path, _parity_samples())
+        checks = _parity(verify_onnx(graph, artifact.onnx_path, _parity_samples()))
     record = {
         **artifact.expected_record(),
         "lumaflow": lumaflow.__version__,
         "onnx_sha256": hashlib.sha256(artifact.onnx_path.read_bytes()).hexdigest(),
-        "parity_max_abs_diff": parity.max_abs_diff,
-        "parity_fraction_differing": parity.frac_differing,
+        **checks,
     }
     _write_json_atomically(artifact.sidecar_path, record)
     for path in (artifact.onnx_path, artifact.sidecar_path):
         path.chmod(0o644)  # temp files are private; a server running as another user must read them
     return record
+
+
+def _parity(parity: Parity) -> dict[str, object]:
+    return {"parity_max_abs_diff": parity.max_abs_diff, "parity_fraction_differing": parity.frac_differing}
+
+
+# An int8 graph must stay this close to the fp32 model (PSNR of its uint8 output against torch's on
+# real-photo crops); a broken quantisation (wrong scales, a quantised I/O cast) lands far below.
+MIN_INT8_PSNR_DB = 38.0
+
+
+def _build_quantized(graph: PixelsGraph, artifact: Artifact, input_name: str, output_name: str) -> dict[str, object]:
+    """Export fp32, prove it against torch, quantise it to int8 into place, and bound the int8 error."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from lumaflow.build.eval import rgb_psnr
+    from lumaflow.build.export import export_onnx, verify_onnx
+    from lumaflow.build.quantize import calibration_frames, quantize_int8
+
+    network = artifact.network
+    if network.quantize != "int8":
+        raise ValueError(f"stage {artifact.stage.name!r}: unknown quantisation {network.quantize!r} (known: int8)")
+    with tempfile.TemporaryDirectory(dir=artifact.onnx_path.parent.parent) as tmp:
+        fp32 = export_onnx(graph, Path(tmp) / "fp32.onnx", input_name=input_name, output_name=output_name)
+        fp32_parity = verify_onnx(graph, fp32, _parity_samples())
+        frames = calibration_frames()
+        settings = quantize_int8(fp32, artifact.onnx_path, frames)
+    session = ort.InferenceSession(str(artifact.onnx_path), providers=["CPUExecutionProvider"])
+    worst = float("inf")
+    for frame in frames[:4]:
+        with torch.inference_mode():
+            expected = graph(torch.from_numpy(frame)).numpy()
+        got = session.run(None, {input_name: frame})[0]
+        worst = min(worst, rgb_psnr(got[0], expected[0]))
+    if not np.isfinite(worst) or worst < MIN_INT8_PSNR_DB:
+        artifact.onnx_path.unlink(missing_ok=True)
+        raise AssertionError(
+            f"stage {artifact.stage.name!r}: int8 graph is {worst:.1f} dB from fp32 (< {MIN_INT8_PSNR_DB})"
+        )
+    return {
+        **_parity(fp32_parity),
+        "int8_min_psnr_vs_fp32_db": round(worst, 2),
+        "quantization": settings,
+    }
 
 
 def _write_json_atomically(path: Path, record: dict[str, object]) -> None:

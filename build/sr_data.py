@@ -1,29 +1,35 @@
-"""Aligned (LR, HR) training patches from real photos, degraded exactly as `eval` degrades.
+"""Aligned (degraded, clean) training patches from real photos, degraded exactly as `eval` degrades.
 
-Each photo is downscaled whole (Pillow bicubic /2, as at evaluation) and patches are cut at
+Each photo is downscaled whole (Pillow bicubic /factor, as at evaluation) and patches are cut at
 aligned positions, so patch borders never see a different degradation than the full image does.
+Factor 1 is a restoration pair (the same photo twice); a per-patch ``degrade`` (JPEG, noise,
+exposure) then makes the input, after augmentation, with the sampler's generator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from PIL import Image
 
-from lumaflow.build.eval import downscale_x2
+from lumaflow.build.eval import downscale
 from lumaflow.build.photos import crop_to_multiple
 
 
 @dataclass(frozen=True)
 class Pair:
-    hr: np.ndarray  # uint8 (2h, 2w, 3)
-    lr: np.ndarray  # uint8 (h, w, 3)
+    hr: np.ndarray  # uint8 (f h, f w, 3): the target
+    lr: np.ndarray  # uint8 (h, w, 3): the network's input (before any per-patch degradation)
 
 
-def make_pairs(images: Iterable[np.ndarray], scales: Sequence[float]) -> list[Pair]:
+# A per-patch degradation of the network input: uint8 HxWx3 in, same shape out.
+Degrade = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def make_pairs(images: Iterable[np.ndarray], scales: Sequence[float], factor: int = 2) -> list[Pair]:
     """HR/LR pairs from each photo at each source scale.
 
     Source scales < 1 (Lanczos, antialiased) give HR content with more detail per pixel than the
@@ -37,8 +43,8 @@ def make_pairs(images: Iterable[np.ndarray], scales: Sequence[float]) -> list[Pa
             if s != 1.0:
                 size = (round(w * s), round(h * s))
                 hr = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
-            hr = crop_to_multiple(hr, 2)
-            pairs.append(Pair(hr=hr, lr=downscale_x2(hr)))
+            hr = crop_to_multiple(hr, factor)
+            pairs.append(Pair(hr=hr, lr=hr if factor == 1 else downscale(hr, factor)))
     return pairs
 
 
@@ -61,6 +67,8 @@ class PatchSampler:
         *,
         flat_std: float = 4.0,
         flat_keep: float = 0.2,
+        factor: int = 2,
+        degrade: Degrade | None = None,
     ) -> None:
         self.pairs = [p for p in pairs if min(p.lr.shape[:2]) >= lr_patch]
         if not self.pairs:
@@ -71,14 +79,16 @@ class PatchSampler:
         self.rng = rng
         self.flat_std = flat_std
         self.flat_keep = flat_keep
+        self.factor = factor
+        self.degrade = degrade
 
     def _one(self) -> tuple[np.ndarray, np.ndarray]:
-        p, rng = self.lr_patch, self.rng
+        p, f, rng = self.lr_patch, self.factor, self.rng
         while True:
             pair = self.pairs[rng.choice(len(self.pairs), p=self.weights)]
             y = int(rng.integers(0, pair.lr.shape[0] - p + 1))
             x = int(rng.integers(0, pair.lr.shape[1] - p + 1))
-            hr = pair.hr[2 * y : 2 * (y + p), 2 * x : 2 * (x + p)]
+            hr = pair.hr[f * y : f * (y + p), f * x : f * (x + p)]
             if _luma_std(hr) >= self.flat_std or rng.random() < self.flat_keep:
                 break
         lr = pair.lr[y : y + p, x : x + p]
@@ -86,6 +96,8 @@ class PatchSampler:
         lr, hr = np.rot90(lr, k), np.rot90(hr, k)
         if flip:
             lr, hr = lr[:, ::-1], hr[:, ::-1]
+        if self.degrade is not None:
+            lr = self.degrade(np.ascontiguousarray(lr), rng)
         return lr, hr
 
     def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:

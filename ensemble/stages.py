@@ -52,6 +52,7 @@ class Network:
     onnx_file: str = "model.onnx"
     package: str = ""
     downscale_after: int = 1
+    quantize: str = ""  # "int8": ONNX Runtime static quantisation (QDQ) of the exported graph
 
     @property
     def weights_id(self) -> str:
@@ -196,6 +197,92 @@ FFDNET = Stage(
     max_batch_pixels=2 * 1024 * 1024,
 )
 
+SR_X4 = Stage(
+    name="sr_x4",
+    doc="x4 super-resolution, ours: ESPCN class (64 features, 6 body convs) trained on bicubic /4 of real photos",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.UPSCALED,),
+    max_batch_size=8,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    network=Network(architecture="espcn", weights="sr_x4.pt"),
+    scale=4,
+    size_buckets=PHOTO_BUCKETS,
+    threads=2,
+    max_batch_pixels=1024 * 1024,
+)
+
+DEBLOCK = Stage(
+    name="deblock",
+    doc="JPEG artefact removal, ours: a blind residual restorer at half resolution, trained on JPEG q10-60",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.RESTORED,),
+    max_batch_size=8,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    network=Network(architecture="residual", weights="dejpeg.pt"),
+    scale=1,
+    size_buckets=PHOTO_BUCKETS,
+    threads=2,
+    max_batch_pixels=2 * 1024 * 1024,
+)
+
+REFINE = Stage(
+    name="refine",
+    doc="refinement: a light residual net trained on the outputs of the SR stages against the originals",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.RESTORED,),
+    max_batch_size=8,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    network=Network(architecture="residual", weights="refine.pt"),
+    scale=1,
+    size_buckets=PHOTO_BUCKETS,
+    threads=2,
+    max_batch_pixels=4 * 1024 * 1024,
+)
+
+# Camera stages take raw frames (uint8 [N, H, W, 3]) straight from clients: no decode, no encode, no
+# padding (a stream's frames share one shape, so its frames and same-sized streams batch together).
+# A short queue delay: a frame is due in 33 ms, so the batcher may wait at most 1 ms for company.
+_CAMERA_BATCHING = DynamicBatching(max_queue_delay_us=1_000, queue_policy=QueuePolicy())
+
+CAMERA_X2 = Stage(
+    name="camera_x2",
+    doc="real-time x2 for camera frames (ESPCN, 4.7 GFLOP at 320x240): bicubic /2 + mild noise/JPEG, raw frames",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.UPSCALED,),
+    max_batch_size=8,
+    dynamic_batching=_CAMERA_BATCHING,
+    network=Network(architecture="espcn", weights="camera_x2.pt"),
+    scale=2,
+    threads=2,
+    max_batch_pixels=2 * 1024 * 1024,
+)
+
+CAMERA_X2_INT8 = Stage(
+    name="camera_x2_int8",
+    doc="camera_x2 quantised to int8 by ONNX Runtime (static, QDQ, per-channel weights; VNNI on x86)",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.UPSCALED,),
+    max_batch_size=8,
+    dynamic_batching=_CAMERA_BATCHING,
+    network=Network(architecture="espcn", weights="camera_x2.pt", quantize="int8"),
+    scale=2,
+    threads=2,
+    max_batch_pixels=2 * 1024 * 1024,
+)
+
+CAMERA_X1 = Stage(
+    name="camera_x1",
+    doc="real-time x1 for camera frames: light denoise and exposure correction (curves + residual), raw frames",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.RESTORED,),
+    max_batch_size=8,
+    dynamic_batching=_CAMERA_BATCHING,
+    network=Network(architecture="residual", weights="camera_x1.pt"),
+    scale=1,
+    threads=2,
+    max_batch_pixels=2 * 1024 * 1024,
+)
+
 # decode is instantiated once per pipeline (see pipelines.py); this is its shared template.
 DECODE = Stage(
     name="decode",
@@ -219,5 +306,20 @@ ENCODE = Stage(
 
 STAGES: dict[str, Stage] = {
     stage.name: stage
-    for stage in (DECODE, ESPCN_X2, WAIFU2X_X2, SRMD_X4, REALESRGAN_X4, WAIFU2X_DEJPEG, FFDNET, ENCODE)
+    for stage in (
+        DECODE,
+        ESPCN_X2,
+        WAIFU2X_X2,
+        SRMD_X4,
+        SR_X4,
+        REALESRGAN_X4,
+        WAIFU2X_DEJPEG,
+        DEBLOCK,
+        FFDNET,
+        REFINE,
+        CAMERA_X2,
+        CAMERA_X2_INT8,
+        CAMERA_X1,
+        ENCODE,
+    )
 }

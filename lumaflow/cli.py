@@ -219,11 +219,9 @@ def build_tensorrt(repository: Path, stages: list[Stage], *, fp16: bool) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    if args.network != "espcn_x2":
-        return _fail("train", f"unknown network {args.network!r}; known: espcn_x2")
-    from lumaflow.build.train_sr import main as train_main
+    from lumaflow.build.training import main as train_main
 
-    return train_main(args.rest)
+    return train_main(args.network, args.rest)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -266,7 +264,7 @@ def parser() -> argparse.ArgumentParser:
     build.set_defaults(handler=cmd_build)
 
     train = commands.add_parser("train", help="train one of our own networks (see --help of each)")
-    train.add_argument("network", help="espcn_x2")
+    train.add_argument("network", help="espcn_x2, sr_x4, dejpeg, camera_x2, camera_x1, refine")
     train.add_argument("rest", nargs=argparse.REMAINDER)
     train.set_defaults(handler=cmd_train)
 

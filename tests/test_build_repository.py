@@ -43,11 +43,13 @@ def test_serve_without_the_build_extra_says_what_to_install(tmp_path: Path) -> N
     result = subprocess.run([sys.executable, "-c", blocked_torch], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "lumaflow serve: error: ONNX graphs to build from their weights: espcn_x2, waifu2x_x2, srmd_x4, "
-        "realesrgan_x4, waifu2x_dejpeg, ffdnet; that needs the build extra: pip install -e '.[build]'"
+        "lumaflow serve: error: ONNX graphs to build from their weights: espcn_x2, waifu2x_x2, srmd_x4, sr_x4, "
+        "realesrgan_x4, waifu2x_dejpeg, deblock, ffdnet, refine, camera_x2, camera_x2_int8, camera_x1; "
+        "that needs the build extra: pip install -e '.[build]'"
     ]
 
 
 def test_graph_sources_follow_the_architecture_and_its_imports_only() -> None:
     names = [path.name for path in graph_sources("espcn")]
     assert names == ["bicubic.py", "espcn.py", "pixels.py", "export.py", "denoise.py", "ncnn.py", "registry.py"]
+    assert next(path.name for path in graph_sources("residual")) == "residual.py"

@@ -41,12 +41,20 @@ def test_a_tiny_run_writes_the_report_and_strips(offline: tuple[Path, dict[str, 
     out, report = offline
     assert report["mode"] == "offline"
     assert report["machine"]["cpu_count"] >= 1 and report["machine"]["onnxruntime"]
-    assert set(report["tasks"]) == {"x2", "x4", "denoise", "dejpeg"}
+    assert set(report["tasks"]) == {"x2", "x4", "denoise", "dejpeg", "camera_x2", "camera_x1"}
     markdown = (out / "report.md").read_text()
     for heading in ("## x2", "## x4", "## denoise", "## dejpeg", "upscale_x4_realistic", "denoise_estimated"):
         assert heading in markdown
+    for heading in ("## camera_x2", "## camera_x1", "camera_x2_int8", "best_gamma", "deblock (ours)"):
+        assert heading in markdown
     strips = sorted(path.name for path in (out / "strips").iterdir())
     assert strips == [
+        "camera_x1_astronaut_ev+0.7.png",
+        "camera_x1_astronaut_ev-1.5.png",
+        "camera_x1_astronaut_ev-2.5.png",
+        "camera_x1_astronaut_ev0.png",
+        "camera_x2_astronaut_camera.png",
+        "camera_x2_astronaut_clean.png",
         "dejpeg_astronaut_q20.png",
         "denoise_astronaut_sigma25.png",
         "x2_astronaut_x2.png",

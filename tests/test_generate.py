@@ -38,6 +38,7 @@ def test_the_ensembles_wire_decode_to_their_stages_to_encode() -> None:
     assert _steps("upscale_x2") == ["upscale_x2_decode", "waifu2x_x2", "encode"]
     assert _steps("upscale_x2_fast") == ["upscale_x2_fast_decode", "espcn_x2", "encode"]
     assert _steps("upscale_x4") == ["upscale_x4_decode", "srmd_x4", "encode"]
+    assert _steps("upscale_x4_fast") == ["upscale_x4_fast_decode", "sr_x4", "encode"]
     assert _steps("upscale_x4_realistic") == ["upscale_x4_realistic_decode", "realesrgan_x4", "encode"]
     assert _steps("upscale_x8") == ["upscale_x8_decode", "srmd_x4", "waifu2x_x2", "encode"]
     assert _steps("denoise") == ["denoise_decode", "ffdnet", "encode"]
@@ -93,3 +94,14 @@ def test_declarations_reject_inconsistent_pipelines() -> None:
         replace(UPSCALE_X2, max_batch_size=64)
     with pytest.raises(ValueError, match="needs a network or a python implementation"):
         Stage("x", "", (Tensor("A", DataType.FP32, (1,)),), (), 1, None)
+
+
+def test_a_stage_named_like_a_pipeline_is_refused() -> None:
+    """Both would write model_repository/<name>/config.pbtxt: the second would silently replace the first."""
+    from lumaflow.ensemble.pipelines import PIPELINES, model_names
+    from lumaflow.ensemble.stages import STAGES, Stage
+
+    clash = dict(STAGES)
+    clash["dejpeg"] = Stage(**{**STAGES["deblock"].__dict__, "name": "dejpeg"})
+    with pytest.raises(ValueError, match=r"stage and pipeline names must differ.*dejpeg"):
+        model_names(PIPELINES, clash)

@@ -13,6 +13,8 @@ from torch import nn
 
 from .bicubic import BicubicUpsample
 
+LEAKY_SLOPE = 0.1
+
 
 class ESPCN(nn.Module):
     """Float NCHW RGB in [0, 1] -> float NCHW RGB at `scale` x the size (not clamped).
@@ -20,7 +22,10 @@ class ESPCN(nn.Module):
     Layout (state-dict keys, which `registry` reads the hyper-parameters back from):
     ``head`` 5x5 in->features, ``body.{i}`` 3x3 convs (features->features, last one
     features->mid), ``tail`` 3x3 ->out*scale^2, then PixelShuffle; each conv but the tail is
-    followed by a PReLU (``act_*``), whose slope count is one per channel.
+    followed by a PReLU (``act_*``), whose slope count is one per channel, or with ``leaky`` by a
+    fixed LeakyReLU(0.1) (no keys): ONNX Runtime runs PReLU as a separate pass over the tensor,
+    so the leaky form is about a third faster on CPU at the same FLOPs (measured, 320x240), and it
+    never dies the way a plain ReLU stack did when trained from a zero tail at this learning rate.
     """
 
     def __init__(
@@ -32,6 +37,7 @@ class ESPCN(nn.Module):
         features: int = 48,
         mid_features: int = 32,
         num_body: int = 2,
+        leaky: bool = False,
     ) -> None:
         super().__init__()
         if in_channels != out_channels:
@@ -45,12 +51,15 @@ class ESPCN(nn.Module):
         self.features = features
         self.mid_features = mid_features
         self.num_body = num_body
+        self.leaky = leaky
 
         self.head = nn.Conv2d(in_channels, features, 5, padding=2)
-        self.act_head = nn.PReLU(features)
         widths = [features] * num_body + [mid_features]
         self.body = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], 3, padding=1) for i in range(num_body))
-        self.act_body = nn.ModuleList(nn.PReLU(widths[i + 1]) for i in range(num_body))
+        self.act_head: nn.Module = nn.LeakyReLU(LEAKY_SLOPE) if leaky else nn.PReLU(features)
+        self.act_body = nn.ModuleList(
+            nn.LeakyReLU(LEAKY_SLOPE) if leaky else nn.PReLU(widths[i + 1]) for i in range(num_body)
+        )
         self.tail = nn.Conv2d(mid_features, out_channels * scale * scale, 3, padding=1)
         self.shuffle = nn.PixelShuffle(scale)
         self.upsample = BicubicUpsample(scale, in_channels)

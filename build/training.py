@@ -1,0 +1,207 @@
+"""`lumaflow train <network>`: train one of our own networks on the wallpaper photos and record it.
+
+    lumaflow train dejpeg                            # the committed weights (minutes on 2 cores)
+    lumaflow train dejpeg --smoke --out /tmp/w      # seconds, for CI
+
+Every network is a `Recipe`: its architecture and hyper-parameters, how its inputs are degraded
+from real photos, its training schedule and its held-out evaluation. One loop trains them all,
+deterministically for a given seed and thread count, so the committed weights can be reproduced;
+the weights manifest records how each file was made and what it scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from lumaflow.build import WEIGHTS_DIR
+from lumaflow.build.artifacts import save_state_dict, sha256_file, update_manifest
+from lumaflow.build.photos import WALLPAPER_PACKAGE, WALLPAPER_ROOT, MissingPhotosError, load_rgb, wallpaper_photo_paths
+from lumaflow.build.registry import ModelDescriptor, load_file
+from lumaflow.build.sr_data import Degrade, Pair, PatchSampler, make_pairs
+
+
+class Report(Protocol):
+    def as_dict(self) -> dict[str, object]: ...
+
+    def lines(self) -> list[str]: ...
+
+
+PairMaker = Callable[[list[np.ndarray], tuple[float, ...], int], list[Pair]]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one of our networks is made: everything `lumaflow train NAME` needs and records."""
+
+    name: str
+    make_model: Callable[[], nn.Module]
+    factor: int  # output size / input size
+    degradation: str  # what the inputs are, for the manifest
+    evaluate: Callable[[ModelDescriptor], Report]
+    steps: int
+    batch_size: int
+    patch: int  # target (HR) patch side
+    lr: float = 2e-3
+    scales: tuple[float, ...] = (0.5, 0.33)
+    degrade: Degrade | None = None
+    init_from: str = ""  # a committed weights file to fine-tune from
+    make_pairs: PairMaker | None = None  # default: bicubic /factor of each photo at each scale
+    notes: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _default_pairs(images: list[np.ndarray], scales: tuple[float, ...], factor: int) -> list[Pair]:
+    return make_pairs(images, scales, factor)
+
+
+def parse_args(recipe: Recipe, argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog=f"lumaflow train {recipe.name}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--steps", type=int, default=recipe.steps)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None, help=f"weights folder (default {WEIGHTS_DIR})")
+    p.add_argument("--batch-size", type=int, default=recipe.batch_size)
+    p.add_argument("--patch", type=int, default=recipe.patch, help="target patch side")
+    p.add_argument("--lr", type=float, default=recipe.lr, help="peak learning rate (cosine to 1%%)")
+    p.add_argument("--scales", default=",".join(map(str, recipe.scales)), help="source downscales of each photo")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--wallpapers", type=Path, default=WALLPAPER_ROOT)
+    p.add_argument("--smoke", action="store_true", help="a few steps on two photos; needs --out")
+    args = p.parse_args(argv)
+    multiple = 2 * recipe.factor  # the half-resolution restorers need even input patches
+    if args.patch % multiple or args.patch < 8 * recipe.factor:
+        p.error(f"--patch must be a multiple of {multiple} and >= {8 * recipe.factor}")
+    if args.smoke:
+        if args.out is None:
+            p.error("--smoke needs --out, so it cannot overwrite the committed weights")
+        args.steps = min(args.steps, 20)
+        args.batch_size = min(args.batch_size, 4)
+        args.patch = min(args.patch, 16 * recipe.factor)
+    if args.out is None:
+        args.out = WEIGHTS_DIR
+    return args
+
+
+def fit(model: nn.Module, sampler: PatchSampler, args: argparse.Namespace, name: str) -> float:
+    """Adam + L1 with a cosine schedule; returns the mean loss over the last 10% of steps."""
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(args.steps, 1), eta_min=args.lr * 0.01)
+    tail: list[float] = []
+    model.train()
+    bar = tqdm(range(args.steps), desc=name, mininterval=2.0, file=sys.stderr)
+    for step in bar:
+        inputs, targets = sampler.batch(args.batch_size)
+        loss = torch.nn.functional.l1_loss(model(inputs), targets)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step >= args.steps * 0.9:
+            tail.append(loss.item())
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+    model.eval()
+    return float(np.mean(tail)) if tail else math.nan
+
+
+def warm_start(model: nn.Module, source: nn.Module) -> list[str]:
+    """Copy every tensor of `source` whose name and shape `model` shares; return their names.
+
+    Lets a variant (e.g. another activation, which has no slope tensors) start from a trained
+    network's convolutions instead of from noise.
+    """
+    own = model.state_dict()
+    shared = {k: v for k, v in source.state_dict().items() if k in own and own[k].shape == v.shape}
+    if not shared:
+        raise ValueError("the warm-start network shares no tensor with this one")
+    model.load_state_dict(shared, strict=False)
+    return sorted(shared)
+
+
+def _gflop_320x240(model: nn.Module) -> float:
+    macs = getattr(model, "macs_per_input_pixel", None)
+    return round(2 * macs() * 320 * 240 / 1e9, 3) if callable(macs) else math.nan
+
+
+def train(recipe: Recipe, argv: list[str] | None = None) -> int:
+    args = parse_args(recipe, argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    try:
+        paths = wallpaper_photo_paths(args.wallpapers)
+    except MissingPhotosError as e:
+        print(f"lumaflow train: {e}: apt-get install {WALLPAPER_PACKAGE}", file=sys.stderr)
+        return 2
+    scales = tuple(float(s) for s in args.scales.split(","))
+    if args.smoke:
+        paths, scales = paths[:2], scales[:1]
+
+    started = time.perf_counter()
+    pair_maker = recipe.make_pairs or _default_pairs
+    pairs = pair_maker([load_rgb(p) for p in paths], scales, recipe.factor)
+    sampler = PatchSampler(pairs, args.patch // recipe.factor, rng, factor=recipe.factor, degrade=recipe.degrade)
+    model = recipe.make_model()
+    warm_started: list[str] = []
+    if recipe.init_from:
+        warm_started = warm_start(model, load_file(str(WEIGHTS_DIR / recipe.init_from)).model)
+    loss = fit(model, sampler, args, recipe.name)
+    seconds = time.perf_counter() - started
+
+    weights = save_state_dict(model.state_dict(), args.out / f"{recipe.name}.pt")
+    descriptor = load_file(str(weights))  # proves the file round-trips through the registry
+    report = recipe.evaluate(descriptor)
+    entry: dict[str, Any] = {
+        "file": weights.name,
+        "sha256": sha256_file(weights),
+        "architecture": descriptor.architecture,
+        "hyperparameters": dict(descriptor.hyperparameters),
+        "params": sum(p.numel() for p in model.parameters()),
+        "gflop_320x240": _gflop_320x240(model),
+        "training": {
+            "data": f"{WALLPAPER_PACKAGE} photos",
+            "files": [str(p.relative_to(args.wallpapers)) for p in paths],
+            "source_scales": list(scales),
+            "degradation": recipe.degradation,
+            **({"init_from": recipe.init_from, "init_tensors": warm_started} if recipe.init_from else {}),
+            "steps": args.steps,
+            "batch_size": args.batch_size,
+            "patch": args.patch,
+            "optimizer": f"Adam lr {args.lr:g}, cosine to {args.lr * 0.01:g}",
+            "loss": "L1",
+            "final_loss": round(loss, 5),
+            "seed": args.seed,
+            "threads": args.threads,
+            "seconds": round(seconds, 1),
+            "torch": torch.__version__,
+            "smoke": args.smoke,
+            **dict(recipe.notes),
+        },
+        "eval": report.as_dict(),
+    }
+    update_manifest(args.out, recipe.name, entry)
+    for line in report.lines():
+        print(line)
+    print(f"trained {recipe.name} in {seconds:.0f} s -> {weights}")
+    return 0
+
+
+def main(name: str, argv: list[str] | None = None) -> int:
+    from lumaflow.build.recipes import RECIPES
+
+    if name not in RECIPES:
+        print(f"lumaflow train: unknown network {name!r}; known: {', '.join(RECIPES)}", file=sys.stderr)
+        return 2
+    return train(RECIPES[name], argv)
