@@ -246,7 +246,7 @@ _CAMERA_BATCHING = DynamicBatching(max_queue_delay_us=1_000, queue_policy=QueueP
 
 CAMERA_X2 = Stage(
     name="camera_x2",
-    doc="real-time x2 for camera frames (ESPCN, 4.7 GFLOP at 320x240): bicubic /2 + mild noise/JPEG, raw frames",
+    doc="real-time x2 for camera frames (ESPCN, 2.7 GFLOP at 320x240): bicubic /2 + mild noise/JPEG, raw frames",
     inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
     max_batch_size=8,
