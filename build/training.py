@@ -15,8 +15,8 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -56,13 +56,7 @@ class Recipe:
     lr: float = 2e-3
     scales: tuple[float, ...] = (0.5, 0.33)
     degrade: Degrade | None = None
-    init_from: str = ""  # a committed weights file to fine-tune from
     make_pairs: PairMaker | None = None  # default: bicubic /factor of each photo at each scale
-    notes: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _default_pairs(images: list[np.ndarray], scales: tuple[float, ...], factor: int) -> list[Pair]:
-    return make_pairs(images, scales, factor)
 
 
 def parse_args(recipe: Recipe, argv: list[str] | None) -> argparse.Namespace:
@@ -116,20 +110,6 @@ def fit(model: nn.Module, sampler: PatchSampler, args: argparse.Namespace, name:
     return float(np.mean(tail)) if tail else math.nan
 
 
-def warm_start(model: nn.Module, source: nn.Module) -> list[str]:
-    """Copy every tensor of `source` whose name and shape `model` shares; return their names.
-
-    Lets a variant (e.g. another activation, which has no slope tensors) start from a trained
-    network's convolutions instead of from noise.
-    """
-    own = model.state_dict()
-    shared = {k: v for k, v in source.state_dict().items() if k in own and own[k].shape == v.shape}
-    if not shared:
-        raise ValueError("the warm-start network shares no tensor with this one")
-    model.load_state_dict(shared, strict=False)
-    return sorted(shared)
-
-
 def _gflop_320x240(model: nn.Module) -> float:
     macs = getattr(model, "macs_per_input_pixel", None)
     return round(2 * macs() * 320 * 240 / 1e9, 3) if callable(macs) else math.nan
@@ -150,13 +130,10 @@ def train(recipe: Recipe, argv: list[str] | None = None) -> int:
         paths, scales = paths[:2], scales[:1]
 
     started = time.perf_counter()
-    pair_maker = recipe.make_pairs or _default_pairs
+    pair_maker = recipe.make_pairs or make_pairs
     pairs = pair_maker([load_rgb(p) for p in paths], scales, recipe.factor)
     sampler = PatchSampler(pairs, args.patch // recipe.factor, rng, factor=recipe.factor, degrade=recipe.degrade)
     model = recipe.make_model()
-    warm_started: list[str] = []
-    if recipe.init_from:
-        warm_started = warm_start(model, load_file(str(WEIGHTS_DIR / recipe.init_from)).model)
     loss = fit(model, sampler, args, recipe.name)
     seconds = time.perf_counter() - started
 
@@ -175,7 +152,6 @@ def train(recipe: Recipe, argv: list[str] | None = None) -> int:
             "files": [str(p.relative_to(args.wallpapers)) for p in paths],
             "source_scales": list(scales),
             "degradation": recipe.degradation,
-            **({"init_from": recipe.init_from, "init_tensors": warm_started} if recipe.init_from else {}),
             "steps": args.steps,
             "batch_size": args.batch_size,
             "patch": args.patch,
@@ -187,7 +163,6 @@ def train(recipe: Recipe, argv: list[str] | None = None) -> int:
             "seconds": round(seconds, 1),
             "torch": torch.__version__,
             "smoke": args.smoke,
-            **dict(recipe.notes),
         },
         "eval": report.as_dict(),
     }
