@@ -46,7 +46,7 @@ from lumaflow.build.eval import rgb_to_y, y_psnr
 from lumaflow.build.photos import BENCHMARK_PHOTOS, MissingPhotosError, benchmark_photos, crop_to_multiple
 from lumaflow.build.recipes import EXPOSURES, camera_lr, exposed
 from lumaflow.ensemble.pipelines import PIPELINES, Pipeline
-from lumaflow.server.imaging import decode_image, pad_to_buckets
+from lumaflow.server.imaging import Limits, decode_image, pad_to_buckets
 from lumaflow.server.noise import estimate_noise_sigma
 from lumaflow.server.side_inputs import PROVIDERS
 
@@ -92,7 +92,7 @@ def run_offline_timed(
     pipeline: Pipeline, data: bytes, options: Mapping[str, Any], repository: Path = REPOSITORY
 ) -> tuple[np.ndarray, float]:
     """`run_offline`, and the wall time of its ONNX Runtime calls in seconds."""
-    pixels = decode_image(data, max_megapixels=pipeline.max_input_megapixels).pixels
+    pixels = decode_image(data, limits=Limits(pipeline.max_input_megapixels)).pixels
     batch = pad_to_buckets(pixels, pipeline.size_buckets)[None]
     side: dict[str, np.ndarray] = {}
     for name in (tensor.name for tensor in pipeline.side_inputs):
@@ -277,8 +277,8 @@ TASKS: dict[str, Task] = {
         ("bicubic",),
         "bicubic",
         (
-            Ours("camera_x2", "upscale_x2_fast", steps=("camera_x2",)),
-            Ours("camera_x2_int8", "upscale_x2_fast", steps=("camera_x2_int8",)),
+            Ours("camera_x2", "upscale_x2_fast", steps=("camera_sr_x2",)),
+            Ours("camera_x2_int8", "upscale_x2_fast", steps=("camera_sr_x2_int8",)),
             Ours("upscale_x2_fast", "upscale_x2_fast"),
         ),
     ),
@@ -288,7 +288,7 @@ TASKS: dict[str, Task] = {
         "rgb",
         ("input", "autocontrast", "best_gamma"),
         "input",
-        (Ours("camera_x1", "denoise", steps=("camera_x1",)),),
+        (Ours("camera_x1", "denoise", steps=("camera_restore_x1",)),),
     ),
 }
 

@@ -92,6 +92,25 @@ class EnsembleStep:
 
 
 @dataclass(frozen=True)
+class WarmupInput:
+    """``ModelWarmup.Input``: one input of a warmup request, random or read from the model's ``warmup/`` folder."""
+
+    dtype: DataType
+    dims: tuple[int, ...]
+    random_data: bool = False
+    input_data_file: str = ""  # a file in <model>/warmup/; TYPE_STRING items are 4-byte length + bytes
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """``ModelWarmup``: a request Triton runs before the model is marked ready."""
+
+    name: str
+    inputs: dict[str, WarmupInput]
+    batch_size: int = 1
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """``ModelConfig``: everything a ``config.pbtxt`` says about one model."""
 
@@ -106,3 +125,5 @@ class ModelConfig:
     dynamic_batching: DynamicBatching | None = None
     ensemble_steps: tuple[EnsembleStep, ...] = ()
     parameters: dict[str, str] = field(default_factory=dict)
+    warmups: tuple[Warmup, ...] = ()
+    response_cache: bool = False  # used only when the server runs with a cache (--cache-config)

@@ -14,9 +14,13 @@ OPTIONS = Tensor(
     "optional JSON object; keys, types, units and defaults in <pipeline>/options.schema.json",
     optional=True,
 )
-IMAGE = Tensor("IMAGE", DataType.STRING, (1,), "the encoded file (JPEG, PNG, WebP, TIFF, BMP, GIF)")
+IMAGE = Tensor("IMAGE", DataType.STRING, (1,), "the encoded file (JPEG, PNG, WebP, TIFF, BMP, GIF, HEIC, AVIF)")
 ENHANCED = Tensor("ENHANCED", DataType.STRING, (1,), "the encoded result (PNG unless asked otherwise)")
 INFO = Tensor("INFO", DataType.STRING, (1,), "JSON: pipeline, input, output, stages, timings_ms, models, version")
+
+# The camera pipelines' contract: raw frames, no files.
+FRAME = Tensor("FRAME", DataType.UINT8, (-1, -1, 3), "one RGB frame, HWC; frames of one shape batch together")
+ENHANCED_FRAME = Tensor("ENHANCED_FRAME", DataType.UINT8, (-1, -1, 3), "the enhanced RGB frame, HWC")
 
 # Internal tensors between the stages of a pipeline.
 PIXELS = Tensor("PIXELS", DataType.UINT8, (-1, -1, 3), "RGB pixels, HWC, padded to the stage's size bucket")
@@ -25,6 +29,9 @@ DENOISED = Tensor("DENOISED", DataType.UINT8, (-1, -1, 3), "RGB pixels, HWC, wit
 RESTORED = Tensor("RESTORED", DataType.UINT8, (-1, -1, 3), "RGB pixels, HWC, with compression artefacts removed")
 NOISE_LEVEL = Tensor(
     "NOISE_LEVEL", DataType.FP32, (1,), "σ of the noise to remove, 0-255 scale (from OPTIONS or estimated)"
+)
+ALPHA = Tensor(
+    "ALPHA", DataType.UINT8, (-1, -1), "the input's transparency plane, HW at input size; 0x0 when it is opaque"
 )
 META = Tensor("META", DataType.STRING, (1,), "JSON carried from decode to encode: sizes, timings, the card")
 

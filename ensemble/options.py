@@ -51,6 +51,15 @@ OUTPUT_OPTIONS: tuple[Option, ...] = (
         minimum=1,
         maximum=100,
     ),
+    Option(
+        "color_profile",
+        "string",
+        "Colour profile of ENHANCED: sRGB, or the input's own embedded profile (e.g. Display P3), converted"
+        " back and embedded",
+        "srgb",
+        choices=("srgb", "source"),
+    ),
+    Option("keep_gps", "boolean", "Keep the input's GPS position in the output's EXIF (removed by default)", False),
 )
 
 

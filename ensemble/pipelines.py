@@ -26,6 +26,8 @@ class Pipeline:
     max_input_megapixels: float
     max_batch_size: int = 8
     options: tuple[Option, ...] = OUTPUT_OPTIONS
+    max_input_megabytes: float = 64.0  # the encoded file; a 12 MP phone JPEG is 3-8 MB, a 16-bit TIFF 72
+    max_output_megapixels: float = 64.0  # what encode and the client must hold: 64 MP is 192 MB of RGB
 
     @property
     def stages(self) -> tuple[Stage, ...]:
@@ -59,6 +61,12 @@ class Pipeline:
         """The buckets decode pads to: the first neural stage's, which sets the batch shapes."""
         return self.stages[0].size_buckets if self.stages else None
 
+    @property
+    def bucket_max_side(self) -> int:
+        """Images up to this side are padded to a size bucket; larger ones are tiled unpadded (0: all padded)."""
+        first = self.stages[0] if self.stages else None
+        return first.tiling.tile if first is not None and first.tiling else 0
+
     def __post_init__(self) -> None:
         unknown = [name for name in self.steps if name not in STAGES]
         if unknown:
@@ -80,6 +88,7 @@ class Pipeline:
                 input_map={contract.IMAGE.name: contract.IMAGE.name, contract.OPTIONS.name: contract.OPTIONS.name},
                 output_map={
                     contract.PIXELS.name: "pixels_0",
+                    contract.ALPHA.name: "alpha",
                     contract.META.name: "meta",
                     **{tensor.name: tensor.name.lower() for tensor in self.side_inputs},
                 },
@@ -90,7 +99,7 @@ class Pipeline:
             (pixels_out,) = stage.outputs
             steps.append(
                 EnsembleStep(
-                    model_name=stage.name,
+                    model_name=stage.tiler_name,
                     input_map={pixels_in.name: f"pixels_{index}", **{t.name: t.name.lower() for t in side}},
                     output_map={pixels_out.name: f"pixels_{index + 1}"},
                 )
@@ -98,7 +107,11 @@ class Pipeline:
         steps.append(
             EnsembleStep(
                 model_name=ENCODE.name,
-                input_map={contract.PIXELS.name: f"pixels_{len(self.stages)}", contract.META.name: "meta"},
+                input_map={
+                    contract.PIXELS.name: f"pixels_{len(self.stages)}",
+                    contract.ALPHA.name: "alpha",
+                    contract.META.name: "meta",
+                },
                 output_map={contract.ENHANCED.name: contract.ENHANCED.name, contract.INFO.name: contract.INFO.name},
             )
         )
@@ -121,55 +134,54 @@ UPSCALE_X2 = Pipeline(
     name="upscale_x2",
     doc="x2 super-resolution, PSNR-faithful: waifu2x upconv_7 photo",
     steps=("waifu2x_x2",),
-    # Untiled for now: the whole padded photo goes through the network in one piece.
-    max_input_megapixels=4.2,
+    max_input_megapixels=16.0,
     max_batch_size=4,
 )
 UPSCALE_X2_FAST = Pipeline(
     name="upscale_x2_fast",
     doc="x2 super-resolution, fast: our ESPCN (30 k parameters, about 18x cheaper than waifu2x)",
     steps=("espcn_x2",),
-    max_input_megapixels=4.2,
+    max_input_megapixels=16.0,
 )
 UPSCALE_X4 = Pipeline(
     name="upscale_x4",
     doc="x4 super-resolution, PSNR-faithful: SRMD noise-free x4 (more faithful than a waifu2x x2 cascade)",
     steps=("srmd_x4",),
-    max_input_megapixels=1.05,
+    max_input_megapixels=4.0,
     max_batch_size=4,
 )
 UPSCALE_X4_FAST = Pipeline(
     name="upscale_x4_fast",
     doc="x4 super-resolution, fast: our ESPCN-class x4 (about 7x cheaper than SRMD, less faithful)",
     steps=("sr_x4",),
-    max_input_megapixels=1.05,
+    max_input_megapixels=4.0,
 )
 UPSCALE_X4_REALISTIC = Pipeline(
     name="upscale_x4_realistic",
     doc="x4 super-resolution with realistic, invented texture: Real-ESRGAN x4plus (scores below bicubic in PSNR)",
     steps=("realesrgan_x4",),
-    max_input_megapixels=0.5,
+    max_input_megapixels=2.0,
     max_batch_size=2,
 )
 UPSCALE_X8 = Pipeline(
     name="upscale_x8",
     doc="x8 super-resolution: SRMD x4, then waifu2x x2",
     steps=("srmd_x4", "waifu2x_x2"),
-    max_input_megapixels=0.27,
+    max_input_megapixels=1.0,
     max_batch_size=4,
 )
 DENOISE = Pipeline(
     name="denoise",
     doc="noise removal, noise-level aware: FFDNet colour, level from OPTIONS or estimated",
     steps=("ffdnet",),
-    max_input_megapixels=4.2,
+    max_input_megapixels=24.0,
     options=(NOISE_LEVEL_OPTION, *OUTPUT_OPTIONS),
 )
 DEJPEG = Pipeline(
     name="dejpeg",
     doc="JPEG artefact removal: waifu2x upconv_7 photo noise 3, at x1 (our deblock scored lower; docs/quality.md)",
     steps=("waifu2x_dejpeg",),
-    max_input_megapixels=4.2,
+    max_input_megapixels=24.0,
     max_batch_size=4,
 )
 
@@ -188,13 +200,69 @@ PIPELINES: dict[str, Pipeline] = {
 }
 
 
-def model_names(pipelines: dict[str, Pipeline], stages: dict[str, Stage]) -> list[str]:
+@dataclass(frozen=True)
+class CameraPipeline:
+    """A raw-frame pipeline: ``FRAME`` in, one camera stage, ``ENHANCED_FRAME`` out (no decode, no encode).
+
+    An ensemble of one step, so clients see the product's names (``camera_x2``) and contract while
+    the stage keeps its own, and a later pipeline can add steps without changing what clients send.
+    """
+
+    name: str
+    doc: str
+    stage: str
+
+    def __post_init__(self) -> None:
+        stage = STAGES.get(self.stage)
+        if stage is None or stage.network is None or stage.size_buckets is not None:
+            raise ValueError(f"camera pipeline {self.name!r}: {self.stage!r} is not a raw-frame neural stage")
+
+    @property
+    def max_batch_size(self) -> int:
+        return STAGES[self.stage].max_batch_size
+
+    def ensemble_steps(self) -> tuple[EnsembleStep, ...]:
+        stage = STAGES[self.stage]
+        (pixels,) = stage.inputs
+        (output,) = stage.outputs
+        return (
+            EnsembleStep(
+                model_name=stage.name,
+                input_map={pixels.name: contract.FRAME.name},
+                output_map={output.name: contract.ENHANCED_FRAME.name},
+            ),
+        )
+
+
+CAMERA_PIPELINES: dict[str, CameraPipeline] = {
+    camera.name: camera
+    for camera in (
+        CameraPipeline(
+            "camera_x2", "real-time x2 of camera frames: our ESPCN, about 30 fps at 320x240 on 2 cores", "camera_sr_x2"
+        ),
+        CameraPipeline("camera_x2_int8", "camera_x2 quantised to int8 (ONNX Runtime, VNNI)", "camera_sr_x2_int8"),
+        CameraPipeline(
+            "camera_x1", "real-time light denoise and exposure correction of camera frames", "camera_restore_x1"
+        ),
+    )
+}
+
+
+def model_names(
+    pipelines: dict[str, Pipeline], stages: dict[str, Stage], cameras: dict[str, CameraPipeline] | None = None
+) -> list[str]:
     """Every Triton model the declarations make; raises if two would share a folder of the repository."""
-    names = [*stages, *pipelines, *(pipeline.decode_model for pipeline in pipelines.values())]
+    names = [
+        *stages,
+        *(stage.tiler_name for stage in stages.values() if stage.tiling),
+        *pipelines,
+        *(pipeline.decode_model for pipeline in pipelines.values()),
+        *(cameras or {}),
+    ]
     clashes = sorted({name for name in names if names.count(name) > 1})
     if clashes:
         raise ValueError(f"stage and pipeline names must differ (one model folder each): {', '.join(clashes)}")
     return names
 
 
-model_names(PIPELINES, STAGES)  # fail at import, not as an overwritten config
+model_names(PIPELINES, STAGES, CAMERA_PIPELINES)  # fail at import, not as an overwritten config

@@ -23,10 +23,12 @@ import lumaflow
 
 from . import contract
 from .config import DynamicBatching, InstanceGroup, InstanceKind, ModelConfig, Tensor
-from .pipelines import Pipeline
+from .pipelines import CameraPipeline, Pipeline
 from .stages import DECODE, ENCODE, Network, Stage
+from .warmup import decode_warmups, stage_warmups
 
 ONNX_RUNNER = "lumaflow.server.models.onnx_stage"
+TILER = "lumaflow.server.models.tiler"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
         instance_groups=(stage.instances,),
         dynamic_batching=stage.dynamic_batching,
         parameters=dict(stage.parameters),
+        warmups=stage_warmups(stage),
     )
     if stage.network is None:
         return python_model
@@ -111,6 +114,7 @@ def pipeline_card(pipeline: Pipeline) -> dict[str, object]:
         "models": {
             DECODE.name: f"{pipeline.decode_model}/1",
             **{stage.name: f"{stage.name}/1" for stage in pipeline.stages},
+            **{stage.tiler_name: f"{stage.tiler_name}/1" for stage in pipeline.stages if stage.tiling},
             ENCODE.name: f"{ENCODE.name}/1",
         },
         "networks": {stage.name: network_provenance(stage.network) for stage in pipeline.stages if stage.network},
@@ -119,12 +123,38 @@ def pipeline_card(pipeline: Pipeline) -> dict[str, object]:
     }
 
 
+def tiler_config(stage: Stage) -> ModelConfig:
+    """``<stage>_tiles``: the stage's inputs and outputs, tiles sent on to the stage by BLS."""
+    assert stage.tiling is not None
+    return ModelConfig(
+        name=stage.tiler_name,
+        max_batch_size=stage.max_batch_size,
+        inputs=stage.inputs,
+        outputs=stage.outputs,
+        backend="python",
+        instance_groups=(InstanceGroup(count=1),),  # execute is a coroutine: one instance, many requests
+        dynamic_batching=DynamicBatching(max_queue_delay_us=0),
+        parameters={
+            "stage": stage.name,
+            "scale": str(stage.scale),
+            "tile": str(stage.tiling.tile),
+            "context": str(stage.tiling.context),
+            # Enough tiles queued to fill two of the stage's batches, and no more: a huge photo
+            # must not hold the stage's queue against everyone else's requests.
+            "max_tiles_in_flight": str(2 * stage.max_batch_size),
+        },
+    )
+
+
 def decode_config(pipeline: Pipeline) -> ModelConfig:
     """The pipeline's own decode model: the shared decode stage plus the pipeline's facts."""
     buckets = pipeline.size_buckets
     parameters = {
         "pipeline_card": json.dumps(pipeline_card(pipeline), sort_keys=True),
         "max_input_megapixels": repr(pipeline.max_input_megapixels),
+        "max_input_megabytes": repr(pipeline.max_input_megabytes),
+        "max_output_megapixels": repr(pipeline.max_output_megapixels),
+        "bucket_max_side": str(pipeline.bucket_max_side),
         "size_buckets": json.dumps(
             {"ladder": list(buckets.ladder), "step_above": buckets.step_above} if buckets else None
         ),
@@ -134,6 +164,7 @@ def decode_config(pipeline: Pipeline) -> ModelConfig:
         name=pipeline.decode_model,
         outputs=(*DECODE.outputs, *pipeline.side_inputs),
         parameters=parameters,
+        warmups=decode_warmups(),
     )
 
 
@@ -147,6 +178,22 @@ def ensemble_config(pipeline: Pipeline) -> ModelConfig:
         outputs=(contract.ENHANCED, contract.INFO),
         ensemble_steps=pipeline.ensemble_steps(),
         parameters={"description": pipeline.doc},
+        # Cached only when the server is started with a cache (`lumaflow serve --response-cache-mb N`):
+        # off by default, so load tests measure the pipeline, not the cache.
+        response_cache=True,
+    )
+
+
+def camera_ensemble_config(camera: CameraPipeline) -> ModelConfig:
+    """A camera pipeline's ensemble: raw frames in and out."""
+    return ModelConfig(
+        name=camera.name,
+        platform="ensemble",
+        max_batch_size=camera.max_batch_size,
+        inputs=(contract.FRAME,),
+        outputs=(contract.ENHANCED_FRAME,),
+        ensemble_steps=camera.ensemble_steps(),
+        parameters={"description": camera.doc},
     )
 
 
@@ -174,6 +221,18 @@ def to_proto(config: ModelConfig) -> pb.ModelConfig:
         added.output_map.update(step.output_map)
     for key, value in sorted(config.parameters.items()):
         message.parameters[key].string_value = value
+    for warmup in config.warmups:
+        sample = message.model_warmup.add(name=warmup.name, batch_size=warmup.batch_size)
+        for name, data in warmup.inputs.items():
+            entry = sample.inputs[name]
+            entry.data_type = pb.DataType.Value(data.dtype.value)
+            entry.dims.extend(data.dims)
+            if data.input_data_file:
+                entry.input_data_file = data.input_data_file
+            else:
+                entry.random_data = data.random_data
+    if config.response_cache:
+        message.response_cache.enable = True
     return message
 
 

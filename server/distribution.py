@@ -36,6 +36,11 @@ class TritonDistribution:
         return self.root / "backends" / "python"
 
     @property
+    def caches(self) -> Path:
+        """Where tritonserver finds its response-cache implementations (``local``)."""
+        return self.root / "caches"
+
+    @property
     def stubs(self) -> Path:
         return self.root / "python_backend_stubs"
 

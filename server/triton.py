@@ -97,8 +97,15 @@ def server_argv(
     shm_prefix: str,
     exit_timeout_s: int,
     log_verbose: int = 0,
+    response_cache_mb: int = 0,
+    cache_directory: Path | None = None,
 ) -> list[str]:
-    """The tritonserver command line."""
+    """The tritonserver command line; ``response_cache_mb`` > 0 turns on the pipelines' response cache."""
+    cache = []
+    if response_cache_mb > 0:
+        cache.append(f"--cache-config=local,size={response_cache_mb * 1024 * 1024}")
+        if cache_directory is not None:
+            cache.append(f"--cache-directory={cache_directory}")
     return [
         str(binary),
         f"--model-repository={model_repository}",
@@ -123,6 +130,7 @@ def server_argv(
         "--backend-config=python,shm-default-byte-size=16777216",
         "--backend-config=python,shm-growth-byte-size=16777216",
         f"--log-verbose={log_verbose}",
+        *cache,
     ]
 
 
@@ -190,11 +198,13 @@ class TritonServer:
         exit_timeout_s: int = 30,
         log_verbose: int = 0,
         distribution: TritonDistribution | None = None,
+        response_cache_mb: int = 0,
     ) -> None:
         self.model_repository = Path(model_repository).resolve()
         self.endpoints = endpoints or Endpoints()
         self.exit_timeout_s = exit_timeout_s
         self.log_verbose = log_verbose
+        self.response_cache_mb = response_cache_mb
         self.distribution = distribution or TritonDistribution.locate()
         self.workdir = Path(tempfile.mkdtemp(prefix="lumaflow-triton-"))
         self.log_path = self.workdir / "tritonserver.log"
@@ -217,6 +227,8 @@ class TritonServer:
             shm_prefix=f"lumaflow{os.getpid()}_{self.workdir.name.rsplit('-', 1)[-1]}_",
             exit_timeout_s=self.exit_timeout_s,
             log_verbose=self.log_verbose,
+            response_cache_mb=self.response_cache_mb,
+            cache_directory=self.distribution.caches,
         )
 
     def start(self) -> None:
@@ -378,6 +390,7 @@ def running_server(
     ready_timeout_s: float = 300.0,
     exit_timeout_s: int = 30,
     log_verbose: int = 0,
+    response_cache_mb: int = 0,
 ) -> Iterator[TritonServer]:
     """Start a server (on free loopback ports by default), yield it ready, stop it afterwards."""
     server = TritonServer(
@@ -385,6 +398,7 @@ def running_server(
         endpoints=endpoints or free_endpoints(),
         exit_timeout_s=exit_timeout_s,
         log_verbose=log_verbose,
+        response_cache_mb=response_cache_mb,
     )
     try:
         server.start()

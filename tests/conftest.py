@@ -39,11 +39,22 @@ def image_input(data: bytes) -> grpcclient.InferInput:
     return tensor
 
 
+def options_input(options: dict) -> grpcclient.InferInput:
+    tensor = grpcclient.InferInput("OPTIONS", [1, 1], "BYTES")
+    tensor.set_data_from_numpy(np.array([[json.dumps(options).encode()]], dtype=np.object_))
+    return tensor
+
+
 def enhance(
-    client: grpcclient.InferenceServerClient, data: bytes, pipeline: str = "upscale_x2", timeout_s: float = 120
+    client: grpcclient.InferenceServerClient,
+    data: bytes,
+    pipeline: str = "upscale_x2",
+    timeout_s: float = 120,
+    options: dict | None = None,
 ) -> tuple[bytes, dict]:
-    """Send one encoded image; return the encoded result and the parsed INFO."""
-    result = client.infer(pipeline, [image_input(data)], client_timeout=timeout_s)
+    """Send one encoded image (and OPTIONS); return the encoded result and the parsed INFO."""
+    inputs = [image_input(data)] + ([options_input(options)] if options is not None else [])
+    result = client.infer(pipeline, inputs, client_timeout=timeout_s)
     enhanced = result.as_numpy("ENHANCED")
     info = result.as_numpy("INFO")
     assert enhanced.shape == (1, 1) and info.shape == (1, 1)

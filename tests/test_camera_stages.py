@@ -1,6 +1,8 @@
-"""The camera stages over real gRPC: raw uint8 frames in and out, no decode or encode on the way."""
+"""The camera pipelines over real gRPC: raw uint8 frames in and out, no decode or encode on the way."""
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -12,10 +14,14 @@ from lumaflow.build.recipes import exposed
 from tests.photos import astronaut
 
 
-def _frames(client: grpcclient.InferenceServerClient, model: str, frames: np.ndarray, output: str) -> np.ndarray:
-    pixels = grpcclient.InferInput("PIXELS", list(frames.shape), "UINT8")
-    pixels.set_data_from_numpy(frames)
-    return client.infer(model, [pixels], client_timeout=60).as_numpy(output)
+def _frames(client: grpcclient.InferenceServerClient, model: str, frames: np.ndarray) -> np.ndarray:
+    """Each frame as its own request (the contract: one frame per request, batched by Triton)."""
+    out = []
+    for frame in frames:
+        pixels = grpcclient.InferInput("FRAME", [1, *frame.shape], "UINT8")
+        pixels.set_data_from_numpy(np.ascontiguousarray(frame[None]))
+        out.append(client.infer(model, [pixels], client_timeout=60).as_numpy("ENHANCED_FRAME")[0])
+    return np.stack(out)
 
 
 def _frame_pair() -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +35,7 @@ def test_camera_x2_upscales_raw_frames_better_than_bicubic(
     client: grpcclient.InferenceServerClient, model: str
 ) -> None:
     original, frame = _frame_pair()
-    out = _frames(client, model, frame[None], "UPSCALED")
+    out = _frames(client, model, frame[None])
     assert out.dtype == np.uint8 and out.shape == (1, *original.shape)
     ours, bicubic = y_psnr(out[0], original, 2), y_psnr(bicubic_up(frame, 2), original, 2)
     assert ours > bicubic + 1.0, f"{model}: {ours:.2f} dB vs bicubic {bicubic:.2f} dB"
@@ -37,25 +43,52 @@ def test_camera_x2_upscales_raw_frames_better_than_bicubic(
 
 def test_int8_camera_stage_stays_close_to_fp32(client: grpcclient.InferenceServerClient) -> None:
     _, frame = _frame_pair()
-    fp32 = _frames(client, "camera_x2", frame[None], "UPSCALED")[0]
-    int8 = _frames(client, "camera_x2_int8", frame[None], "UPSCALED")[0]
+    fp32 = _frames(client, "camera_x2", frame[None])[0]
+    int8 = _frames(client, "camera_x2_int8", frame[None])[0]
     assert rgb_psnr(int8, fp32) > 38.0
 
 
 def test_camera_x1_corrects_a_dark_frame_and_keeps_its_size(client: grpcclient.InferenceServerClient) -> None:
     original, _ = _frame_pair()
     dark = exposed(original, 0, -2.0, 0.006)
-    batch = np.stack([dark, dark[:, ::-1]])  # two frames in one request
-    out = _frames(client, "camera_x1", np.ascontiguousarray(batch), "RESTORED")
-    assert out.shape == batch.shape
-    assert rgb_psnr(out[0], original) > rgb_psnr(dark, original) + 3.0
-    alone = _frames(client, "camera_x1", np.ascontiguousarray(batch[1:]), "RESTORED")[0]
+    out = _frames(client, "camera_x1", dark[None])[0]
+    assert out.shape == dark.shape
+    assert rgb_psnr(out, original) > rgb_psnr(dark, original) + 3.0
+
+
+def test_camera_x1_leaves_a_well_exposed_frame_nearly_alone(client: grpcclient.InferenceServerClient) -> None:
+    original, _ = _frame_pair()
+    out = _frames(client, "camera_x1", original[None])[0]
+    assert rgb_psnr(out, original) > 28.0
+
+
+def _stats(client: grpcclient.InferenceServerClient, model: str) -> tuple[int, int]:
+    stats = client.get_inference_statistics(model, as_json=True)["model_stats"][0]
+    return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
+
+
+def test_frames_of_concurrent_streams_batch_and_match_alone(client: grpcclient.InferenceServerClient, server) -> None:
+    _, frame = _frame_pair()
+    frames = [np.ascontiguousarray(np.roll(frame, shift, axis=1)) for shift in range(0, 64, 8)]
+    alone = _frames(client, "camera_x2", np.stack(frames[:1]))[0]
+    before = _stats(client, "camera_sr_x2")
+
+    def stream(index: int) -> np.ndarray:
+        with grpcclient.InferenceServerClient(server.endpoints.grpc_url) as own:
+            return _frames(own, "camera_x2", np.stack([frames[index]] * 4))
+
+    with ThreadPoolExecutor(len(frames)) as pool:
+        results = list(pool.map(stream, range(len(frames))))
+    inferences, executions = (
+        after - prior for after, prior in zip(_stats(client, "camera_sr_x2"), before, strict=True)
+    )
+    assert inferences == 4 * len(frames) and executions < inferences
     # Batched or alone, the same frame gets the same answer (to rounding: ORT blocks its GEMMs by batch size).
-    assert int(np.abs(out[1].astype(np.int16) - alone.astype(np.int16)).max()) <= 1
+    assert int(np.abs(results[0][0].astype(np.int16) - alone.astype(np.int16)).max()) <= 1
 
 
 def test_a_frame_of_the_wrong_dtype_is_refused(client: grpcclient.InferenceServerClient) -> None:
-    frame = grpcclient.InferInput("PIXELS", [1, 24, 32, 3], "FP32")
+    frame = grpcclient.InferInput("FRAME", [1, 24, 32, 3], "FP32")
     frame.set_data_from_numpy(np.zeros((1, 24, 32, 3), dtype=np.float32))
     with pytest.raises(InferenceServerException) as caught:
         client.infer("camera_x2", [frame], client_timeout=30)

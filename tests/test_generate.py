@@ -34,21 +34,41 @@ def _steps(pipeline: str) -> list[str]:
     return [line.split('"')[1] for line in text.splitlines() if "model_name:" in line]
 
 
-def test_the_ensembles_wire_decode_to_their_stages_to_encode() -> None:
-    assert _steps("upscale_x2") == ["upscale_x2_decode", "waifu2x_x2", "encode"]
-    assert _steps("upscale_x2_fast") == ["upscale_x2_fast_decode", "espcn_x2", "encode"]
-    assert _steps("upscale_x4") == ["upscale_x4_decode", "srmd_x4", "encode"]
-    assert _steps("upscale_x4_fast") == ["upscale_x4_fast_decode", "sr_x4", "encode"]
-    assert _steps("upscale_x4_realistic") == ["upscale_x4_realistic_decode", "realesrgan_x4", "encode"]
-    assert _steps("upscale_x8") == ["upscale_x8_decode", "srmd_x4", "waifu2x_x2", "encode"]
-    assert _steps("denoise") == ["denoise_decode", "ffdnet", "encode"]
-    assert _steps("dejpeg") == ["dejpeg_decode", "waifu2x_dejpeg", "encode"]
+def test_the_ensembles_wire_decode_to_their_stages_tilers_to_encode() -> None:
+    assert _steps("upscale_x2") == ["upscale_x2_decode", "waifu2x_x2_tiles", "encode"]
+    assert _steps("upscale_x2_fast") == ["upscale_x2_fast_decode", "espcn_x2_tiles", "encode"]
+    assert _steps("upscale_x4") == ["upscale_x4_decode", "srmd_x4_tiles", "encode"]
+    assert _steps("upscale_x4_fast") == ["upscale_x4_fast_decode", "sr_x4_tiles", "encode"]
+    assert _steps("upscale_x4_realistic") == ["upscale_x4_realistic_decode", "realesrgan_x4_tiles", "encode"]
+    assert _steps("upscale_x8") == ["upscale_x8_decode", "srmd_x4_tiles", "waifu2x_x2_tiles", "encode"]
+    assert _steps("denoise") == ["denoise_decode", "ffdnet_tiles", "encode"]
+    assert _steps("dejpeg") == ["dejpeg_decode", "waifu2x_dejpeg_tiles", "encode"]
+
+
+def test_a_tiler_calls_its_stage_with_the_stages_own_tensors() -> None:
+    text = repository_files()["waifu2x_x2_tiles/config.pbtxt"]
+    assert 'backend: "python"' in text and 'string_value: "waifu2x_x2"' in text
+    assert 'name: "PIXELS"' in text and 'name: "UPSCALED"' in text
+    model_py = repository_files()["waifu2x_x2_tiles/1/model.py"]
+    assert isinstance(model_py, str) and "lumaflow.server.models.tiler" in model_py
+
+
+def test_composing_models_are_warmed_and_ensembles_may_cache() -> None:
+    files = repository_files()
+    decode = files["upscale_x2_decode/config.pbtxt"]
+    assert 'input_data_file: "sample_image"' in decode
+    sample = files["upscale_x2_decode/warmup/sample_image"]
+    assert isinstance(sample, bytes) and int.from_bytes(sample[:4], "little") == len(sample) - 4
+    assert sample[4:6] == b"\xff\xd8"  # a JPEG: a real photo, which the validating decoder accepts
+    assert "random_data: true" in files["waifu2x_x2/config.pbtxt"] and "dims: 256" in files["waifu2x_x2/config.pbtxt"]
+    assert "model_warmup" not in files["waifu2x_x2_tiles/config.pbtxt"]
+    assert "response_cache" in files["upscale_x2/config.pbtxt"]
 
 
 def test_a_cascade_feeds_each_stage_the_previous_output() -> None:
     steps = UPSCALE_X8.ensemble_steps()
     assert [step.input_map for step in steps[1:3]] == [{"PIXELS": "pixels_0"}, {"PIXELS": "pixels_1"}]
-    assert steps[3].input_map == {"PIXELS": "pixels_2", "META": "meta"}
+    assert steps[3].input_map == {"PIXELS": "pixels_2", "ALPHA": "alpha", "META": "meta"}
     assert UPSCALE_X8.scale == 8
 
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from lumaflow.ensemble.stages import PHOTO_BUCKETS
-from lumaflow.server.imaging import InvalidInput, decode_image, encode_png, pad_to_buckets
+from lumaflow.server.imaging import InvalidInput, Limits, decode_image, encode_png, pad_to_buckets
 from tests.photos import astronaut, encode
 
 
@@ -26,7 +26,7 @@ def png_declaring(width: int, height: int) -> bytes:
 
 
 def test_a_real_jpeg_decodes_to_rgb() -> None:
-    decoded = decode_image(encode(astronaut(), "JPEG", quality=92), max_megapixels=4)
+    decoded = decode_image(encode(astronaut(), "JPEG", quality=92), limits=Limits(4))
     assert decoded.pixels.shape == (512, 512, 3) and decoded.pixels.dtype == np.uint8
     assert decoded.format == "JPEG" and (decoded.width, decoded.height) == (512, 512)
 
@@ -37,12 +37,12 @@ def test_grey_and_palette_images_become_rgb() -> None:
     for image in (grey, palette):
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
-        assert decode_image(buffer.getvalue(), max_megapixels=4).pixels.shape == (512, 512, 3)
+        assert decode_image(buffer.getvalue(), limits=Limits(4)).pixels.shape == (512, 512, 3)
 
 
 def test_declared_size_is_checked_before_pixels_are_allocated() -> None:
     with pytest.raises(InvalidInput) as caught:
-        decode_image(png_declaring(60_000, 60_000), max_megapixels=4.2)
+        decode_image(png_declaring(60_000, 60_000), limits=Limits(4.2))
     assert str(caught.value).startswith("[image_too_large] The image is 60000x60000 (3600.0 megapixels)")
 
 
@@ -58,7 +58,7 @@ def test_declared_size_is_checked_before_pixels_are_allocated() -> None:
 )
 def test_broken_files_say_what_is_wrong(payload: bytes, expected: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        decode_image(payload, max_megapixels=4)
+        decode_image(payload, limits=Limits(4))
     assert str(caught.value).startswith(expected)
     assert caught.value.reason in ("invalid_image", "image_too_large")
 

@@ -23,9 +23,10 @@ SCHEMA = json.loads((DEFAULT_REPOSITORY / "upscale_x2" / SCHEMA_FILE).read_text(
 
 def test_no_options_means_the_defaults() -> None:
     parser = OptionsParser(SCHEMA)
-    assert parser.parse(None) == {"format": "png", "quality": 92}
-    assert parser.parse(b"") == {"format": "png", "quality": 92}
-    assert parser.parse(b'{"format": "jpeg"}') == {"format": "jpeg", "quality": 92}
+    defaults = {"format": "png", "quality": 92, "color_profile": "srgb", "keep_gps": False}
+    assert parser.parse(None) == defaults
+    assert parser.parse(b"") == defaults
+    assert parser.parse(b'{"format": "jpeg"}') == {**defaults, "format": "jpeg"}
 
 
 @pytest.mark.parametrize(

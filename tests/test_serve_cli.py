@@ -14,7 +14,7 @@ from pathlib import Path
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from lumaflow.ensemble.pipelines import PIPELINES
+from lumaflow.ensemble.pipelines import CAMERA_PIPELINES, PIPELINES
 from lumaflow.server.triton import Endpoints, child_pids, free_endpoints, pid_alive
 from tests.conftest import enhance
 from tests.photos import astronaut, decode, encode
@@ -56,7 +56,7 @@ def test_sigterm_under_load_finishes_requests_and_leaves_no_stubs(model_reposito
     try:
         ready = wait_for_line(process, "serving gRPC on")
         assert f"127.0.0.1:{endpoints.grpc_port}" in ready
-        assert ready.rstrip().endswith(f"pipelines: {', '.join(sorted(PIPELINES))}")
+        assert ready.rstrip().endswith(f"pipelines: {', '.join(sorted([*PIPELINES, *CAMERA_PIPELINES]))}")
         (triton_pid,) = child_pids(process.pid)
         stubs = child_pids(triton_pid)
         assert len(stubs) >= 3  # decode, espcn_x2, encode at least

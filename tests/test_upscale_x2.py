@@ -31,7 +31,12 @@ def test_upscale_x2_doubles_and_beats_bicubic(client: grpcclient.InferenceServer
     ours = y_psnr(upscaled, original, border=2)
     bicubic = y_psnr(bicubic_x2(low), original, border=2)
     assert ours > bicubic + 0.3, f"network {ours:.2f} dB vs bicubic {bicubic:.2f} dB"
-    assert info["output"] == {"width": low.shape[1] * 2, "height": low.shape[0] * 2, "format": "PNG"}
+    assert info["output"] == {
+        "width": low.shape[1] * 2,
+        "height": low.shape[0] * 2,
+        "format": "PNG",
+        "color_profile": "sRGB",
+    }
 
 
 def test_info_has_the_contract_keys(client: grpcclient.InferenceServerClient) -> None:
@@ -39,12 +44,24 @@ def test_info_has_the_contract_keys(client: grpcclient.InferenceServerClient) ->
     enhanced, info = enhance(client, encode(photo, "JPEG", quality=90))
     assert set(info) >= INFO_KEYS
     assert info["pipeline"] == "upscale_x2"
-    assert info["input"] == {"width": 300, "height": 200, "format": "JPEG"}
-    assert info["output"] == {"width": 600, "height": 400, "format": "PNG"}
+    assert info["input"] == {
+        "width": 300,
+        "height": 200,
+        "format": "JPEG",
+        "mode": "RGB",
+        "alpha": False,
+        "icc": None,
+    }
+    assert info["output"] == {"width": 600, "height": 400, "format": "PNG", "color_profile": "sRGB"}
     assert info["stages"] == ["decode", "waifu2x_x2", "encode"]
     assert set(info["timings_ms"]) == {"decode", "waifu2x_x2", "encode"}
     assert all(value >= 0 for value in info["timings_ms"].values())
-    assert info["models"] == {"decode": "upscale_x2_decode/1", "waifu2x_x2": "waifu2x_x2/1", "encode": "encode/1"}
+    assert info["models"] == {
+        "decode": "upscale_x2_decode/1",
+        "waifu2x_x2": "waifu2x_x2/1",
+        "waifu2x_x2_tiles": "waifu2x_x2_tiles/1",
+        "encode": "encode/1",
+    }
     assert info["networks"]["waifu2x_x2"]["weights"].endswith("upconv_7_photo/scale2.0x_model")
     assert len(info["networks"]["waifu2x_x2"]["sha256"]) == 16
     assert info["networks"]["waifu2x_x2"]["licence"] == "BSD-3-Clause"
@@ -100,12 +117,12 @@ def test_bad_images_get_invalid_image_and_the_server_keeps_serving(
 
 
 def test_too_many_megapixels_are_refused_before_decoding(client: grpcclient.InferenceServerClient) -> None:
-    # A 2300x2300 PNG of flat colour is small on the wire but over the 4.2 MP limit.
-    huge = encode(np.full((2300, 2300, 3), 128, dtype=np.uint8))
+    # A 4100x4100 PNG of flat colour is small on the wire but over the 16 MP limit.
+    huge = encode(np.full((4100, 4100, 3), 128, dtype=np.uint8))
     with pytest.raises(InferenceServerException) as caught:
         enhance(client, huge)
     assert caught.value.status() == "StatusCode.INVALID_ARGUMENT"
-    assert "[image_too_large] The image is 2300x2300" in caught.value.message()
+    assert "[image_too_large] The image is 4100x4100" in caught.value.message()
 
 
 def _sr_stats(client: grpcclient.InferenceServerClient) -> tuple[int, int]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
 
 from lumaflow.ensemble import contract
+from lumaflow.server.colour import SourceProfile
 from lumaflow.server.imaging import encode_image
 from lumaflow.server.models.base import Outputs, RequestModel, bytes_tensor, input_array, single_bytes
 
@@ -23,7 +25,22 @@ class TritonPythonModel(RequestModel):
             raise RuntimeError(f"pixels of shape {pixels.shape} do not match {padded} at scale {scale}")
         width, height = meta["input"]["width"] * scale, meta["input"]["height"] * scale
         options = meta["options"]
-        encoded, fmt = encode_image(pixels[:height, :width], fmt=options["format"], quality=options["quality"])
+        source = meta["source"]
+        alpha = input_array(request, contract.ALPHA.name)[0]
+        profile = None
+        if source["icc"]:
+            profile = SourceProfile(base64.b64decode(source["icc"]), source["icc_description"], "RGB")
+        encoded, fmt, notes = encode_image(
+            pixels[:height, :width],
+            fmt=options["format"],
+            quality=options["quality"],
+            alpha=alpha if alpha.size else None,
+            grey=source["grey"],
+            exif=base64.b64decode(source["exif"]),
+            profile=profile,
+        )
+        if options["color_profile"] == "source" and profile is None:
+            notes["color_profile"] = "sRGB (the input has no RGB profile to return to)"
         encode_ms = (time.perf_counter() - started) * 1e3
         neural = meta["stages"][1:-1]
         timings = {
@@ -34,7 +51,7 @@ class TritonPythonModel(RequestModel):
         info = {
             "pipeline": meta["pipeline"],
             "input": meta["input"],
-            "output": {"width": width, "height": height, "format": fmt},
+            "output": {"width": width, "height": height, "format": fmt, **notes},
             "stages": meta["stages"],
             "timings_ms": timings,
             "models": meta["models"],
