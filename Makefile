@@ -32,10 +32,15 @@ $(VENV)/.test-installed: $(VENV)/.serve-installed
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq plasma-workspace-wallpapers
 
+# Headless Chromium for the test that screenshots the before/after slider page `lumaflow enhance --compare` writes.
+/usr/bin/chromium:
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
+
 serve: $(VENV)/.serve-installed
 	$(VENV)/bin/lumaflow serve $(ARGS)
 
-test: lint /usr/share/wallpapers/Altai
+test: lint /usr/share/wallpapers/Altai /usr/bin/chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed

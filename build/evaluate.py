@@ -9,7 +9,7 @@ fixed seeds, restored by each pipeline and by a classical baseline, and scored a
   ``upscale_x4_realistic`` against Pillow bicubic up;
 - ``denoise``: Gaussian noise σ 15/25/50 (uint8, clipped); ``denoise`` told σ in OPTIONS and left to
   its estimator, against a radius-1 Gaussian blur and non-local means (``lumaflow.build.denoise``);
-- ``dejpeg``: Pillow JPEG at quality 10/20/30; ``dejpeg`` (waifu2x's de-blocker) and our ``deblock``
+- ``dejpeg``: Pillow JPEG at quality 10/20/30; ``dejpeg`` (our ``deblock``) and ``dejpeg_waifu2x``
   against the decoded JPEG itself;
 - ``camera_x2``: as x2, clean and with camera noise and JPEG; ``camera_x2``, ``camera_x2_int8`` and
   ``upscale_x2_fast`` against bicubic;
@@ -268,7 +268,7 @@ TASKS: dict[str, Task] = {
         "y",
         ("jpeg",),
         "jpeg",
-        (Ours("dejpeg", "dejpeg"), Ours("deblock (ours)", "dejpeg", steps=("deblock",))),
+        (Ours("dejpeg", "dejpeg"), Ours("dejpeg_waifu2x", "dejpeg_waifu2x")),
     ),
     "camera_x2": Task(
         "camera_x2",

@@ -23,6 +23,7 @@ import lumaflow
 
 from . import contract
 from .config import DynamicBatching, InstanceGroup, InstanceKind, ModelConfig, Tensor
+from .options import options_schema
 from .pipelines import CameraPipeline, Pipeline
 from .stages import DECODE, ENCODE, Network, Stage
 from .warmup import decode_warmups, stage_warmups
@@ -177,7 +178,11 @@ def ensemble_config(pipeline: Pipeline) -> ModelConfig:
         inputs=(contract.IMAGE, contract.OPTIONS),
         outputs=(contract.ENHANCED, contract.INFO),
         ensemble_steps=pipeline.ensemble_steps(),
-        parameters={"description": pipeline.doc},
+        # What `LumaflowClient.pipelines()` reads (one get_model_config per pipeline): no file access needed.
+        parameters={
+            "description": pipeline.doc,
+            "options_schema": json.dumps(options_schema(pipeline.name, pipeline.options), sort_keys=True),
+        },
         # Cached only when the server is started with a cache (`lumaflow serve --response-cache-mb N`):
         # off by default, so load tests measure the pipeline, not the cache.
         response_cache=True,

@@ -1,4 +1,4 @@
-"""The ``lumaflow`` command: serve, generate, build, train."""
+"""The ``lumaflow`` command: serve, generate, build, train, eval; the client's enhance, pipelines, health, camera."""
 
 from __future__ import annotations
 
@@ -284,6 +284,10 @@ def parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("rest", nargs=argparse.REMAINDER)
     evaluate.set_defaults(handler=cmd_eval)
+
+    from lumaflow.client.cli import add_commands  # enhance, pipelines, health, camera: client-only imports
+
+    add_commands(commands)
     return top
 
 

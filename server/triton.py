@@ -88,6 +88,9 @@ def check_ports_free(endpoints: Endpoints) -> None:
                 ) from None
 
 
+TOKEN_KEY = "lumaflow-token"
+
+
 def server_argv(
     binary: Path,
     *,
@@ -99,6 +102,7 @@ def server_argv(
     log_verbose: int = 0,
     response_cache_mb: int = 0,
     cache_directory: Path | None = None,
+    token: str | None = None,
 ) -> list[str]:
     """The tritonserver command line; ``response_cache_mb`` > 0 turns on the pipelines' response cache."""
     cache = []
@@ -106,6 +110,15 @@ def server_argv(
         cache.append(f"--cache-config=local,size={response_cache_mb * 1024 * 1024}")
         if cache_directory is not None:
             cache.append(f"--cache-directory={cache_directory}")
+    restricted = []
+    if token:
+        # Calls that run or reveal models need the header (gRPC: triton-grpc-protocol-lumaflow-token;
+        # HTTP: lumaflow-token); health stays open for load balancers and Kubernetes probes.
+        protocols = "inference,model-config,model-repository,metadata,statistics"
+        restricted = [
+            f"--grpc-restricted-protocol={protocols}:{TOKEN_KEY}={token}",
+            f"--http-restricted-api={protocols}:{TOKEN_KEY}={token}",
+        ]
     return [
         str(binary),
         f"--model-repository={model_repository}",
@@ -131,6 +144,7 @@ def server_argv(
         "--backend-config=python,shm-growth-byte-size=16777216",
         f"--log-verbose={log_verbose}",
         *cache,
+        *restricted,
     ]
 
 
@@ -199,12 +213,14 @@ class TritonServer:
         log_verbose: int = 0,
         distribution: TritonDistribution | None = None,
         response_cache_mb: int = 0,
+        token: str | None = None,
     ) -> None:
         self.model_repository = Path(model_repository).resolve()
         self.endpoints = endpoints or Endpoints()
         self.exit_timeout_s = exit_timeout_s
         self.log_verbose = log_verbose
         self.response_cache_mb = response_cache_mb
+        self.token = token
         self.distribution = distribution or TritonDistribution.locate()
         self.workdir = Path(tempfile.mkdtemp(prefix="lumaflow-triton-"))
         self.log_path = self.workdir / "tritonserver.log"
@@ -229,6 +245,7 @@ class TritonServer:
             log_verbose=self.log_verbose,
             response_cache_mb=self.response_cache_mb,
             cache_directory=self.distribution.caches,
+            token=self.token,
         )
 
     def start(self) -> None:
@@ -255,7 +272,10 @@ class TritonServer:
 
     def _get(self, path: str, method: str = "GET", timeout: float = 2.0) -> tuple[int, bytes]:
         request = urllib.request.Request(
-            self.endpoints.http_url + path, method=method, data=b"" if method == "POST" else None
+            self.endpoints.http_url + path,
+            method=method,
+            data=b"" if method == "POST" else None,
+            headers={TOKEN_KEY: self.token} if self.token else {},
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -391,6 +411,7 @@ def running_server(
     exit_timeout_s: int = 30,
     log_verbose: int = 0,
     response_cache_mb: int = 0,
+    token: str | None = None,
 ) -> Iterator[TritonServer]:
     """Start a server (on free loopback ports by default), yield it ready, stop it afterwards."""
     server = TritonServer(
@@ -399,6 +420,7 @@ def running_server(
         exit_timeout_s=exit_timeout_s,
         log_verbose=log_verbose,
         response_cache_mb=response_cache_mb,
+        token=token,
     )
     try:
         server.start()

@@ -45,7 +45,7 @@ def test_a_tiny_run_writes_the_report_and_strips(offline: tuple[Path, dict[str, 
     markdown = (out / "report.md").read_text()
     for heading in ("## x2", "## x4", "## denoise", "## dejpeg", "upscale_x4_realistic", "denoise_estimated"):
         assert heading in markdown
-    for heading in ("## camera_x2", "## camera_x1", "camera_x2_int8", "best_gamma", "deblock (ours)"):
+    for heading in ("## camera_x2", "## camera_x1", "camera_x2_int8", "best_gamma", "dejpeg_waifu2x"):
         assert heading in markdown
     strips = sorted(path.name for path in (out / "strips").iterdir())
     assert strips == [

@@ -42,7 +42,8 @@ def test_the_ensembles_wire_decode_to_their_stages_tilers_to_encode() -> None:
     assert _steps("upscale_x4_realistic") == ["upscale_x4_realistic_decode", "realesrgan_x4_tiles", "encode"]
     assert _steps("upscale_x8") == ["upscale_x8_decode", "srmd_x4_tiles", "waifu2x_x2_tiles", "encode"]
     assert _steps("denoise") == ["denoise_decode", "ffdnet_tiles", "encode"]
-    assert _steps("dejpeg") == ["dejpeg_decode", "waifu2x_dejpeg_tiles", "encode"]
+    assert _steps("dejpeg") == ["dejpeg_decode", "deblock_tiles", "encode"]
+    assert _steps("dejpeg_waifu2x") == ["dejpeg_waifu2x_decode", "waifu2x_dejpeg_tiles", "encode"]
 
 
 def test_a_tiler_calls_its_stage_with_the_stages_own_tensors() -> None:

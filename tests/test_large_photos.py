@@ -39,3 +39,22 @@ def test_a_12_megapixel_jpeg_through_upscale_x2_stays_under_4_gb(
         f"(idle {memory.baseline / 2**30:.2f} GiB), timings {info['timings_ms']}"
     )
     assert memory.peak < MEMORY_LIMIT
+
+
+@pytest.mark.slow
+def test_realesrgan_tiles_agree_with_untiled_beyond_its_context(client: grpcclient.InferenceServerClient) -> None:
+    """Real-ESRGAN sees further than its 32 px of context: measure how far tiled output moves from untiled."""
+    from skimage import data as skdata
+
+    from lumaflow.build.eval import rgb_psnr
+    from lumaflow.build.evaluate import run_offline
+    from lumaflow.ensemble.pipelines import PIPELINES
+    from tests.photos import decode
+
+    photo = np.asarray(skdata.coffee(), dtype=np.uint8)[:400, :500]  # 2 x 2 tiles of 384 with 32 px context
+    data = encode(photo)
+    served, _ = enhance(client, data, "upscale_x4_realistic", timeout_s=1800)
+    untiled = run_offline(PIPELINES["upscale_x4_realistic"], data, {})
+    psnr = rgb_psnr(decode(served), untiled)
+    print(f"\nupscale_x4_realistic tiled vs untiled on a 500x400 photo: {psnr:.2f} dB")
+    assert psnr >= 40.0

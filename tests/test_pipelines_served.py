@@ -22,7 +22,7 @@ def _photo_for(pipeline: Pipeline) -> tuple[bytes, bytes | None]:
     if pipeline.name == "denoise":
         noisy = crop.astype(np.float64) + np.random.default_rng(0).normal(0, NOISE_SIGMA, crop.shape)
         return encode(np.clip(noisy, 0, 255).astype(np.uint8)), json.dumps({"noise_level": NOISE_SIGMA}).encode()
-    if pipeline.name == "dejpeg":
+    if pipeline.name.startswith("dejpeg"):
         return encode(crop, "JPEG", quality=20), None
     return encode(crop), None
 

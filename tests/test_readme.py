@@ -14,11 +14,21 @@ from tests.photos import astronaut, encode
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def readme_example() -> str:
-    section = README.read_text().split("## Send a photo", 1)[1]
-    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert match, "the README lost its client example"
-    return match.group(1)
+def readme_examples(heading: str) -> list[str]:
+    """The python blocks of one README section, in order."""
+    section = README.read_text().split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert blocks, f"the README lost its examples under {heading!r}"
+    return blocks
+
+
+def run_example(code: str, server: TritonServer, folder: Path) -> None:
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        exec(compile(code.replace("127.0.0.1:8001", server.endpoints.grpc_url), "README.md", "exec"), {})
+    finally:
+        os.chdir(previous)
 
 
 def test_readme_starts_with_the_two_commands() -> None:
@@ -26,16 +36,23 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert [command.split()[1] for command in commands] == ["serve", "test"]
 
 
-def test_readme_example_upscales_a_photo(server: TritonServer, tmp_path: Path, capsys) -> None:
-    code = readme_example()
-    assert len(code.strip().splitlines()) <= 12
+def test_readme_examples_upscale_a_photo(server: TritonServer, tmp_path: Path, capsys) -> None:
+    examples = readme_examples("Send a photo")
+    assert len(examples) == 2 and all(len(code.strip().splitlines()) <= 12 for code in examples)
     (tmp_path / "photo.jpg").write_bytes(encode(astronaut()[:200, :240], "JPEG", quality=90))
-    previous = Path.cwd()
-    os.chdir(tmp_path)
-    try:
-        exec(compile(code.replace("127.0.0.1:8001", server.endpoints.grpc_url), "README.md", "exec"), {})
-    finally:
-        os.chdir(previous)
+    run_example(examples[0], server, tmp_path)  # lumaflow.client
+    assert Image.open(tmp_path / "photo_x2.png").size == (480, 400)
+    assert Image.open(tmp_path / "photo_clean.jpg").format == "JPEG"
+    assert "(480, 400) {'decode'" in capsys.readouterr().out
+    (tmp_path / "photo_x2.png").unlink()
+    run_example(examples[1], server, tmp_path)  # plain tritonclient
     assert Image.open(tmp_path / "photo_x2.png").size == (480, 400)
     printed = capsys.readouterr().out
-    assert "'waifu2x_x2'" in printed and "'decode'" in printed
+    assert "'waifu2x_x2" in printed and "'decode'" in printed
+
+
+def test_readme_camera_example_streams_frames(server: TritonServer, tmp_path: Path, capsys) -> None:
+    (example,) = readme_examples("Stream camera frames")
+    run_example(example, server, tmp_path)
+    printed = capsys.readouterr().out
+    assert "(480, 640, 3)" in printed and "delivered " in printed and "/16" in printed

@@ -33,7 +33,7 @@ from lumaflow.server.models.base import error_response, internal_error, outputs_
 
 
 class Stopped(Exception):
-    """The request was cancelled or ran out of time; ``str()`` says which."""
+    """The request ends early: cancelled, out of time, or refused by the stage; ``str()`` says why."""
 
     def __init__(self, message: str, code: Any) -> None:
         super().__init__(message)
@@ -128,5 +128,6 @@ class TritonPythonModel:
         response = await call.async_exec()
         if response.has_error():
             self._check(request, deadline)  # a tile that timed out in the stage's queue: say why
-            raise RuntimeError(f"{self.stage}: {response.error().message()}")
+            error = response.error()  # the stage's own answer (a full queue stays UNAVAILABLE)
+            raise Stopped(error.message(), error.code())
         return pb_utils.get_output_tensor_by_name(response, self.output_name).as_numpy()

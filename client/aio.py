@@ -1,0 +1,199 @@
+"""``AsyncLumaflowClient``: the same calls for asyncio services, on ``tritonclient.grpc.aio``.
+
+    async with AsyncLumaflowClient("localhost:8001") as lumaflow:
+        result = await lumaflow.enhance("photo.jpg", "upscale_x2")
+
+Retries, failover, deadlines and errors behave exactly as ``LumaflowClient``'s (the decisions live in
+``policy.py`` and ``errors.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import tritonclient.grpc.aio as aioclient
+from tritonclient.utils import InferenceServerException
+
+from .errors import DeadlineExceeded, LumaflowError, Unavailable, from_triton
+from .images import ImageLike, encoded
+from .metrics import ClientMetrics
+from .policy import AUTH_HEADER, Endpoint, EndpointPool, RetryPolicy, TLSConfig
+from .protocol import PipelineInfo, photo_inputs, photo_options, photo_outputs, pipeline_info
+from .result import EnhanceResult
+from .sync import DEFAULT_TIMEOUT_S, PROBE_TIMEOUT_S
+
+
+class AsyncLumaflowClient:
+    """An asyncio client of one or several Lumaflow servers, round-robin with failover."""
+
+    def __init__(
+        self,
+        url: str | Sequence[str],
+        *,
+        token: str | None = None,
+        tls: TLSConfig | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        retry: RetryPolicy | None = None,
+        metrics: ClientMetrics | None = None,
+        seed: int | None = None,
+    ) -> None:
+        urls = [url] if isinstance(url, str) else list(url)
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.metrics = metrics
+        self.headers = {AUTH_HEADER: token} if token else None
+        self._tls = tls
+        self._rng = random.Random(seed)
+        self.pool: EndpointPool[aioclient.InferenceServerClient] = EndpointPool(urls, self._connect)
+
+    def _connect(self, url: str) -> aioclient.InferenceServerClient:
+        if self._tls is None:
+            return aioclient.InferenceServerClient(url)
+        return aioclient.InferenceServerClient(
+            url,
+            ssl=True,
+            root_certificates=self._tls.root_certificates,
+            private_key=self._tls.private_key,
+            certificate_chain=self._tls.certificate_chain,
+        )
+
+    async def enhance(
+        self,
+        image: ImageLike,
+        pipeline: str = "upscale_x2",
+        *,
+        preset: str | None = None,
+        timeout: float | None = None,
+        **options: Any,
+    ) -> EnhanceResult:
+        data = encoded(image)
+        started = time.monotonic()
+        result, endpoint, attempts = await self._call(pipeline, data, photo_options(preset, options), timeout)
+        enhanced, info = photo_outputs(result)
+        return EnhanceResult(enhanced, info, time.monotonic() - started, endpoint.url, attempts)
+
+    async def enhance_many(
+        self,
+        images: Iterable[ImageLike],
+        pipeline: str = "upscale_x2",
+        *,
+        concurrency: int = 4,
+        progress: bool = False,
+        preset: str | None = None,
+        timeout: float | None = None,
+        **options: Any,
+    ) -> list[EnhanceResult | LumaflowError]:
+        """As ``LumaflowClient.enhance_many``: input order kept, each failure in its place."""
+        items = list(images)
+        slots = asyncio.Semaphore(max(1, concurrency))
+        done = 0
+
+        async def one(image: ImageLike) -> EnhanceResult | LumaflowError:
+            nonlocal done
+            async with slots:
+                try:
+                    return await self.enhance(image, pipeline, preset=preset, timeout=timeout, **options)
+                except LumaflowError as error:
+                    return error
+                finally:
+                    done += 1
+                    if progress:
+                        print(f"\r{pipeline}: {done}/{len(items)}", end="", file=sys.stderr, flush=True)
+
+        results = list(await asyncio.gather(*(one(image) for image in items)))
+        if progress:
+            print(file=sys.stderr)
+        return results
+
+    async def pipelines(self) -> list[PipelineInfo]:
+        endpoint, _ = self.pool.pick()
+        client = endpoint.client
+        try:
+            index = await client.get_model_repository_index(as_json=True, headers=self.headers)
+            found = []
+            for model in index.get("models", []):
+                if model.get("state") != "READY":
+                    continue
+                config = await client.get_model_config(model["name"], as_json=True, headers=self.headers)
+                info = pipeline_info(config["config"])
+                if info is not None:
+                    found.append(info)
+        except InferenceServerException as error:
+            raise from_triton(error) from None
+        return sorted(found, key=lambda info: info.name)
+
+    async def _probe(self, endpoint: Endpoint[aioclient.InferenceServerClient]) -> bool:
+        try:
+            return bool(await endpoint.client.is_server_ready(headers=self.headers, client_timeout=PROBE_TIMEOUT_S))
+        except InferenceServerException:
+            return False
+
+    async def health(self) -> dict[str, dict[str, bool]]:
+        report = {}
+        for endpoint in self.pool.endpoints:
+            ready = await self._probe(endpoint)
+            try:
+                live = bool(await endpoint.client.is_server_live(headers=self.headers, client_timeout=PROBE_TIMEOUT_S))
+            except InferenceServerException:
+                live = False
+            report[endpoint.url] = {"live": live, "ready": ready}
+        return report
+
+    async def _call(
+        self, pipeline: str, data: bytes, options: dict[str, Any], timeout: float | None
+    ) -> tuple[Any, Endpoint[aioclient.InferenceServerClient], int]:
+        budget = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            endpoint, returning = self.pool.pick()
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise DeadlineExceeded(f"the call's {budget:g} s deadline passed after {attempt - 1} tries")
+                if returning and not await self._probe(endpoint):
+                    raise Unavailable(f"{endpoint.url} is not ready")
+                result = await endpoint.client.infer(
+                    pipeline,
+                    photo_inputs(data, options),
+                    headers=self.headers,
+                    client_timeout=remaining,
+                    timeout=max(1, int(remaining * 1e6)),
+                )
+            except (InferenceServerException, LumaflowError) as raw:
+                error = from_triton(raw) if isinstance(raw, InferenceServerException) else raw
+                if isinstance(error, Unavailable):
+                    self.pool.eject(endpoint)
+                retry = (
+                    self.retry.should_retry(error) and attempt < self.retry.attempts and deadline - time.monotonic() > 0
+                )
+                if self.metrics is not None:
+                    counter = self.metrics.retries if retry else self.metrics.errors
+                    counter.labels(pipeline, type(error).__name__).inc()
+                if not retry:
+                    raise error from None
+                await asyncio.sleep(min(self.retry.delay(attempt, self._rng), max(0.0, deadline - time.monotonic())))
+                continue
+            self.pool.healthy(endpoint)
+            if self.metrics is not None:
+                self.metrics.latency.labels(pipeline).observe(time.monotonic() - started)
+            return result, endpoint, attempt
+
+    async def close(self) -> None:
+        for endpoint in self.pool.endpoints:
+            client = endpoint.close()
+            if client is not None:
+                await client.close()
+
+    async def __aenter__(self) -> AsyncLumaflowClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()

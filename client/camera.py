@@ -1,0 +1,253 @@
+"""``CameraSession``: one camera's frames over one bidirectional gRPC stream, in order, never lagging.
+
+    with CameraSession("localhost:8001", "camera_x2", latency_budget_s=0.1) as camera:
+        for frame in frames:
+            camera.submit(frame)              # never blocks: a frame that cannot go is dropped, counted
+            for result in camera.results():   # what is ready, in frame order
+                show(result.frame)
+        print(camera.stats())
+
+Frames go out on Triton's streaming API (one stream per camera) and come back through its callback
+in whatever order the server finished them; the session hands them on in frame order. It keeps at
+most ``max_in_flight`` frames on the wire; a new frame beyond that is dropped at once ("backlog")
+rather than queued, because a queued frame only gets older. A frame whose result is older than the
+latency budget when its turn comes is dropped too ("late"), and so is one the server failed
+("error", with the message kept). Nothing is dropped silently: ``stats()`` counts every frame.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+from tritonclient.utils import InferenceServerException
+
+from .errors import from_triton
+from .policy import AUTH_HEADER
+from .protocol import FRAME_OUTPUT, frame_inputs
+
+RATE_WINDOW_S = 2.0  # fps is measured over the last two seconds
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    index: int  # the frame's number in this session, from 0, in the order submitted
+    frame: np.ndarray  # the enhanced frame, uint8 HxWx3
+    latency_s: float  # submit to result
+
+
+@dataclass(frozen=True)
+class SessionStats:
+    submitted: int
+    delivered: int
+    in_flight: int
+    dropped: dict[str, int]  # by reason: backlog, late, error
+    fps_in: float
+    fps_out: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    session_fps_out: float  # delivered frames over the session's span, first submit to last delivery
+    last_error: str = ""
+
+    def line(self) -> str:
+        drops = ", ".join(f"{reason} {count}" for reason, count in sorted(self.dropped.items())) or "none"
+        return (
+            f"in {self.fps_in:5.1f} fps  out {self.fps_out:5.1f} fps  p50 {self.latency_p50_ms:6.1f} ms  "
+            f"p99 {self.latency_p99_ms:6.1f} ms  delivered {self.delivered}/{self.submitted}  dropped: {drops}"
+        )
+
+
+@dataclass
+class _Pending:
+    sent_at: float
+    result: np.ndarray | None = None
+    error: str = ""
+    arrived_at: float = 0.0
+    done: bool = False
+
+
+@dataclass
+class _Counters:
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    submitted_at: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    delivered_at: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    dropped: Counter[str] = field(default_factory=Counter)
+    delivered: int = 0
+    submitted: int = 0
+    first_submit: float = 0.0
+    last_delivery: float = 0.0
+    last_error: str = ""
+
+
+class CameraSession:
+    """One camera: frames in, enhanced frames out in order, within a latency budget."""
+
+    def __init__(
+        self,
+        url: str,
+        pipeline: str = "camera_x2",
+        *,
+        token: str | None = None,
+        max_in_flight: int = 4,
+        latency_budget_s: float = 0.1,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self.url = url
+        self.pipeline = pipeline
+        self.max_in_flight = max_in_flight
+        self.latency_budget_s = latency_budget_s
+        self._headers = {AUTH_HEADER: token} if token else None
+        self._client: grpcclient.InferenceServerClient | None = None
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._pending: dict[int, _Pending] = {}
+        self._next_index = 0  # the next frame number to hand out
+        self._next_out = 0  # the next frame number to deliver or drop
+        self._ready: deque[FrameResult] = deque()
+        self._counters = _Counters()
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    def start(self) -> CameraSession:
+        self._client = grpcclient.InferenceServerClient(self.url)
+        self._client.start_stream(callback=self._on_response, headers=self._headers)
+        return self
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.stop_stream(cancel_requests=True)
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> CameraSession:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- frames ---------------------------------------------------------------------------------------
+
+    def submit(self, frame: np.ndarray) -> int | None:
+        """Send ``frame`` (uint8 HxWx3); its number, or None when it was dropped for the backlog."""
+        if self._client is None:
+            raise RuntimeError("start the session first (use it as a context manager)")
+        inputs = frame_inputs(frame)
+        now = time.monotonic()
+        with self._lock:
+            self._counters.submitted += 1
+            self._counters.submitted_at.append(now)
+            self._counters.first_submit = self._counters.first_submit or now
+            self._settle(now)
+            if len(self._pending) >= self.max_in_flight:
+                self._counters.dropped["backlog"] += 1
+                return None
+            index = self._next_index
+            self._next_index += 1
+            self._pending[index] = _Pending(sent_at=now)
+        self._client.async_stream_infer(self.pipeline, inputs, request_id=str(index))
+        return index
+
+    def _on_response(self, result: Any, error: InferenceServerException | None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if error is not None:
+                index = int(error.request_id()) if hasattr(error, "request_id") and error.request_id() else -1
+                message = str(from_triton(error))
+            else:
+                index = int(result.get_response().id)
+                message = ""
+            pending = self._pending.get(index)
+            if pending is None:  # already declared late, or an error without a request id
+                if message:
+                    self._counters.last_error = message
+                return
+            pending.done, pending.arrived_at = True, now
+            if message:
+                pending.error = message
+            else:
+                pending.result = np.asarray(result.as_numpy(FRAME_OUTPUT)[0])
+            self._settle(now)
+            self._arrived.notify_all()
+
+    def _settle(self, now: float) -> None:
+        """Deliver or drop, in frame order, every frame whose fate is known (lock held)."""
+        while self._next_out < self._next_index:
+            pending = self._pending.get(self._next_out)
+            if pending is None:
+                self._next_out += 1
+                continue
+            overdue = now - pending.sent_at > self.latency_budget_s
+            if not pending.done and not overdue:
+                return  # wait for it: later frames stay behind it
+            del self._pending[self._next_out]
+            latency = (pending.arrived_at if pending.done else now) - pending.sent_at
+            if pending.error:
+                self._counters.dropped["error"] += 1
+                self._counters.last_error = pending.error
+            elif pending.result is None or latency > self.latency_budget_s:
+                self._counters.dropped["late"] += 1
+            else:
+                self._ready.append(FrameResult(self._next_out, pending.result, latency))
+                self._counters.delivered += 1
+                self._counters.delivered_at.append(now)
+                self._counters.last_delivery = now
+                self._counters.latencies.append(latency)
+            self._next_out += 1
+
+    def results(self, wait_s: float = 0.0) -> Iterator[FrameResult]:
+        """The results ready now, in frame order (waiting up to ``wait_s`` for the first)."""
+        with self._lock:
+            self._settle(time.monotonic())
+            if not self._ready and wait_s > 0:
+                self._arrived.wait(wait_s)
+                self._settle(time.monotonic())
+            ready, self._ready = list(self._ready), deque()
+        yield from ready
+
+    def drain(self, timeout_s: float = 5.0) -> list[FrameResult]:
+        """Wait until no frame is in flight (each delivered or dropped); return what was delivered."""
+        collected: list[FrameResult] = []
+        stop_at = time.monotonic() + timeout_s
+        while time.monotonic() < stop_at:
+            collected.extend(self.results(wait_s=0.05))
+            with self._lock:
+                if not self._pending:
+                    break
+        collected.extend(self.results())
+        return collected
+
+    def stats(self) -> SessionStats:
+        now = time.monotonic()
+        with self._lock:
+            self._settle(now)
+            counters = self._counters
+            latencies = sorted(counters.latencies)
+
+            def rate(stamps: deque[float]) -> float:
+                recent = [stamp for stamp in stamps if now - stamp <= RATE_WINDOW_S]
+                return len(recent) / RATE_WINDOW_S
+
+            return SessionStats(
+                submitted=counters.submitted,
+                delivered=counters.delivered,
+                in_flight=len(self._pending),
+                dropped=dict(counters.dropped),
+                fps_in=rate(counters.submitted_at),
+                fps_out=rate(counters.delivered_at),
+                latency_p50_ms=statistics.median(latencies) * 1e3 if latencies else 0.0,
+                latency_p99_ms=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1e3
+                if latencies
+                else 0.0,
+                session_fps_out=counters.delivered / span
+                if (span := counters.last_delivery - counters.first_submit) > 0
+                else 0.0,
+                last_error=counters.last_error,
+            )

@@ -1,0 +1,218 @@
+"""The client's commands: ``lumaflow enhance``, ``pipelines``, ``health`` and ``camera`` (no server code imported).
+
+lumaflow enhance photo.jpg -o photo_x2.png --pipeline upscale_x2 --compare
+lumaflow enhance a.jpg b.jpg -o out/ --pipeline denoise --option noise_level=15
+lumaflow pipelines
+lumaflow camera --source synthetic --frames 300 --fps 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .camera import CameraSession
+from .compare import side_by_side, slider_page
+from .errors import LumaflowError
+from .result import EnhanceResult
+from .sync import LumaflowClient
+
+DEFAULT_URL = os.environ.get("LUMAFLOW_URL", "localhost:8001")
+EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
+
+
+def _option(text: str) -> tuple[str, Any]:
+    """``key=value``; the value is read as JSON when it parses (numbers, booleans), else as a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"options are key=value, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def _client(args: argparse.Namespace) -> LumaflowClient:
+    return LumaflowClient(args.url, token=args.token or os.environ.get("LUMAFLOW_TOKEN"), timeout=args.timeout)
+
+
+def _destination(source: Path, out: Path, many: bool, result: EnhanceResult) -> Path:
+    if not many and out.suffix:
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    return out / f"{source.stem}{EXTENSIONS.get(result.format, '.png')}"
+
+
+def cmd_enhance(args: argparse.Namespace) -> int:
+    sources = [Path(path) for path in args.inputs]
+    missing = [str(path) for path in sources if not path.is_file()]
+    if missing:
+        print(f"lumaflow enhance: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    many = len(sources) > 1
+    if many and args.output.suffix:
+        print("lumaflow enhance: with several inputs, -o must be a folder", file=sys.stderr)
+        return 2
+    options = dict(args.option or [])
+    with _client(args) as client:
+        results = client.enhance_many(
+            sources, args.pipeline, concurrency=args.concurrency, progress=many, preset=args.preset, **options
+        )
+    failed = 0
+    for source, result in zip(sources, results, strict=True):
+        if isinstance(result, LumaflowError):
+            failed += 1
+            print(f"{source}: {type(result).__name__}: {result}", file=sys.stderr)
+            continue
+        written = result.save(_destination(source, args.output, many, result))
+        line = f"{source} -> {written} ({result.image.width}x{result.image.height}, {result.seconds:.2f} s)"
+        if args.compare:
+            before = Image.open(io.BytesIO(source.read_bytes()))
+            pair = side_by_side(before, result.image, written.with_name(written.stem + "_compare.png"))
+            page = slider_page(before, result.image, written.with_name(written.stem + "_compare.html"), source.name)
+            line += f"; compare: {pair.name}, {page.name}"
+        print(line)
+    return 1 if failed else 0
+
+
+def cmd_pipelines(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        try:
+            pipelines = client.pipelines()
+        except LumaflowError as error:
+            print(f"lumaflow pipelines: {type(error).__name__}: {error}", file=sys.stderr)
+            return 1
+    for info in pipelines:
+        keys = ", ".join(info.options_schema.get("properties", {})) or "-"
+        presets = ", ".join(info.presets) or "-"
+        print(f"{info.name:<22} {info.kind:<7} {info.description}\n{'':<30} options: {keys}; presets: {presets}")
+    return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    with LumaflowClient(args.url, timeout=args.timeout) as client:
+        report = client.health()
+    for url, state in report.items():
+        print(f"{url}: {'live' if state['live'] else 'NOT live'}, {'ready' if state['ready'] else 'NOT ready'}")
+    return 0 if all(state["ready"] for state in report.values()) else 1
+
+
+def _frames(source: str, size: tuple[int, int]) -> Iterator[np.ndarray]:
+    """Frames from a synthetic moving pattern, an animated image or a folder of images (in name order), looped."""
+    height, width = size
+    if source == "synthetic":
+        y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+        step = 0
+        while True:
+            phase = step * 0.15
+            r = 128 + 100 * np.sin(x / 17 + phase)
+            g = 128 + 100 * np.sin(y / 23 - phase)
+            b = 128 + 100 * np.sin((x + y) / 31 + 2 * phase)
+            yield np.clip(np.stack([r, g, b], axis=2), 0, 255).astype(np.uint8)
+            step += 1
+    path = Path(source)
+    if path.is_file():  # an animated image (GIF, WebP, APNG) is a video Pillow can read
+        with Image.open(path) as video:
+            clips = []
+            for number in range(getattr(video, "n_frames", 1)):
+                video.seek(number)
+                clips.append(np.asarray(video.convert("RGB").resize((width, height))))
+        while True:
+            yield from clips
+    if not path.is_dir():
+        raise SystemExit(
+            f"lumaflow camera: {source} is not 'synthetic', a folder of images or an animated image "
+            "(for an MP4, extract its frames first: ffmpeg -i in.mp4 frames/%05d.png)"
+        )
+    paths = sorted(p for p in path.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".bmp"))
+    if not paths:
+        raise SystemExit(f"lumaflow camera: {source} holds no images")
+    images = [np.asarray(Image.open(p).convert("RGB").resize((width, height))) for p in paths]
+    while True:
+        yield from images
+
+
+def cmd_camera(args: argparse.Namespace) -> int:
+    width, height = (int(side) for side in args.size.lower().split("x"))
+    interval = 1.0 / args.fps
+    token = args.token or os.environ.get("LUMAFLOW_TOKEN")
+    frames = _frames(args.source, (height, width))
+    with CameraSession(
+        args.url, args.pipeline, token=token, max_in_flight=args.in_flight, latency_budget_s=args.budget_ms / 1e3
+    ) as camera:
+        started = time.monotonic()
+        last_print = started
+        for number in range(args.frames):
+            due = started + number * interval
+            time.sleep(max(0.0, due - time.monotonic()))  # a camera produces frames on its clock
+            camera.submit(next(frames))
+            for _ in camera.results():
+                pass
+            if time.monotonic() - last_print >= 1.0:
+                print(camera.stats().line(), flush=True)
+                last_print = time.monotonic()
+        camera.drain()
+        stats = camera.stats()
+    print(stats.line())
+    print(f"session: {stats.session_fps_out:.1f} fps delivered over {args.frames} frames offered at {args.fps:g} fps")
+    if stats.last_error:
+        print(f"last error: {stats.last_error}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({**stats.__dict__, "offered_fps": args.fps, "size": args.size}, indent=2))
+    return 0
+
+
+def add_commands(commands: Any) -> None:
+    """Register the client's subcommands on ``lumaflow``'s parser."""
+
+    def common(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--url", default=DEFAULT_URL, help=f"server gRPC address (default {DEFAULT_URL}, $LUMAFLOW_URL)"
+        )
+        parser.add_argument("--token", help="the server's token (default $LUMAFLOW_TOKEN)")
+        parser.add_argument("--timeout", type=float, default=300.0, help="seconds per call")
+
+    enhance = commands.add_parser("enhance", help="send photos through a pipeline of a running server")
+    enhance.add_argument("inputs", nargs="+", help="image files")
+    enhance.add_argument("-o", "--output", type=Path, required=True, help="output file (one input) or folder")
+    enhance.add_argument("--pipeline", default="upscale_x2")
+    enhance.add_argument("--preset", help="a named OPTIONS bundle of the pipeline (see `lumaflow pipelines`)")
+    enhance.add_argument("--option", type=_option, action="append", help="an OPTIONS key=value (repeatable)")
+    enhance.add_argument("--concurrency", type=int, default=4)
+    enhance.add_argument("--compare", action="store_true", help="also write a side-by-side PNG and an HTML slider")
+    common(enhance)
+    enhance.set_defaults(handler=cmd_enhance)
+
+    pipelines = commands.add_parser("pipelines", help="list the pipelines a server serves, with options and presets")
+    common(pipelines)
+    pipelines.set_defaults(handler=cmd_pipelines)
+
+    health = commands.add_parser("health", help="is each server live and ready (exit 1 if any is not)")
+    health.add_argument("--url", nargs="+", default=[DEFAULT_URL])
+    health.add_argument("--timeout", type=float, default=5.0)
+    health.set_defaults(handler=cmd_health)
+
+    camera = commands.add_parser("camera", help="stream frames through a camera pipeline and print live stats")
+    camera.add_argument(
+        "--source", default="synthetic", help="'synthetic', an animated GIF/WebP/PNG, or a folder of images"
+    )
+    camera.add_argument("--pipeline", default="camera_x2")
+    camera.add_argument("--frames", type=int, default=300)
+    camera.add_argument("--fps", type=float, default=30.0, help="the rate frames are offered at")
+    camera.add_argument("--size", default="320x240", help="frame size WxH")
+    camera.add_argument("--in-flight", type=int, default=4, help="frames on the wire at most")
+    camera.add_argument("--budget-ms", type=float, default=100.0, help="older results are dropped")
+    camera.add_argument("--json", type=Path, help="write the final stats here")
+    common(camera)
+    camera.set_defaults(handler=cmd_camera)

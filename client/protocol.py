@@ -1,0 +1,76 @@
+"""The wire side of a Lumaflow call: tensors in, results out, pipelines described (sync and async alike)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+
+from lumaflow.ensemble import contract  # the tensor names, declared once (a light module: no server code)
+
+PHOTO_INPUT, PHOTO_OPTIONS = contract.IMAGE.name, contract.OPTIONS.name
+PHOTO_OUTPUT, PHOTO_INFO = contract.ENHANCED.name, contract.INFO.name
+FRAME_INPUT, FRAME_OUTPUT = contract.FRAME.name, contract.ENHANCED_FRAME.name
+
+
+def photo_inputs(data: bytes, options: dict[str, Any]) -> list[grpcclient.InferInput]:
+    """IMAGE, and OPTIONS when there are any (requests without it get the pipeline's defaults)."""
+    image = grpcclient.InferInput(PHOTO_INPUT, [1, 1], "BYTES")
+    image.set_data_from_numpy(np.array([[data]], dtype=np.object_))
+    inputs = [image]
+    if options:
+        tensor = grpcclient.InferInput(PHOTO_OPTIONS, [1, 1], "BYTES")
+        tensor.set_data_from_numpy(np.array([[json.dumps(options).encode()]], dtype=np.object_))
+        inputs.append(tensor)
+    return inputs
+
+
+def photo_options(preset: str | None, options: dict[str, Any]) -> dict[str, Any]:
+    return {**options, **({"preset": preset} if preset is not None else {})}
+
+
+def photo_outputs(result: Any) -> tuple[bytes, dict[str, Any]]:
+    enhanced = result.as_numpy(PHOTO_OUTPUT)
+    info = result.as_numpy(PHOTO_INFO)
+    return bytes(enhanced.reshape(-1)[0]), json.loads(info.reshape(-1)[0])
+
+
+def frame_inputs(frame: np.ndarray) -> list[grpcclient.InferInput]:
+    """One uint8 HxWx3 frame as a [1, H, W, 3] FRAME request."""
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise TypeError(f"a camera frame must be uint8 HxWx3, got {frame.dtype} {frame.shape}")
+    tensor = grpcclient.InferInput(FRAME_INPUT, [1, *frame.shape], "UINT8")
+    tensor.set_data_from_numpy(np.ascontiguousarray(frame[None]))
+    return [tensor]
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    """A served pipeline as its ensemble config describes it."""
+
+    name: str
+    kind: str  # "photo" (IMAGE in, ENHANCED out) or "camera" (FRAME in, ENHANCED_FRAME out)
+    description: str
+    options_schema: dict[str, Any]
+    presets: dict[str, dict[str, Any]]
+
+
+def pipeline_info(config: dict[str, Any]) -> PipelineInfo | None:
+    """The pipeline an ensemble config (``get_model_config(..., as_json=True)['config']``) describes, if any."""
+    if config.get("platform") != "ensemble":
+        return None
+    inputs = {tensor["name"] for tensor in config.get("input", [])}
+    kind = "photo" if PHOTO_INPUT in inputs else "camera" if FRAME_INPUT in inputs else ""
+    if not kind:
+        return None
+    parameters = {key: value.get("string_value", "") for key, value in config.get("parameters", {}).items()}
+    return PipelineInfo(
+        name=config["name"],
+        kind=kind,
+        description=parameters.get("description", ""),
+        options_schema=json.loads(parameters.get("options_schema") or "{}"),
+        presets=json.loads(parameters.get("presets") or "{}"),
+    )

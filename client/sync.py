@@ -1,0 +1,249 @@
+"""``LumaflowClient``: the gRPC client production services call (threads welcome; one client, many calls).
+
+    with LumaflowClient("localhost:8001") as lumaflow:
+        result = lumaflow.enhance("photo.jpg", pipeline="upscale_x2", format="jpeg", quality=90)
+        result.save("photo_x2.jpg")
+
+Each call has a deadline (``timeout`` seconds, the client's default otherwise) that bounds every
+try together; it is sent to the server too, as Triton's request timeout, because a gRPC deadline
+does not reach the models inside an ensemble (measured with Triton 2.51), and a tiler stops sending
+a large photo's tiles once it passes.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+from tritonclient.utils import InferenceServerException
+
+from .errors import DeadlineExceeded, LumaflowError, Unavailable, from_triton
+from .images import ImageLike, encoded
+from .metrics import ClientMetrics
+from .policy import AUTH_HEADER, Endpoint, EndpointPool, RetryPolicy, TLSConfig
+from .protocol import (
+    FRAME_OUTPUT,
+    PipelineInfo,
+    frame_inputs,
+    photo_inputs,
+    photo_options,
+    photo_outputs,
+    pipeline_info,
+)
+from .result import EnhanceResult
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT_S = 120.0
+PROBE_TIMEOUT_S = 2.0
+
+
+class LumaflowClient:
+    """A client of one or several Lumaflow servers (``"host:port"`` each), round-robin with failover."""
+
+    def __init__(
+        self,
+        url: str | Sequence[str],
+        *,
+        token: str | None = None,
+        tls: TLSConfig | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        retry: RetryPolicy | None = None,
+        metrics: ClientMetrics | None = None,
+        seed: int | None = None,
+    ) -> None:
+        urls = [url] if isinstance(url, str) else list(url)
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.metrics = metrics
+        self.headers = {AUTH_HEADER: token} if token else None
+        self._tls = tls
+        self._rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
+        self.pool: EndpointPool[grpcclient.InferenceServerClient] = EndpointPool(urls, self._connect)
+
+    def _connect(self, url: str) -> grpcclient.InferenceServerClient:
+        # No channel_args: tritonclient then sets its own unlimited message sizes (photos are large).
+        if self._tls is None:
+            return grpcclient.InferenceServerClient(url)
+        return grpcclient.InferenceServerClient(
+            url,
+            ssl=True,
+            root_certificates=self._tls.root_certificates,
+            private_key=self._tls.private_key,
+            certificate_chain=self._tls.certificate_chain,
+        )
+
+    # --- the calls -------------------------------------------------------------------------------------
+
+    def enhance(
+        self,
+        image: ImageLike,
+        pipeline: str = "upscale_x2",
+        *,
+        preset: str | None = None,
+        timeout: float | None = None,
+        **options: Any,
+    ) -> EnhanceResult:
+        """Send one photo (bytes, a path, a PIL image or a uint8 array) through ``pipeline``.
+
+        ``options`` are the pipeline's OPTIONS keys (``format="jpeg"``, ``quality=85``, ...); the
+        server validates them and answers ``InvalidOptions`` naming a bad one.
+        """
+        data = encoded(image)
+        inputs = photo_inputs(data, photo_options(preset, options))
+        started = time.monotonic()
+        result, endpoint, attempts = self._call(pipeline, lambda: inputs, timeout)
+        enhanced, info = photo_outputs(result)
+        return EnhanceResult(enhanced, info, time.monotonic() - started, endpoint.url, attempts)
+
+    def enhance_frame(
+        self, frame: np.ndarray, pipeline: str = "camera_x2", *, timeout: float | None = None
+    ) -> np.ndarray:
+        """One raw uint8 HxWx3 frame through a camera pipeline (for streams, use ``CameraSession``)."""
+        inputs = frame_inputs(frame)
+        result, _, _ = self._call(pipeline, lambda: inputs, timeout)
+        return np.asarray(result.as_numpy(FRAME_OUTPUT)[0])
+
+    def enhance_many(
+        self,
+        images: Iterable[ImageLike],
+        pipeline: str = "upscale_x2",
+        *,
+        concurrency: int = 4,
+        progress: bool = False,
+        preset: str | None = None,
+        timeout: float | None = None,
+        **options: Any,
+    ) -> list[EnhanceResult | LumaflowError]:
+        """Every image through ``pipeline`` with at most ``concurrency`` calls in flight, in input order.
+
+        A failed image gives its ``LumaflowError`` in its place instead of stopping the others, so
+        nothing is lost silently; ``progress`` prints a progress line on stderr.
+        """
+        items = list(images)
+        done = [0]
+        lock = threading.Lock()
+
+        def one(image: ImageLike) -> EnhanceResult | LumaflowError:
+            try:
+                return self.enhance(image, pipeline, preset=preset, timeout=timeout, **options)
+            except LumaflowError as error:
+                return error
+            finally:
+                if progress:
+                    with lock:
+                        done[0] += 1
+                        print(f"\r{pipeline}: {done[0]}/{len(items)}", end="", file=sys.stderr, flush=True)
+
+        with ThreadPoolExecutor(max(1, concurrency)) as pool:
+            results = list(pool.map(one, items))
+        if progress:
+            print(file=sys.stderr)
+        return results
+
+    def pipelines(self) -> list[PipelineInfo]:
+        """The pipelines the server serves, with their descriptions, OPTIONS schema and presets."""
+        client = self._healthy_client()
+        try:
+            index = client.get_model_repository_index(as_json=True, headers=self.headers)
+            found = []
+            for model in index.get("models", []):
+                if model.get("state") != "READY":
+                    continue
+                config = client.get_model_config(model["name"], as_json=True, headers=self.headers)["config"]
+                info = pipeline_info(config)
+                if info is not None:
+                    found.append(info)
+        except InferenceServerException as error:
+            raise from_triton(error) from None
+        return sorted(found, key=lambda info: info.name)
+
+    def health(self) -> dict[str, dict[str, bool]]:
+        """Per endpoint: whether the server is live and ready (never raises for a down server)."""
+        report = {}
+        for endpoint in self.pool.endpoints:
+            report[endpoint.url] = {"live": self._probe(endpoint, "live"), "ready": self._probe(endpoint, "ready")}
+        return report
+
+    # --- the machinery ---------------------------------------------------------------------------------
+
+    def _probe(self, endpoint: Endpoint[grpcclient.InferenceServerClient], what: str = "ready") -> bool:
+        try:
+            check = endpoint.client.is_server_ready if what == "ready" else endpoint.client.is_server_live
+            return bool(check(headers=self.headers, client_timeout=PROBE_TIMEOUT_S))
+        except InferenceServerException:
+            return False
+
+    def _healthy_client(self) -> grpcclient.InferenceServerClient:
+        for _ in range(len(self.pool.endpoints)):
+            endpoint, returning = self.pool.pick()
+            if not returning or self._probe(endpoint):
+                return endpoint.client
+            self.pool.eject(endpoint)
+        raise Unavailable(f"no server of {[e.url for e in self.pool.endpoints]} is ready")
+
+    def _call(
+        self, pipeline: str, inputs: Callable[[], list[grpcclient.InferInput]], timeout: float | None
+    ) -> tuple[Any, Endpoint[grpcclient.InferenceServerClient], int]:
+        """One call with retries and failover inside one deadline; the result, the endpoint that gave it, tries."""
+        budget = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            endpoint, returning = self.pool.pick()
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise DeadlineExceeded(f"the call's {budget:g} s deadline passed after {attempt - 1} tries")
+                if returning and not self._probe(endpoint):
+                    raise Unavailable(f"{endpoint.url} is not ready")
+                result = endpoint.client.infer(
+                    pipeline,
+                    inputs(),
+                    headers=self.headers,
+                    client_timeout=remaining,
+                    timeout=max(1, int(remaining * 1e6)),
+                )
+            except (InferenceServerException, LumaflowError) as raw:
+                error = from_triton(raw) if isinstance(raw, InferenceServerException) else raw
+                if isinstance(error, Unavailable):
+                    self.pool.eject(endpoint)
+                retry = (
+                    self.retry.should_retry(error) and attempt < self.retry.attempts and deadline - time.monotonic() > 0
+                )
+                if self.metrics is not None:
+                    if retry:
+                        self.metrics.retries.labels(pipeline, type(error).__name__).inc()
+                    else:
+                        self.metrics.errors.labels(pipeline, type(error).__name__).inc()
+                if not retry:
+                    raise error from None
+                with self._rng_lock:
+                    pause = self.retry.delay(attempt, self._rng)
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                continue
+            self.pool.healthy(endpoint)
+            if self.metrics is not None:
+                self.metrics.latency.labels(pipeline).observe(time.monotonic() - started)
+            return result, endpoint, attempt
+
+    def close(self) -> None:
+        for endpoint in self.pool.endpoints:
+            client = endpoint.close()
+            if client is not None:
+                client.close()
+
+    def __enter__(self) -> LumaflowClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -1,0 +1,89 @@
+"""`lumaflow enhance / pipelines / health / camera` in-process against a real server; the slider page in Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lumaflow.cli import main
+from lumaflow.client.compare import slider_page
+from lumaflow.server.triton import TritonServer, free_endpoints
+from tests.photos import astronaut, encode
+
+
+def test_enhance_writes_the_result_and_the_compare_views(server: TritonServer, tmp_path: Path, capsys) -> None:
+    source = tmp_path / "photo.jpg"
+    source.write_bytes(encode(astronaut()[:96, :128], "JPEG", quality=90))
+    out = tmp_path / "photo_x2.png"
+    url = server.endpoints.grpc_url
+    assert (
+        main(["enhance", str(source), "-o", str(out), "--pipeline", "upscale_x2_fast", "--compare", "--url", url]) == 0
+    )
+    assert Image.open(out).size == (256, 192)
+    assert Image.open(tmp_path / "photo_x2_compare.png").size == (256 + 8 + 256, 192)
+    page = (tmp_path / "photo_x2_compare.html").read_text()
+    assert page.count("data:image/png;base64,") == 2
+    assert "photo.jpg -> " in capsys.readouterr().out
+
+
+def test_enhance_many_into_a_folder_reports_each_failure(server: TritonServer, tmp_path: Path, capsys) -> None:
+    good, bad = tmp_path / "good.png", tmp_path / "bad.png"
+    good.write_bytes(encode(astronaut()[:40, :40]))
+    bad.write_bytes(b"not really a png")
+    code = main(
+        ["enhance", str(good), str(bad), "-o", str(tmp_path / "out"), "--pipeline", "denoise",
+         "--option", "noise_level=10", "--option", "format=jpeg", "--url", server.endpoints.grpc_url]
+    )  # fmt: skip
+    assert code == 1
+    assert Image.open(tmp_path / "out" / "good.jpg").size == (40, 40)
+    assert "bad.png: InvalidImage: " in capsys.readouterr().err
+
+
+def test_pipelines_and_health(server: TritonServer, capsys) -> None:
+    assert main(["pipelines", "--url", server.endpoints.grpc_url]) == 0
+    listed = capsys.readouterr().out
+    assert "upscale_x2 " in listed and "camera_x2 " in listed and "noise_level" in listed
+    assert main(["health", "--url", server.endpoints.grpc_url]) == 0
+    assert main(["health", "--url", server.endpoints.grpc_url, free_endpoints().grpc_url]) == 1
+
+
+def test_camera_command_streams_and_writes_its_stats(server: TritonServer, tmp_path: Path) -> None:
+    report = tmp_path / "camera.json"
+    args = ["camera", "--frames", "40", "--fps", "15", "--budget-ms", "1000", "--json", str(report)]
+    assert main([*args, "--url", server.endpoints.grpc_url]) == 0
+    stats = json.loads(report.read_text())
+    assert stats["submitted"] == 40 and stats["delivered"] + sum(stats["dropped"].values()) == 40
+
+
+NO_CHROMIUM = "Debian's chromium is not installed (make test installs it)"
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason=NO_CHROMIUM)
+def test_the_slider_page_shows_both_images_in_headless_chromium(tmp_path: Path) -> None:
+    photo = astronaut()[:200, :300]
+    inverted = 255 - photo  # unmistakably different from the photo
+    page = slider_page(Image.fromarray(photo), Image.fromarray(inverted), tmp_path / "page.html", "test")
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=300,400",
+         "--hide-scrollbars", page.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(np.int16)
+    before, after = photo.astype(np.int16), inverted.astype(np.int16)
+    # The 300 px frame fills the 300 px window; find its top below the caption by matching the left half.
+    top = min(
+        range(pixels.shape[0] - 200 + 1),
+        key=lambda offset: float(np.abs(pixels[offset : offset + 50, 10:140] - before[:50, 10:140]).mean()),
+    )
+    shown = pixels[top : top + 200]
+    assert np.abs(shown[:, 10:140] - before[:, 10:140]).mean() < 12  # left of the 50 % line: before
+    assert np.abs(shown[:, 160:290] - after[:, 160:290]).mean() < 12  # right of it: after

@@ -1,0 +1,113 @@
+"""The client against servers that fail: one killed mid-run, a full queue, a token required."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as pb
+
+from lumaflow.client import (
+    EnhanceResult,
+    LumaflowClient,
+    Overloaded,
+    RetryPolicy,
+    Unauthenticated,
+    Unavailable,
+)
+from lumaflow.server.triton import TritonServer, running_server
+from tests.photos import astronaut, encode
+
+# The models upscale_x2_fast needs: a small repository starts in seconds.
+FAST_MODELS = ("upscale_x2_fast", "upscale_x2_fast_decode", "espcn_x2_tiles", "espcn_x2", "encode")
+TOKEN = "s3cret-token"
+
+
+def small_repository(source: Path, destination: Path, decode_queue: int = 0) -> Path:
+    for name in FAST_MODELS:
+        shutil.copytree(source / name, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+    if decode_queue:
+        path = destination / "upscale_x2_fast_decode" / "config.pbtxt"
+        config = text_format.Parse(path.read_text(), pb.ModelConfig())
+        config.dynamic_batching.default_queue_policy.max_queue_size = decode_queue
+        config.dynamic_batching.max_queue_delay_microseconds = 0
+        path.write_text(text_format.MessageToString(config))
+    return destination
+
+
+def test_two_servers_one_killed_mid_run_loses_nothing(server: TritonServer, model_repository, tmp_path) -> None:
+    payload = encode(astronaut()[:48, :64])
+    done = threading.Event()
+    with running_server(small_repository(model_repository, tmp_path / "b")) as doomed:
+        urls = [doomed.endpoints.grpc_url, server.endpoints.grpc_url]
+        with LumaflowClient(urls, retry=RetryPolicy(attempts=6, backoff_s=0.05), timeout=120) as client:
+            completed = [0]
+            lock = threading.Lock()
+
+            def one(_: int) -> EnhanceResult:
+                result = client.enhance(payload, "upscale_x2_fast")
+                with lock:
+                    completed[0] += 1
+                    if completed[0] == 50:
+                        done.set()
+                return result
+
+            with ThreadPoolExecutor(4) as pool:
+                futures = [pool.submit(one, index) for index in range(200)]
+                assert done.wait(120)
+                assert doomed.process is not None
+                doomed.process.kill()  # by PID: no drain, no goodbye
+                results = [future.result() for future in futures]
+    assert len(results) == 200 and all(result.image.size == (128, 96) for result in results)
+    served_by = {result.endpoint for result in results}
+    assert served_by == set(urls)  # both served before the kill
+    assert any(result.attempts > 1 for result in results)  # what hit the killed server was sent again
+    retry_once = RetryPolicy(attempts=2, backoff_s=0.01)
+    with LumaflowClient(urls[0], retry=retry_once, timeout=10) as alone, pytest.raises(Unavailable):
+        alone.enhance(payload, "upscale_x2_fast")
+
+
+@pytest.fixture(scope="module")
+def guarded_server(model_repository, tmp_path_factory) -> Iterator[TritonServer]:
+    """upscale_x2_fast alone, with a one-request queue at decode and a token required."""
+    repository = small_repository(model_repository, tmp_path_factory.mktemp("guarded"), decode_queue=1)
+    with running_server(repository, token=TOKEN) as started:
+        yield started
+
+
+def test_a_missing_token_is_unauthenticated_and_the_right_one_works(guarded_server: TritonServer) -> None:
+    photo = astronaut()[:32, :32]
+    with LumaflowClient(guarded_server.endpoints.grpc_url) as anonymous, pytest.raises(Unauthenticated):
+        anonymous.enhance(photo, "upscale_x2_fast")
+    with LumaflowClient(guarded_server.endpoints.grpc_url, token="wrong") as wrong, pytest.raises(Unauthenticated):
+        wrong.enhance(photo, "upscale_x2_fast")
+    with LumaflowClient(guarded_server.endpoints.grpc_url, token=TOKEN) as client:
+        assert client.enhance(photo, "upscale_x2_fast").image.size == (64, 64)
+        assert [info.name for info in client.pipelines()] == ["upscale_x2_fast"]
+
+
+def test_a_full_queue_is_overloaded_and_retried_only_on_request(guarded_server: TritonServer) -> None:
+    payload = encode(astronaut())  # 512x512: decode takes long enough for a queue to form
+
+    def burst(client: LumaflowClient) -> list[object]:
+        def one(_: int) -> object:
+            try:
+                return client.enhance(payload, "upscale_x2_fast")
+            except Overloaded as error:
+                return error
+
+        with ThreadPoolExecutor(16) as pool:
+            return list(pool.map(one, range(32)))
+
+    with LumaflowClient(guarded_server.endpoints.grpc_url, token=TOKEN) as plain:
+        outcomes = burst(plain)
+    assert any(isinstance(outcome, Overloaded) for outcome in outcomes)
+    patient = RetryPolicy(attempts=50, backoff_s=0.05, max_backoff_s=0.5, retry_overloaded=True)
+    with LumaflowClient(guarded_server.endpoints.grpc_url, token=TOKEN, retry=patient) as client:
+        outcomes = burst(client)
+    assert all(isinstance(outcome, EnhanceResult) for outcome in outcomes)
