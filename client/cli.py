@@ -211,7 +211,7 @@ def add_commands(commands: Any) -> None:
     camera.add_argument("--frames", type=int, default=300)
     camera.add_argument("--fps", type=float, default=30.0, help="the rate frames are offered at")
     camera.add_argument("--size", default="320x240", help="frame size WxH")
-    camera.add_argument("--in-flight", type=int, default=4, help="frames on the wire at most")
+    camera.add_argument("--in-flight", type=int, default=2, help="frames on the wire at most")
     camera.add_argument("--budget-ms", type=float, default=100.0, help="older results are dropped")
     camera.add_argument("--json", type=Path, help="write the final stats here")
     common(camera)

@@ -75,6 +75,9 @@ def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
             "onnx_file": stage.network.onnx_file,
             "intra_op_threads": str(stage.threads),
             "max_batch_pixels": str(stage.max_batch_pixels),
+            # Photo stages (tiled) give their ONNX Runtime arena back after each call; camera stages keep
+            # theirs, since a frame's shape repeats and re-allocating would cost every frame.
+            "shrink_arena": "1" if stage.tiling else "0",
             "scale": str(stage.scale),
         }
         return replace(python_model, parameters={**runner, **stage.parameters})

@@ -15,12 +15,12 @@ SIZE = (240, 320)
 
 
 def run_session(
-    url: str, fps: float, budget_s: float, frames: int = FRAMES
+    url: str, fps: float, budget_s: float, frames: int = FRAMES, max_in_flight: int = 2
 ) -> tuple[list[FrameResult], SessionStats, dict[int, np.ndarray]]:
     source = _frames("synthetic", SIZE)
     sent: dict[int, np.ndarray] = {}
     delivered: list[FrameResult] = []
-    with CameraSession(url, "camera_x2", max_in_flight=4, latency_budget_s=budget_s) as camera:
+    with CameraSession(url, "camera_x2", max_in_flight=max_in_flight, latency_budget_s=budget_s) as camera:
         started = time.monotonic()
         for number in range(frames):
             time.sleep(max(0.0, started + number / fps - time.monotonic()))
