@@ -10,7 +10,6 @@ Retries, failover, deadlines and errors behave exactly as ``LumaflowClient``'s (
 from __future__ import annotations
 
 import asyncio
-import random
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -19,16 +18,16 @@ from typing import Any
 import tritonclient.grpc.aio as aioclient
 from tritonclient.utils import InferenceServerException
 
-from .errors import DeadlineExceeded, LumaflowError, Unavailable, from_triton
+from .core import DEFAULT_TIMEOUT_S, PROBE_TIMEOUT_S, ClientCore
+from .errors import LumaflowError, Unavailable, from_triton
 from .images import ImageLike, encoded
 from .metrics import ClientMetrics
-from .policy import AUTH_HEADER, Endpoint, EndpointPool, RetryPolicy, TLSConfig
+from .policy import Endpoint, RetryPolicy, TLSConfig
 from .protocol import PipelineInfo, photo_inputs, photo_options, photo_outputs, pipeline_info
 from .result import EnhanceResult
-from .sync import DEFAULT_TIMEOUT_S, PROBE_TIMEOUT_S
 
 
-class AsyncLumaflowClient:
+class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
     """An asyncio client of one or several Lumaflow servers, round-robin with failover."""
 
     def __init__(
@@ -42,24 +41,15 @@ class AsyncLumaflowClient:
         metrics: ClientMetrics | None = None,
         seed: int | None = None,
     ) -> None:
-        urls = [url] if isinstance(url, str) else list(url)
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self.metrics = metrics
-        self.headers = {AUTH_HEADER: token} if token else None
-        self._tls = tls
-        self._rng = random.Random(seed)
-        self.pool: EndpointPool[aioclient.InferenceServerClient] = EndpointPool(urls, self._connect)
-
-    def _connect(self, url: str) -> aioclient.InferenceServerClient:
-        if self._tls is None:
-            return aioclient.InferenceServerClient(url)
-        return aioclient.InferenceServerClient(
+        super().__init__(
             url,
-            ssl=True,
-            root_certificates=self._tls.root_certificates,
-            private_key=self._tls.private_key,
-            certificate_chain=self._tls.certificate_chain,
+            aioclient.InferenceServerClient,
+            token=token,
+            tls=tls,
+            timeout=timeout,
+            retry=retry,
+            metrics=metrics,
+            seed=seed,
         )
 
     async def enhance(
@@ -147,43 +137,23 @@ class AsyncLumaflowClient:
     async def _call(
         self, pipeline: str, data: bytes, options: dict[str, Any], timeout: float | None
     ) -> tuple[Any, Endpoint[aioclient.InferenceServerClient], int]:
-        budget = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + budget
+        budget, deadline = self._deadline(timeout)
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
             endpoint, returning = self.pool.pick()
-            remaining = deadline - time.monotonic()
             try:
-                if remaining <= 0:
-                    raise DeadlineExceeded(f"the call's {budget:g} s deadline passed after {attempt - 1} tries")
+                remaining = self._remaining(budget, deadline, attempt)
                 if returning and not await self._probe(endpoint):
                     raise Unavailable(f"{endpoint.url} is not ready")
                 result = await endpoint.client.infer(
-                    pipeline,
-                    photo_inputs(data, options),
-                    headers=self.headers,
-                    client_timeout=remaining,
-                    timeout=max(1, int(remaining * 1e6)),
+                    pipeline, photo_inputs(data, options), **self._infer_kwargs(self.headers, remaining)
                 )
             except (InferenceServerException, LumaflowError) as raw:
-                error = from_triton(raw) if isinstance(raw, InferenceServerException) else raw
-                if isinstance(error, Unavailable):
-                    self.pool.eject(endpoint)
-                retry = (
-                    self.retry.should_retry(error) and attempt < self.retry.attempts and deadline - time.monotonic() > 0
-                )
-                if self.metrics is not None:
-                    counter = self.metrics.retries if retry else self.metrics.errors
-                    counter.labels(pipeline, type(error).__name__).inc()
-                if not retry:
-                    raise error from None
-                await asyncio.sleep(min(self.retry.delay(attempt, self._rng), max(0.0, deadline - time.monotonic())))
+                await asyncio.sleep(self._failed(pipeline, endpoint, raw, attempt, deadline))
                 continue
-            self.pool.healthy(endpoint)
-            if self.metrics is not None:
-                self.metrics.latency.labels(pipeline).observe(time.monotonic() - started)
+            self._succeeded(pipeline, endpoint, started)
             return result, endpoint, attempt
 
     async def close(self) -> None:

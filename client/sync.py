@@ -12,22 +12,22 @@ a large photo's tiles once it passes.
 
 from __future__ import annotations
 
-import random
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from .errors import DeadlineExceeded, LumaflowError, Unavailable, from_triton
+from .core import DEFAULT_TIMEOUT_S, PROBE_TIMEOUT_S, ClientCore
+from .errors import LumaflowError, Unavailable, from_triton
 from .images import ImageLike, encoded
 from .metrics import ClientMetrics
-from .policy import AUTH_HEADER, Endpoint, EndpointPool, RetryPolicy, TLSConfig
+from .policy import Endpoint, RetryPolicy, TLSConfig
 from .protocol import (
     FRAME_OUTPUT,
     PipelineInfo,
@@ -39,12 +39,8 @@ from .protocol import (
 )
 from .result import EnhanceResult
 
-T = TypeVar("T")
-DEFAULT_TIMEOUT_S = 120.0
-PROBE_TIMEOUT_S = 2.0
 
-
-class LumaflowClient:
+class LumaflowClient(ClientCore[grpcclient.InferenceServerClient]):
     """A client of one or several Lumaflow servers (``"host:port"`` each), round-robin with failover."""
 
     def __init__(
@@ -58,26 +54,15 @@ class LumaflowClient:
         metrics: ClientMetrics | None = None,
         seed: int | None = None,
     ) -> None:
-        urls = [url] if isinstance(url, str) else list(url)
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self.metrics = metrics
-        self.headers = {AUTH_HEADER: token} if token else None
-        self._tls = tls
-        self._rng = random.Random(seed)
-        self._rng_lock = threading.Lock()
-        self.pool: EndpointPool[grpcclient.InferenceServerClient] = EndpointPool(urls, self._connect)
-
-    def _connect(self, url: str) -> grpcclient.InferenceServerClient:
-        # No channel_args: tritonclient then sets its own unlimited message sizes (photos are large).
-        if self._tls is None:
-            return grpcclient.InferenceServerClient(url)
-        return grpcclient.InferenceServerClient(
+        super().__init__(
             url,
-            ssl=True,
-            root_certificates=self._tls.root_certificates,
-            private_key=self._tls.private_key,
-            certificate_chain=self._tls.certificate_chain,
+            grpcclient.InferenceServerClient,
+            token=token,
+            tls=tls,
+            timeout=timeout,
+            retry=retry,
+            metrics=metrics,
+            seed=seed,
         )
 
     # --- the calls -------------------------------------------------------------------------------------
@@ -193,47 +178,21 @@ class LumaflowClient:
         self, pipeline: str, inputs: Callable[[], list[grpcclient.InferInput]], timeout: float | None
     ) -> tuple[Any, Endpoint[grpcclient.InferenceServerClient], int]:
         """One call with retries and failover inside one deadline; the result, the endpoint that gave it, tries."""
-        budget = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + budget
+        budget, deadline = self._deadline(timeout)
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
             endpoint, returning = self.pool.pick()
-            remaining = deadline - time.monotonic()
             try:
-                if remaining <= 0:
-                    raise DeadlineExceeded(f"the call's {budget:g} s deadline passed after {attempt - 1} tries")
+                remaining = self._remaining(budget, deadline, attempt)
                 if returning and not self._probe(endpoint):
                     raise Unavailable(f"{endpoint.url} is not ready")
-                result = endpoint.client.infer(
-                    pipeline,
-                    inputs(),
-                    headers=self.headers,
-                    client_timeout=remaining,
-                    timeout=max(1, int(remaining * 1e6)),
-                )
+                result = endpoint.client.infer(pipeline, inputs(), **self._infer_kwargs(self.headers, remaining))
             except (InferenceServerException, LumaflowError) as raw:
-                error = from_triton(raw) if isinstance(raw, InferenceServerException) else raw
-                if isinstance(error, Unavailable):
-                    self.pool.eject(endpoint)
-                retry = (
-                    self.retry.should_retry(error) and attempt < self.retry.attempts and deadline - time.monotonic() > 0
-                )
-                if self.metrics is not None:
-                    if retry:
-                        self.metrics.retries.labels(pipeline, type(error).__name__).inc()
-                    else:
-                        self.metrics.errors.labels(pipeline, type(error).__name__).inc()
-                if not retry:
-                    raise error from None
-                with self._rng_lock:
-                    pause = self.retry.delay(attempt, self._rng)
-                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                time.sleep(self._failed(pipeline, endpoint, raw, attempt, deadline))
                 continue
-            self.pool.healthy(endpoint)
-            if self.metrics is not None:
-                self.metrics.latency.labels(pipeline).observe(time.monotonic() - started)
+            self._succeeded(pipeline, endpoint, started)
             return result, endpoint, attempt
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ import tritonclient.grpc as grpcclient
 from lumaflow.ensemble.generate import write_repository
 from lumaflow.ensemble.render import render, stage_config
 from lumaflow.ensemble.stages import ESPCN_X2
+from lumaflow.loadtest.stats import model_counts
 from lumaflow.server.triton import running_server
 
 
@@ -100,9 +101,8 @@ def _drive(url: str, payload: bytes, clients: int, seconds: float, warmup: float
 
 def _sr_ratio(url: str) -> float:
     with grpcclient.InferenceServerClient(url) as client:
-        stats = client.get_inference_statistics(ESPCN_X2.name, as_json=True)["model_stats"][0]
-    executions = int(stats.get("execution_count", 0))
-    return int(stats.get("inference_count", 0)) / executions if executions else 0.0
+        inferences, executions = model_counts(client, ESPCN_X2.name)
+    return inferences / executions if executions else 0.0
 
 
 def measure(source: Path, batching: bool, clients: int, seconds: float, warmup: float, side: int) -> Measurement:

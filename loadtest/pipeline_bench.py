@@ -37,6 +37,7 @@ from PIL import Image
 from tritonclient.grpc import model_config_pb2 as pb
 
 from lumaflow.loadtest.memory import PeakMemory
+from lumaflow.loadtest.stats import model_counts
 from lumaflow.server.triton import TritonServer, running_server
 
 FIRST_REQUEST_PIPELINES = ("upscale_x2_fast", "upscale_x2", "denoise")
@@ -86,16 +87,11 @@ def first_requests(repository: Path) -> dict[str, dict[str, float]]:
     return result
 
 
-def _counts(client: grpcclient.InferenceServerClient, model: str) -> tuple[int, int]:
-    stats = client.get_inference_statistics(model, as_json=True)["model_stats"][0]
-    return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
-
-
 def mixed_sizes(server: TritonServer, pipeline: str, stage: str, rounds: int) -> dict[str, float]:
     source = np.tile(_photo(), (2, 2, 1))
     payloads = [_encode(source[:h, :w]) for h, w in MIXED_SIZES]
     with grpcclient.InferenceServerClient(server.endpoints.grpc_url) as client:
-        before = _counts(client, stage)
+        before = model_counts(client, stage)
 
         def one_client(index: int) -> float:
             with grpcclient.InferenceServerClient(server.endpoints.grpc_url) as own:
@@ -105,7 +101,7 @@ def mixed_sizes(server: TritonServer, pipeline: str, stage: str, rounds: int) ->
         with ThreadPoolExecutor(len(payloads)) as pool:
             list(pool.map(one_client, range(len(payloads))))
         seconds = time.perf_counter() - started
-        after = _counts(client, stage)
+        after = model_counts(client, stage)
     inferences, executions = after[0] - before[0], after[1] - before[1]
     return {
         "requests": len(payloads) * rounds,

@@ -11,6 +11,7 @@ from tritonclient.utils import InferenceServerException
 
 from lumaflow.build.eval import bicubic_up, downscale, rgb_psnr, y_psnr
 from lumaflow.build.recipes import exposed
+from lumaflow.loadtest.stats import model_counts
 from tests.photos import astronaut
 
 
@@ -62,16 +63,11 @@ def test_camera_x1_leaves_a_well_exposed_frame_nearly_alone(client: grpcclient.I
     assert rgb_psnr(out, original) > 28.0
 
 
-def _stats(client: grpcclient.InferenceServerClient, model: str) -> tuple[int, int]:
-    stats = client.get_inference_statistics(model, as_json=True)["model_stats"][0]
-    return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
-
-
 def test_frames_of_concurrent_streams_batch_and_match_alone(client: grpcclient.InferenceServerClient, server) -> None:
     _, frame = _frame_pair()
     frames = [np.ascontiguousarray(np.roll(frame, shift, axis=1)) for shift in range(0, 64, 8)]
     alone = _frames(client, "camera_x2", np.stack(frames[:1]))[0]
-    before = _stats(client, "camera_sr_x2")
+    before = model_counts(client, "camera_sr_x2")
 
     def stream(index: int) -> np.ndarray:
         with grpcclient.InferenceServerClient(server.endpoints.grpc_url) as own:
@@ -80,7 +76,7 @@ def test_frames_of_concurrent_streams_batch_and_match_alone(client: grpcclient.I
     with ThreadPoolExecutor(len(frames)) as pool:
         results = list(pool.map(stream, range(len(frames))))
     inferences, executions = (
-        after - prior for after, prior in zip(_stats(client, "camera_sr_x2"), before, strict=True)
+        after - prior for after, prior in zip(model_counts(client, "camera_sr_x2"), before, strict=True)
     )
     assert inferences == 4 * len(frames) and executions < inferences
     # Batched or alone, the same frame gets the same answer (to rounding: ORT blocks its GEMMs by batch size).

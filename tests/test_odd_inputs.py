@@ -9,16 +9,12 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
+from lumaflow.build.eval import rgb_psnr
 from lumaflow.server.imaging import InvalidInput, Limits, decode_image, encode_image
 from tests import odd_files
 from tests.photos import astronaut, encode
 
 LIMITS = Limits(max_megapixels=4)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 @pytest.fixture(scope="module")
@@ -70,27 +66,27 @@ def test_grey_jpeg_stays_grey(photo: np.ndarray) -> None:
 def test_cmyk_jpeg_decodes_to_the_photo(photo: np.ndarray) -> None:
     decoded = decode_image(odd_files.cmyk_jpeg(photo), limits=LIMITS)
     assert decoded.mode == "CMYK"
-    assert psnr(decoded.pixels, photo) > 30
+    assert rgb_psnr(decoded.pixels, photo) > 30
 
 
 def test_p3_png_is_converted_to_srgb_and_can_go_back() -> None:
     photo = np.asarray(skdata.coffee(), dtype=np.uint8)[:192, :256]  # saturated reds, where P3 differs
     data, p3_numbers = odd_files.p3_png(photo)
-    assert psnr(p3_numbers, photo) < 32  # read naively as sRGB, P3 numbers are visibly off
+    assert rgb_psnr(p3_numbers, photo) < 32  # read naively as sRGB, P3 numbers are visibly off
     decoded = decode_image(data, limits=LIMITS)
     assert decoded.profile is not None and decoded.profile.description.startswith("Display P3")
-    assert psnr(decoded.pixels, photo) > 45
+    assert rgb_psnr(decoded.pixels, photo) > 45
     back, _, notes = encode_image(decoded.pixels, profile=decoded.profile)
     out = Image.open(io.BytesIO(back))
     assert out.info["icc_profile"] == decoded.profile.icc and notes["color_profile"].startswith("Display P3")
-    assert psnr(np.asarray(out.convert("RGB")), p3_numbers) > 40
+    assert rgb_psnr(np.asarray(out.convert("RGB")), p3_numbers) > 40
 
 
 def test_exif_orientation_6_is_applied_and_dropped(photo: np.ndarray) -> None:
     data, upright = odd_files.rotated_jpeg(photo)
     decoded = decode_image(data, limits=LIMITS)
     assert decoded.pixels.shape == upright.shape
-    assert psnr(decoded.pixels, upright) > 35
+    assert rgb_psnr(decoded.pixels, upright) > 35
     out, _, _ = encode_image(decoded.pixels, fmt="jpeg", exif=decoded.exif)
     assert odd_files.ORIENTATION not in odd_files.exif_of(out)
 
@@ -108,12 +104,12 @@ def test_gps_is_removed_unless_asked(photo: np.ndarray) -> None:
 
 def test_heic_decodes(photo: np.ndarray) -> None:
     decoded = decode_image(odd_files.heic(photo), limits=LIMITS)
-    assert decoded.format == "HEIF" and psnr(decoded.pixels, photo) > 30
+    assert decoded.format == "HEIF" and rgb_psnr(decoded.pixels, photo) > 30
 
 
 def test_avif_decodes(photo: np.ndarray) -> None:
     decoded = decode_image(encode(photo, "AVIF", quality=90), limits=LIMITS)
-    assert decoded.format == "AVIF" and psnr(decoded.pixels, photo) > 30
+    assert decoded.format == "AVIF" and rgb_psnr(decoded.pixels, photo) > 30
 
 
 def test_gif_uses_its_first_frame(photo: np.ndarray) -> None:
@@ -121,7 +117,7 @@ def test_gif_uses_its_first_frame(photo: np.ndarray) -> None:
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
     decoded = decode_image(buffer.getvalue(), limits=LIMITS)
-    assert psnr(decoded.pixels, photo) > 20 and decoded.describe()["frames"] == "2 (the first is used)"
+    assert rgb_psnr(decoded.pixels, photo) > 20 and decoded.describe()["frames"] == "2 (the first is used)"
 
 
 def test_file_size_and_output_size_are_checked_before_decoding(photo: np.ndarray) -> None:

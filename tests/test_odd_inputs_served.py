@@ -10,16 +10,12 @@ import tritonclient.grpc as grpcclient
 from PIL import Image
 from skimage import data as skdata
 
+from lumaflow.build.eval import rgb_psnr
 from tests import odd_files
 from tests.conftest import enhance
 from tests.photos import astronaut, encode
 
 PIPELINE = "upscale_x2_fast"  # the cheapest x2: these tests are about the files, not the network
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def opened(data: bytes) -> Image.Image:
@@ -79,7 +75,7 @@ def test_grey_jpeg_comes_back_grey(client: grpcclient.InferenceServerClient, pho
 def test_cmyk_jpeg(client: grpcclient.InferenceServerClient, photo: np.ndarray, reference: np.ndarray) -> None:
     enhanced, info = enhance(client, odd_files.cmyk_jpeg(photo), PIPELINE)
     assert info["input"]["mode"] == "CMYK"
-    assert psnr(np.asarray(opened(enhanced).convert("RGB")), reference) > 30
+    assert rgb_psnr(np.asarray(opened(enhanced).convert("RGB")), reference) > 30
 
 
 def test_p3_png_is_enhanced_in_srgb_and_returned_in_p3(client: grpcclient.InferenceServerClient) -> None:
@@ -89,7 +85,7 @@ def test_p3_png_is_enhanced_in_srgb_and_returned_in_p3(client: grpcclient.Infere
     enhanced, info = enhance(client, data, PIPELINE)
     assert info["input"]["icc"].startswith("Display P3") and info["output"]["color_profile"] == "sRGB"
     assert "icc_profile" not in opened(enhanced).info
-    assert psnr(np.asarray(opened(enhanced)), np.asarray(opened(expected))) > 40
+    assert rgb_psnr(np.asarray(opened(enhanced)), np.asarray(opened(expected))) > 40
     returned, info = enhance(client, data, PIPELINE, options={"color_profile": "source"})
     assert opened(returned).info["icc_profile"] == odd_files.display_p3_icc()
     assert info["output"]["color_profile"].startswith("Display P3")
@@ -98,7 +94,7 @@ def test_p3_png_is_enhanced_in_srgb_and_returned_in_p3(client: grpcclient.Infere
 def test_heic(client: grpcclient.InferenceServerClient, photo: np.ndarray, reference: np.ndarray) -> None:
     enhanced, info = enhance(client, odd_files.heic(photo), PIPELINE)
     assert info["input"]["format"] == "HEIF"
-    assert psnr(np.asarray(opened(enhanced)), reference) > 30
+    assert rgb_psnr(np.asarray(opened(enhanced)), reference) > 30
 
 
 @pytest.mark.parametrize("keep_gps", [False, True])

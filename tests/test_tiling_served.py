@@ -14,15 +14,10 @@ from tritonclient.utils import InferenceServerException
 from lumaflow.build.eval import rgb_psnr
 from lumaflow.build.evaluate import run_offline
 from lumaflow.ensemble.pipelines import PIPELINES
+from lumaflow.loadtest.stats import model_counts
 from lumaflow.server import tiling
 from tests.conftest import enhance, image_input
 from tests.photos import astronaut, decode, encode
-
-
-def stage_counts(client: grpcclient.InferenceServerClient, model: str) -> tuple[int, int]:
-    """(inferences, executions) of a model so far: tiles seen, and the batches they ran in."""
-    stats = client.get_inference_statistics(model, as_json=True)["model_stats"][0]
-    return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
 
 
 @pytest.mark.parametrize(("pipeline", "minimum_db"), [("upscale_x2_fast", 45.0), ("denoise", 45.0)])
@@ -30,9 +25,9 @@ def test_tiled_output_agrees_with_untiled(client: grpcclient.InferenceServerClie
     photo = np.asarray(skdata.coffee(), dtype=np.uint8)[:380, :560]  # tiled: larger than one tile
     data = encode(photo)
     options = {"noise_level": 15} if pipeline == "denoise" else None
-    inferences_before, _ = stage_counts(client, PIPELINES[pipeline].steps[0])
+    inferences_before, _ = model_counts(client, PIPELINES[pipeline].steps[0])
     served, _ = enhance(client, data, pipeline, options=options)
-    inferences, _ = stage_counts(client, PIPELINES[pipeline].steps[0])
+    inferences, _ = model_counts(client, PIPELINES[pipeline].steps[0])
     stage = PIPELINES[pipeline].stages[0]
     assert stage.tiling is not None
     assert inferences - inferences_before == len(tiling.plan(380, 560, stage.tiling.tile, stage.tiling.context))
@@ -49,7 +44,7 @@ def test_eight_clients_with_mixed_sizes_still_batch(client: grpcclient.Inference
     photos = [encode(source[:h, :w]) for h, w in MIXED_SIZES]
     stage = PIPELINES["upscale_x2_fast"].stages[0]
     assert stage.tiling is not None
-    inferences_before, executions_before = stage_counts(client, "espcn_x2")
+    inferences_before, executions_before = model_counts(client, "espcn_x2")
 
     def send(data: bytes) -> tuple[int, int]:
         with grpcclient.InferenceServerClient(server.endpoints.grpc_url) as own:
@@ -60,7 +55,7 @@ def test_eight_clients_with_mixed_sizes_still_batch(client: grpcclient.Inference
     with ThreadPoolExecutor(len(photos)) as pool:
         shapes = list(pool.map(send, photos))
     assert shapes == [(2 * h, 2 * w) for h, w in MIXED_SIZES]
-    inferences, executions = stage_counts(client, "espcn_x2")
+    inferences, executions = model_counts(client, "espcn_x2")
     pieces = sum(
         len(tiling.plan(h, w, stage.tiling.tile, stage.tiling.context))
         if tiling.needs_tiling(h, w, stage.tiling.tile)
@@ -78,14 +73,14 @@ def test_a_request_past_its_deadline_stops_sending_tiles(client: grpcclient.Infe
     stage = PIPELINES["upscale_x2"].stages[0]
     assert stage.tiling is not None
     total = len(tiling.plan(1200, 1500, stage.tiling.tile, stage.tiling.context))
-    before, _ = stage_counts(client, "waifu2x_x2")
+    before, _ = model_counts(client, "waifu2x_x2")
     with pytest.raises(InferenceServerException) as caught:
         client.infer("upscale_x2", [image_input(encode(photo))], timeout=1_000_000, client_timeout=120)
     assert caught.value.status() == "StatusCode.UNAVAILABLE"
     assert "deadline passed before its remaining tiles were processed" in caught.value.message()
     time.sleep(3.0)  # let what was already queued finish (queued tiles carry the remaining time as their timeout)
-    settled, _ = stage_counts(client, "waifu2x_x2")
+    settled, _ = model_counts(client, "waifu2x_x2")
     time.sleep(3.0)
-    after, _ = stage_counts(client, "waifu2x_x2")
+    after, _ = model_counts(client, "waifu2x_x2")
     assert after == settled, "tiles were still being processed after the answer"
     assert after - before <= 2 * stage.max_batch_size < total

@@ -13,6 +13,7 @@ from tritonclient.utils import InferenceServerException
 
 import lumaflow
 from lumaflow.build.eval import bicubic_x2, downscale_x2, y_psnr
+from lumaflow.loadtest.stats import model_counts
 from tests.conftest import enhance
 from tests.photos import astronaut, decode, encode, sporco_photo
 
@@ -125,14 +126,9 @@ def test_too_many_megapixels_are_refused_before_decoding(client: grpcclient.Infe
     assert "[image_too_large] The image is 4100x4100" in caught.value.message()
 
 
-def _sr_stats(client: grpcclient.InferenceServerClient) -> tuple[int, int]:
-    stats = client.get_inference_statistics("espcn_x2", as_json=True)["model_stats"][0]
-    return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
-
-
 def test_concurrent_clients_make_the_fast_sr_stage_batch(client: grpcclient.InferenceServerClient, server) -> None:
     payloads = [encode(astronaut()[y : y + 120, x : x + 120]) for y in (0, 100) for x in (0, 100, 200, 300)]
-    inferences_before, executions_before = _sr_stats(client)
+    inferences_before, executions_before = model_counts(client, "espcn_x2")
 
     def send(index: int) -> tuple[int, int]:
         with grpcclient.InferenceServerClient(server.endpoints.grpc_url) as own:
@@ -146,7 +142,7 @@ def test_concurrent_clients_make_the_fast_sr_stage_batch(client: grpcclient.Infe
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(send, range(16)))
     assert sum(count for count, _ in results) == 64
-    inferences_after, executions_after = _sr_stats(client)
+    inferences_after, executions_after = model_counts(client, "espcn_x2")
     inferences = inferences_after - inferences_before
     executions = executions_after - executions_before
     assert inferences == 64

@@ -1,0 +1,104 @@
+"""What ``LumaflowClient`` and ``AsyncLumaflowClient`` share: endpoints, deadlines, retry decisions, metrics.
+
+Only the waiting (``time.sleep`` or ``asyncio.sleep``) and the tritonclient flavour differ between them;
+every decision about a failed try is made here, once.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from tritonclient.utils import InferenceServerException
+
+from .errors import DeadlineExceeded, LumaflowError, Unavailable, from_triton
+from .metrics import ClientMetrics
+from .policy import AUTH_HEADER, Endpoint, EndpointPool, RetryPolicy, TLSConfig
+
+C = TypeVar("C")
+DEFAULT_TIMEOUT_S = 120.0
+PROBE_TIMEOUT_S = 2.0
+
+
+class ClientCore(Generic[C]):
+    """Endpoints made with ``client_class`` (tritonclient's sync or aio client), round-robin with failover."""
+
+    def __init__(
+        self,
+        url: str | Sequence[str],
+        client_class: Callable[..., C],
+        *,
+        token: str | None,
+        tls: TLSConfig | None,
+        timeout: float,
+        retry: RetryPolicy | None,
+        metrics: ClientMetrics | None,
+        seed: int | None,
+    ) -> None:
+        urls = [url] if isinstance(url, str) else list(url)
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.metrics = metrics
+        self.headers = {AUTH_HEADER: token} if token else None
+        self._client_class = client_class
+        self._tls = tls
+        self._rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
+        self.pool: EndpointPool[C] = EndpointPool(urls, self._connect)
+
+    def _connect(self, url: str) -> C:
+        # No channel_args: tritonclient then sets its own unlimited message sizes (photos are large).
+        if self._tls is None:
+            return self._client_class(url)
+        return self._client_class(
+            url,
+            ssl=True,
+            root_certificates=self._tls.root_certificates,
+            private_key=self._tls.private_key,
+            certificate_chain=self._tls.certificate_chain,
+        )
+
+    def _deadline(self, timeout: float | None) -> tuple[float, float]:
+        """(budget in seconds, monotonic deadline) of one call: every try fits inside it."""
+        budget = self.timeout if timeout is None else timeout
+        return budget, time.monotonic() + budget
+
+    @staticmethod
+    def _remaining(budget: float, deadline: float, attempt: int) -> float:
+        """Seconds left for try ``attempt``; ``DeadlineExceeded`` when none are."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded(f"the call's {budget:g} s deadline passed after {attempt - 1} tries")
+        return remaining
+
+    def _failed(
+        self, pipeline: str, endpoint: Endpoint[C], raw: InferenceServerException | LumaflowError, attempt: int,
+        deadline: float,
+    ) -> float:  # fmt: skip
+        """After a failed try: the pause before the next one, or the typed error raised."""
+        error = from_triton(raw) if isinstance(raw, InferenceServerException) else raw
+        if isinstance(error, Unavailable):
+            self.pool.eject(endpoint)
+        retry = self.retry.should_retry(error) and attempt < self.retry.attempts and deadline - time.monotonic() > 0
+        if self.metrics is not None:
+            counter = self.metrics.retries if retry else self.metrics.errors
+            counter.labels(pipeline, type(error).__name__).inc()
+        if not retry:
+            raise error from None
+        with self._rng_lock:
+            pause = self.retry.delay(attempt, self._rng)
+        return min(pause, max(0.0, deadline - time.monotonic()))
+
+    def _succeeded(self, pipeline: str, endpoint: Endpoint[C], started: float) -> None:
+        self.pool.healthy(endpoint)
+        if self.metrics is not None:
+            self.metrics.latency.labels(pipeline).observe(time.monotonic() - started)
+
+    @staticmethod
+    def _infer_kwargs(headers: dict[str, str] | None, remaining: float) -> dict[str, Any]:
+        """The deadline goes to the server too, as Triton's request timeout (µs): a gRPC deadline does not
+        reach the models inside an ensemble (measured with Triton 2.51), and a tiler stops at it."""
+        return {"headers": headers, "client_timeout": remaining, "timeout": max(1, int(remaining * 1e6))}
