@@ -85,3 +85,62 @@ def random_exposure(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return gaussian_noise(image, float(rng.uniform(0.0, 3.0)), rng)
     stops = float(rng.uniform(-3.0, 1.0))
     return exposure(image, stops, read_noise=float(rng.uniform(0.002, 0.012)), rng=rng)
+
+
+# --- the analysis network's degradations (tone, blur) ------------------------------------------------
+
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# The classic sepia tint applied to a grey image: what an old print's toning does to neutral tones.
+SEPIA_TINT = np.array([1.351, 1.203, 0.937], dtype=np.float32)
+
+
+def grey(image: np.ndarray) -> np.ndarray:
+    """BT.601 luma in all three channels: a black-and-white photo stored as RGB."""
+    luma = image.astype(np.float32) @ LUMA_WEIGHTS
+    return np.repeat(np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def sepia(image: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """A sepia-toned print: luma times the tint (``strength`` 0 = grey, 1 = full tone), clipped."""
+    luma = (image.astype(np.float32) @ LUMA_WEIGHTS)[..., None]
+    toned = luma * (1.0 + strength * (SEPIA_TINT - 1.0))
+    return np.clip(np.round(toned), 0, 255).astype(np.uint8)
+
+
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of standard deviation ``sigma`` pixels (Pillow's GaussianBlur radius is σ)."""
+    if sigma <= 0:
+        return image
+    from PIL import ImageFilter
+
+    return np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(radius=float(sigma))))
+
+
+def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Pillow bicubic (antialiased when shrinking) to ``width`` x ``height``."""
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC))
+
+
+def unsharp(image: np.ndarray, *, radius: float, percent: int) -> np.ndarray:
+    """Over-sharpening (Pillow's unsharp mask): the haloes a heavy-handed enhancer leaves."""
+    from PIL import ImageFilter
+
+    return np.asarray(Image.fromarray(image).filter(ImageFilter.UnsharpMask(radius=radius, percent=percent)))
+
+
+def gamma_darken(image: np.ndarray, gamma: float) -> np.ndarray:
+    """``x ** gamma`` on the 0-1 scale: an under-developed or badly tone-mapped photo (gamma > 1 darkens)."""
+    x = image.astype(np.float64) / 255.0
+    return np.round(np.power(x, gamma) * 255.0).astype(np.uint8)
+
+
+def random_low_light(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A photo taken in too little light: 65% re-exposed -4..-1 EV in linear light with sensor noise,
+    25% darkened by a gamma of 1.5-3.5 with light noise, 10% left alone (light noise only)."""
+    u = rng.random()
+    if u < 0.10:
+        return gaussian_noise(image, float(rng.uniform(0.0, 2.0)), rng)
+    if u < 0.35:
+        return gaussian_noise(gamma_darken(image, float(rng.uniform(1.5, 3.5))), float(rng.uniform(0.5, 4.0)), rng)
+    stops = float(rng.uniform(-4.0, -1.0))
+    return exposure(image, stops, read_noise=float(rng.uniform(0.002, 0.015)), rng=rng)

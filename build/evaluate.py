@@ -14,10 +14,12 @@ fixed seeds, restored by each pipeline and by a classical baseline, and scored a
 - ``camera_x2``: as x2, clean and with camera noise and JPEG; ``camera_x2``, ``camera_x2_int8`` and
   ``upscale_x2_fast`` against bicubic;
 - ``camera_x1``: re-exposed in linear light with sensor noise; ``camera_x1`` against the input,
-  Pillow's autocontrast and the best single gamma (an oracle that sees the original).
+  Pillow's autocontrast and the best single gamma (an oracle that sees the original);
+- ``lowlight``: the held-out low-light conditions of the ``low_light`` recipe (-1.5, -2.5, -3.5 EV with
+  sensor noise, gamma 2.5); the ``lowlight`` pipeline against the same three baselines.
 
 x2, x4, camera_x2 and dejpeg are scored in Y-PSNR and SSIM on BT.601 luma with ``border = scale`` pixels left
-out (as ``lumaflow.build.eval``, the SR papers' convention); denoise and camera_x1 in RGB PSNR and SSIM (as
+out (as ``lumaflow.build.eval``, the SR papers' convention); denoise, camera_x1 and lowlight in RGB PSNR and SSIM (as
 published denoising results). Offline (the default) the pipelines' ONNX graphs run with ONNX Runtime
 exactly as the server runs them (`run_offline`); ``--url`` sends the same files to a running server.
 """
@@ -38,17 +40,22 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from PIL import Image, ImageOps
+from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from lumaflow.build.baselines import autocontrast, best_gamma
 from lumaflow.build.denoise import add_gaussian_noise, center_crop, gaussian_blur, nl_means
 from lumaflow.build.eval import rgb_to_y, y_psnr
+from lumaflow.build.noise import estimate_noise_sigma
 from lumaflow.build.photos import BENCHMARK_PHOTOS, MissingPhotosError, benchmark_photos, crop_to_multiple
-from lumaflow.build.recipes import EXPOSURES, camera_lr, exposed
+from lumaflow.build.recipes import EXPOSURES, LOW_LIGHT, camera_lr, exposed
+from lumaflow.ensemble import contract
 from lumaflow.ensemble.pipelines import PIPELINES, Pipeline
+from lumaflow.ensemble.stages import ANALYSIS, Stage, stage_serving
+from lumaflow.server.crops import grid_crops, summarise_analysis
 from lumaflow.server.imaging import Limits, decode_image, pad_to_buckets
-from lumaflow.server.noise import estimate_noise_sigma
-from lumaflow.server.side_inputs import PROVIDERS
+from lumaflow.server.routing import plan_route
+from lumaflow.server.side_inputs import PROVIDERS, SideContext
 
 REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
 THREADS = 2
@@ -64,6 +71,8 @@ DEGRADATIONS = {
     "baselines: Gaussian blur radius 1, scikit-image NLM (h 0.8σ, patch 5, distance 6, fast)",
     "dejpeg": "Pillow JPEG at the quality (4:2:0), sent as that JPEG; baseline: the decoded JPEG",
     "camera_x2": "as x2 (clean), or x2 then N(0, 3²) and JPEG q80 (camera), sent as PNG; baseline: bicubic up",
+    "lowlight": "re-exposed by the EV in linear light with shot + read noise, or darkened by a gamma of 2.5 with"
+    " noise σ 2, sent as PNG; baselines: the input, Pillow autocontrast (1% cutoff), the best single gamma (an oracle)",
     "camera_x1": "re-exposed by the EV in linear light with shot + read noise, sent as PNG; baselines: the input, "
     "Pillow autocontrast (1% cutoff), the best single gamma in [0.2, 3] chosen against the original (an oracle)",
 }
@@ -88,37 +97,73 @@ def _session(path: Path) -> ort.InferenceSession:
     return _SESSIONS[key]
 
 
+def analyse_offline(pixels: np.ndarray, repository: Path = REPOSITORY) -> dict[str, float]:
+    """What decode's BLS call to the analysis stage returns, from the same graph."""
+    session = _session(repository / ANALYSIS.name / "1" / "model.onnx")
+    return summarise_analysis(session.run(None, {contract.PIXELS.name: grid_crops(pixels)})[0])
+
+
 def run_offline_timed(
-    pipeline: Pipeline, data: bytes, options: Mapping[str, Any], repository: Path = REPOSITORY
+    pipeline: Pipeline,
+    data: bytes,
+    options: Mapping[str, Any],
+    repository: Path = REPOSITORY,
+    mask: bytes | None = None,
 ) -> tuple[np.ndarray, float]:
     """`run_offline`, and the wall time of its ONNX Runtime calls in seconds."""
     pixels = decode_image(data, limits=Limits(pipeline.max_input_megapixels)).pixels
     batch = pad_to_buckets(pixels, pipeline.size_buckets)[None]
     side: dict[str, np.ndarray] = {}
+    defaults = {option.name: option.default for option in pipeline.options}
+    context = SideContext(
+        pixels, batch[0], {**defaults, **options}, mask, lambda photo: analyse_offline(photo, repository)
+    )
     for name in (tensor.name for tensor in pipeline.side_inputs):
-        side[name], _ = PROVIDERS[name](pixels, dict(options))  # as decode computes them
+        side[name], _ = PROVIDERS[name](context)  # as decode computes them
+    if pipeline.router is not None:
+        return _run_routed(pipeline.router, pixels, context, repository)
     seconds = 0.0
     for stage in pipeline.stages:
-        if stage.network is None:
-            raise ValueError(f"stage {stage.name!r} is not a neural stage")
-        session = _session(repository / stage.name / "1" / stage.network.onnx_file)
-        pixels_in, *side_in = stage.inputs
-        feed = {pixels_in.name: batch, **{tensor.name: side[tensor.name] for tensor in side_in}}
-        started = time.perf_counter()
-        batch = session.run(None, feed)[0]
-        seconds += time.perf_counter() - started
+        batch, took = _run_stage(stage, batch, side, repository)
+        seconds += took
     height, width = pixels.shape[0] * pipeline.scale, pixels.shape[1] * pipeline.scale
     return np.ascontiguousarray(batch[0, :height, :width]), seconds
 
 
-def run_offline(pipeline: Pipeline, data: bytes, options: dict[str, Any]) -> np.ndarray:
+def _run_stage(
+    stage: Stage, batch: np.ndarray, side: Mapping[str, np.ndarray], repository: Path
+) -> tuple[np.ndarray, float]:
+    """One stage's ONNX graph on a batch (untiled), and its wall time."""
+    if stage.network is None:
+        raise ValueError(f"stage {stage.name!r} is not a neural stage")
+    session = _session(repository / stage.name / "1" / stage.network.onnx_file)
+    pixels_in, *side_in = stage.inputs
+    feed = {pixels_in.name: batch, **{tensor.name: side[tensor.name] for tensor in side_in}}
+    started = time.perf_counter()
+    return session.run(None, feed)[0], time.perf_counter() - started
+
+
+def _run_routed(router: Stage, pixels: np.ndarray, context: SideContext, repository: Path) -> tuple[np.ndarray, float]:
+    """What a router does (``lumaflow.server.models.photo_route``), with each chosen stage run untiled."""
+    routes = json.loads(router.parameters["routes"])
+    batch, seconds = pixels[None], 0.0
+    for step in plan_route(context.analysis(), context.options):
+        side = (
+            {} if step.noise_level is None else {contract.NOISE_LEVEL.name: np.array([[step.noise_level]], np.float32)}
+        )
+        batch, took = _run_stage(stage_serving(routes[step.role]), batch, side, repository)
+        seconds += took
+    return np.ascontiguousarray(batch[0]), seconds
+
+
+def run_offline(pipeline: Pipeline, data: bytes, options: dict[str, Any], mask: bytes | None = None) -> np.ndarray:
     """What the served pipeline returns for `data` and OPTIONS `options`, computed without a server.
 
     Decode and pad to the size bucket as the pipeline's decode does (side inputs such as
     NOISE_LEVEL from `options` or estimated, by the same providers), run each stage's ONNX graph
     from the model repository with ONNX Runtime, and crop back to ``scale x`` the input's size.
     """
-    return run_offline_timed(pipeline, data, options)[0]
+    return run_offline_timed(pipeline, data, options, mask=mask)[0]
 
 
 def url_runner(url: str, timeout_s: float = 600.0) -> Runner:
@@ -282,6 +327,14 @@ TASKS: dict[str, Task] = {
             Ours("upscale_x2_fast", "upscale_x2_fast"),
         ),
     ),
+    "lowlight": Task(
+        "lowlight",
+        1,
+        "rgb",
+        ("input", "autocontrast", "best_gamma"),
+        "best_gamma",
+        (Ours("lowlight", "lowlight"),),
+    ),
     "camera_x1": Task(
         "camera_x1",
         1,
@@ -305,6 +358,8 @@ def levels_for(task: str, sigmas: Sequence[int], qualities: Sequence[int]) -> li
         return [Level(task, task, TASKS[task].scale)]
     if task == "camera_x2":
         return [Level(task, "clean", 2), Level(task, "camera", 2)]
+    if task == "lowlight":
+        return [Level(task, key, 0.0) for key in LOW_LIGHT]
     if task == "camera_x1":
         return [Level(task, key, stops) for key, (stops, _noise) in EXPOSURES.items()]
     if task == "denoise":
@@ -321,18 +376,6 @@ class Degraded:
     baselines: dict[str, np.ndarray]
 
 
-def best_gamma(degraded: np.ndarray, clean: np.ndarray) -> np.ndarray:
-    """The single gamma curve that brings `degraded` closest to `clean` (an oracle: it sees the answer)."""
-    x = degraded.astype(np.float64) / 255.0
-    best, best_mse = degraded, float("inf")
-    for gamma in np.exp(np.linspace(np.log(0.2), np.log(3.0), 61)):
-        candidate = np.round(255.0 * np.power(x, gamma)).astype(np.uint8)
-        mse = float(np.mean((candidate.astype(np.float64) - clean) ** 2))
-        if mse < best_mse:
-            best, best_mse = candidate, mse
-    return best
-
-
 def degrade(level: Level, clean: np.ndarray, seed: int) -> Degraded:
     height, width = clean.shape[:2]
     if level.task in ("x2", "x4", "camera_x2"):
@@ -341,12 +384,16 @@ def degrade(level: Level, clean: np.ndarray, seed: int) -> Degraded:
         if level.key == "camera":
             small = camera_lr(small, seed)
         return Degraded(encode_png(small), small, {"bicubic": resize(small, width, height)})
+    if level.task == "lowlight":
+        dark = LOW_LIGHT[level.key](clean, seed)
+        baselines = {"input": dark, "autocontrast": autocontrast(dark), "best_gamma": best_gamma(dark, clean)}
+        return Degraded(encode_png(dark), dark, baselines)
     if level.task == "camera_x1":
         stops, noise = EXPOSURES[level.key]
         dark = exposed(clean, seed, stops, noise)
         baselines = {
             "input": dark,
-            "autocontrast": np.asarray(ImageOps.autocontrast(Image.fromarray(dark), cutoff=1)),
+            "autocontrast": autocontrast(dark),
             "best_gamma": best_gamma(dark, clean),
         }
         return Degraded(encode_png(dark), dark, baselines)
@@ -450,7 +497,8 @@ def evaluate(
                     megapixels = restored.shape[0] * restored.shape[1] / 1e6
                     entry = {"psnr": psnr, "ssim": ssim, "seconds": seconds, "output_megapixels": megapixels}
                     if task.name == "denoise" and not ours.tell_sigma:
-                        entry["estimated_sigma"] = estimate_noise_sigma(degraded.pixels)
+                        entry["estimated_sigma"] = analyse_offline(degraded.pixels)["noise_sigma"]
+                        entry["classical_sigma"] = estimate_noise_sigma(degraded.pixels)
                     per_method[ours.label][name] = entry
                 height, width = clean.shape[:2]
                 shown = resize(degraded.pixels, width, height, Image.Resampling.NEAREST)

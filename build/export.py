@@ -80,34 +80,45 @@ def export_onnx(
     module: nn.Module,
     path: str | os.PathLike[str],
     *,
-    input_name: str = "PIXELS",
+    input_name: str | Sequence[str] = "PIXELS",
     output_name: str = "UPSCALED",
     opset: int = DEFAULT_OPSET,
-    example: torch.Tensor | None = None,
+    example: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
 ) -> Path:
     """Export `module` with dynamic N/H/W axes, writing `path` atomically; returns the path.
 
     A uint8 example is taken as NHWC (the served `PixelsGraph` layout), anything else as NCHW.
+    Several inputs (a tuple of examples and names, e.g. PIXELS and HOLE) share one batch, height
+    and width: they are the same images.
     """
     if opset < 17:
         raise ValueError("opset must be >= 17")
     module = module.eval()
     if example is None:
         example = _default_example(module)
-    spatial = (1, 2) if example.dtype == torch.uint8 else (2, 3)
+    examples = example if isinstance(example, tuple) else (example,)
+    names = [input_name] if isinstance(input_name, str) else list(input_name)
+    if len(names) != len(examples):
+        raise ValueError(f"{len(names)} input names for {len(examples)} examples")
     dim = torch.export.Dim
-    dynamic = {
-        0: dim("batch", min=1, max=1024),
-        spatial[0]: dim("height", min=1, max=16384),
-        spatial[1]: dim("width", min=1, max=16384),
-    }
-    with _quiet_exporter():
+    batch, height, width = (
+        dim("batch", min=1, max=1024),
+        dim("height", min=1, max=16384),
+        dim("width", min=1, max=16384),
+    )
+    dynamic = []
+    for tensor in examples:
+        spatial = (1, 2) if tensor.dtype == torch.uint8 else (2, 3)
+        dynamic.append({0: batch, spatial[0]: height, spatial[1]: width})
+    with _quiet_exporter(), warnings.catch_warnings():
+        # Shared symbols make the exporter say it drops the second, identical, axis name.
+        warnings.filterwarnings("ignore", message=r"# The axis name", category=UserWarning)
         program = torch.onnx.export(
             module,
-            (example,),
+            examples,
             dynamo=True,
-            dynamic_shapes=(dynamic,),
-            input_names=[input_name],
+            dynamic_shapes=tuple(dynamic),
+            input_names=names,
             output_names=[output_name],
             opset_version=opset,
             verbose=False,
@@ -121,20 +132,24 @@ def _session(path: str | os.PathLike[str]) -> ort.InferenceSession:
     return ort.InferenceSession(os.fspath(path), opts, providers=["CPUExecutionProvider"])
 
 
+Sample = np.ndarray | tuple[np.ndarray, ...]  # one input, or one array per graph input
+
+
 def _run_both(
-    module: nn.Module, path: str | os.PathLike[str], inputs: Sequence[np.ndarray]
+    module: nn.Module, path: str | os.PathLike[str], inputs: Sequence[Sample]
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     session = _session(path)
-    in_name = session.get_inputs()[0].name
+    in_names = [graph_input.name for graph_input in session.get_inputs()]
     module = module.eval()
     pairs = []
     with torch.inference_mode():
-        for x in inputs:
-            expected = module(torch.from_numpy(np.ascontiguousarray(x))).numpy()
-            got = session.run(None, {in_name: x})[0]
+        for sample in inputs:
+            arrays = sample if isinstance(sample, tuple) else (sample,)
+            expected = module(*(torch.from_numpy(np.ascontiguousarray(x)) for x in arrays)).numpy()
+            got = session.run(None, dict(zip(in_names, arrays, strict=True)))[0]
             if got.shape != expected.shape or got.dtype != expected.dtype:
                 raise AssertionError(
-                    f"ORT gave {got.dtype}{got.shape}, torch {expected.dtype}{expected.shape} for {x.shape}"
+                    f"ORT gave {got.dtype}{got.shape}, torch {expected.dtype}{expected.shape} for {arrays[0].shape}"
                 )
             pairs.append((expected, got))
     return pairs
@@ -143,7 +158,7 @@ def _run_both(
 def verify_onnx(
     module: nn.Module,
     path: str | os.PathLike[str],
-    samples: Sequence[np.ndarray],
+    samples: Sequence[Sample],
     *,
     max_abs_diff: int = 1,
     max_frac_differing: float = 1e-3,
@@ -153,10 +168,11 @@ def verify_onnx(
     Off-by-one values are allowed at a tiny rate: float sums in a different order can push a
     value across a .5 rounding boundary, which is noise, while anything larger is a real bug.
     """
-    if len({x.shape[1:3] for x in samples}) < 2:
+    firsts = [sample[0] if isinstance(sample, tuple) else sample for sample in samples]
+    if len({x.shape[1:3] for x in firsts}) < 2:
         raise ValueError("give samples of at least two different H x W, or dynamic axes go unchecked")
     pairs = _run_both(module, path, samples)
-    return judge_uint8(pairs, tuple(x.shape for x in samples), max_abs_diff, max_frac_differing)
+    return judge_uint8(pairs, tuple(x.shape for x in firsts), max_abs_diff, max_frac_differing)
 
 
 def judge_uint8(
@@ -175,6 +191,24 @@ def judge_uint8(
     parity = Parity(float(worst), differing / total, shapes)
     if parity.max_abs_diff > max_abs_diff or parity.frac_differing > max_frac_differing:
         raise AssertionError(f"ONNX Runtime disagrees with torch: {parity}")
+    return parity
+
+
+def verify_measures_onnx(
+    module: nn.Module, path: str | os.PathLike[str], samples: Sequence[np.ndarray], *, atol: float = 1e-2
+) -> Parity:
+    """Like `verify_onnx`, for a graph of uint8 pixels in and float measures out (the assessors).
+
+    ``atol`` is in the served units (σ levels, quality points): far below what anyone reads.
+    """
+    if len({x.shape[1:3] for x in samples}) < 2:
+        raise ValueError("give samples of at least two different H x W, or dynamic axes go unchecked")
+    diffs = [np.abs(e - g) for e, g in _run_both(module, path, samples)]
+    worst = max(float(d.max()) for d in diffs)
+    over = sum(int(np.count_nonzero(d > atol)) for d in diffs) / sum(d.size for d in diffs)
+    parity = Parity(worst, over, tuple(x.shape for x in samples))
+    if worst > atol:
+        raise AssertionError(f"ONNX Runtime's measures drift from torch's by {worst:.3g} (> {atol})")
     return parity
 
 

@@ -5,18 +5,36 @@ Held-out evaluation always runs on scikit-image's photos, which no recipe trains
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from lumaflow.build import degrade
+from lumaflow.build.arch.assessor import Assessor
 from lumaflow.build.arch.espcn import ESPCN
+from lumaflow.build.arch.inpaint import GatedInpainter
 from lumaflow.build.arch.residual import ResidualRestorer
-from lumaflow.build.eval import EvalReport, Suite, downscale, evaluate_restoration, evaluate_sr, upscale
+from lumaflow.build.assess import Report, evaluate_analysis, evaluate_quality
+from lumaflow.build.assess_data import AnalysisSampler, QualitySampler
+from lumaflow.build.baselines import autocontrast, best_gamma
+from lumaflow.build.eval import (
+    EvalReport,
+    Suite,
+    downscale,
+    evaluate_restoration,
+    evaluate_sr,
+    rgb_psnr,
+    upscale,
+)
+from lumaflow.build.inpaint_data import InpaintSampler, evaluate_inpaint
+from lumaflow.build.photos import eval_photos
 from lumaflow.build.registry import ModelDescriptor
 from lumaflow.build.sr_data import Pair, make_pairs
 from lumaflow.build.training import Recipe
+from lumaflow.ensemble.contract import ANALYSIS_SCALES
 
 # --- evaluations -------------------------------------------------------------------------------------
 
@@ -222,4 +240,156 @@ RECIPES["refine"] = Recipe(
     patch=64,
     lr=5e-4,
     make_pairs=_refine_pairs,
+)
+
+
+# --- the assessors: analysis and quality score --------------------------------------------------------
+
+
+def analysis_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 on noise σ and JPEG quality, 2 x smooth L1 (β 0.5) on blur and exposure, 0.1 x cross-entropy on tone.
+
+    Blur and exposure are often ambiguous in a crop (a flat sky shows no blur, a dark wall may be
+    lit normally); an L1 then learns the conditional median, which is "none" for most crops (the
+    first run predicted 0 EV for a photo at -2.5 EV). Quadratic near zero, smooth L1 learns the
+    mean instead, which the photo-level average of the crops then sharpens.
+    """
+    measures = len(ANALYSIS_SCALES)
+    exact = (output[:, :2] - target[:, :2]).abs().mean()
+    ambiguous = torch.nn.functional.smooth_l1_loss(output[:, 2:measures], target[:, 2:measures], beta=0.5)
+    tone = torch.nn.functional.cross_entropy(output[:, measures:], target[:, measures].long())
+    return exact + 2.0 * ambiguous + 0.1 * tone
+
+
+def quality_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.l1_loss(output, target)
+
+
+ANALYSIS_OUTPUTS = len(ANALYSIS_SCALES) + 3  # the measures, then the colour / grey / sepia logits
+ASSESSOR_WIDTHS = (16, 32, 64, 96)
+
+RECIPES["analysis"] = Recipe(
+    name="analysis",
+    make_model=lambda: Assessor(outputs=ANALYSIS_OUTPUTS, widths=ASSESSOR_WIDTHS),
+    factor=1,
+    degradation="per 64 px crop (flat crops kept 20% of the time), independently: grey 12% / sepia 10%,"
+    " Gaussian blur σ 0.3-3 (30%), exposure"
+    " -3..+1.5 EV (40%), noise σ 0-50 (60%, mono on grey/sepia), JPEG 4:2:0 q 8-95 (50%)",
+    evaluate=evaluate_analysis,
+    steps=4000,
+    batch_size=32,
+    patch=64,
+    lr=1e-3,
+    scales=(0.5, 0.33, 0.25),
+    make_sampler=AnalysisSampler,
+    loss=analysis_loss,
+    loss_description="L1 of noise σ/50 and quality/100 + 2 x smooth L1 (β 0.5) of blur σ/3 and EV/3"
+    " + 0.1 x cross-entropy of the tone",
+)
+
+RECIPES["quality"] = Recipe(
+    name="quality",
+    make_model=lambda: Assessor(outputs=1, widths=ASSESSOR_WIDTHS),
+    factor=1,
+    degradation="per 64 px crop (flat crops kept 20% of the time): 15% clean, else blur σ 0.3-4.5 (40%), bicubic"
+    " down-up /1.5-4 (15%), unsharp"
+    " haloes (10%), noise σ 1-50 (45%), JPEG q 5-95 (45%); target 100 x the product of (1 - impairment/100),"
+    " impairments from calibrated curves (lumaflow.build.assess_data)",
+    evaluate=evaluate_quality,
+    steps=4000,
+    batch_size=32,
+    patch=64,
+    lr=1e-3,
+    scales=(0.5, 0.33, 0.25),
+    make_sampler=QualitySampler,
+    loss=quality_loss,
+    loss_description="L1 of score / 100",
+)
+
+
+# --- low light ------------------------------------------------------------------------------------------
+
+# Held-out low-light conditions: how each photo is darkened (fixed seeds per photo).
+LOW_LIGHT: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
+    "ev-1.5": lambda image, seed: exposed(image, seed, -1.5, 0.005),
+    "ev-2.5": lambda image, seed: exposed(image, seed, -2.5, 0.008),
+    "ev-3.5": lambda image, seed: exposed(image, seed, -3.5, 0.010),
+    "gamma2.5": lambda image, seed: degrade.gaussian_noise(
+        degrade.gamma_darken(image, 2.5), 2.0, np.random.default_rng(3000 + seed)
+    ),
+}
+
+
+def evaluate_low_light(descriptor: ModelDescriptor) -> Report:
+    """RGB PSNR / SSIM against the un-darkened photo: the model, its input, autocontrast and the oracle gamma."""
+    from skimage.metrics import structural_similarity
+
+    photos = eval_photos()
+    methods: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+        "model": lambda dark, _clean: upscale(descriptor.model, dark),
+        "input": lambda dark, _clean: dark,
+        "autocontrast": lambda dark, _clean: autocontrast(dark),
+        "best_gamma": best_gamma,
+    }
+    figures: dict[str, Any] = {"photos": list(photos), "metric": "RGB PSNR dB / SSIM against the un-darkened photo"}
+    text = []
+    for condition, darken in LOW_LIGHT.items():
+        scores: dict[str, list[tuple[float, float]]] = {name: [] for name in methods}
+        for index, clean in enumerate(photos.values()):
+            dark = darken(clean, index)
+            for name, method in methods.items():
+                out = method(dark, clean)
+                ssim = structural_similarity(clean, out, data_range=255, channel_axis=-1)
+                scores[name].append((rgb_psnr(out, clean), float(ssim)))
+        figures[condition] = {
+            name: {
+                "psnr": round(float(np.mean([p for p, _ in pairs])), 3),
+                "ssim": round(float(np.mean([q for _, q in pairs])), 4),
+            }
+            for name, pairs in scores.items()
+        }
+        text.append(
+            f"[{condition}] "
+            + "  ".join(f"{name} {v['psnr']:.2f} dB / {v['ssim']:.3f}" for name, v in figures[condition].items())
+        )
+    return Report(figures, text)
+
+
+LOW_LIGHT_HP = {"features": 32, "num_blocks": 6, "global_context": True, "curve_steps": 8}
+
+RECIPES["low_light"] = Recipe(
+    name="low_light",
+    make_model=lambda: ResidualRestorer(**LOW_LIGHT_HP),
+    factor=1,
+    degradation="target: the photo; input: 65% re-exposed -4..-1 EV in linear light with shot + read noise, 25%"
+    " gamma 1.5-3.5 with noise σ 0.5-4, 10% untouched (noise σ <= 2)",
+    evaluate=evaluate_low_light,
+    steps=2000,
+    batch_size=8,
+    patch=192,
+    lr=1e-3,
+    # Whole-photo statistics drive the curves: small sources make a 192 px patch close to a whole photo.
+    scales=(0.1, 0.125, 0.15, 0.2),
+    degrade=degrade.random_low_light,
+)
+
+
+# --- inpainting -----------------------------------------------------------------------------------------
+
+INPAINT_WIDTHS = (16, 32, 64)
+
+RECIPES["inpaint"] = Recipe(
+    name="inpaint",
+    make_model=lambda: GatedInpainter(widths=INPAINT_WIDTHS),
+    factor=1,
+    degradation="free-form holes: 1-4 brush strokes (polylines of 2-5 segments, brush 4-24 px) per 96 px patch"
+    " (flat patches kept 20% of the time); the network corrects a push-pull fill",
+    evaluate=evaluate_inpaint,
+    steps=2500,
+    batch_size=8,
+    patch=96,
+    lr=1e-3,
+    scales=(0.5, 0.33, 0.25),
+    make_sampler=InpaintSampler,
+    loss_description="L1 (known pixels are copied, so all of it is the hole's)",
 )

@@ -15,8 +15,10 @@ from types import MappingProxyType
 import torch
 from torch import nn
 
+from lumaflow.build.arch.assessor import Assessor
 from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.arch.ffdnet import FFDNet, is_kair_state_dict, state_dict_from_kair
+from lumaflow.build.arch.inpaint import DILATIONS, GatedInpainter
 from lumaflow.build.arch.residual import CONTEXT_PLANES, ResidualRestorer
 from lumaflow.build.arch.rrdbnet import RRDBNet
 from lumaflow.build.arch.srmd import DEGRADATION_VECTOR, SRMD
@@ -406,6 +408,69 @@ def _load_residual(state: StateDict) -> ModelDescriptor:
     return _loaded("ResidualRestorer", model, state, hp, scale=1)
 
 
+# --- Assessor (analysis, quality score) ------------------------------------------------------------
+
+_ASSESSOR_DOWN = re.compile(r"down\.(\d+)\.weight")
+
+
+def _assessor_hyperparameters(state: StateDict) -> dict[str, int] | None:
+    stages = sum(1 for k in state if _ASSESSOR_DOWN.fullmatch(k))
+    names = ("stem.0", "stem.1", *(f"down.{i}" for i in range(stages)), *(f"body.{i}" for i in range(stages)))
+    if stages < 1 or set(state) != {f"{n}.{p}" for n in (*names, "hidden", "out") for p in ("weight", "bias")}:
+        return None
+    widths = [int(state["stem.0.weight"].shape[0]), *(int(state[f"down.{i}.weight"].shape[0]) for i in range(stages))]
+    hp = {"scale": 1, "in_channels": 3, "out_channels": int(state["out.weight"].shape[0]), "stages": stages}
+    hp.update({f"width{i}": w for i, w in enumerate(widths)})
+    expected = Assessor(outputs=hp["out_channels"], widths=tuple(widths)).state_dict()
+    if any(tuple(value.shape) != tuple(expected[key].shape) for key, value in state.items()):
+        return None
+    return hp
+
+
+def _detect_assessor(state: StateDict) -> bool:
+    return "stem.0.weight" in state and _assessor_hyperparameters(state) is not None
+
+
+def _load_assessor(state: StateDict) -> ModelDescriptor:
+    hp = _assessor_hyperparameters(state)
+    if hp is None:
+        raise ValueError("not an Assessor state dict")
+    widths = tuple(hp[f"width{i}"] for i in range(hp["stages"] + 1))
+    return _loaded("Assessor", Assessor(outputs=hp["out_channels"], widths=widths), state, hp, scale=1)
+
+
+# --- GatedInpainter (object removal) ----------------------------------------------------------------
+
+
+def _inpainter_hyperparameters(state: StateDict) -> dict[str, int] | None:
+    if "enc0.conv.weight" not in state or "enc1.conv.weight" not in state or "enc2.conv.weight" not in state:
+        return None
+    widths = tuple(int(state[f"{name}.conv.weight"].shape[0]) // 2 for name in ("enc0", "enc1", "enc2"))
+    expected = GatedInpainter(widths=widths).state_dict()  # type: ignore[arg-type]
+    if set(state) != set(expected) or any(tuple(v.shape) != tuple(expected[k].shape) for k, v in state.items()):
+        return None
+    return {
+        "scale": 1,
+        "in_channels": 3,
+        "out_channels": 3,
+        "width0": widths[0],
+        "width1": widths[1],
+        "width2": widths[2],
+    }
+
+
+def _detect_inpainter(state: StateDict) -> bool:
+    return _inpainter_hyperparameters(state) is not None
+
+
+def _load_inpainter(state: StateDict) -> ModelDescriptor:
+    hp = _inpainter_hyperparameters(state)
+    if hp is None:
+        raise ValueError("not a GatedInpainter state dict")
+    model = GatedInpainter(widths=(hp["width0"], hp["width1"], hp["width2"]))
+    return _loaded("GatedInpainter", model, state, {**hp, "dilations": len(DILATIONS)}, scale=1)
+
+
 # --- registry ----------------------------------------------------------------------------------
 
 
@@ -427,6 +492,8 @@ REGISTRY: Mapping[str, ArchSupport] = _build_registry(
         ArchSupport(name="RRDBNet", detect=_detect_rrdbnet, load=_load_rrdbnet),
         ArchSupport(name="SRMD", detect=_detect_srmd, load=_load_srmd),
         ArchSupport(name="ResidualRestorer", detect=_detect_residual, load=_load_residual),
+        ArchSupport(name="Assessor", detect=_detect_assessor, load=_load_assessor),
+        ArchSupport(name="GatedInpainter", detect=_detect_inpainter, load=_load_inpainter),
     ]
 )
 

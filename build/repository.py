@@ -190,7 +190,11 @@ def build_artifact(artifact: Artifact) -> dict[str, object]:
     pixels_in, *side = stage.inputs
     (pixels_out,) = stage.outputs
     checks: dict[str, object]
-    if [tensor.name for tensor in side] == [contract.NOISE_LEVEL.name]:
+    if pixels_out.name in (contract.ANALYSIS.name, contract.QUALITY.name):
+        checks = _build_assessor(descriptor.model, artifact, pixels_in.name, pixels_out.name)
+    elif [tensor.name for tensor in side] == [contract.HOLE.name]:
+        checks = _build_inpainter(descriptor.model, artifact)
+    elif [tensor.name for tensor in side] == [contract.NOISE_LEVEL.name]:
         graph = NoiseLevelPixelsGraph(model)
         export_denoiser_onnx(graph, artifact.onnx_path)
         levels = [np.array([[15.0], [50.0]], dtype=np.float32), np.array([[25.0]], dtype=np.float32)]
@@ -215,6 +219,46 @@ def build_artifact(artifact: Artifact) -> dict[str, object]:
     for path in (artifact.onnx_path, artifact.sidecar_path):
         path.chmod(0o644)  # temp files are private; a server running as another user must read them
     return record
+
+
+def _build_assessor(model: object, artifact: Artifact, input_name: str, output_name: str) -> dict[str, object]:
+    """Export an assessor with its served units (`AnalysisGraph` / `QualityGraph`) and check it in those units."""
+    import torch
+
+    from lumaflow.build.arch.assessor import AnalysisGraph, Assessor, QualityGraph
+    from lumaflow.build.export import export_onnx, verify_measures_onnx
+
+    if not isinstance(model, Assessor):
+        raise TypeError(f"stage {artifact.stage.name!r} outputs {output_name} but its network is not an Assessor")
+    graph = (
+        AnalysisGraph(model, contract.ANALYSIS_SCALES) if output_name == contract.ANALYSIS.name else QualityGraph(model)
+    )
+    example = torch.zeros(2, 48, 64, 3, dtype=torch.uint8)
+    export_onnx(graph, artifact.onnx_path, input_name=input_name, output_name=output_name, example=example)
+    return _parity(verify_measures_onnx(graph, artifact.onnx_path, _parity_samples()))
+
+
+def _build_inpainter(model: object, artifact: Artifact) -> dict[str, object]:
+    """Export the inpainter with its two image inputs and check it on holes of two shapes."""
+    import numpy as np
+    import torch
+
+    from lumaflow.build.arch.inpaint import GatedInpainter, InpaintGraph
+    from lumaflow.build.export import export_onnx, verify_onnx
+
+    if not isinstance(model, GatedInpainter):
+        raise TypeError(f"stage {artifact.stage.name!r} takes a HOLE but its network is not a GatedInpainter")
+    graph = InpaintGraph(model)
+    example = (torch.zeros(2, 32, 48, 3, dtype=torch.uint8), torch.zeros(2, 32, 48, 1, dtype=torch.uint8))
+    names = tuple(tensor.name for tensor in artifact.stage.inputs)
+    (output,) = artifact.stage.outputs
+    export_onnx(graph, artifact.onnx_path, input_name=names, output_name=output.name, example=example)
+    samples = []
+    for pixels in _parity_samples():
+        hole = np.zeros((*pixels.shape[:3], 1), dtype=np.uint8)
+        hole[:, pixels.shape[1] // 4 : pixels.shape[1] // 2, pixels.shape[2] // 3 : pixels.shape[2] // 2 + 5] = 1
+        samples.append((pixels, hole))
+    return _parity(verify_onnx(graph, artifact.onnx_path, samples))
 
 
 def _parity(parity: Parity) -> dict[str, object]:

@@ -38,7 +38,17 @@ class Report(Protocol):
     def lines(self) -> list[str]: ...
 
 
+class Sampler(Protocol):
+    """Training batches: (network input, or a tuple of inputs; target), float tensors."""
+
+    def batch(self, n: int) -> tuple[torch.Tensor | tuple[torch.Tensor, ...], torch.Tensor]: ...
+
+
 PairMaker = Callable[[list[np.ndarray], tuple[float, ...], int], list[Pair]]
+# A sampler over the photos (already at the source scales): for networks that are not image-to-image
+# restorers of an aligned pair (the assessors' labelled crops, the inpainter's masked patches).
+SamplerMaker = Callable[[list[np.ndarray], int, np.random.Generator], Sampler]
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -60,9 +70,14 @@ class Recipe:
     # Extra weight on the L1 of BT.601 luma: JPEG hides most of its damage in chroma, which an RGB L1
     # then spends the network on, while sharpness (and Y-PSNR) lives in luma.
     luma_weight: float = 0.0
+    make_sampler: SamplerMaker | None = None  # instead of pairs + PatchSampler
+    loss: Loss | None = None  # instead of the L1 (+ luma) of an image restorer
+    loss_description: str = ""
 
     @property
     def loss_name(self) -> str:
+        if self.loss is not None:
+            return self.loss_description
         return f"L1 + {self.luma_weight:g} x L1 of luma (BT.601)" if self.luma_weight else "L1"
 
 
@@ -70,6 +85,8 @@ LUMA = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
 
 
 def recipe_loss(recipe: Recipe, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if recipe.loss is not None:
+        return recipe.loss(output, target)
     loss = torch.nn.functional.l1_loss(output, target)
     if recipe.luma_weight:
         luma = (output * LUMA).sum(1) - (target * LUMA).sum(1)
@@ -106,7 +123,7 @@ def parse_args(recipe: Recipe, argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def fit(model: nn.Module, sampler: PatchSampler, args: argparse.Namespace, recipe: Recipe) -> float:
+def fit(model: nn.Module, sampler: Sampler, args: argparse.Namespace, recipe: Recipe) -> float:
     """Adam + the recipe's loss with a cosine schedule; returns the mean loss over the last 10% of steps."""
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(args.steps, 1), eta_min=args.lr * 0.01)
@@ -115,7 +132,8 @@ def fit(model: nn.Module, sampler: PatchSampler, args: argparse.Namespace, recip
     bar = tqdm(range(args.steps), desc=recipe.name, mininterval=2.0, file=sys.stderr)
     for step in bar:
         inputs, targets = sampler.batch(args.batch_size)
-        loss = recipe_loss(recipe, model(inputs), targets)
+        output = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
+        loss = recipe_loss(recipe, output, targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -148,9 +166,14 @@ def train(recipe: Recipe, argv: list[str] | None = None) -> int:
         paths, scales = paths[:2], scales[:1]
 
     started = time.perf_counter()
-    pair_maker = recipe.make_pairs or make_pairs
-    pairs = pair_maker([load_rgb(p) for p in paths], scales, recipe.factor)
-    sampler = PatchSampler(pairs, args.patch // recipe.factor, rng, factor=recipe.factor, degrade=recipe.degrade)
+    sampler: Sampler
+    if recipe.make_sampler is not None:
+        photos = [pair.hr for pair in make_pairs([load_rgb(p) for p in paths], scales, 1)]
+        sampler = recipe.make_sampler(photos, args.patch, rng)
+    else:
+        pair_maker = recipe.make_pairs or make_pairs
+        pairs = pair_maker([load_rgb(p) for p in paths], scales, recipe.factor)
+        sampler = PatchSampler(pairs, args.patch // recipe.factor, rng, factor=recipe.factor, degrade=recipe.degrade)
     model = recipe.make_model()
     loss = fit(model, sampler, args, recipe)
     seconds = time.perf_counter() - started

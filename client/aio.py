@@ -20,7 +20,7 @@ from tritonclient.utils import InferenceServerException
 
 from .core import DEFAULT_TIMEOUT_S, PROBE_TIMEOUT_S, ClientCore
 from .errors import LumaflowError, Unavailable, from_triton
-from .images import ImageLike, encoded
+from .images import ImageLike, encoded, encoded_mask
 from .metrics import ClientMetrics
 from .policy import Endpoint, RetryPolicy, TLSConfig
 from .protocol import PipelineInfo, photo_inputs, photo_options, photo_outputs, pipeline_info
@@ -59,11 +59,16 @@ class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
         *,
         preset: str | None = None,
         timeout: float | None = None,
+        mask: ImageLike | None = None,
         **options: Any,
     ) -> EnhanceResult:
+        """As ``LumaflowClient.enhance``."""
         data = encoded(image)
         started = time.monotonic()
-        result, endpoint, attempts = await self._call(pipeline, data, photo_options(preset, options), timeout)
+        mask_data = None if mask is None else encoded_mask(mask)
+        result, endpoint, attempts = await self._call(
+            pipeline, data, photo_options(preset, options), timeout, mask_data
+        )
         enhanced, info = photo_outputs(result)
         return EnhanceResult(enhanced, info, time.monotonic() - started, endpoint.url, attempts)
 
@@ -135,7 +140,7 @@ class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
         return report
 
     async def _call(
-        self, pipeline: str, data: bytes, options: dict[str, Any], timeout: float | None
+        self, pipeline: str, data: bytes, options: dict[str, Any], timeout: float | None, mask: bytes | None = None
     ) -> tuple[Any, Endpoint[aioclient.InferenceServerClient], int]:
         budget, deadline = self._deadline(timeout)
         started = time.monotonic()
@@ -148,7 +153,7 @@ class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
                 if returning and not await self._probe(endpoint):
                     raise Unavailable(f"{endpoint.url} is not ready")
                 result = await endpoint.client.infer(
-                    pipeline, photo_inputs(data, options), **self._infer_kwargs(self.headers, remaining)
+                    pipeline, photo_inputs(data, options, mask), **self._infer_kwargs(self.headers, remaining)
                 )
             except (InferenceServerException, LumaflowError) as raw:
                 await asyncio.sleep(self._failed(pipeline, endpoint, raw, attempt, deadline))

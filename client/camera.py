@@ -14,6 +14,10 @@ rather than queued, because a queued frame only gets older; the window shrinks w
 late and grows back when they are comfortably on time. A frame whose result is older than the
 latency budget when its turn comes is dropped too ("late"), and so is one the server failed
 ("error", with the message kept). Nothing is dropped silently: ``stats()`` counts every frame.
+
+With a server on this machine (a loopback URL, or ``shared_memory=True``) frames travel through
+system shared memory (``lumaflow.client.shm``) once the first frame's result has shown the output
+shape: only region names go over the stream. Frames of another shape than the first go over gRPC.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from tritonclient.utils import InferenceServerException
 
 from .errors import from_triton
 from .policy import AUTH_HEADER
-from .protocol import FRAME_OUTPUT, frame_inputs
+from .protocol import FRAME_INPUT, FRAME_OUTPUT, frame_inputs
+from .shm import FrameSlots, is_local
 
 RATE_WINDOW_S = 2.0  # fps is measured over the last two seconds
 
@@ -68,6 +73,7 @@ class SessionStats:
 @dataclass
 class _Pending:
     sent_at: float
+    shape: tuple[int, ...]
     result: np.ndarray | None = None
     error: str = ""
     arrived_at: float = 0.0
@@ -98,6 +104,7 @@ class CameraSession:
         token: str | None = None,
         max_in_flight: int = 2,
         latency_budget_s: float = 0.1,
+        shared_memory: bool | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -118,6 +125,10 @@ class CameraSession:
         self._next_out = 0  # the next frame number to deliver or drop
         self._ready: deque[FrameResult] = deque()
         self._counters = _Counters()
+        self.shared_memory = is_local(url) if shared_memory is None else shared_memory
+        self._slots: FrameSlots | None = None
+        self._shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # (in, out) of the first frame
+        self._slot_of: dict[int, int] = {}  # frame number -> its shared-memory slot, while in flight
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -129,6 +140,9 @@ class CameraSession:
     def close(self) -> None:
         if self._client is not None:
             self._client.stop_stream(cancel_requests=True)
+            if self._slots is not None:
+                self._slots.close()
+                self._slots = None
             self._client.close()
             self._client = None
 
@@ -144,7 +158,11 @@ class CameraSession:
         """Send ``frame`` (uint8 HxWx3); its number, or None when it was dropped for the backlog."""
         if self._client is None:
             raise RuntimeError("start the session first (use it as a context manager)")
-        inputs = frame_inputs(frame)
+        inputs, outputs = frame_inputs(frame), None
+        if self.shared_memory and self._slots is None and self._shapes is not None:
+            self._slots = FrameSlots(
+                self._client, FRAME_INPUT, FRAME_OUTPUT, *self._shapes, 2 * self.max_in_flight, self._headers
+            )
         now = time.monotonic()
         with self._lock:
             self._counters.submitted += 1
@@ -157,8 +175,13 @@ class CameraSession:
                 return None
             index = self._next_index
             self._next_index += 1
-            self._pending[index] = _Pending(sent_at=now)
-        self._client.async_stream_infer(self.pipeline, inputs, request_id=str(index))
+            self._pending[index] = _Pending(sent_at=now, shape=frame.shape)
+            slots = self._slots
+            slot = slots.acquire() if slots is not None and (1, *frame.shape) == slots.in_shape else None
+            if slots is not None and slot is not None:
+                inputs, outputs = slots.request(slot, frame)
+                self._slot_of[index] = slot
+        self._client.async_stream_infer(self.pipeline, inputs, outputs=outputs, request_id=str(index))
         return index
 
     def _on_response(self, result: Any, error: InferenceServerException | None) -> None:
@@ -171,15 +194,25 @@ class CameraSession:
                 index = int(result.get_response().id)
                 message = ""
             pending = self._pending.get(index)
+            slot = self._slot_of.pop(index, None)
             if pending is None:  # already declared late, or an error without a request id
+                if slot is not None and self._slots is not None:
+                    self._slots.free.append(slot)
                 if message:
                     self._counters.last_error = message
                 return
             pending.done, pending.arrived_at = True, now
             if message:
                 pending.error = message
+                if slot is not None and self._slots is not None:
+                    self._slots.free.append(slot)
+            elif slot is not None and self._slots is not None:
+                shape = tuple(int(d) for d in result.get_output(FRAME_OUTPUT).shape)
+                pending.result = self._slots.read(slot, shape)[0]
             else:
                 pending.result = np.asarray(result.as_numpy(FRAME_OUTPUT)[0])
+                if self._shapes is None:  # the output shape is known now: shared memory can be sized
+                    self._shapes = ((1, *pending.shape), (1, *pending.result.shape))
             self._settle(now)
             self._arrived.notify_all()
 

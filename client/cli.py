@@ -63,11 +63,22 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     if many and args.output.suffix:
         print("lumaflow enhance: with several inputs, -o must be a folder", file=sys.stderr)
         return 2
+    if args.mask is not None and (many or not args.mask.is_file()):
+        problem = "takes one input" if many else f"no such file: {args.mask}"
+        print(f"lumaflow enhance: --mask {problem}", file=sys.stderr)
+        return 2
     options = dict(args.option or [])
     with _client(args) as client:
-        results = client.enhance_many(
-            sources, args.pipeline, concurrency=args.concurrency, progress=many, preset=args.preset, **options
-        )
+        if args.mask is not None:
+            results: list[Any] = []
+            try:
+                results.append(client.enhance(sources[0], args.pipeline, preset=args.preset, mask=args.mask, **options))
+            except LumaflowError as error:
+                results.append(error)
+        else:
+            results = client.enhance_many(
+                sources, args.pipeline, concurrency=args.concurrency, progress=many, preset=args.preset, **options
+            )
     failed = 0
     for source, result in zip(sources, results, strict=True):
         if isinstance(result, LumaflowError):
@@ -76,6 +87,10 @@ def cmd_enhance(args: argparse.Namespace) -> int:
             continue
         written = result.save(_destination(source, args.output, many, result))
         line = f"{source} -> {written} ({result.image.width}x{result.image.height}, {result.seconds:.2f} s)"
+        quality = result.info.get("quality")
+        if quality:
+            verdict = "WORSE than " if quality["worse"] else "vs "
+            line += f"; quality {quality['output']:.0f} {verdict}{quality['input']:.0f} ({quality['compared_with']})"
         if args.compare:
             before = Image.open(io.BytesIO(source.read_bytes()))
             pair = side_by_side(before, result.image, written.with_name(written.stem + "_compare.png"))
@@ -107,8 +122,36 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0 if all(state["ready"] for state in report.values()) else 1
 
 
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+
+
+def _video_frames(path: Path, size: tuple[int, int]) -> Iterator[np.ndarray]:
+    """A video file's frames through OpenCV (optional: the client does not need it otherwise), looped."""
+    try:
+        import cv2
+    except ImportError:
+        raise SystemExit(
+            f"lumaflow camera: reading {path.name} needs OpenCV (pip install opencv-python-headless),"
+            " or extract its frames first: ffmpeg -i in.mp4 frames/%05d.png"
+        ) from None
+    height, width = size
+    while True:
+        capture = cv2.VideoCapture(str(path))
+        delivered = 0
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            delivered += 1
+            yield np.ascontiguousarray(cv2.resize(bgr, (width, height))[..., ::-1])
+        capture.release()
+        if not delivered:
+            raise SystemExit(f"lumaflow camera: OpenCV read no frame from {path}")
+
+
 def _frames(source: str, size: tuple[int, int]) -> Iterator[np.ndarray]:
-    """Frames from a synthetic moving pattern, an animated image or a folder of images (in name order), looped."""
+    """Frames from a synthetic moving pattern, a video file, an animated image or a folder of images
+    (in name order), looped."""
     height, width = size
     if source == "synthetic":
         y, x = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -121,6 +164,8 @@ def _frames(source: str, size: tuple[int, int]) -> Iterator[np.ndarray]:
             yield np.clip(np.stack([r, g, b], axis=2), 0, 255).astype(np.uint8)
             step += 1
     path = Path(source)
+    if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+        yield from _video_frames(path, size)
     if path.is_file():  # an animated image (GIF, WebP, APNG) is a video Pillow can read
         with Image.open(path) as video:
             clips = []
@@ -131,8 +176,7 @@ def _frames(source: str, size: tuple[int, int]) -> Iterator[np.ndarray]:
             yield from clips
     if not path.is_dir():
         raise SystemExit(
-            f"lumaflow camera: {source} is not 'synthetic', a folder of images or an animated image "
-            "(for an MP4, extract its frames first: ffmpeg -i in.mp4 frames/%05d.png)"
+            f"lumaflow camera: {source} is not 'synthetic', a video file, a folder of images or an animated image"
         )
     paths = sorted(p for p in path.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".bmp"))
     if not paths:
@@ -147,8 +191,14 @@ def cmd_camera(args: argparse.Namespace) -> int:
     interval = 1.0 / args.fps
     token = args.token or os.environ.get("LUMAFLOW_TOKEN")
     frames = _frames(args.source, (height, width))
+    shared = {"auto": None, "shm": True, "grpc": False}[args.transport]
     with CameraSession(
-        args.url, args.pipeline, token=token, max_in_flight=args.in_flight, latency_budget_s=args.budget_ms / 1e3
+        args.url,
+        args.pipeline,
+        token=token,
+        max_in_flight=args.in_flight,
+        latency_budget_s=args.budget_ms / 1e3,
+        shared_memory=shared,
     ) as camera:
         started = time.monotonic()
         last_print = started
@@ -190,6 +240,7 @@ def add_commands(commands: Any) -> None:
     enhance.add_argument("--preset", help="a named OPTIONS bundle of the pipeline (see `lumaflow pipelines`)")
     enhance.add_argument("--option", type=_option, action="append", help="an OPTIONS key=value (repeatable)")
     enhance.add_argument("--concurrency", type=int, default=4)
+    enhance.add_argument("--mask", type=Path, help="inpaint: a PNG of the photo's size, white where to remove")
     enhance.add_argument("--compare", action="store_true", help="also write a side-by-side PNG and an HTML slider")
     common(enhance)
     enhance.set_defaults(handler=cmd_enhance)
@@ -205,7 +256,9 @@ def add_commands(commands: Any) -> None:
 
     camera = commands.add_parser("camera", help="stream frames through a camera pipeline and print live stats")
     camera.add_argument(
-        "--source", default="synthetic", help="'synthetic', an animated GIF/WebP/PNG, or a folder of images"
+        "--source",
+        default="synthetic",
+        help="'synthetic', a video file (OpenCV), an animated GIF/WebP/PNG, or a folder",
     )
     camera.add_argument("--pipeline", default="camera_x2")
     camera.add_argument("--frames", type=int, default=300)
@@ -214,5 +267,11 @@ def add_commands(commands: Any) -> None:
     camera.add_argument("--in-flight", type=int, default=2, help="frames on the wire at most")
     camera.add_argument("--budget-ms", type=float, default=100.0, help="older results are dropped")
     camera.add_argument("--json", type=Path, help="write the final stats here")
+    camera.add_argument(
+        "--transport",
+        choices=("auto", "shm", "grpc"),
+        default="auto",
+        help="frames through system shared memory (auto: when the server's address is loopback) or gRPC",
+    )
     common(camera)
     camera.set_defaults(handler=cmd_camera)

@@ -32,3 +32,11 @@ def encoded(image: ImageLike) -> bytes:
         image.save(buffer, **save)
         return buffer.getvalue()
     raise TypeError(f"cannot send {type(image).__name__} as an image: give bytes, a path, a PIL image or an array")
+
+
+def encoded_mask(mask: ImageLike) -> bytes:
+    """An inpainting mask as PNG bytes: a bool or uint8 HxW array (True / non-zero = remove) becomes a
+    black-and-white PNG; files, paths and PIL images go as ``encoded`` sends images."""
+    if isinstance(mask, np.ndarray) and mask.ndim == 2 and mask.dtype in (np.bool_, np.uint8):
+        return encoded(np.where(mask.astype(bool), 255, 0).astype(np.uint8))
+    return encoded(mask)

@@ -11,16 +11,21 @@ import tritonclient.grpc as grpcclient
 
 from lumaflow.ensemble import contract  # the tensor names, declared once (a light module: no server code)
 
-PHOTO_INPUT, PHOTO_OPTIONS = contract.IMAGE.name, contract.OPTIONS.name
+PHOTO_INPUT, PHOTO_MASK, PHOTO_OPTIONS = contract.IMAGE.name, contract.MASK.name, contract.OPTIONS.name
 PHOTO_OUTPUT, PHOTO_INFO = contract.ENHANCED.name, contract.INFO.name
 FRAME_INPUT, FRAME_OUTPUT = contract.FRAME.name, contract.ENHANCED_FRAME.name
 
 
-def photo_inputs(data: bytes, options: dict[str, Any]) -> list[grpcclient.InferInput]:
-    """IMAGE, and OPTIONS when there are any (requests without it get the pipeline's defaults)."""
+def photo_inputs(data: bytes, options: dict[str, Any], mask: bytes | None = None) -> list[grpcclient.InferInput]:
+    """IMAGE, MASK for the inpainting pipeline, and OPTIONS when there are any (requests without it
+    get the pipeline's defaults)."""
     image = grpcclient.InferInput(PHOTO_INPUT, [1, 1], "BYTES")
     image.set_data_from_numpy(np.array([[data]], dtype=np.object_))
     inputs = [image]
+    if mask is not None:
+        tensor = grpcclient.InferInput(PHOTO_MASK, [1, 1], "BYTES")
+        tensor.set_data_from_numpy(np.array([[mask]], dtype=np.object_))
+        inputs.append(tensor)
     if options:
         tensor = grpcclient.InferInput(PHOTO_OPTIONS, [1, 1], "BYTES")
         tensor.set_data_from_numpy(np.array([[json.dumps(options).encode()]], dtype=np.object_))

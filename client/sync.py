@@ -25,7 +25,7 @@ from tritonclient.utils import InferenceServerException
 
 from .core import DEFAULT_TIMEOUT_S, PROBE_TIMEOUT_S, ClientCore
 from .errors import LumaflowError, Unavailable, from_triton
-from .images import ImageLike, encoded
+from .images import ImageLike, encoded, encoded_mask
 from .metrics import ClientMetrics
 from .policy import Endpoint, RetryPolicy, TLSConfig
 from .protocol import (
@@ -74,15 +74,17 @@ class LumaflowClient(ClientCore[grpcclient.InferenceServerClient]):
         *,
         preset: str | None = None,
         timeout: float | None = None,
+        mask: ImageLike | None = None,
         **options: Any,
     ) -> EnhanceResult:
         """Send one photo (bytes, a path, a PIL image or a uint8 array) through ``pipeline``.
 
         ``options`` are the pipeline's OPTIONS keys (``format="jpeg"``, ``quality=85``, ...); the
-        server validates them and answers ``InvalidOptions`` naming a bad one.
+        server validates them and answers ``InvalidOptions`` naming a bad one. ``mask`` is what the
+        ``inpaint`` pipeline removes: a bool/uint8 HxW array or an image of the photo's size, white = remove.
         """
         data = encoded(image)
-        inputs = photo_inputs(data, photo_options(preset, options))
+        inputs = photo_inputs(data, photo_options(preset, options), None if mask is None else encoded_mask(mask))
         started = time.monotonic()
         result, endpoint, attempts = self._call(pipeline, lambda: inputs, timeout)
         enhanced, info = photo_outputs(result)

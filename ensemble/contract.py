@@ -16,6 +16,12 @@ OPTIONS = Tensor(
 )
 IMAGE = Tensor("IMAGE", DataType.STRING, (1,), "the encoded file (JPEG, PNG, WebP, TIFF, BMP, GIF, HEIC, AVIF)")
 ENHANCED = Tensor("ENHANCED", DataType.STRING, (1,), "the encoded result (PNG unless asked otherwise)")
+MASK = Tensor(
+    "MASK",
+    DataType.STRING,
+    (1,),
+    "inpainting: the encoded mask (PNG), the photo's upright size; non-zero (white) pixels are removed",
+)
 INFO = Tensor("INFO", DataType.STRING, (1,), "JSON: pipeline, input, output, stages, timings_ms, models, version")
 
 # The camera pipelines' contract: raw frames, no files.
@@ -33,6 +39,23 @@ NOISE_LEVEL = Tensor(
 ALPHA = Tensor(
     "ALPHA", DataType.UINT8, (-1, -1), "the input's transparency plane, HW at input size; 0x0 when it is opaque"
 )
+HOLE = Tensor("HOLE", DataType.UINT8, (-1, -1, 1), "1 where pixels are to be filled, HW1, padded as PIXELS")
+RESULT = Tensor(
+    "RESULT", DataType.UINT8, (-1, -1, 3), "a router's result: RGB pixels, HWC, unpadded, at the scale META says"
+)
+ORIGINAL = Tensor("ORIGINAL", DataType.UINT8, (-1, -1, 3), "the pipeline's input pixels as decode gave them")
+# The assessors (one row per crop; the caller aggregates a photo's crops).
+ANALYSIS_FIELDS = ("noise_sigma", "jpeg_quality", "blur_sigma", "exposure_ev", "p_colour", "p_grey", "p_sepia")
+# Served units of the first four fields per unit of the network's raw output (σ on 0-255; quality
+# 0-100 with 100 = not JPEG-compressed; blur σ in pixels; EV relative to a normal exposure).
+ANALYSIS_SCALES = (50.0, 100.0, 3.0, 3.0)
+ANALYSIS = Tensor(
+    "ANALYSIS",
+    DataType.FP32,
+    (len(ANALYSIS_FIELDS),),
+    "per crop: noise σ (0-255), JPEG quality (100: none), blur σ px, exposure EV, P(colour), P(grey), P(sepia)",
+)
+QUALITY = Tensor("QUALITY", DataType.FP32, (1,), "per crop: no-reference quality, 0 (worst) to 100")
 META = Tensor("META", DataType.STRING, (1,), "JSON carried from decode to encode: sizes, timings, the card")
 
 # Reason codes that open every INVALID_ARGUMENT message, in brackets: "[invalid_image] ...".

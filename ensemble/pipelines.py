@@ -1,6 +1,6 @@
 """Pipeline declarations: ordered stages and the tensor wiring between them.
 
-A photo pipeline is ``decode -> neural stages... -> encode``. Triton ensembles cannot hand a
+A photo pipeline is ``decode -> neural stages... -> quality_check -> encode``. Triton ensembles cannot hand a
 step a constant, so the pipeline's own facts (its name, limits, size buckets and the card that
 INFO reports) reach the steps through a per-pipeline decode model, ``<pipeline>_decode``,
 which carries them in its config and forwards them to encode in the ``META`` tensor.
@@ -8,12 +8,14 @@ which carries them in its config and forwards them to encode in the ``META`` ten
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from . import contract
 from .config import EnsembleStep, Tensor
 from .options import OUTPUT_OPTIONS, Option
-from .stages import DECODE, ENCODE, STAGES, SizeBuckets, Stage
+from .stages import DECODE, ENCODE, QUALITY_CHECK, STAGES, SizeBuckets, Stage
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,18 @@ class Pipeline:
     options: tuple[Option, ...] = OUTPUT_OPTIONS
     max_input_megabytes: float = 64.0  # the encoded file; a 12 MP phone JPEG is 3-8 MB, a 16-bit TIFF 72
     max_output_megapixels: float = 64.0  # what encode and the client must hold: 64 MP is 192 MB of RGB
+    # Named OPTIONS bundles (OPTIONS "preset": NAME), applied by decode under the request's own keys.
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
 
     @property
     def stages(self) -> tuple[Stage, ...]:
-        """The neural stages between decode and encode, in order."""
+        """The stages between decode and the quality check, in order: neural stages, or one router."""
         return tuple(STAGES[name] for name in self.steps)
+
+    @property
+    def router(self) -> Stage | None:
+        """The router step (BLS: it chooses the stages per photo), if the pipeline is routed."""
+        return next((stage for stage in self.stages if is_router(stage)), None)
 
     @property
     def decode_model(self) -> str:
@@ -40,12 +49,19 @@ class Pipeline:
         return f"{self.name}_{DECODE.name}"
 
     @property
+    def inputs(self) -> tuple[Tensor, ...]:
+        """The public inputs: IMAGE, MASK when a stage fills a HOLE, and OPTIONS."""
+        mask = any(tensor.name == contract.HOLE.name for tensor in self.side_inputs)
+        return (contract.IMAGE, *((contract.MASK,) if mask else ()), contract.OPTIONS)
+
+    @property
     def side_inputs(self) -> tuple[Tensor, ...]:
         """Stage inputs other than the pixels (e.g. NOISE_LEVEL): decode computes them per request."""
         seen: dict[str, Tensor] = {}
         for stage in self.stages:
             for tensor in stage.inputs[1:]:
-                seen.setdefault(tensor.name, tensor)
+                if tensor.name != contract.META.name:  # decode's own output, not a side input
+                    seen.setdefault(tensor.name, tensor)
         return tuple(seen.values())
 
     @property
@@ -72,20 +88,27 @@ class Pipeline:
         if unknown:
             raise ValueError(f"pipeline {self.name!r} names unknown stages: {unknown}")
         for stage in self.stages:
-            if stage.network is None:
-                raise ValueError(f"pipeline {self.name!r}: step {stage.name!r} is not a neural stage")
+            if stage.network is None and not is_router(stage):
+                raise ValueError(f"pipeline {self.name!r}: step {stage.name!r} is not a neural stage or a router")
             if stage.max_batch_size < self.max_batch_size:
                 raise ValueError(
                     f"pipeline {self.name!r}: max_batch_size {self.max_batch_size} exceeds "
                     f"stage {stage.name!r}'s {stage.max_batch_size}"
                 )
+        if self.router is not None and len(self.steps) != 1:
+            raise ValueError(f"pipeline {self.name!r}: a router is the only step between decode and the check")
+        known = {option.name for option in self.options}
+        for preset, values in self.presets.items():
+            unknown = sorted(set(values) - known)
+            if unknown:
+                raise ValueError(f"pipeline {self.name!r}: preset {preset!r} sets unknown options {unknown}")
 
     def ensemble_steps(self) -> tuple[EnsembleStep, ...]:
         """The ensemble's steps: each neural stage reads the previous stage's pixels."""
         steps = [
             EnsembleStep(
                 model_name=self.decode_model,
-                input_map={contract.IMAGE.name: contract.IMAGE.name, contract.OPTIONS.name: contract.OPTIONS.name},
+                input_map={tensor.name: tensor.name for tensor in self.inputs},
                 output_map={
                     contract.PIXELS.name: "pixels_0",
                     contract.ALPHA.name: "alpha",
@@ -94,7 +117,18 @@ class Pipeline:
                 },
             )
         ]
+        meta = "meta"
         for index, stage in enumerate(self.stages):
+            if is_router(stage):
+                steps.append(
+                    EnsembleStep(
+                        model_name=stage.name,
+                        input_map={contract.PIXELS.name: f"pixels_{index}", contract.META.name: meta},
+                        output_map={contract.RESULT.name: f"pixels_{index + 1}", contract.META.name: "meta_routed"},
+                    )
+                )
+                meta = "meta_routed"
+                continue
             pixels_in, *side = stage.inputs
             (pixels_out,) = stage.outputs
             steps.append(
@@ -106,16 +140,32 @@ class Pipeline:
             )
         steps.append(
             EnsembleStep(
+                model_name=QUALITY_CHECK.name,
+                input_map={
+                    contract.ORIGINAL.name: "pixels_0",
+                    contract.PIXELS.name: f"pixels_{len(self.stages)}",
+                    contract.META.name: meta,
+                },
+                output_map={contract.META.name: "meta_checked"},
+            )
+        )
+        steps.append(
+            EnsembleStep(
                 model_name=ENCODE.name,
                 input_map={
                     contract.PIXELS.name: f"pixels_{len(self.stages)}",
                     contract.ALPHA.name: "alpha",
-                    contract.META.name: "meta",
+                    contract.META.name: "meta_checked",
                 },
                 output_map={contract.ENHANCED.name: contract.ENHANCED.name, contract.INFO.name: contract.INFO.name},
             )
         )
         return tuple(steps)
+
+
+def is_router(stage: Stage) -> bool:
+    """A router takes the pixels and META and returns RESULT and META: it calls the stages itself."""
+    return contract.RESULT.name in {tensor.name for tensor in stage.outputs}
 
 
 NOISE_LEVEL_OPTION = Option(
@@ -126,6 +176,16 @@ NOISE_LEVEL_OPTION = Option(
     minimum=0,
     maximum=75,
     unit="σ on the 0-255 scale",
+)
+
+MASK_GROW_OPTION = Option(
+    "mask_grow",
+    "integer",
+    "How far the removed area extends beyond MASK, to take the object's soft edge, halo or shadow with it",
+    4,
+    minimum=0,
+    maximum=32,
+    unit="pixels",
 )
 
 # Variants are separate pipelines, not a routing option: an ensemble is a fixed graph (it cannot
@@ -191,6 +251,62 @@ DEJPEG_WAIFU2X = Pipeline(
     max_batch_size=4,
 )
 
+LOWLIGHT = Pipeline(
+    name="lowlight",
+    doc="low-light correction, ours: curves from the whole photo's statistics plus denoising (untiled)",
+    steps=("low_light",),
+    # Untiled (the curves need the whole photo): 12 MP in ONNX Runtime peaks at about 2 GB.
+    max_input_megapixels=12.0,
+    max_batch_size=4,
+)
+INPAINT = Pipeline(
+    name="inpaint",
+    doc="object removal, ours: MASK (a PNG, white = remove) is filled from its surroundings; tiles without"
+    " any of the mask are left untouched",
+    steps=("gated_inpainter",),
+    max_input_megapixels=24.0,
+    max_batch_size=4,
+    options=(MASK_GROW_OPTION, *OUTPUT_OPTIONS),
+)
+
+PHOTO_ENHANCE_OPTIONS = (
+    Option("scale", "integer", "Upscale the restored photo by this factor", 1, choices=(1, 2, 4)),
+    Option(
+        "restore",
+        "string",
+        "Restoration before anything else: auto lets the analysis network choose (dejpeg when it reads JPEG"
+        " quality <= 70, else denoise when it reads noise σ >= 4, else none)",
+        "auto",
+        choices=("auto", "denoise", "dejpeg", "none"),
+    ),
+    NOISE_LEVEL_OPTION,
+    Option(
+        "low_light",
+        "string",
+        "Low-light correction: auto applies it when the analysis network reads an exposure of -1.2 EV or darker",
+        "auto",
+        choices=("auto", "on", "off"),
+    ),
+    Option("fast", "boolean", "Upscale with our fast networks (ESPCN class) instead of waifu2x / SRMD", False),
+    Option("refine", "boolean", "Run the refinement pass after upscaling (measured gain: +0.05 dB)", False),
+)
+
+PHOTO_ENHANCE = Pipeline(
+    name="photo_enhance",
+    doc="analysis -> restore chosen by the analysis (denoise / dejpeg / none) -> low light when the analysis says"
+    " so -> optional SR (OPTIONS scale 1/2/4) -> optional refinement -> quality check; routed per photo by BLS",
+    steps=("photo_route",),
+    # The low-light stage is untiled (whole-photo statistics): 12 MP in; x4 output is bounded by 64 MP out.
+    max_input_megapixels=12.0,
+    options=(*PHOTO_ENHANCE_OPTIONS, *OUTPUT_OPTIONS),
+    presets={
+        "portrait": {"scale": 2, "format": "jpeg", "quality": 95},
+        "low_light": {"low_light": "on"},
+        "print_300dpi": {"scale": 4, "format": "png"},
+        "camera_720p": {"scale": 2, "fast": True, "format": "jpeg", "quality": 90},
+    },
+)
+
 PIPELINES: dict[str, Pipeline] = {
     pipeline.name: pipeline
     for pipeline in (
@@ -203,6 +319,9 @@ PIPELINES: dict[str, Pipeline] = {
         DENOISE,
         DEJPEG,
         DEJPEG_WAIFU2X,
+        LOWLIGHT,
+        INPAINT,
+        PHOTO_ENHANCE,
     )
 }
 

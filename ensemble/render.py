@@ -25,7 +25,7 @@ from . import contract
 from .config import DynamicBatching, InstanceGroup, InstanceKind, ModelConfig, Tensor
 from .options import options_schema
 from .pipelines import CameraPipeline, Pipeline
-from .stages import DECODE, ENCODE, Network, Stage
+from .stages import ANALYSIS, DECODE, ENCODE, QUALITY_CHECK, Network, Stage, stage_serving
 from .warmup import decode_warmups, stage_warmups
 
 ONNX_RUNNER = "lumaflow.server.models.onnx_stage"
@@ -110,18 +110,27 @@ def network_provenance(network: Network) -> dict[str, str]:
     return {"architecture": network.architecture, "weights": network.weights_id, "source": source, "licence": licence}
 
 
+def _networked(pipeline: Pipeline) -> list[Stage]:
+    """The neural stages a pipeline can run: its steps, or every stage its router may call."""
+    if pipeline.router is None:
+        return [stage for stage in pipeline.stages if stage.network]
+    routes = json.loads(pipeline.router.parameters["routes"])
+    return [stage_serving(model) for model in sorted(set(routes.values()))]
+
+
 def pipeline_card(pipeline: Pipeline) -> dict[str, object]:
     """What INFO reports about the pipeline itself; per-request figures are added at run time."""
     return {
         "pipeline": pipeline.name,
-        "stages": [DECODE.name, *pipeline.steps, ENCODE.name],
+        "stages": [DECODE.name, *pipeline.steps, QUALITY_CHECK.name, ENCODE.name],
         "models": {
             DECODE.name: f"{pipeline.decode_model}/1",
             **{stage.name: f"{stage.name}/1" for stage in pipeline.stages},
             **{stage.tiler_name: f"{stage.tiler_name}/1" for stage in pipeline.stages if stage.tiling},
+            QUALITY_CHECK.name: f"{QUALITY_CHECK.name}/1",
             ENCODE.name: f"{ENCODE.name}/1",
         },
-        "networks": {stage.name: network_provenance(stage.network) for stage in pipeline.stages if stage.network},
+        "networks": {stage.name: network_provenance(stage.network) for stage in _networked(pipeline) if stage.network},
         "scale": pipeline.scale,
         "version": lumaflow.__version__,
     }
@@ -146,6 +155,7 @@ def tiler_config(stage: Stage) -> ModelConfig:
             # Enough tiles queued to fill two of the stage's batches, and no more: a huge photo
             # must not hold the stage's queue against everyone else's requests.
             "max_tiles_in_flight": str(2 * stage.max_batch_size),
+            "identity_without": stage.tiling.identity_without,
         },
     )
 
@@ -159,6 +169,8 @@ def decode_config(pipeline: Pipeline) -> ModelConfig:
         "max_input_megabytes": repr(pipeline.max_input_megabytes),
         "max_output_megapixels": repr(pipeline.max_output_megapixels),
         "bucket_max_side": str(pipeline.bucket_max_side),
+        "analysis_model": ANALYSIS.name,  # asked by BLS when a side input needs the photo's analysis
+        "presets": json.dumps(pipeline.presets, sort_keys=True),
         "size_buckets": json.dumps(
             {"ladder": list(buckets.ladder), "step_above": buckets.step_above} if buckets else None
         ),
@@ -166,9 +178,10 @@ def decode_config(pipeline: Pipeline) -> ModelConfig:
     return replace(
         stage_config(DECODE),
         name=pipeline.decode_model,
+        inputs=pipeline.inputs,
         outputs=(*DECODE.outputs, *pipeline.side_inputs),
         parameters=parameters,
-        warmups=decode_warmups(),
+        warmups=decode_warmups(pipeline.inputs, tuple(option.name for option in pipeline.options)),
     )
 
 
@@ -178,13 +191,16 @@ def ensemble_config(pipeline: Pipeline) -> ModelConfig:
         name=pipeline.name,
         platform="ensemble",
         max_batch_size=pipeline.max_batch_size,
-        inputs=(contract.IMAGE, contract.OPTIONS),
+        inputs=pipeline.inputs,
         outputs=(contract.ENHANCED, contract.INFO),
         ensemble_steps=pipeline.ensemble_steps(),
         # What `LumaflowClient.pipelines()` reads (one get_model_config per pipeline): no file access needed.
         parameters={
             "description": pipeline.doc,
-            "options_schema": json.dumps(options_schema(pipeline.name, pipeline.options), sort_keys=True),
+            "options_schema": json.dumps(
+                options_schema(pipeline.name, pipeline.options, pipeline.presets), sort_keys=True
+            ),
+            "presets": json.dumps(pipeline.presets, sort_keys=True),
         },
         # Cached only when the server is started with a cache (`lumaflow serve --response-cache-mb N`):
         # off by default, so load tests measure the pipeline, not the cache.

@@ -6,6 +6,7 @@ build step that makes missing artefacts -- is derived from these objects.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from . import contract
@@ -46,6 +47,9 @@ class Tiling:
 
     tile: int = 256
     context: int = 16
+    # A per-pixel side input (HOLE) whose all-zero window means the stage would return the tile
+    # unchanged: such tiles are not sent (object removal touches a small part of a photo).
+    identity_without: str = ""
 
     def __post_init__(self) -> None:
         if self.tile - 2 * self.context < self.tile // 2:
@@ -107,6 +111,7 @@ class Stage:
     max_batch_pixels: int = 4 * 1024 * 1024
     parameters: dict[str, str] = field(default_factory=dict)
     tiling: Tiling | None = None  # photo stages: served to pipelines through ``<name>_tiles``
+    warmup_size: tuple[int, int] | None = None  # (height, width) to warm at; default: the tile, or a camera frame
 
     @property
     def tiler_name(self) -> str:
@@ -315,6 +320,63 @@ CAMERA_X1 = Stage(
     max_batch_pixels=2 * 1024 * 1024,
 )
 
+# --- our understanding networks (analysis, quality), low light and inpainting ------------------------
+
+# The assessors take a photo's full-resolution crops (``lumaflow.server.crops``) in one request: a
+# batch of up to 25 crops of 64 px, from decode (analysis) or the quality check (two photos' worth).
+ANALYSIS = Stage(
+    name="analysis",
+    doc="analysis, ours: per crop noise σ, JPEG quality, blur σ, exposure EV and colour/grey/sepia (a small CNN)",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.ANALYSIS,),
+    max_batch_size=64,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=1_000, queue_policy=QueuePolicy()),
+    network=Network(architecture="assessor", weights="analysis.pt"),
+    threads=2,
+    warmup_size=(64, 64),  # one crop (lumaflow.server.crops.CROP_SIDE)
+)
+
+QUALITY = Stage(
+    name="quality",
+    doc="no-reference quality score 0-100 per crop, ours (the analysis network's architecture, one output)",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.QUALITY,),
+    max_batch_size=64,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=1_000, queue_policy=QueuePolicy()),
+    network=Network(architecture="assessor", weights="quality.pt"),
+    threads=2,
+    warmup_size=(64, 64),
+)
+
+LOW_LIGHT = Stage(
+    name="low_light",
+    doc="low-light correction, ours: curves from the whole photo's statistics, then a residual denoiser",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.RESTORED,),
+    max_batch_size=4,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    network=Network(architecture="residual", weights="low_light.pt"),
+    threads=2,
+    # Untiled and unpadded: the curves come from the statistics of the whole photo, which tiles or
+    # padding would change; photos therefore batch only with photos of the same size.
+    max_batch_pixels=16 * 1024 * 1024,
+)
+
+INPAINT = Stage(
+    name="gated_inpainter",
+    doc="object removal, ours: a gated-convolution U-Net fills the HOLE from its surroundings",
+    inputs=(contract.PIXELS, contract.HOLE),
+    outputs=(contract.RESTORED,),
+    max_batch_size=4,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    network=Network(architecture="inpaint", weights="inpaint.pt"),
+    size_buckets=PHOTO_BUCKETS,
+    threads=2,
+    max_batch_pixels=2 * 1024 * 1024,
+    # The network reaches about 90 px. A tile with nothing to fill is its own result, so it is not sent.
+    tiling=Tiling(tile=384, context=64, identity_without=contract.HOLE.name),
+)
+
 # decode is instantiated once per pipeline (see pipelines.py); this is its shared template.
 DECODE = Stage(
     name="decode",
@@ -324,6 +386,54 @@ DECODE = Stage(
     max_batch_size=16,
     dynamic_batching=DynamicBatching(max_queue_delay_us=0),
     implementation="lumaflow.server.models.decode",
+)
+
+
+def stage_serving(model: str, stages: dict[str, Stage] | None = None) -> Stage:
+    """The stage a model name serves: the stage itself, or its tiler (which has the stage's tensors)."""
+    for stage in (stages or STAGES).values():
+        if model in (stage.name, stage.tiler_name):
+            return stage
+    raise KeyError(f"no stage serves model {model!r}")
+
+
+# What photo_enhance's router may call, by role: the tilers of the photo stages (any size) and the
+# untiled low-light stage. The analysis network decides restore and low light; OPTIONS decide the rest.
+PHOTO_ROUTES = {
+    "analysis": ANALYSIS.name,
+    "denoise": FFDNET.tiler_name,
+    "dejpeg": DEBLOCK.tiler_name,
+    "low_light": LOW_LIGHT.name,
+    "sr_x2": WAIFU2X_X2.tiler_name,
+    "sr_x4": SRMD_X4.tiler_name,
+    "sr_x2_fast": ESPCN_X2.tiler_name,
+    "sr_x4_fast": SR_X4.tiler_name,
+    "refine": REFINE.tiler_name,
+}
+
+PHOTO_ROUTE = Stage(
+    name="photo_route",
+    doc="photo_enhance's router (BLS): asks the analysis network, then sends the photo through the restore,"
+    " low-light, SR and refinement stages that the analysis and OPTIONS call for",
+    inputs=(contract.PIXELS, contract.META),
+    outputs=(contract.RESULT, contract.META),
+    max_batch_size=16,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=0),
+    instances=InstanceGroup(count=1),  # execute is a coroutine: one instance keeps many requests in flight
+    implementation="lumaflow.server.models.photo_route",
+    parameters={"routes": json.dumps(PHOTO_ROUTES, sort_keys=True)},
+)
+
+QUALITY_CHECK = Stage(
+    name="quality_check",
+    doc="scores the result and the input (bicubic-resized to the result's scale) with the quality network;"
+    " INFO says whether the result got worse",
+    inputs=(contract.ORIGINAL, contract.PIXELS, contract.META),
+    outputs=(contract.META,),
+    max_batch_size=16,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=0),
+    implementation="lumaflow.server.models.quality_check",
+    parameters={"quality_model": QUALITY.name},
 )
 
 ENCODE = Stage(
@@ -352,6 +462,12 @@ STAGES: dict[str, Stage] = {
         CAMERA_X2,
         CAMERA_X2_INT8,
         CAMERA_X1,
+        ANALYSIS,
+        QUALITY,
+        LOW_LIGHT,
+        INPAINT,
+        PHOTO_ROUTE,
+        QUALITY_CHECK,
         ENCODE,
     )
 }

@@ -11,35 +11,83 @@ decode's META.
 
 from __future__ import annotations
 
+import io
+import json
 import struct
+from collections.abc import Mapping
 from pathlib import Path
 
 from . import contract
-from .config import Warmup, WarmupInput
+from .config import Tensor, Warmup, WarmupInput
 from .stages import Stage
 
 SAMPLE = Path(__file__).with_name("warmup_sample.jpg")
 SAMPLE_DATA_FILE = "sample_image"  # in <decode model>/warmup/, generated from SAMPLE
+MASK_DATA_FILE = "sample_mask"  # a PNG mask of SAMPLE's size, for pipelines that take a MASK
+OPTIONS_DATA_FILE = "sample_options"
+SAMPLE_SIDE = 256
+# A decode warmed with the sample must not ask the analysis network by BLS: that model may not be
+# loaded yet while this one warms. Giving the noise level is what a client may do as well.
+WARMUP_OPTIONS = {"noise_level": 10}
 CAMERA_FRAME = (240, 320)  # a camera stage's frames have no fixed size; warm at the benchmark size
 
 
-def serialized_sample() -> bytes:
-    """SAMPLE as Triton reads a TYPE_STRING warmup file: each item a 4-byte little-endian length + bytes."""
-    data = SAMPLE.read_bytes()
+def _serialized(data: bytes) -> bytes:
+    """Bytes as Triton reads a TYPE_STRING warmup file: each item a 4-byte little-endian length + bytes."""
     return struct.pack("<I", len(data)) + data
 
 
-def decode_warmups() -> tuple[Warmup, ...]:
-    image = WarmupInput(contract.IMAGE.dtype, contract.IMAGE.dims, input_data_file=SAMPLE_DATA_FILE)
-    return (Warmup(name="real photo", inputs={contract.IMAGE.name: image}),)
+def serialized_sample() -> bytes:
+    return _serialized(SAMPLE.read_bytes())
+
+
+def serialized_mask() -> bytes:
+    """A PNG mask of the sample's size with a 40x60 hole (greyscale, white = remove)."""
+    from PIL import Image, ImageDraw
+
+    mask = Image.new("L", (SAMPLE_SIDE, SAMPLE_SIDE), 0)
+    ImageDraw.Draw(mask).rectangle((100, 90, 159, 129), fill=255)
+    buffer = io.BytesIO()
+    mask.save(buffer, format="PNG")
+    return _serialized(buffer.getvalue())
+
+
+def serialized_options(options: Mapping[str, object]) -> bytes:
+    return _serialized(json.dumps(options, sort_keys=True).encode())
+
+
+def decode_warmup_files(inputs: tuple[Tensor, ...], option_names: tuple[str, ...]) -> dict[str, bytes]:
+    """The files a pipeline's decode warmup reads, by file name."""
+    files = {SAMPLE_DATA_FILE: serialized_sample()}
+    if any(tensor.name == contract.MASK.name for tensor in inputs):
+        files[MASK_DATA_FILE] = serialized_mask()
+    options = {name: value for name, value in WARMUP_OPTIONS.items() if name in option_names}
+    if options:
+        files[OPTIONS_DATA_FILE] = serialized_options(options)
+    return files
+
+
+def decode_warmups(inputs: tuple[Tensor, ...], option_names: tuple[str, ...]) -> tuple[Warmup, ...]:
+    """A real photo (and mask, and options when needed) through a pipeline's decode."""
+    files = decode_warmup_files(inputs, option_names)
+    by_input = {contract.IMAGE.name: SAMPLE_DATA_FILE, contract.MASK.name: MASK_DATA_FILE}
+    by_input[contract.OPTIONS.name] = OPTIONS_DATA_FILE
+    warm = {
+        tensor.name: WarmupInput(tensor.dtype, tensor.dims, input_data_file=by_input[tensor.name])
+        for tensor in inputs
+        if by_input.get(tensor.name) in files
+    }
+    return (Warmup(name="real photo", inputs=warm),)
 
 
 def stage_warmups(stage: Stage) -> tuple[Warmup, ...]:
     """One random request at the shape the stage mostly sees: its tile, or a camera frame."""
     if stage.network is None:
         return ()
-    height, width = (stage.tiling.tile, stage.tiling.tile) if stage.tiling else CAMERA_FRAME
+    height, width = stage.warmup_size or ((stage.tiling.tile, stage.tiling.tile) if stage.tiling else CAMERA_FRAME)
     pixels, *side = stage.inputs
     inputs = {pixels.name: WarmupInput(pixels.dtype, (height, width, 3), random_data=True)}
-    inputs.update({tensor.name: WarmupInput(tensor.dtype, tensor.dims, random_data=True) for tensor in side})
+    for tensor in side:  # per-image values keep their dims; per-pixel ones (HOLE) take the pixels' size
+        dims = (height, width, *tensor.dims[2:]) if tensor.dims[:2] == (-1, -1) else tensor.dims
+        inputs[tensor.name] = WarmupInput(tensor.dtype, dims, random_data=True)
     return (Warmup(name=f"random {height}x{width}", inputs=inputs),)

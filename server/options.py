@@ -8,17 +8,19 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from lumaflow.ensemble import contract
+from lumaflow.ensemble.options import PRESET_KEY
 from lumaflow.server.imaging import InvalidInput
 
 
 class OptionsParser:
     """Built once per model from the pipeline's schema; ``parse`` per request."""
 
-    def __init__(self, schema: dict[str, Any]) -> None:
+    def __init__(self, schema: dict[str, Any], presets: dict[str, dict[str, Any]] | None = None) -> None:
         Draft202012Validator.check_schema(schema)
         self.validator = Draft202012Validator(schema)
+        self.presets = presets or {}
         # A key without a default (e.g. noise_level) is None: the pipeline decides (e.g. estimates it).
-        self.defaults = {key: value.get("default") for key, value in schema["properties"].items()}
+        self.defaults = {key: value.get("default") for key, value in schema["properties"].items() if key != PRESET_KEY}
 
     def parse(self, raw: bytes | None) -> dict[str, Any]:
         """The request's options with defaults filled in; ``[invalid_options]`` when they are wrong."""
@@ -38,4 +40,8 @@ class OptionsParser:
             known = ", ".join(sorted(self.defaults))
             hint = f" Known keys: {known}." if first.validator == "additionalProperties" else ""
             raise InvalidInput(contract.INVALID_OPTIONS, f"{prefix}: {first.message}.{hint}")
-        return {**self.defaults, **given}
+        name = given.pop(PRESET_KEY, None)
+        if name is None:
+            return {**self.defaults, **given}
+        # A preset fills in its bundle; the request's own keys still win. INFO shows which preset it was.
+        return {**self.defaults, **self.presets[name], **given, PRESET_KEY: name}

@@ -1,31 +1,72 @@
 """Per-request tensors that decode computes for a pipeline's stages besides the pixels.
 
-Each provider turns the decoded pixels and the request's OPTIONS into one stage input and the
-figures INFO reports about it (under ``analysis``). Until the analysis network exists, a noise
-level the client did not give is estimated classically.
+Each provider turns one request's `SideContext` (the decoded photo, its padded pixels, OPTIONS,
+the MASK bytes and, on demand, the analysis network's reading of the photo) into one stage input
+and the figures INFO reports about it. The analysis runs at most once per request, and only when
+a provider asks for it: a client that gives ``noise_level`` costs no analysis.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from lumaflow.ensemble import contract
-from lumaflow.server.noise import estimate_noise_sigma
+from lumaflow.server.mask import decode_mask, grow
 
-Provider = Callable[[np.ndarray, dict[str, Any]], tuple[np.ndarray, dict[str, Any]]]
+Analysis = dict[str, float]
 
 
-def noise_level(pixels: np.ndarray, options: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
-    """σ from OPTIONS ``noise_level`` when given, else estimated from the pixels."""
-    sigma = options.get("noise_level")
-    source = "options"
+@dataclass
+class SideContext:
+    pixels: np.ndarray  # the decoded photo, uint8 HxWx3, unpadded
+    padded: np.ndarray  # what the first stage gets
+    options: dict[str, Any]
+    mask: bytes | None
+    analyser: Callable[[np.ndarray], Analysis]
+    _analysis: Analysis | None = field(default=None, init=False)
+
+    def analysis(self) -> Analysis:
+        if self._analysis is None:
+            self._analysis = self.analyser(self.pixels)
+        return self._analysis
+
+
+Provider = Callable[[SideContext], tuple[np.ndarray, dict[str, Any]]]
+
+
+def rounded(analysis: Analysis) -> dict[str, float]:
+    return {name: round(value, 3 if name.startswith("p_") else 2) for name, value in analysis.items()}
+
+
+def noise_level(context: SideContext) -> tuple[np.ndarray, dict[str, Any]]:
+    """σ from OPTIONS ``noise_level`` when given, else the analysis network's estimate."""
+    sigma = context.options.get("noise_level")
+    figures: dict[str, Any] = {}
     if sigma is None:
-        sigma, source = estimate_noise_sigma(pixels), "estimated"
-    value = np.array([[sigma]], dtype=np.float32)
-    return value, {"noise_level": {"sigma": round(float(sigma), 2), "source": source}}
+        analysis = context.analysis()
+        sigma = analysis["noise_sigma"]
+        figures["photo"] = rounded(analysis)
+    figures["noise_level"] = {
+        "sigma": round(float(sigma), 2),
+        "source": "options" if "photo" not in figures else "analysis network",
+    }
+    return np.array([[sigma]], dtype=np.float32), figures
 
 
-PROVIDERS: dict[str, Provider] = {contract.NOISE_LEVEL.name: noise_level}
+def hole(context: SideContext) -> tuple[np.ndarray, dict[str, Any]]:
+    """MASK decoded at the photo's size, grown by OPTIONS ``mask_grow``, zero-padded like the pixels."""
+    if context.mask is None:
+        raise ValueError("the pipeline's ensemble sends no MASK")
+    height, width = context.pixels.shape[:2]
+    mask = grow(decode_mask(context.mask, width, height), int(context.options.get("mask_grow", 0)))
+    padded = np.zeros((*context.padded.shape[:2], 1), dtype=np.uint8)
+    padded[:height, :width, 0] = mask
+    figures = {"mask": {"fraction": round(float(mask.mean()), 5), "grown_px": int(context.options.get("mask_grow", 0))}}
+    return padded[None], figures
+
+
+PROVIDERS: dict[str, Provider] = {contract.NOISE_LEVEL.name: noise_level, contract.HOLE.name: hole}

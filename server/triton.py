@@ -114,7 +114,7 @@ def server_argv(
     if token:
         # Calls that run or reveal models need the header (gRPC: triton-grpc-protocol-lumaflow-token;
         # HTTP: lumaflow-token); health stays open for load balancers and Kubernetes probes.
-        protocols = "inference,model-config,model-repository,metadata,statistics"
+        protocols = "inference,model-config,model-repository,metadata,statistics,shared-memory"
         restricted = [
             f"--grpc-restricted-protocol={protocols}:{TOKEN_KEY}={token}",
             f"--http-restricted-api={protocols}:{TOKEN_KEY}={token}",

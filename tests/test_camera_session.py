@@ -55,3 +55,28 @@ def test_results_older_than_the_budget_are_dropped_as_late(server: TritonServer)
     delivered, stats, _ = run_session(server.endpoints.grpc_url, fps=30.0, budget_s=0.001, frames=30)
     assert stats.dropped.get("late", 0) >= 25 and len(delivered) == stats.delivered
     assert stats.delivered + sum(stats.dropped.values()) == 30
+
+
+def test_a_local_session_moves_frames_through_shared_memory_and_cleans_up(server: TritonServer) -> None:
+    import tritonclient.grpc as grpcclient
+
+    url = server.endpoints.grpc_url
+    source = _frames("synthetic", SIZE)
+    frames = [next(source) for _ in range(6)]
+    outputs: dict[bool, list[np.ndarray]] = {}
+    with grpcclient.InferenceServerClient(url) as admin:
+        for shared in (False, True):
+            delivered: list[FrameResult] = []
+            with CameraSession(url, "camera_x2", latency_budget_s=5.0, max_in_flight=1, shared_memory=shared) as camera:
+                for frame in frames:  # one at a time: every frame delivered
+                    camera.submit(frame)
+                    delivered.extend(camera.drain(timeout_s=10))
+                regions = admin.get_system_shared_memory_status(as_json=True).get("regions", {})
+                assert bool(regions) is shared  # after the first frame (by gRPC) the rest went by shared memory
+            assert not admin.get_system_shared_memory_status(as_json=True).get("regions")  # unregistered
+            outputs[shared] = [result.frame for result in delivered]
+    assert len(outputs[True]) == len(outputs[False]) == len(frames)
+    for plain, shared_frame in zip(outputs[False], outputs[True], strict=True):
+        assert shared_frame.shape == (480, 640, 3)
+        assert int(np.abs(plain.astype(np.int16) - shared_frame.astype(np.int16)).max()) <= 1
+    assert CameraSession("127.0.0.1:1").shared_memory and not CameraSession("10.0.0.7:8001").shared_memory

@@ -112,6 +112,11 @@ def test_pipelines_lists_photo_and_camera_pipelines_with_their_options(lumaflow:
     assert pipelines["upscale_x2"].kind == "photo" and pipelines["camera_x2"].kind == "camera"
     assert "noise_level" in pipelines["denoise"].options_schema["properties"]
     assert pipelines["upscale_x2"].description
+    presets = pipelines["photo_enhance"].presets
+    assert presets["camera_720p"] == {"scale": 2, "fast": True, "format": "jpeg", "quality": 90}
+    assert pipelines["photo_enhance"].options_schema["properties"]["preset"]["enum"] == list(presets)
+    result = lumaflow.enhance(astronaut()[:48, :64], "photo_enhance", preset="camera_720p", quality=70)
+    assert result.image.size == (128, 96) and result.info["route"][0]["stage"] == "espcn_x2"
 
 
 def test_health_and_raw_frames(lumaflow: LumaflowClient, server: TritonServer) -> None:
@@ -126,6 +131,10 @@ def test_the_async_client_does_the_same(server: TritonServer) -> None:
             images = [astronaut()[:32, :40], b"junk", astronaut()[:40, :32]]
             results = await lumaflow.enhance_many(images, "upscale_x2_fast", concurrency=2)
             names = {info.name for info in await lumaflow.pipelines()}
+            mask = np.zeros((32, 40), dtype=bool)
+            mask[8:20, 10:30] = True
+            filled = await lumaflow.enhance(astronaut()[:32, :40], "inpaint", mask=mask)
+            assert filled.image.size == (40, 32) and filled.info["analysis"]["mask"]["fraction"] > 0.2
             return results, names, await lumaflow.health()
 
     results, names, health = asyncio.run(session())

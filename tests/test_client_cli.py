@@ -29,7 +29,24 @@ def test_enhance_writes_the_result_and_the_compare_views(server: TritonServer, t
     assert Image.open(tmp_path / "photo_x2_compare.png").size == (256 + 8 + 256, 192)
     page = (tmp_path / "photo_x2_compare.html").read_text()
     assert page.count("data:image/png;base64,") == 2
-    assert "photo.jpg -> " in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "photo.jpg -> " in printed and "; quality " in printed and "(the input, bicubic x2)" in printed
+
+
+def test_enhance_with_a_mask_removes_what_it_marks(server: TritonServer, tmp_path: Path, capsys) -> None:
+    photo = astronaut()[:96, :128]
+    source, mask_file, out = tmp_path / "photo.png", tmp_path / "mask.png", tmp_path / "clean.png"
+    source.write_bytes(encode(photo))
+    mask = np.zeros(photo.shape[:2], dtype=np.uint8)
+    mask[30:50, 40:70] = 255
+    mask_file.write_bytes(encode(mask))
+    url = server.endpoints.grpc_url
+    args = ["enhance", str(source), "-o", str(out), "--pipeline", "inpaint", "--mask", str(mask_file), "--url", url]
+    assert main(args) == 0
+    result = np.asarray(Image.open(out).convert("RGB"))
+    assert np.array_equal(result[:20], photo[:20]) and not np.array_equal(result[30:50, 40:70], photo[30:50, 40:70])
+    assert main([*args[:6], str(tmp_path / "missing.png"), *args[7:]]) == 2
+    assert "--mask no such file" in capsys.readouterr().err
 
 
 def test_enhance_many_into_a_folder_reports_each_failure(server: TritonServer, tmp_path: Path, capsys) -> None:
@@ -59,6 +76,22 @@ def test_camera_command_streams_and_writes_its_stats(server: TritonServer, tmp_p
     assert main([*args, "--url", server.endpoints.grpc_url]) == 0
     stats = json.loads(report.read_text())
     assert stats["submitted"] == 40 and stats["delivered"] + sum(stats["dropped"].values()) == 40
+
+
+def test_camera_command_reads_a_video_file_over_grpc(server: TritonServer, tmp_path: Path) -> None:
+    import cv2
+
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 15, (160, 120))
+    for step in range(8):
+        writer.write(np.roll(astronaut()[:120, :160, ::-1], 4 * step, axis=1).copy())
+    writer.release()
+    report = tmp_path / "camera.json"
+    args = ["camera", "--source", str(video), "--size", "160x120", "--frames", "12", "--fps", "15"]
+    args += ["--budget-ms", "2000", "--transport", "grpc", "--json", str(report), "--url", server.endpoints.grpc_url]
+    assert main(args) == 0
+    stats = json.loads(report.read_text())
+    assert stats["submitted"] == 12 and stats["delivered"] >= 10, stats  # the 8-frame clip, looped
 
 
 NO_CHROMIUM = "Debian's chromium is not installed (make test installs it)"

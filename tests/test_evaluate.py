@@ -41,11 +41,11 @@ def test_a_tiny_run_writes_the_report_and_strips(offline: tuple[Path, dict[str, 
     out, report = offline
     assert report["mode"] == "offline"
     assert report["machine"]["cpu_count"] >= 1 and report["machine"]["onnxruntime"]
-    assert set(report["tasks"]) == {"x2", "x4", "denoise", "dejpeg", "camera_x2", "camera_x1"}
+    assert set(report["tasks"]) == {"x2", "x4", "denoise", "dejpeg", "camera_x2", "camera_x1", "lowlight"}
     markdown = (out / "report.md").read_text()
     for heading in ("## x2", "## x4", "## denoise", "## dejpeg", "upscale_x4_realistic", "denoise_estimated"):
         assert heading in markdown
-    for heading in ("## camera_x2", "## camera_x1", "camera_x2_int8", "best_gamma", "dejpeg_waifu2x"):
+    for heading in ("## camera_x2", "## camera_x1", "camera_x2_int8", "best_gamma", "dejpeg_waifu2x", "## lowlight"):
         assert heading in markdown
     strips = sorted(path.name for path in (out / "strips").iterdir())
     assert strips == [
@@ -57,6 +57,10 @@ def test_a_tiny_run_writes_the_report_and_strips(offline: tuple[Path, dict[str, 
         "camera_x2_astronaut_clean.png",
         "dejpeg_astronaut_q20.png",
         "denoise_astronaut_sigma25.png",
+        "lowlight_astronaut_ev-1.5.png",
+        "lowlight_astronaut_ev-2.5.png",
+        "lowlight_astronaut_ev-3.5.png",
+        "lowlight_astronaut_gamma2.5.png",
         "x2_astronaut_x2.png",
         "x4_astronaut_x4.png",
     ]
@@ -74,6 +78,9 @@ def test_the_numbers_are_sane(offline: tuple[Path, dict[str, Any]]) -> None:
     assert denoised["psnr"] > noisy["psnr"] + 5
     assert _mean(report, "denoise", "sigma25", "denoise_estimated")["psnr"] > noisy["psnr"] + 5
     assert _mean(report, "dejpeg", "q20", "dejpeg")["psnr"] > _mean(report, "dejpeg", "q20", "jpeg")["psnr"]
+    assert (
+        _mean(report, "lowlight", "ev-2.5", "lowlight")["psnr"] > _mean(report, "lowlight", "ev-2.5", "input")["psnr"]
+    )
     photos = report["tasks"]["x4"]["levels"]["x4"]["methods"]["upscale_x4"]["photos"]
     assert set(photos) == {"astronaut"} and 0 < photos["astronaut"]["ssim"] <= 1
 

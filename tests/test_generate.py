@@ -34,16 +34,20 @@ def _steps(pipeline: str) -> list[str]:
     return [line.split('"')[1] for line in text.splitlines() if "model_name:" in line]
 
 
-def test_the_ensembles_wire_decode_to_their_stages_tilers_to_encode() -> None:
-    assert _steps("upscale_x2") == ["upscale_x2_decode", "waifu2x_x2_tiles", "encode"]
-    assert _steps("upscale_x2_fast") == ["upscale_x2_fast_decode", "espcn_x2_tiles", "encode"]
-    assert _steps("upscale_x4") == ["upscale_x4_decode", "srmd_x4_tiles", "encode"]
-    assert _steps("upscale_x4_fast") == ["upscale_x4_fast_decode", "sr_x4_tiles", "encode"]
-    assert _steps("upscale_x4_realistic") == ["upscale_x4_realistic_decode", "realesrgan_x4_tiles", "encode"]
-    assert _steps("upscale_x8") == ["upscale_x8_decode", "srmd_x4_tiles", "waifu2x_x2_tiles", "encode"]
-    assert _steps("denoise") == ["denoise_decode", "ffdnet_tiles", "encode"]
-    assert _steps("dejpeg") == ["dejpeg_decode", "deblock_tiles", "encode"]
-    assert _steps("dejpeg_waifu2x") == ["dejpeg_waifu2x_decode", "waifu2x_dejpeg_tiles", "encode"]
+def test_the_ensembles_wire_decode_to_their_stages_tilers_then_the_check_and_encode() -> None:
+    end = ["quality_check", "encode"]
+    assert _steps("upscale_x2") == ["upscale_x2_decode", "waifu2x_x2_tiles", *end]
+    assert _steps("upscale_x2_fast") == ["upscale_x2_fast_decode", "espcn_x2_tiles", *end]
+    assert _steps("upscale_x4") == ["upscale_x4_decode", "srmd_x4_tiles", *end]
+    assert _steps("upscale_x4_fast") == ["upscale_x4_fast_decode", "sr_x4_tiles", *end]
+    assert _steps("upscale_x4_realistic") == ["upscale_x4_realistic_decode", "realesrgan_x4_tiles", *end]
+    assert _steps("upscale_x8") == ["upscale_x8_decode", "srmd_x4_tiles", "waifu2x_x2_tiles", *end]
+    assert _steps("denoise") == ["denoise_decode", "ffdnet_tiles", *end]
+    assert _steps("dejpeg") == ["dejpeg_decode", "deblock_tiles", *end]
+    assert _steps("dejpeg_waifu2x") == ["dejpeg_waifu2x_decode", "waifu2x_dejpeg_tiles", *end]
+    assert _steps("lowlight") == ["lowlight_decode", "low_light", *end]  # untiled: whole-photo statistics
+    assert _steps("inpaint") == ["inpaint_decode", "gated_inpainter_tiles", *end]
+    assert _steps("photo_enhance") == ["photo_enhance_decode", "photo_route", *end]  # BLS routes inside
 
 
 def test_a_tiler_calls_its_stage_with_the_stages_own_tensors() -> None:
@@ -64,17 +68,24 @@ def test_composing_models_are_warmed_and_ensembles_may_cache() -> None:
     assert "random_data: true" in files["waifu2x_x2/config.pbtxt"] and "dims: 256" in files["waifu2x_x2/config.pbtxt"]
     assert "model_warmup" not in files["waifu2x_x2_tiles/config.pbtxt"]
     assert "response_cache" in files["upscale_x2/config.pbtxt"]
+    # A decode that could ask the analysis network by BLS warms with OPTIONS that spare it (the network may
+    # not be loaded yet); the inpainting decode warms with a mask.
+    assert 'input_data_file: "sample_options"' in files["denoise_decode/config.pbtxt"]
+    assert files["denoise_decode/warmup/sample_options"][4:] == b'{"noise_level": 10}'
+    assert 'input_data_file: "sample_mask"' in files["inpaint_decode/config.pbtxt"]
+    assert "sample_options" not in files["upscale_x2_decode/config.pbtxt"]
 
 
 def test_a_cascade_feeds_each_stage_the_previous_output() -> None:
     steps = UPSCALE_X8.ensemble_steps()
     assert [step.input_map for step in steps[1:3]] == [{"PIXELS": "pixels_0"}, {"PIXELS": "pixels_1"}]
-    assert steps[3].input_map == {"PIXELS": "pixels_2", "ALPHA": "alpha", "META": "meta"}
+    assert steps[3].input_map == {"ORIGINAL": "pixels_0", "PIXELS": "pixels_2", "META": "meta"}
+    assert steps[4].input_map == {"PIXELS": "pixels_2", "ALPHA": "alpha", "META": "meta_checked"}
     assert UPSCALE_X8.scale == 8
 
 
 def test_decode_hands_the_noise_level_to_the_denoiser() -> None:
-    decode, ffdnet, _ = DENOISE.ensemble_steps()
+    decode, ffdnet, *_ = DENOISE.ensemble_steps()
     assert decode.output_map["NOISE_LEVEL"] == ffdnet.input_map["NOISE_LEVEL"] == "noise_level"
     decode_config = repository_files()["denoise_decode/config.pbtxt"]
     assert 'name: "NOISE_LEVEL"' in decode_config and "TYPE_FP32" in decode_config

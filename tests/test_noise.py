@@ -1,4 +1,4 @@
-"""The classical noise estimator and the NOISE_LEVEL side input built on it."""
+"""The classical noise estimator (the baseline the analysis network replaced) and the NOISE_LEVEL side input."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from lumaflow.server.noise import estimate_noise_sigma
-from lumaflow.server.side_inputs import noise_level
+from lumaflow.build.noise import estimate_noise_sigma
+from lumaflow.server.side_inputs import SideContext, noise_level
 from tests.photos import sporco_photo
 
 
@@ -31,10 +31,20 @@ def test_tiny_images_do_not_break_it() -> None:
     assert estimate_noise_sigma(np.zeros((1, 1, 3), dtype=np.uint8)) == 0.0
 
 
-def test_the_side_input_prefers_the_clients_noise_level() -> None:
+def test_the_side_input_prefers_the_clients_noise_level_and_asks_the_analysis_once() -> None:
     noisy = _noisy(np.asarray(data.astronaut()), 25, seed=1)
-    given, figures = noise_level(noisy, {"noise_level": 10.0})
+    asked: list[np.ndarray] = []
+
+    def analyser(pixels: np.ndarray) -> dict[str, float]:
+        asked.append(pixels)
+        return {"noise_sigma": 24.5, "jpeg_quality": 100.0}
+
+    given, figures = noise_level(SideContext(noisy, noisy, {"noise_level": 10.0}, None, analyser))
     assert given.dtype == np.float32 and given.shape == (1, 1) and given[0, 0] == 10.0
-    assert figures == {"noise_level": {"sigma": 10.0, "source": "options"}}
-    estimated, figures = noise_level(noisy, {"noise_level": None})
-    assert abs(float(estimated[0, 0]) - 25) <= 3 and figures["noise_level"]["source"] == "estimated"
+    assert figures == {"noise_level": {"sigma": 10.0, "source": "options"}} and not asked
+    context = SideContext(noisy, noisy, {"noise_level": None}, None, analyser)
+    estimated, figures = noise_level(context)
+    assert float(estimated[0, 0]) == 24.5 and figures["noise_level"] == {"sigma": 24.5, "source": "analysis network"}
+    assert figures["photo"] == {"noise_sigma": 24.5, "jpeg_quality": 100.0}
+    context.analysis()
+    assert len(asked) == 1 and asked[0] is noisy

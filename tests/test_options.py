@@ -23,7 +23,7 @@ SCHEMA = json.loads((DEFAULT_REPOSITORY / "upscale_x2" / SCHEMA_FILE).read_text(
 
 def test_no_options_means_the_defaults() -> None:
     parser = OptionsParser(SCHEMA)
-    defaults = {"format": "png", "quality": 92, "color_profile": "srgb", "keep_gps": False}
+    defaults = {"format": "png", "quality": 92, "color_profile": "srgb", "keep_gps": False, "quality_check": True}
     assert parser.parse(None) == defaults
     assert parser.parse(b"") == defaults
     assert parser.parse(b'{"format": "jpeg"}') == {**defaults, "format": "jpeg"}
@@ -84,3 +84,15 @@ def test_the_ensemble_declares_options_optional(client: grpcclient.InferenceServ
     config = client.get_model_config("upscale_x2", as_json=True)["config"]
     options = [tensor for tensor in config["input"] if tensor["name"] == "OPTIONS"]
     assert options and options[0]["optional"] is True and options[0]["data_type"] == "TYPE_STRING"
+
+
+def test_a_preset_fills_in_its_bundle_under_the_requests_own_keys() -> None:
+    schema = json.loads((DEFAULT_REPOSITORY / "photo_enhance" / SCHEMA_FILE).read_text())
+    presets = {"camera_720p": {"scale": 2, "fast": True, "format": "jpeg", "quality": 90}}
+    parser = OptionsParser(schema, presets)
+    parsed = parser.parse(b'{"preset": "camera_720p", "quality": 75}')
+    assert parsed["scale"] == 2 and parsed["fast"] is True and parsed["format"] == "jpeg"
+    assert parsed["quality"] == 75 and parsed["preset"] == "camera_720p"
+    assert "preset" not in parser.parse(None)
+    with pytest.raises(InvalidInput, match=r"^\[invalid_options\] OPTIONS.preset: 'studio' is not one of"):
+        parser.parse(b'{"preset": "studio"}')

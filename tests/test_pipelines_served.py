@@ -16,22 +16,33 @@ from tests.photos import astronaut, decode, encode
 NOISE_SIGMA = 25.0
 
 
-def _photo_for(pipeline: Pipeline) -> tuple[bytes, bytes | None]:
-    """A small real photo, degraded the way the pipeline expects, and the OPTIONS sent with it."""
+def _photo_for(pipeline: Pipeline) -> tuple[bytes, bytes | None, bytes | None]:
+    """A small real photo, degraded the way the pipeline expects, the OPTIONS and the MASK sent with it."""
     crop = astronaut()[180:220, 200:256]  # 56x40: small enough for the x8 cascade on two cores
     if pipeline.name == "denoise":
         noisy = crop.astype(np.float64) + np.random.default_rng(0).normal(0, NOISE_SIGMA, crop.shape)
-        return encode(np.clip(noisy, 0, 255).astype(np.uint8)), json.dumps({"noise_level": NOISE_SIGMA}).encode()
+        options = json.dumps({"noise_level": NOISE_SIGMA}).encode()
+        return encode(np.clip(noisy, 0, 255).astype(np.uint8)), options, None
     if pipeline.name.startswith("dejpeg"):
-        return encode(crop, "JPEG", quality=20), None
-    return encode(crop), None
+        return encode(crop, "JPEG", quality=20), None, None
+    if pipeline.name == "inpaint":
+        mask = np.zeros(crop.shape[:2], dtype=np.uint8)
+        mask[10:22, 20:34] = 255
+        return encode(crop), None, encode(mask)
+    if pipeline.name == "lowlight":
+        return encode((crop // 4).astype(np.uint8)), None, None
+    return encode(crop), None, None
 
 
 @pytest.mark.parametrize("name", sorted(PIPELINES))
 def test_served_output_equals_the_offline_graphs(client: grpcclient.InferenceServerClient, name: str) -> None:
     pipeline = PIPELINES[name]
-    data, options = _photo_for(pipeline)
+    data, options, mask = _photo_for(pipeline)
     inputs = [image_input(data)]
+    if mask is not None:
+        tensor = grpcclient.InferInput("MASK", [1, 1], "BYTES")
+        tensor.set_data_from_numpy(np.array([[mask]], dtype=np.object_))
+        inputs.append(tensor)
     if options is not None:
         tensor = grpcclient.InferInput("OPTIONS", [1, 1], "BYTES")
         tensor.set_data_from_numpy(np.array([[options]], dtype=np.object_))
@@ -39,9 +50,9 @@ def test_served_output_equals_the_offline_graphs(client: grpcclient.InferenceSer
     result = client.infer(name, inputs, client_timeout=300)
     served = decode(result.as_numpy("ENHANCED")[0, 0])
     info = json.loads(result.as_numpy("INFO")[0, 0])
-    offline = run_offline(pipeline, data, json.loads(options) if options is not None else {})
+    offline = run_offline(pipeline, data, json.loads(options) if options is not None else {}, mask)
     assert served.shape == offline.shape == (40 * pipeline.scale, 56 * pipeline.scale, 3)
     assert int(np.abs(served.astype(np.int16) - offline.astype(np.int16)).max()) <= 1
-    assert info["stages"] == ["decode", *pipeline.steps, "encode"]
+    assert info["stages"] == ["decode", *pipeline.steps, "quality_check", "encode"]
     if name == "denoise":
         assert info["analysis"] == {"noise_level": {"sigma": NOISE_SIGMA, "source": "options"}}

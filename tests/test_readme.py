@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from lumaflow.server.triton import TritonServer
@@ -40,10 +41,15 @@ def test_readme_examples_upscale_a_photo(server: TritonServer, tmp_path: Path, c
     examples = readme_examples("Send a photo")
     assert len(examples) == 2 and all(len(code.strip().splitlines()) <= 12 for code in examples)
     (tmp_path / "photo.jpg").write_bytes(encode(astronaut()[:200, :240], "JPEG", quality=90))
+    mask = np.zeros((200, 240), dtype=np.uint8)
+    mask[80:110, 100:150] = 255
+    (tmp_path / "mask.png").write_bytes(encode(mask))
     run_example(examples[0], server, tmp_path)  # lumaflow.client
     assert Image.open(tmp_path / "photo_x2.png").size == (480, 400)
     assert Image.open(tmp_path / "photo_clean.jpg").format == "JPEG"
-    assert "(480, 400) {'decode'" in capsys.readouterr().out
+    assert Image.open(tmp_path / "photo_without.png").size == (240, 200)
+    printed = capsys.readouterr().out
+    assert "(480, 400) {'decode'" in printed and "'worse': " in printed
     (tmp_path / "photo_x2.png").unlink()
     run_example(examples[1], server, tmp_path)  # plain tritonclient
     assert Image.open(tmp_path / "photo_x2.png").size == (480, 400)

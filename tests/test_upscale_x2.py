@@ -54,13 +54,14 @@ def test_info_has_the_contract_keys(client: grpcclient.InferenceServerClient) ->
         "icc": None,
     }
     assert info["output"] == {"width": 600, "height": 400, "format": "PNG", "color_profile": "sRGB"}
-    assert info["stages"] == ["decode", "waifu2x_x2", "encode"]
-    assert set(info["timings_ms"]) == {"decode", "waifu2x_x2", "encode"}
+    assert info["stages"] == ["decode", "waifu2x_x2", "quality_check", "encode"]
+    assert set(info["timings_ms"]) == {"decode", "waifu2x_x2", "quality_check", "encode"}
     assert all(value >= 0 for value in info["timings_ms"].values())
     assert info["models"] == {
         "decode": "upscale_x2_decode/1",
         "waifu2x_x2": "waifu2x_x2/1",
         "waifu2x_x2_tiles": "waifu2x_x2_tiles/1",
+        "quality_check": "quality_check/1",
         "encode": "encode/1",
     }
     assert info["networks"]["waifu2x_x2"]["weights"].endswith("upconv_7_photo/scale2.0x_model")

@@ -9,6 +9,7 @@ INVALID_ARGUMENT, anything else that request's INTERNAL with a message free of p
 from __future__ import annotations
 
 import json
+import time
 import traceback
 from collections.abc import Sequence
 from typing import Any
@@ -102,3 +103,44 @@ def internal_error(model_name: str) -> Any:
 def bytes_tensor(value: bytes) -> np.ndarray:
     """A [1, 1] TYPE_STRING value."""
     return np.array([[value]], dtype=np.object_)
+
+
+# --- models that call other models by BLS (tilers, the router) ------------------------------------------
+
+
+class Stopped(Exception):
+    """The request ends early: cancelled, out of time, or refused by a called model; ``str()`` says why."""
+
+    def __init__(self, message: str, code: Any) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def stopped_response(stopped: Stopped) -> Any:
+    return pb_utils.InferenceResponse(error=pb_utils.TritonError(str(stopped), stopped.code))
+
+
+def deadline_of(request: Any, started: float) -> float | None:
+    """The monotonic time by which ``request`` must be answered (Triton's request ``timeout``), if any."""
+    timeout_us = int(request.timeout() or 0)
+    return started + timeout_us / 1e6 if timeout_us > 0 else None
+
+
+def time_left(request: Any, deadline: float | None, work: tuple[str, str]) -> float:
+    """Seconds left for ``request`` (inf without a deadline); ``Stopped`` once the client no longer waits.
+
+    ``work`` names what would be skipped and what doing it is called: ("tiles", "processed").
+    """
+    what, done = work
+    if request.is_cancelled():
+        raise Stopped(
+            f"The request was cancelled; its remaining {what} were not {done}.", pb_utils.TritonError.CANCELLED
+        )
+    if deadline is None:
+        return float("inf")
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise Stopped(
+            f"The request's deadline passed before its remaining {what} were {done}.", pb_utils.TritonError.UNAVAILABLE
+        )
+    return remaining

@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import triton_python_backend_utils as pb_utils
 
 from lumaflow.ensemble import contract
 from lumaflow.ensemble.options import SCHEMA_FILE
 from lumaflow.ensemble.stages import STAGES, SizeBuckets
+from lumaflow.server.crops import grid_crops, summarise_analysis
 from lumaflow.server.imaging import Limits, decode_image, pad_to_buckets
 from lumaflow.server.models.base import Outputs, RequestModel, bytes_tensor, optional_bytes, single_bytes
 from lumaflow.server.options import OptionsParser
-from lumaflow.server.side_inputs import PROVIDERS
+from lumaflow.server.side_inputs import PROVIDERS, Analysis, SideContext
 
 NO_ALPHA = np.zeros((0, 0), dtype=np.uint8)
 
@@ -59,8 +61,9 @@ class TritonPythonModel(RequestModel):
             for output in self.config["output"]
             if output["name"] not in produced
         ]
+        self.analysis_model = self.parameters["analysis_model"]
         schema_path = repository / card["pipeline"] / SCHEMA_FILE
-        self.options = OptionsParser(json.loads(schema_path.read_text()))
+        self.options = OptionsParser(json.loads(schema_path.read_text()), json.loads(self.parameters["presets"]))
 
     def process(self, request: Any) -> Outputs:
         started = time.perf_counter()
@@ -77,8 +80,11 @@ class TritonPythonModel(RequestModel):
             returned_profile = decoded.profile
         side: Outputs = {}
         analysis: dict[str, Any] = {}
+        context = SideContext(
+            decoded.pixels, padded, options, optional_bytes(request, contract.MASK.name), self._analyse
+        )
         for name, provider in self.side_inputs:
-            side[name], figures = provider(decoded.pixels, options)
+            side[name], figures = provider(context)
             analysis.update(figures)
         meta = {
             **self.card,
@@ -93,6 +99,7 @@ class TritonPythonModel(RequestModel):
             },
             "padded": {"width": int(padded.shape[1]), "height": int(padded.shape[0])},
             "options": options,
+            "max_output_megapixels": self.limits.max_output_megapixels,  # a router checks its chosen scale
             "analysis": analysis,
             "decode_ms": (time.perf_counter() - started) * 1e3,
             # CLOCK_MONOTONIC is system-wide, so encode (another process) can measure the gap:
@@ -105,3 +112,15 @@ class TritonPythonModel(RequestModel):
             contract.META.name: bytes_tensor(json.dumps(meta).encode()),
             **side,
         }
+
+    def _analyse(self, pixels: np.ndarray) -> Analysis:
+        """The analysis network's reading of the photo: its grid crops in one BLS request."""
+        request = pb_utils.InferenceRequest(
+            model_name=self.analysis_model,
+            inputs=[pb_utils.Tensor(contract.PIXELS.name, grid_crops(pixels))],
+            requested_output_names=[contract.ANALYSIS.name],
+        )
+        response = request.exec()
+        if response.has_error():
+            raise RuntimeError(f"{self.analysis_model}: {response.error().message()}")
+        return summarise_analysis(pb_utils.get_output_tensor_by_name(response, contract.ANALYSIS.name).as_numpy())

@@ -42,10 +42,14 @@ class TritonPythonModel(RequestModel):
         if options["color_profile"] == "source" and profile is None:
             notes["color_profile"] = "sRGB (the input has no RGB profile to return to)"
         encode_ms = (time.perf_counter() - started) * 1e3
-        neural = meta["stages"][1:-1]
+        # Stages are decode, the neural stages, quality_check, encode; the gap between decode's handoff and
+        # encode's arrival is the neural stages' (queueing included) plus the quality check's own time.
+        checked_ms = float(meta.get("quality", {}).pop("ms", 0.0))
+        neural = meta["stages"][1:-2]
         timings = {
             meta["stages"][0]: round(meta["decode_ms"], 3),
-            "+".join(neural): round((arrived_ns - meta["handoff_ns"]) / 1e6, 3),
+            "+".join(neural): round((arrived_ns - meta["handoff_ns"]) / 1e6 - checked_ms, 3),
+            meta["stages"][-2]: round(checked_ms, 3),
             meta["stages"][-1]: round(encode_ms, 3),
         }
         info = {
@@ -59,6 +63,9 @@ class TritonPythonModel(RequestModel):
             "analysis": meta["analysis"],
             "version": meta["version"],
         }
+        for added in ("quality", "route"):  # from the quality check, and from a router
+            if added in meta:
+                info[added] = meta[added]
         return {
             contract.ENHANCED.name: bytes_tensor(encoded),
             contract.INFO.name: bytes_tensor(json.dumps(info).encode()),

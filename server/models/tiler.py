@@ -29,15 +29,17 @@ import triton_python_backend_utils as pb_utils
 from lumaflow.ensemble import contract
 from lumaflow.server import tiling
 from lumaflow.server.imaging import InvalidInput
-from lumaflow.server.models.base import error_response, internal_error, outputs_response
+from lumaflow.server.models.base import (
+    Stopped,
+    deadline_of,
+    error_response,
+    internal_error,
+    outputs_response,
+    stopped_response,
+    time_left,
+)
 
-
-class Stopped(Exception):
-    """The request ends early: cancelled, out of time, or refused by the stage; ``str()`` says why."""
-
-    def __init__(self, message: str, code: Any) -> None:
-        super().__init__(message)
-        self.code = code
+REMAINING = ("tiles", "processed")
 
 
 class TritonPythonModel:
@@ -50,6 +52,7 @@ class TritonPythonModel:
         self.tile = int(parameters["tile"])
         self.context = int(parameters["context"])
         self.in_flight = int(parameters["max_tiles_in_flight"])
+        self.identity_without = parameters.get("identity_without", "")
         self.pixels_name, *self.side_names = [spec["name"] for spec in config["input"]]
         (self.output_name,) = [spec["name"] for spec in config["output"]]
 
@@ -62,15 +65,13 @@ class TritonPythonModel:
         except InvalidInput as error:
             return error_response(str(error))
         except Stopped as stopped:
-            return pb_utils.InferenceResponse(error=pb_utils.TritonError(str(stopped), stopped.code))
+            return stopped_response(stopped)
         except Exception:
             pb_utils.Logger.log_error(f"{self.model_name}: {traceback.format_exc()}")
             return internal_error(self.model_name)
 
     async def process(self, request: Any) -> np.ndarray:
-        started = time.monotonic()
-        timeout_us = int(request.timeout() or 0)
-        deadline = started + timeout_us / 1e6 if timeout_us > 0 else None
+        deadline = deadline_of(request, time.monotonic())
         pixels = pb_utils.get_input_tensor_by_name(request, self.pixels_name).as_numpy()
         if pixels.ndim != 4 or pixels.shape[0] != 1:
             raise InvalidInput(
@@ -78,15 +79,34 @@ class TritonPythonModel:
             )
         side = [pb_utils.get_input_tensor_by_name(request, name) for name in self.side_names]
         height, width = pixels.shape[1:3]
+        # Per-pixel side inputs (HOLE) are cut into the same tiles; per-image ones (NOISE_LEVEL) go whole.
+        spatial = {
+            tensor.name(): tensor.as_numpy()[0]
+            for tensor in side
+            if tensor.as_numpy().ndim == 4 and tensor.as_numpy().shape[1:3] == (height, width)
+        }
         if not tiling.needs_tiling(height, width, self.tile):
+            if self._unchanged(spatial):
+                return pixels
             return await self._infer(pixels, side, request, deadline)
         padded = tiling.pad_for_context(pixels[0], self.context)
+        padded_side = {name: tiling.pad_for_context(array, self.context) for name, array in spatial.items()}
         output = np.empty((height * self.scale, width * self.scale, pixels.shape[3]), dtype=np.uint8)
         slots = asyncio.Semaphore(self.in_flight)  # a sliding window: the next tile goes as one returns
 
         async def one(tile: tiling.Tile) -> None:
-            async with slots:
-                result = await self._infer(tiling.window(padded, tile)[None], side, request, deadline)
+            windows = {name: tiling.window(array, tile) for name, array in padded_side.items()}
+            if self._unchanged(windows):
+                result = tiling.window(padded, tile)[None]
+            else:
+                tile_side = [
+                    pb_utils.Tensor(t.name(), np.ascontiguousarray(windows[t.name()][None]))
+                    if t.name() in windows
+                    else t
+                    for t in side
+                ]
+                async with slots:
+                    result = await self._infer(tiling.window(padded, tile)[None], tile_side, request, deadline)
             tiling.place(output, result[0], tile, self.context, self.scale)
 
         tasks = [asyncio.ensure_future(one(tile)) for tile in tiling.plan(height, width, self.tile, self.context)]
@@ -97,26 +117,13 @@ class TritonPythonModel:
                 task.cancel()
         return output[None]
 
-    @staticmethod
-    def _check(request: Any, deadline: float | None) -> float:
-        """Seconds left for ``request`` (inf without a deadline); ``Stopped`` once the client no longer waits."""
-        if request.is_cancelled():
-            raise Stopped(
-                "The request was cancelled; its remaining tiles were not processed.", pb_utils.TritonError.CANCELLED
-            )
-        if deadline is None:
-            return float("inf")
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise Stopped(
-                "The request's deadline passed before its remaining tiles were processed.",
-                pb_utils.TritonError.UNAVAILABLE,
-            )
-        return remaining
+    def _unchanged(self, spatial: dict[str, np.ndarray]) -> bool:
+        """Whether the stage would return these pixels as they are: its ``identity_without`` input is all zero."""
+        return bool(self.identity_without) and self.scale == 1 and not spatial[self.identity_without].any()
 
     async def _infer(self, pixels: np.ndarray, side: list[Any], request: Any, deadline: float | None) -> np.ndarray:
         """One request to the stage model, refused up front when the client no longer waits."""
-        remaining = self._check(request, deadline)
+        remaining = time_left(request, deadline, REMAINING)
         timeout_us = 0 if deadline is None else max(1, int(remaining * 1e6))
         inputs = [pb_utils.Tensor(self.pixels_name, np.ascontiguousarray(pixels)), *side]
         call = pb_utils.InferenceRequest(
@@ -127,7 +134,7 @@ class TritonPythonModel:
         )
         response = await call.async_exec()
         if response.has_error():
-            self._check(request, deadline)  # a tile that timed out in the stage's queue: say why
+            time_left(request, deadline, REMAINING)  # a tile that timed out in the stage's queue: say why
             error = response.error()  # the stage's own answer (a full queue stays UNAVAILABLE)
             raise Stopped(error.message(), error.code())
         return pb_utils.get_output_tensor_by_name(response, self.output_name).as_numpy()

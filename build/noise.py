@@ -1,4 +1,4 @@
-"""A classical estimate of Gaussian noise, used until the analysis network exists.
+"""A classical estimate of Gaussian noise: the baseline the analysis network replaced in ``denoise``.
 
 Donoho's rule on the finest diagonal wavelet band: in a natural photo that band is mostly noise,
 so ``median(|HH|) / 0.6745`` estimates the noise's standard deviation. The Haar band is cheap (one

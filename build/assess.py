@@ -1,0 +1,172 @@
+"""Held-out evaluation of the assessors, on the benchmark photos, through the served crops and graphs.
+
+Analysis: each photo degraded at fixed levels of one kind at a time (fixed seeds); the error of
+the photo-level estimate, beside the classical noise estimator it replaces. Quality: Spearman
+rank correlation between the score and the known severity of a degradation, per kind, pooled over
+photos (a score must mean the same on every photo) and per photo, beside BRISQUE (lower BRISQUE is
+better, so its negation is ranked).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from lumaflow.build import degrade
+from lumaflow.build.arch.assessor import AnalysisGraph, QualityGraph
+from lumaflow.build.noise import estimate_noise_sigma
+from lumaflow.build.photos import benchmark_photos
+from lumaflow.build.registry import ModelDescriptor
+from lumaflow.ensemble.contract import ANALYSIS_SCALES
+from lumaflow.server.crops import exposure_class, grid_crops, summarise_analysis, summarise_quality, tone
+
+NOISE_SIGMAS = (0, 5, 10, 15, 20, 25, 30, 40, 50)
+JPEG_QUALITIES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+BLUR_SIGMAS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
+EXPOSURES_EV = (-2.5, -1.5, 0.0, 1.0)
+
+
+def analyse(graph: AnalysisGraph, pixels: np.ndarray) -> dict[str, float]:
+    with torch.inference_mode():
+        rows = graph(torch.from_numpy(grid_crops(pixels))).numpy()
+    return summarise_analysis(rows)
+
+
+def quality_of(graph: QualityGraph, pixels: np.ndarray) -> float:
+    with torch.inference_mode():
+        rows = graph(torch.from_numpy(grid_crops(pixels))).numpy()
+    return summarise_quality(rows)
+
+
+@dataclass
+class Report:
+    """Named figures and the lines that print them (what the manifest and the training log show)."""
+
+    figures: dict[str, Any] = field(default_factory=dict)
+    text: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.figures)
+
+    def lines(self) -> list[str]:
+        return list(self.text)
+
+
+def _rng(photo_index: int, level_index: int) -> np.random.Generator:
+    return np.random.default_rng(5000 + 100 * photo_index + level_index)
+
+
+def evaluate_analysis(descriptor: ModelDescriptor) -> Report:
+    graph = AnalysisGraph(descriptor.model, ANALYSIS_SCALES).eval()  # type: ignore[arg-type]
+    photos = benchmark_photos()
+    sigma_err, classical_err, quality_err, blur_err = [], [], [], []
+    exposure_hits, tone_hits = [], []
+    for p, clean in enumerate(photos.values()):
+        for i, sigma in enumerate(NOISE_SIGMAS):
+            noisy = degrade.gaussian_noise(clean, sigma, _rng(p, i))
+            sigma_err.append(abs(analyse(graph, noisy)["noise_sigma"] - sigma))
+            classical_err.append(abs(estimate_noise_sigma(noisy) - sigma))
+        for q in JPEG_QUALITIES:
+            quality_err.append(abs(analyse(graph, degrade.jpeg(clean, q))["jpeg_quality"] - q))
+        for b in BLUR_SIGMAS:
+            blur_err.append(abs(analyse(graph, degrade.gaussian_blur(clean, b))["blur_sigma"] - b))
+        for ev in EXPOSURES_EV:
+            exposed = degrade.exposure(clean, ev) if ev else clean
+            exposure_hits.append(exposure_class(analyse(graph, exposed)["exposure_ev"]) == exposure_class(ev))
+        for name, toned in (("colour", clean), ("grey", degrade.grey(clean)), ("sepia", degrade.sepia(clean, 0.8))):
+            tone_hits.append(tone(analyse(graph, toned)) == name)
+    quality_err_arr = np.array(quality_err)
+    figures = {
+        "photos": list(photos),
+        "noise_sigma_mae": round(float(np.mean(sigma_err)), 2),
+        "noise_sigma_mae_classical": round(float(np.mean(classical_err)), 2),
+        "noise_sigmas": list(NOISE_SIGMAS),
+        "jpeg_quality_mae": round(float(quality_err_arr.mean()), 2),
+        "jpeg_quality_within_10": round(float((quality_err_arr <= 10).mean()), 3),
+        "jpeg_qualities": list(JPEG_QUALITIES),
+        "blur_sigma_mae": round(float(np.mean(blur_err)), 3),
+        "blur_sigmas": list(BLUR_SIGMAS),
+        "exposure_accuracy": round(float(np.mean(exposure_hits)), 3),
+        "exposures_ev": list(EXPOSURES_EV),
+        "tone_accuracy": round(float(np.mean(tone_hits)), 3),
+    }
+    text = [
+        f"noise σ MAE {figures['noise_sigma_mae']} (classical estimator"
+        f" {figures['noise_sigma_mae_classical']}) on σ {NOISE_SIGMAS}",
+        f"JPEG quality MAE {figures['jpeg_quality_mae']}, within 10: {figures['jpeg_quality_within_10']:.0%}",
+        f"blur σ MAE {figures['blur_sigma_mae']} px; exposure accuracy {figures['exposure_accuracy']:.0%};"
+        f" tone accuracy {figures['tone_accuracy']:.0%}",
+    ]
+    return Report(figures, text)
+
+
+# Severity ladders for the quality evaluation: level 0 is the clean photo.
+Degradation = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def _noise(sigma: float) -> Degradation:
+    return lambda image, rng: degrade.gaussian_noise(image, sigma, rng)
+
+
+def _jpeg(quality: int) -> Degradation:
+    return lambda image, _rng: degrade.jpeg(image, quality)
+
+
+def _blur(sigma: float) -> Degradation:
+    return lambda image, _rng: degrade.gaussian_blur(image, sigma)
+
+
+SEVERITIES: dict[str, tuple[Degradation, ...]] = {
+    "noise": tuple(_noise(s) for s in (3.0, 8.0, 15.0, 25.0, 40.0)),
+    "jpeg": tuple(_jpeg(q) for q in (80, 50, 30, 15, 5)),
+    "blur": tuple(_blur(b) for b in (0.6, 1.0, 1.6, 2.5, 4.0)),
+}
+
+
+def _spearman(scores: list[float], severities: list[int]) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(scores, [-s for s in severities]).statistic)
+
+
+def brisque_scorer() -> Callable[[np.ndarray], float]:
+    """BRISQUE (the ``brisque`` package, OpenCV inside), negated so that higher is better like ours."""
+    from brisque import BRISQUE
+
+    model = BRISQUE(url=False)
+    return lambda pixels: -float(model.score(pixels))
+
+
+def evaluate_quality(descriptor: ModelDescriptor) -> Report:
+    graph = QualityGraph(descriptor.model).eval()  # type: ignore[arg-type]
+    photos = benchmark_photos()
+    scorers: dict[str, Callable[[np.ndarray], float]] = {"ours": lambda pixels: quality_of(graph, pixels)}
+    with contextlib.suppress(ImportError):  # the baseline is optional for a smoke run; absent from the report
+        scorers["brisque"] = brisque_scorer()
+    figures: dict[str, Any] = {"photos": list(photos), "metric": "Spearman rho of score vs severity (0 = clean)"}
+    text = []
+    for kind, ladder in SEVERITIES.items():
+        rows: dict[str, list[tuple[int, int, float]]] = {name: [] for name in scorers}
+        for p, clean in enumerate(photos.values()):
+            images = [clean, *(step(clean, _rng(p, level)) for level, step in enumerate(ladder, start=1))]
+            for level, image in enumerate(images):
+                for name, scorer in scorers.items():
+                    rows[name].append((p, level, scorer(image)))
+        figures[kind] = {}
+        for name, triples in rows.items():
+            pooled = _spearman([s for _, _, s in triples], [lv for _, lv, _ in triples])
+            per_photo = [
+                _spearman([s for q, _, s in triples if q == p], [lv for q, lv, _ in triples if q == p])
+                for p in range(len(photos))
+            ]
+            figures[kind][name] = {"pooled": round(pooled, 3), "per_photo_mean": round(float(np.mean(per_photo)), 3)}
+            text.append(f"{kind:6s} {name:8s} rho pooled {pooled:+.3f}  per photo {np.mean(per_photo):+.3f}")
+    for name in scorers:
+        figures[f"mean_pooled_{name}"] = round(float(np.mean([figures[k][name]["pooled"] for k in SEVERITIES])), 3)
+    text.append("mean pooled rho: " + ", ".join(f"{n} {figures[f'mean_pooled_{n}']:+.3f}" for n in scorers))
+    return Report(figures, text)

@@ -1,0 +1,70 @@
+"""The inpainting MASK: decoded, checked against the photo, grown over the object's edge.
+
+A mask is painted on the photo as it is shown, so its own EXIF orientation is applied (as the
+photo's is) before the sizes are compared; any image format Pillow reads will do. A pixel is to
+be removed where the mask's alpha is above 127 when it has an alpha channel (strokes painted on a
+transparent layer), else where its grey level is above 127 (white on black).
+
+Growing the hole by a few pixels covers the soft edge, halo or shadow a hand-painted mask leaves
+behind; growth is a square dilation done by doubling, so a large radius costs a handful of array
+passes, not one per pixel of radius.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from lumaflow.ensemble import contract
+from lumaflow.server.imaging import InvalidInput
+
+
+def decode_mask(data: bytes, width: int, height: int) -> np.ndarray:
+    """bool HxW, True where pixels are to be removed; InvalidInput when unreadable or of another size."""
+    if not data:
+        raise InvalidInput(contract.INVALID_IMAGE, "The MASK input is empty.")
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            image = ImageOps.exif_transpose(opened)
+            if image.size != (width, height):
+                raise InvalidInput(
+                    contract.MASK_MISMATCH,
+                    f"The mask is {image.size[0]}x{image.size[1]} (upright); it must be the photo's upright"
+                    f" size, {width}x{height}.",
+                )
+            has_alpha = "A" in image.getbands() or (image.mode == "P" and "transparency" in image.info)
+            plane = image.convert("RGBA").getchannel("A") if has_alpha else image.convert("L")
+            values = np.asarray(plane)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise InvalidInput(contract.INVALID_IMAGE, "The MASK input is not a readable image (send a PNG).") from None
+    return values > 127
+
+
+def _dilate_axis(mask: np.ndarray, radius: int, axis: int) -> np.ndarray:
+    """Max over a window of ±``radius`` along ``axis``: each pass doubles the reach (plus one)."""
+    reach, current = 0, mask
+    while reach < radius:
+        shift = min(reach + 1, radius - reach, current.shape[axis] - 1)
+        if shift < 1:
+            break
+        lead, lag = [slice(None)] * 2, [slice(None)] * 2
+        lead[axis], lag[axis] = slice(shift, None), slice(None, -shift)
+        widened = current.copy()
+        widened[tuple(lag)] |= current[tuple(lead)]
+        widened[tuple(lead)] |= current[tuple(lag)]
+        current, reach = widened, reach + shift
+    return current
+
+
+def grow(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Square dilation of a bool HxW mask by ``radius`` pixels (worked inside its bounding box plus the radius)."""
+    if radius <= 0 or not mask.any():
+        return mask
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    top, bottom = max(0, rows[0] - radius), min(mask.shape[0], rows[-1] + radius + 1)
+    left, right = max(0, cols[0] - radius), min(mask.shape[1], cols[-1] + radius + 1)
+    out = mask.copy()
+    out[top:bottom, left:right] = _dilate_axis(_dilate_axis(mask[top:bottom, left:right], radius, 0), radius, 1)
+    return out

@@ -1,0 +1,125 @@
+"""photo_enhance's router: the analysis network decides, BLS runs the stages it decides on.
+
+A Triton ensemble is a fixed graph and cannot branch, so ``photo_enhance`` is decode -> this
+router -> quality check -> encode, and the router calls the analysis network and then, one after
+another, the tilers (or stages) that ``lumaflow.server.routing.plan_route`` chose: the same
+dynamically batched models every other pipeline uses, so a routed photo's tiles share batches
+with everyone else's. ``execute`` is a coroutine: one instance keeps many photos in flight.
+
+The photo arrives unpadded (photo_enhance's decode does not pad: the low-light stage needs the
+whole photo's statistics) and leaves at the scale OPTIONS chose; META says which stages ran and
+why, with the analysis figures, for INFO. Between steps the request is checked: a cancelled
+request, or one past its deadline (Triton's request ``timeout``), stops without its remaining steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from lumaflow.ensemble import contract
+from lumaflow.ensemble.stages import Stage, stage_serving
+from lumaflow.server.crops import grid_crops, summarise_analysis
+from lumaflow.server.imaging import InvalidInput
+from lumaflow.server.models.base import (
+    Stopped,
+    bytes_tensor,
+    deadline_of,
+    error_response,
+    internal_error,
+    outputs_response,
+    single_bytes,
+    stopped_response,
+    time_left,
+)
+from lumaflow.server.routing import Step, plan_route
+from lumaflow.server.side_inputs import rounded
+
+
+class TritonPythonModel:
+    def initialize(self, args: dict[str, str]) -> None:
+        config = json.loads(args["model_config"])
+        self.model_name = config["name"]
+        parameters = {key: value["string_value"] for key, value in config.get("parameters", {}).items()}
+        self.routes: dict[str, str] = json.loads(parameters["routes"])
+
+    async def execute(self, requests: list[Any]) -> list[Any]:
+        return list(await asyncio.gather(*(self.respond(request) for request in requests)))
+
+    async def respond(self, request: Any) -> Any:
+        try:
+            return outputs_response(await self.process(request))
+        except InvalidInput as error:
+            return error_response(str(error))
+        except Stopped as stopped:
+            return stopped_response(stopped)
+        except Exception:
+            pb_utils.Logger.log_error(f"{self.model_name}: {traceback.format_exc()}")
+            return internal_error(self.model_name)
+
+    async def process(self, request: Any) -> dict[str, np.ndarray]:
+        deadline = deadline_of(request, time.monotonic())
+        meta = json.loads(single_bytes(request, contract.META.name))
+        options = meta["options"]
+        width, height = int(meta["input"]["width"]), int(meta["input"]["height"])
+        pixels = pb_utils.get_input_tensor_by_name(request, contract.PIXELS.name).as_numpy()[0, :height, :width]
+        scale = int(options["scale"])
+        megapixels = width * height * scale * scale / 1e6
+        if megapixels > float(meta["max_output_megapixels"]):
+            raise InvalidInput(
+                contract.IMAGE_TOO_LARGE,
+                f"At scale {scale} the result would be {width * scale}x{height * scale} ({megapixels:.1f} megapixels);"
+                f" this pipeline writes at most {meta['max_output_megapixels']:g} megapixels.",
+            )
+        rows = await self._call("analysis", {contract.PIXELS.name: grid_crops(pixels)}, request, deadline)
+        analysis = summarise_analysis(rows)
+        plan = plan_route(analysis, options)
+        ran = []
+        for step in plan:
+            stage = stage_serving(self.routes[step.role])
+            inputs = {contract.PIXELS.name: np.ascontiguousarray(pixels[None])}
+            if step.noise_level is not None:
+                inputs[contract.NOISE_LEVEL.name] = np.array([[step.noise_level]], dtype=np.float32)
+            pixels = (await self._call(step.role, inputs, request, deadline))[0]
+            ran.append((step, stage))
+        meta["analysis"]["photo"] = rounded(analysis)
+        meta["route"] = [_described(step, stage) for step, stage in ran]
+        meta["stages"] = [meta["stages"][0], meta["stages"][1], *(stage.name for _, stage in ran), *meta["stages"][2:]]
+        meta["models"].update({stage.name: f"{self.routes[step.role]}/1" for step, stage in ran})
+        meta["scale"] = scale
+        meta["padded"] = {"width": width, "height": height}  # what encode checks the result against
+        return {
+            contract.RESULT.name: np.ascontiguousarray(pixels[None]),
+            contract.META.name: bytes_tensor(json.dumps(meta).encode()),
+        }
+
+    async def _call(self, role: str, inputs: dict[str, np.ndarray], request: Any, deadline: float | None) -> np.ndarray:
+        """One BLS request to the model of ``role``; its first output. Refused once the client no longer waits."""
+        remaining = time_left(request, deadline, ("stages", "run"))
+        remaining_us = 0 if deadline is None else max(1, int(remaining * 1e6))
+        model = self.routes[role]
+        (output,) = stage_serving(model).outputs
+        call = pb_utils.InferenceRequest(
+            model_name=model,
+            inputs=[pb_utils.Tensor(name, value) for name, value in inputs.items()],
+            requested_output_names=[output.name],
+            timeout=remaining_us,
+        )
+        response = await call.async_exec()
+        if response.has_error():
+            error = response.error()
+            raise Stopped(f"{model}: {error.message()}", error.code())
+        return pb_utils.get_output_tensor_by_name(response, output.name).as_numpy()
+
+
+def _described(step: Step, stage: Stage) -> dict[str, Any]:
+    entry: dict[str, Any] = {"stage": stage.name, "why": step.reason}
+    if step.noise_level is not None:
+        entry["noise_level"] = round(step.noise_level, 2)
+    return entry
