@@ -45,7 +45,7 @@ def test_enhance_with_a_mask_removes_what_it_marks(server: TritonServer, tmp_pat
     assert main(args) == 0
     result = np.asarray(Image.open(out).convert("RGB"))
     assert np.array_equal(result[:20], photo[:20]) and not np.array_equal(result[30:50, 40:70], photo[30:50, 40:70])
-    assert main([*args[:6], str(tmp_path / "missing.png"), *args[7:]]) == 2
+    assert main([*args[:7], str(tmp_path / "missing.png"), *args[8:]]) == 2
     assert "--mask no such file" in capsys.readouterr().err
 
 

@@ -24,7 +24,15 @@ from lumaflow.server.triton import TritonServer, running_server
 from tests.photos import astronaut, encode
 
 # The models upscale_x2_fast needs: a small repository starts in seconds.
-FAST_MODELS = ("upscale_x2_fast", "upscale_x2_fast_decode", "espcn_x2_tiles", "espcn_x2", "encode")
+FAST_MODELS = (
+    "upscale_x2_fast",
+    "upscale_x2_fast_decode",
+    "espcn_x2_tiles",
+    "espcn_x2",
+    "quality_check",
+    "quality",
+    "encode",
+)
 TOKEN = "s3cret-token"
 
 

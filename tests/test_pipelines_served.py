@@ -53,6 +53,7 @@ def test_served_output_equals_the_offline_graphs(client: grpcclient.InferenceSer
     offline = run_offline(pipeline, data, json.loads(options) if options is not None else {}, mask)
     assert served.shape == offline.shape == (40 * pipeline.scale, 56 * pipeline.scale, 3)
     assert int(np.abs(served.astype(np.int16) - offline.astype(np.int16)).max()) <= 1
-    assert info["stages"] == ["decode", *pipeline.steps, "quality_check", "encode"]
+    routed = [step["stage"] for step in info.get("route", [])]  # photo_enhance: what its router chose
+    assert info["stages"] == ["decode", *pipeline.steps, *routed, "quality_check", "encode"]
     if name == "denoise":
         assert info["analysis"] == {"noise_level": {"sigma": NOISE_SIGMA, "source": "options"}}

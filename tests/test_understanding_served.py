@@ -80,7 +80,7 @@ def test_inpaint_fills_the_hole_and_leaves_the_rest_bit_exact(client: grpcclient
     grown[48:72, 58:112] = True
     assert np.array_equal(out[~grown], holed[~grown])
     psnr, _ = hole_scores(out, clean, hole.astype(np.uint8))
-    assert psnr > 20.0, psnr
+    assert psnr > hole_scores(holed, clean, hole.astype(np.uint8))[0] + 3.0, psnr  # filled, not left black
     assert info["analysis"]["mask"] == {"fraction": round(float(grown.mean()), 5), "grown_px": 2}
 
 
