@@ -40,7 +40,12 @@ $(VENV)/.test-installed: $(VENV)/.serve-installed
 serve: $(VENV)/.serve-installed
 	$(VENV)/bin/lumaflow serve $(ARGS)
 
-test: lint /usr/share/wallpapers/Altai /usr/bin/chromium
+# perf_analyzer (tritonclient's wheel) links Debian's libb64.
+/usr/lib/x86_64-linux-gnu/libb64.so.0d:
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libb64-0d
+
+test: lint /usr/share/wallpapers/Altai /usr/bin/chromium /usr/lib/x86_64-linux-gnu/libb64.so.0d
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed

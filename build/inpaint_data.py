@@ -8,10 +8,12 @@ Navier-Stokes inpainting, on the held-out photos.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from lumaflow.build.assess import Report
@@ -114,3 +116,26 @@ def evaluate_inpaint(descriptor: ModelDescriptor) -> Report:
         f"{method:14s} {v['psnr']:.2f} dB / SSIM {v['ssim']:.4f} in the hole" for method, v in figures["mean"].items()
     ]
     return Report(figures, text)
+
+
+SSIM_WINDOW = 7  # scikit-image's default window, the one the held-out SSIM is measured with
+SSIM_C1, SSIM_C2 = 0.01**2, 0.03**2
+
+
+def ssim_map(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-pixel SSIM of two float NCHW images in [0, 1], uniform 7x7 windows as scikit-image computes it."""
+    pool = functools.partial(F.avg_pool2d, kernel_size=SSIM_WINDOW, stride=1)
+    n = SSIM_WINDOW * SSIM_WINDOW
+    covariance = n / (n - 1)  # scikit-image's sample covariance
+    mu_a, mu_b = pool(a), pool(b)
+    var_a = covariance * (pool(a * a) - mu_a * mu_a)
+    var_b = covariance * (pool(b * b) - mu_b * mu_b)
+    cov = covariance * (pool(a * b) - mu_a * mu_b)
+    return ((2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)) / (
+        (mu_a * mu_a + mu_b * mu_b + SSIM_C1) * (var_a + var_b + SSIM_C2)
+    )
+
+
+def inpaint_loss(output: torch.Tensor, target: torch.Tensor, ssim_weight: float = 0.5) -> torch.Tensor:
+    """L1 plus ``ssim_weight`` x (1 - SSIM): known pixels are copied, so both come from the hole alone."""
+    return F.l1_loss(output, target) + ssim_weight * (1.0 - ssim_map(output, target)).mean()

@@ -29,7 +29,7 @@ from lumaflow.build.eval import (
     rgb_psnr,
     upscale,
 )
-from lumaflow.build.inpaint_data import InpaintSampler, evaluate_inpaint
+from lumaflow.build.inpaint_data import InpaintSampler, evaluate_inpaint, inpaint_loss
 from lumaflow.build.photos import eval_photos
 from lumaflow.build.registry import ModelDescriptor
 from lumaflow.build.sr_data import Pair, make_pairs
@@ -355,7 +355,7 @@ def evaluate_low_light(descriptor: ModelDescriptor) -> Report:
     return Report(figures, text)
 
 
-LOW_LIGHT_HP = {"features": 32, "num_blocks": 6, "global_context": True, "curve_steps": 8}
+LOW_LIGHT_HP = {"features": 32, "num_blocks": 6, "global_context": True, "curve_steps": 8, "range_statistics": True}
 
 RECIPES["low_light"] = Recipe(
     name="low_light",
@@ -364,7 +364,7 @@ RECIPES["low_light"] = Recipe(
     degradation="target: the photo; input: 65% re-exposed -4..-1 EV in linear light with shot + read noise, 25%"
     " gamma 1.5-3.5 with noise σ 0.5-4, 10% untouched (noise σ <= 2)",
     evaluate=evaluate_low_light,
-    steps=2000,
+    steps=4000,
     batch_size=8,
     patch=192,
     lr=1e-3,
@@ -385,11 +385,12 @@ RECIPES["inpaint"] = Recipe(
     degradation="free-form holes: 1-4 brush strokes (polylines of 2-5 segments, brush 4-24 px) per 96 px patch"
     " (flat patches kept 20% of the time); the network corrects a push-pull fill",
     evaluate=evaluate_inpaint,
-    steps=2500,
+    steps=6000,
     batch_size=8,
     patch=96,
     lr=1e-3,
     scales=(0.5, 0.33, 0.25),
     make_sampler=InpaintSampler,
-    loss_description="L1 (known pixels are copied, so all of it is the hole's)",
+    loss=inpaint_loss,
+    loss_description="L1 + 0.5 x (1 - SSIM, 7 px windows) (known pixels are copied, so all of it is the hole's)",
 )

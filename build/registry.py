@@ -19,7 +19,7 @@ from lumaflow.build.arch.assessor import Assessor
 from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.arch.ffdnet import FFDNet, is_kair_state_dict, state_dict_from_kair
 from lumaflow.build.arch.inpaint import DILATIONS, GatedInpainter
-from lumaflow.build.arch.residual import CONTEXT_PLANES, ResidualRestorer
+from lumaflow.build.arch.residual import CONTEXT_PLANES, RANGE_PLANES, ResidualRestorer
 from lumaflow.build.arch.rrdbnet import RRDBNet
 from lumaflow.build.arch.srmd import DEGRADATION_VECTOR, SRMD
 from lumaflow.build.arch.waifu2x import UpConv7
@@ -357,26 +357,34 @@ def _residual_hyperparameters(state: StateDict) -> dict[str, int] | None:
     if any(w.dim() != 4 or tuple(w.shape[2:]) != (3, 3) for w in weights):
         return None
     entry_planes, features, planes = int(weights[0].shape[1]), int(weights[0].shape[0]), int(weights[-1].shape[0])
-    global_context = entry_planes == planes + CONTEXT_PLANES
     factor = math.isqrt(planes // 3) if planes % 3 == 0 else 0
     channels = 3
     if factor < 1 or 3 * factor * factor != planes:  # grey: one channel
         factor, channels = math.isqrt(planes), 1
         if factor * factor != planes:
             return None
-    if entry_planes not in (planes, planes + CONTEXT_PLANES):
-        return None
+    # The statistics' width (6, or 12 with the range) shows in the entry conv and in the curve MLP.
+    contexts = {CONTEXT_PLANES, CONTEXT_PLANES + RANGE_PLANES}
+    widths_seen = set()
+    if entry_planes != planes:
+        if entry_planes - planes not in contexts:
+            return None
+        widths_seen.add(entry_planes - planes)
+    global_context = entry_planes != planes
     widths = [entry_planes, *([features] * (num_blocks + 1)), planes]
     if any(tuple(w.shape[:2]) != (widths[i + 1], widths[i]) for i, w in enumerate(weights)):
         return None
     curve_steps = 0
     if curves:
         hidden, out = state["curve_hidden.weight"], state["curve_out.weight"]
-        if hidden.dim() != 2 or out.dim() != 2 or int(hidden.shape[1]) != CONTEXT_PLANES:
+        if hidden.dim() != 2 or out.dim() != 2 or int(hidden.shape[1]) not in contexts:
             return None
         if int(out.shape[1]) != int(hidden.shape[0]) or int(out.shape[0]) % channels:
             return None
+        widths_seen.add(int(hidden.shape[1]))
         curve_steps = int(out.shape[0]) // channels
+    if len(widths_seen) > 1:
+        return None
     return {
         "scale": 1,
         "in_channels": channels,
@@ -386,6 +394,7 @@ def _residual_hyperparameters(state: StateDict) -> dict[str, int] | None:
         "global_context": int(global_context),
         "curve_steps": curve_steps,
         "factor": factor,
+        "range_statistics": int(widths_seen == {CONTEXT_PLANES + RANGE_PLANES}),
     }
 
 
@@ -404,6 +413,7 @@ def _load_residual(state: StateDict) -> ModelDescriptor:
         global_context=bool(hp["global_context"]),
         curve_steps=hp["curve_steps"],
         factor=hp["factor"],
+        range_statistics=bool(hp["range_statistics"]),
     )
     return _loaded("ResidualRestorer", model, state, hp, scale=1)
 

@@ -89,7 +89,8 @@ def recipe_loss(recipe: Recipe, output: torch.Tensor, target: torch.Tensor) -> t
         return recipe.loss(output, target)
     loss = torch.nn.functional.l1_loss(output, target)
     if recipe.luma_weight:
-        luma = (output * LUMA).sum(1) - (target * LUMA).sum(1)
+        weights = LUMA.to(output.device)
+        luma = (output * weights).sum(1) - (target * weights).sum(1)
         loss = loss + recipe.luma_weight * luma.abs().mean()
     return loss
 
@@ -106,6 +107,9 @@ def parse_args(recipe: Recipe, argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=recipe.lr, help="peak learning rate (cosine to 1%%)")
     p.add_argument("--scales", default=",".join(map(str, recipe.scales)), help="source downscales of each photo")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--device", default="cpu", help="torch device to train on (cuda where one is lent); evaluation runs on the CPU"
+    )
     p.add_argument("--wallpapers", type=Path, default=WALLPAPER_ROOT)
     p.add_argument("--smoke", action="store_true", help="a few steps on two photos; needs --out")
     args = p.parse_args(argv)
@@ -128,10 +132,14 @@ def fit(model: nn.Module, sampler: Sampler, args: argparse.Namespace, recipe: Re
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(args.steps, 1), eta_min=args.lr * 0.01)
     tail: list[float] = []
-    model.train()
+    device = torch.device(args.device)
+    model.to(device).train()
     bar = tqdm(range(args.steps), desc=recipe.name, mininterval=2.0, file=sys.stderr)
     for step in bar:
         inputs, targets = sampler.batch(args.batch_size)
+        if device.type != "cpu":
+            inputs = tuple(x.to(device) for x in inputs) if isinstance(inputs, tuple) else inputs.to(device)
+            targets = targets.to(device)
         output = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
         loss = recipe_loss(recipe, output, targets)
         opt.zero_grad(set_to_none=True)
@@ -142,8 +150,12 @@ def fit(model: nn.Module, sampler: Sampler, args: argparse.Namespace, recipe: Re
             tail.append(loss.item())
         if step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.4f}")
-    model.eval()
+    model.cpu().eval()
     return float(np.mean(tail)) if tail else math.nan
+
+
+def _device_name(device: str) -> str:
+    return torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else device
 
 
 def _gflop_320x240(model: nn.Module) -> float:
@@ -201,6 +213,7 @@ def train(recipe: Recipe, argv: list[str] | None = None) -> int:
             "final_loss": round(loss, 5),
             "seed": args.seed,
             "threads": args.threads,
+            "device": args.device if args.device == "cpu" else f"{args.device} ({_device_name(args.device)})",
             "seconds": round(seconds, 1),
             "torch": torch.__version__,
             "smoke": args.smoke,

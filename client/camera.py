@@ -26,7 +26,7 @@ import statistics
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -293,3 +293,29 @@ class CameraSession:
                 else 0.0,
                 last_error=counters.last_error,
             )
+
+
+def stream(
+    camera: CameraSession,
+    frames: Iterator[np.ndarray],
+    count: int,
+    fps: float,
+    *,
+    progress: Callable[[SessionStats], None] | None = None,
+) -> SessionStats:
+    """Offer ``count`` frames at ``fps`` on the camera's own clock (late frames are not sent faster to catch
+    up), take results as they come, wait for the last ones, and return the session's figures."""
+    interval = 1.0 / fps
+    started = time.monotonic()
+    last_progress = started
+    for number in range(count):
+        due = started + number * interval
+        time.sleep(max(0.0, due - time.monotonic()))
+        camera.submit(next(frames))
+        for _ in camera.results():
+            pass
+        if progress is not None and time.monotonic() - last_progress >= 1.0:
+            progress(camera.stats())
+            last_progress = time.monotonic()
+    camera.drain()
+    return camera.stats()

@@ -13,7 +13,6 @@ import io
 import json
 import os
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .camera import CameraSession
+from .camera import CameraSession, stream
 from .compare import side_by_side, slider_page
 from .errors import LumaflowError
 from .result import EnhanceResult
@@ -149,7 +148,7 @@ def _video_frames(path: Path, size: tuple[int, int]) -> Iterator[np.ndarray]:
             raise SystemExit(f"lumaflow camera: OpenCV read no frame from {path}")
 
 
-def _frames(source: str, size: tuple[int, int]) -> Iterator[np.ndarray]:
+def frame_source(source: str, size: tuple[int, int]) -> Iterator[np.ndarray]:
     """Frames from a synthetic moving pattern, a video file, an animated image or a folder of images
     (in name order), looped."""
     height, width = size
@@ -188,9 +187,8 @@ def _frames(source: str, size: tuple[int, int]) -> Iterator[np.ndarray]:
 
 def cmd_camera(args: argparse.Namespace) -> int:
     width, height = (int(side) for side in args.size.lower().split("x"))
-    interval = 1.0 / args.fps
     token = args.token or os.environ.get("LUMAFLOW_TOKEN")
-    frames = _frames(args.source, (height, width))
+    frames = frame_source(args.source, (height, width))
     shared = {"auto": None, "shm": True, "grpc": False}[args.transport]
     with CameraSession(
         args.url,
@@ -200,19 +198,7 @@ def cmd_camera(args: argparse.Namespace) -> int:
         latency_budget_s=args.budget_ms / 1e3,
         shared_memory=shared,
     ) as camera:
-        started = time.monotonic()
-        last_print = started
-        for number in range(args.frames):
-            due = started + number * interval
-            time.sleep(max(0.0, due - time.monotonic()))  # a camera produces frames on its clock
-            camera.submit(next(frames))
-            for _ in camera.results():
-                pass
-            if time.monotonic() - last_print >= 1.0:
-                print(camera.stats().line(), flush=True)
-                last_print = time.monotonic()
-        camera.drain()
-        stats = camera.stats()
+        stats = stream(camera, frames, args.frames, args.fps, progress=lambda now: print(now.line(), flush=True))
     print(stats.line())
     print(f"session: {stats.session_fps_out:.1f} fps delivered over {args.frames} frames offered at {args.fps:g} fps")
     if stats.last_error:

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from lumaflow.client import CameraSession, FrameResult, LumaflowClient, SessionStats
-from lumaflow.client.cli import _frames
+from lumaflow.client.cli import frame_source
 from lumaflow.server.triton import TritonServer
 
 FRAMES = 300
@@ -17,7 +17,7 @@ SIZE = (240, 320)
 def run_session(
     url: str, fps: float, budget_s: float, frames: int = FRAMES, max_in_flight: int = 2
 ) -> tuple[list[FrameResult], SessionStats, dict[int, np.ndarray]]:
-    source = _frames("synthetic", SIZE)
+    source = frame_source("synthetic", SIZE)
     sent: dict[int, np.ndarray] = {}
     delivered: list[FrameResult] = []
     with CameraSession(url, "camera_x2", max_in_flight=max_in_flight, latency_budget_s=budget_s) as camera:
@@ -61,7 +61,7 @@ def test_a_local_session_moves_frames_through_shared_memory_and_cleans_up(server
     import tritonclient.grpc as grpcclient
 
     url = server.endpoints.grpc_url
-    source = _frames("synthetic", SIZE)
+    source = frame_source("synthetic", SIZE)
     frames = [next(source) for _ in range(6)]
     outputs: dict[bool, list[np.ndarray]] = {}
     with grpcclient.InferenceServerClient(url) as admin:

@@ -215,16 +215,30 @@ def test_low_light_beats_autocontrast_and_the_best_gamma(photos: dict[str, np.nd
     assert np.mean(ours) > max(np.mean(contrast), np.mean(gamma)), (ours, contrast, gamma)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 6 acceptance not met yet: the inpainter scores its push-pull fill (docs/quality.md)"
-)
-def test_inpainting_beats_opencv_inside_the_hole(photos: dict[str, np.ndarray]) -> None:
+def _hole_scores_of_each(photos: dict[str, np.ndarray]) -> dict[str, list[tuple[float, float]]]:
+    """(PSNR, SSIM) inside the hole for ours, Telea and Navier-Stokes, per evaluation photo."""
     model = load_file(str(WEIGHTS_DIR / "inpaint.pt")).model
-    ours, telea, navier = [], [], []
+    scores: dict[str, list[tuple[float, float]]] = {"ours": [], "telea": [], "ns": []}
     for index, photo in enumerate(photos.values()):
         mask = eval_mask(photo, index)
         holed = photo * (1 - mask[..., None])
-        ours.append(hole_scores(inpaint(model, holed, mask), photo, mask)[0])
-        telea.append(hole_scores(opencv_inpaint(holed, mask, "telea"), photo, mask)[0])
-        navier.append(hole_scores(opencv_inpaint(holed, mask, "ns"), photo, mask)[0])
-    assert np.mean(ours) > max(np.mean(telea), np.mean(navier)), (ours, telea, navier)
+        scores["ours"].append(hole_scores(inpaint(model, holed, mask), photo, mask))
+        for method in ("telea", "ns"):
+            scores[method].append(hole_scores(opencv_inpaint(holed, mask, method), photo, mask))
+    return scores
+
+
+@pytest.fixture(scope="module")
+def hole_scores_of_each(photos: dict[str, np.ndarray]) -> dict[str, list[tuple[float, float]]]:
+    return _hole_scores_of_each(photos)
+
+
+def test_inpainting_beats_opencv_psnr_inside_the_hole(hole_scores_of_each: dict) -> None:
+    psnr = {method: np.mean([p for p, _ in scores]) for method, scores in hole_scores_of_each.items()}
+    assert psnr["ours"] > max(psnr["telea"], psnr["ns"]), psnr
+
+
+@pytest.mark.xfail(strict=True, reason="issue 6 acceptance not met yet: SSIM in the hole 0.657 against NS 0.671")
+def test_inpainting_beats_opencv_ssim_inside_the_hole(hole_scores_of_each: dict) -> None:
+    ssim = {method: np.mean([q for _, q in scores]) for method, scores in hole_scores_of_each.items()}
+    assert ssim["ours"] > max(ssim["telea"], ssim["ns"]), ssim

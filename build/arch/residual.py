@@ -10,6 +10,10 @@ Two options, both read back from the state dict's shapes by the registry:
 - ``global_context``: the per-channel mean and standard deviation of the whole image are
   broadcast as 6 extra input planes, so a local stack can still tell a dark photo from a dark
   patch (needed for exposure correction; costs nothing measurable).
+- ``range_statistics``: the statistics also hold each channel's highlight and shadow level (the
+  brightest and darkest 4x4 block averages, robust to noise), 12 numbers instead of 6. Mean and
+  spread alone cannot tell a dim scene from an under-exposed bright one; where the highlights sit
+  can (an exposure of -1.5 EV leaves the brightest blocks near 0.5 instead of 1).
 - ``curve_steps`` > 0: a small MLP on those statistics predicts curve parameters a in [-1, 1]
   (one per channel and step) and the input first goes through ``curve_steps`` quadratic curves
   ``x + a x (1 - x)`` (Zero-DCE, Guo et al. 2020), which brighten or darken multiplicatively --
@@ -31,6 +35,8 @@ from torch import nn
 
 SCALE = 2  # the default unshuffle / shuffle factor
 CONTEXT_PLANES = 6  # mean and std of each of 3 channels
+RANGE_PLANES = 6  # with range_statistics: the brightest and darkest block average of each channel
+RANGE_BLOCK = 4
 CURVE_HIDDEN = 32
 LEAKY_SLOPE = 0.1  # a leaky stack cannot die the way a plain ReLU stack can early in training
 
@@ -53,31 +59,34 @@ class ResidualRestorer(nn.Module):
         global_context: bool = False,
         curve_steps: int = 0,
         factor: int = SCALE,
+        range_statistics: bool = False,
     ) -> None:
         super().__init__()
         if factor < 1:
             raise ValueError("factor must be >= 1")
         if num_blocks < 0 or curve_steps < 0:
             raise ValueError("num_blocks and curve_steps must be >= 0")
-        if global_context and channels != 3:
-            raise ValueError("global_context is defined for RGB (3 channels)")
+        if (global_context or curve_steps or range_statistics) and channels != 3:
+            raise ValueError("image statistics are defined for RGB (3 channels)")
         self.channels = channels
         self.features = features
         self.num_blocks = num_blocks
         self.global_context = global_context
         self.curve_steps = curve_steps
         self.factor = factor
+        self.range_statistics = range_statistics
+        context = CONTEXT_PLANES + (RANGE_PLANES if range_statistics else 0)
 
         planes = channels * factor * factor
         self.unshuffle = nn.PixelUnshuffle(factor)
-        self.entry = nn.Conv2d(planes + (CONTEXT_PLANES if global_context else 0), features, 3, padding=1)
+        self.entry = nn.Conv2d(planes + (context if global_context else 0), features, 3, padding=1)
         self.blocks = nn.ModuleList(nn.Conv2d(features, features, 3, padding=1) for _ in range(num_blocks))
         self.exit = nn.Conv2d(features, planes, 3, padding=1)
         self.shuffle = nn.PixelShuffle(factor)
         if curve_steps:
             # The curves come from the frame's statistics alone, not from the conv stack: a stack that
             # sees content learned to re-grade well-exposed frames (measured: 17-24 dB on untouched ones).
-            self.curve_hidden = nn.Linear(CONTEXT_PLANES, CURVE_HIDDEN)
+            self.curve_hidden = nn.Linear(context, CURVE_HIDDEN)
             self.curve_out = nn.Linear(CURVE_HIDDEN, channels * curve_steps)
             nn.init.zeros_(self.curve_out.weight)
             nn.init.zeros_(self.curve_out.bias)
@@ -93,10 +102,13 @@ class ResidualRestorer(nn.Module):
         if self.exit.bias is not None:
             nn.init.zeros_(self.exit.bias)
 
-    @staticmethod
-    def statistics(x: torch.Tensor) -> torch.Tensor:
-        """[N, 6]: each channel's mean and standard deviation over the whole image."""
-        return torch.cat((x.mean(dim=(2, 3)), x.std(dim=(2, 3))), dim=1)
+    def statistics(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, 6]: each channel's mean and standard deviation over the whole image; [N, 12] with the range."""
+        moments = torch.cat((x.mean(dim=(2, 3)), x.std(dim=(2, 3))), dim=1)
+        if not self.range_statistics:
+            return moments
+        blocks = F.avg_pool2d(x, RANGE_BLOCK, ceil_mode=True)  # ceil: images under 4 px still give one block
+        return torch.cat((moments, blocks.amax(dim=(2, 3)), blocks.amin(dim=(2, 3))), dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w, f = x.shape[-2], x.shape[-1], self.factor

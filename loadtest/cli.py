@@ -1,0 +1,133 @@
+"""``lumaflow loadtest perf|photos|camera``: each writes report.json, report.md and PNG plots into --out."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def _numbers(text: str, kind: type = int) -> list[Any]:
+    try:
+        values = [kind(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values or any(value <= 0 for value in values):
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+    return values
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(side) for side in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    return width, height
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    from lumaflow.loadtest.perf import PerfAnalyzerUnavailable, run
+
+    try:
+        report = run(
+            args.url,
+            args.pipeline,
+            args.concurrency,
+            args.out,
+            photos=args.photo,
+            side=args.side,
+            frame=args.frame,
+            options=args.options,
+            measurement_ms=args.measurement_ms,
+            stability_percentage=args.stability_percentage,
+            max_trials=args.max_trials,
+        )
+    except PerfAnalyzerUnavailable as error:
+        print(f"lumaflow loadtest perf: {error}")
+        return 1
+    for note in report.notes:
+        print(note)
+    print(f"wrote {args.out}/report.json, report.md, throughput.png, latency.png")
+    return 0 if report.points else 1
+
+
+def cmd_photos(args: argparse.Namespace) -> int:
+    from lumaflow.loadtest.photos import run
+
+    run(
+        args.url,
+        args.pipeline,
+        args.out,
+        rates=args.rate or (),
+        clients=args.clients or (),
+        seconds=args.seconds,
+        sides=args.sides,
+        options=args.options,
+        timeout_s=args.timeout,
+    )
+    print(f"wrote {args.out}/report.json, report.md, throughput.png, latency.png")
+    return 0
+
+
+def cmd_camera(args: argparse.Namespace) -> int:
+    from lumaflow.loadtest.cameras import run
+
+    report = run(
+        args.url,
+        args.pipeline,
+        args.out,
+        fps=args.fps,
+        seconds=args.seconds,
+        max_streams=args.max_streams,
+        size=args.size,
+        budget_ms=args.budget_ms,
+        transport=args.transport,
+    )
+    print(report.notes[-1])
+    print(f"wrote {args.out}/report.json, report.md, throughput.png, latency.png")
+    return 0
+
+
+def add_loadtest(commands: Any) -> None:
+    loadtest = commands.add_parser("loadtest", help="load a running server: perf_analyzer, photo load, camera load")
+    kinds = loadtest.add_subparsers(dest="kind", required=True)
+
+    def common(parser: argparse.ArgumentParser, pipeline: str) -> None:
+        parser.add_argument("--url", default="127.0.0.1:8001", help="HOST:PORT of the server's gRPC endpoint")
+        parser.add_argument("--pipeline", default=pipeline)
+        parser.add_argument("--out", type=Path, required=True, help="folder for report.json, report.md and plots")
+
+    perf = kinds.add_parser("perf", help="Triton's perf_analyzer at each concurrency, with real photos or frames")
+    common(perf, "upscale_x2")
+    perf.add_argument("--concurrency", type=_numbers, default=[1, 2, 4, 8, 16], help="e.g. 1,2,4,8,16")
+    perf.add_argument("--photo", type=Path, action="append", default=[], help="a photo to send (repeat; default: 3)")
+    perf.add_argument("--side", type=int, default=256, help="long side of the default photos, px")
+    perf.add_argument("--frame", type=_size, default=(320, 240), help="raw frame size for camera pipelines")
+    perf.add_argument("--options", default='{"format": "jpeg"}', help="OPTIONS JSON sent with each photo")
+    perf.add_argument("--measurement-ms", type=int, default=5000, help="perf_analyzer's measurement window")
+    perf.add_argument(
+        "--stability-percentage", type=int, default=50, help="how close 3 windows must be (perf_analyzer default 10)"
+    )
+    perf.add_argument("--max-trials", type=int, default=6)
+    perf.set_defaults(handler=cmd_perf)
+
+    photos = kinds.add_parser("photos", help="mixed real photos: open loop (--rate) or closed loop (--clients)")
+    common(photos, "upscale_x2")
+    mode = photos.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--rate", type=lambda text: _numbers(text, float), help="Poisson arrivals per second, e.g. 1,2,4")
+    mode.add_argument("--clients", type=_numbers, help="closed-loop callers, e.g. 1,4,16")
+    photos.add_argument("--seconds", type=float, default=20.0, help="per level")
+    photos.add_argument("--sides", type=_numbers, default=[256, 384, 512], help="long sides the photos are sent at")
+    photos.add_argument("--options", default='{"format": "jpeg"}')
+    photos.add_argument("--timeout", type=float, default=30.0, help="per-request deadline, seconds")
+    photos.set_defaults(handler=cmd_photos)
+
+    camera = kinds.add_parser("camera", help="N simulated cameras: the most that hold the frame rate")
+    common(camera, "camera_x2")
+    camera.add_argument("--fps", type=float, default=30.0)
+    camera.add_argument("--seconds", type=float, default=10.0, help="per level")
+    camera.add_argument("--max-streams", type=int, default=8)
+    camera.add_argument("--size", type=_size, default=(320, 240), help="frame WIDTHxHEIGHT")
+    camera.add_argument("--budget-ms", type=float, default=100.0, help="p99 latency budget")
+    camera.add_argument("--transport", choices=("auto", "shm", "grpc"), default="auto")
+    camera.set_defaults(handler=cmd_camera)
