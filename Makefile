@@ -54,4 +54,5 @@ lint: $(VENV)/.test-installed
 	$(VENV)/bin/mypy ensemble server lumaflow build loadtest client tests
 
 bench: $(VENV)/.test-installed
-	$(PY) -m lumaflow.loadtest.batching_bench --out bench/batching.json
+	$(VENV)/bin/lumaflow loadtest baselines --pipeline upscale_x2 --out bench/baselines_upscale_x2
+	$(VENV)/bin/lumaflow loadtest baselines --pipeline camera_x2 --out bench/baselines_camera_x2

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from . import contract
 from .config import DynamicBatching, InstanceGroup, QueuePolicy, Tensor
+from .tuning import apply_tuning
 
 
 @dataclass(frozen=True)
@@ -471,3 +472,5 @@ STAGES: dict[str, Stage] = {
         ENCODE,
     )
 }
+# What `lumaflow tune` measured best (ensemble/tuning.json) laid over the declarations above.
+STAGES = apply_tuning(STAGES)

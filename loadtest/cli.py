@@ -25,9 +25,24 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _require_server(command: str, url: str, pipeline: str) -> None:
+    """Stop with one clear line, not a traceback, when nothing serves ``pipeline`` at ``url``."""
+    import tritonclient.grpc as grpcclient
+    from tritonclient.utils import InferenceServerException
+
+    try:
+        with grpcclient.InferenceServerClient(url) as client:
+            ready = client.is_model_ready(pipeline)
+    except InferenceServerException as error:
+        raise SystemExit(f"lumaflow loadtest {command}: no server at {url} ({error.message()})") from None
+    if not ready:
+        raise SystemExit(f"lumaflow loadtest {command}: {url} does not serve a ready pipeline {pipeline!r}")
+
+
 def cmd_perf(args: argparse.Namespace) -> int:
     from lumaflow.loadtest.perf import PerfAnalyzerUnavailable, run
 
+    _require_server("perf", args.url, args.pipeline)
     try:
         report = run(
             args.url,
@@ -54,6 +69,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
 def cmd_photos(args: argparse.Namespace) -> int:
     from lumaflow.loadtest.photos import run
 
+    _require_server("photos", args.url, args.pipeline)
     run(
         args.url,
         args.pipeline,
@@ -72,6 +88,7 @@ def cmd_photos(args: argparse.Namespace) -> int:
 def cmd_camera(args: argparse.Namespace) -> int:
     from lumaflow.loadtest.cameras import run
 
+    _require_server("camera", args.url, args.pipeline)
     report = run(
         args.url,
         args.pipeline,
@@ -86,6 +103,78 @@ def cmd_camera(args: argparse.Namespace) -> int:
     print(report.notes[-1])
     print(f"wrote {args.out}/report.json, report.md, throughput.png, latency.png")
     return 0
+
+
+def cmd_baselines(args: argparse.Namespace) -> int:
+    from lumaflow.cli import DEFAULT_REPOSITORY, ensure_artifacts
+    from lumaflow.loadtest.baselines import run
+
+    repository = args.model_repository.resolve() if args.model_repository else DEFAULT_REPOSITORY
+    ensure_artifacts(repository)
+    report = run(
+        repository,
+        args.pipeline,
+        args.out,
+        clients=args.clients,
+        seconds=args.seconds,
+        side=args.side,
+        frame=args.frame,
+    )
+    print(report.markdown())
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from lumaflow.cli import DEFAULT_REPOSITORY, ensure_artifacts
+    from lumaflow.ensemble.tuning import TUNING_FILE
+    from lumaflow.loadtest.tune import tune
+
+    repository = args.model_repository.resolve() if args.model_repository else DEFAULT_REPOSITORY
+    ensure_artifacts(repository)
+    tuning_file = args.tuning_file or TUNING_FILE
+    entry = tune(
+        repository,
+        args.pipeline,
+        batch_sizes=args.batch_sizes or (),
+        delays_us=args.delays_us,
+        instances=args.instances,
+        clients=args.clients,
+        seconds=args.seconds,
+        budget_ms=args.budget_ms,
+        side=args.side,
+        frame=args.frame,
+        tuning_file=tuning_file,
+    )
+    print(
+        f"chose max_batch_size {entry['max_batch_size']}, queue delay {entry['max_queue_delay_us']} us, "
+        f"{entry['instances']} instance(s) ({entry['chosen_by']}); wrote {tuning_file}"
+    )
+    if tuning_file == TUNING_FILE:
+        print("now run `lumaflow generate` to render the configs from it")
+    return 0
+
+
+def add_tune(commands: Any) -> None:
+    tune = commands.add_parser(
+        "tune", help="measure batching settings of a pipeline's network stage, write the best into tuning.json"
+    )
+    tune.add_argument("--pipeline", default="upscale_x2_fast")
+    tune.add_argument("--model-repository", type=Path, help="default: the package's model_repository")
+    tune.add_argument("--batch-sizes", type=_numbers, help="max_batch_size candidates (default: the declared one)")
+    tune.add_argument(
+        "--delays-us",
+        type=lambda text: [int(v) for v in text.split(",")],
+        default=[0, 2000, 5000, 10000],
+        help="max_queue_delay_microseconds candidates",
+    )
+    tune.add_argument("--instances", type=_numbers, default=[1], help="instance count candidates, e.g. 1,2")
+    tune.add_argument("--clients", type=int, default=16)
+    tune.add_argument("--seconds", type=float, default=10.0, help="per candidate")
+    tune.add_argument("--budget-ms", type=float, default=1000.0, help="p99 a candidate must stay within")
+    tune.add_argument("--side", type=int, default=128)
+    tune.add_argument("--frame", type=_size, default=(320, 240))
+    tune.add_argument("--tuning-file", type=Path, help="default: the package's ensemble/tuning.json")
+    tune.set_defaults(handler=cmd_tune)
 
 
 def add_loadtest(commands: Any) -> None:
@@ -121,6 +210,18 @@ def add_loadtest(commands: Any) -> None:
     photos.add_argument("--options", default='{"format": "jpeg"}')
     photos.add_argument("--timeout", type=float, default=30.0, help="per-request deadline, seconds")
     photos.set_defaults(handler=cmd_photos)
+
+    baselines = kinds.add_parser(
+        "baselines", help="direct ONNX Runtime, Triton without batching and Lumaflow as shipped, in one run"
+    )
+    baselines.add_argument("--pipeline", default="upscale_x2_fast")
+    baselines.add_argument("--out", type=Path, required=True)
+    baselines.add_argument("--model-repository", type=Path, help="default: the package's model_repository")
+    baselines.add_argument("--clients", type=int, default=16)
+    baselines.add_argument("--seconds", type=float, default=20.0, help="per configuration")
+    baselines.add_argument("--side", type=int, default=128, help="square photo crops sent (photo pipelines)")
+    baselines.add_argument("--frame", type=_size, default=(320, 240), help="frame size (camera pipelines)")
+    baselines.set_defaults(handler=cmd_baselines)
 
     camera = kinds.add_parser("camera", help="N simulated cameras: the most that hold the frame rate")
     common(camera, "camera_x2")

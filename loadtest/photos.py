@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,22 +144,29 @@ def open_loop(
 
 
 def closed_loop(
-    url: str, pipeline: str, clients: int, seconds: float, requests: Sequence[Request], options: str, timeout_s: float
+    url: str,
+    pipeline: str,
+    clients: int,
+    seconds: float,
+    make_inputs: Callable[[], list[list[grpcclient.InferInput]]],
+    timeout_s: float,
 ) -> LoadPoint:
-    """``clients`` callers, each sending its next request when the last one is answered, for ``seconds``."""
+    """``clients`` callers, each sending its next request when the last one is answered, for ``seconds``.
+
+    ``make_inputs`` gives each caller its own request tensors (photos or frames), sent in turn."""
     tally = _Tally()
     stop_at = time.monotonic() + seconds
 
     def caller(offset: int) -> None:
         client = grpcclient.InferenceServerClient(url)
-        prepared = [_inputs(request.payload, options) for request in requests]
+        prepared = make_inputs()
         number = offset
         while time.monotonic() < stop_at:
             sent_at = time.monotonic()
             tally.sent()
             try:
                 client.infer(pipeline, prepared[number % len(prepared)], client_timeout=timeout_s)
-            except Exception as error:
+            except Exception as error:  # every failure is counted, by its reason
                 tally.done(sent_at, error)
             else:
                 tally.done(sent_at, None)
@@ -173,6 +180,10 @@ def closed_loop(
     for thread in threads:
         thread.join(seconds + timeout_s + 5)
     return point(clients, tally.latencies, tally.failed, time.monotonic() - started)
+
+
+def photo_inputs(requests: Sequence[Request], options: str) -> Callable[[], list[list[grpcclient.InferInput]]]:
+    return lambda: [_inputs(request.payload, options) for request in requests]
 
 
 def run(
@@ -212,7 +223,7 @@ def run(
         if open_mode:
             measured = open_loop(url, pipeline, float(level), seconds, requests, options, timeout_s)
         else:
-            measured = closed_loop(url, pipeline, int(level), seconds, requests, options, timeout_s)
+            measured = closed_loop(url, pipeline, int(level), seconds, photo_inputs(requests, options), timeout_s)
         report.points.append(measured)
         failed = sum(measured.failed.values())
         print(

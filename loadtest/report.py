@@ -89,9 +89,11 @@ class LoadReport:
         ]
         for p in self.points:
             failed = ", ".join(f"{reason} {count}" for reason, count in sorted(p.failed.items())) or "0"
+            counted = p.sent or p.succeeded or p.failed  # perf_analyzer reports rates, not counts
+            sent, succeeded = (str(p.sent), str(p.succeeded)) if counted else ("—", "—")
             lines.append(
                 f"| {p.level:g} | {p.throughput_per_s:.2f} | {p.p50_ms:.1f} | {p.p90_ms:.1f} | {p.p99_ms:.1f} | "
-                f"{p.sent} | {p.succeeded} | {failed} |"
+                f"{sent} | {succeeded} | {failed} |"
             )
         if self.stages:
             lines += [

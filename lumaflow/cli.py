@@ -288,9 +288,10 @@ def parser() -> argparse.ArgumentParser:
     from lumaflow.client.cli import add_commands  # enhance, pipelines, health, camera: client-only imports
 
     add_commands(commands)
-    from lumaflow.loadtest.cli import add_loadtest  # perf, photos, camera: imports stay inside each command
+    from lumaflow.loadtest.cli import add_loadtest, add_tune  # imports stay inside each command
 
     add_loadtest(commands)
+    add_tune(commands)
     return top
 
 

@@ -17,7 +17,10 @@ import pytest
 from tritonclient.utils import InferenceServerException
 
 from lumaflow.cli import main
-from lumaflow.loadtest import cameras, perf, photos
+from lumaflow.ensemble.render import render, stage_config
+from lumaflow.ensemble.stages import STAGES
+from lumaflow.ensemble.tuning import apply_tuning
+from lumaflow.loadtest import baselines, cameras, perf, photos, tune
 from lumaflow.loadtest.report import LoadReport, percentile_ms
 from lumaflow.server.triton import TritonServer
 
@@ -167,3 +170,64 @@ def test_percentiles_and_an_empty_report() -> None:
     assert percentile_ms([0.5], 50) == 500.0
     assert math.isnan(percentile_ms([], 50))
     assert "| concurrency |" in LoadReport("c", "p", "concurrency", "requests").markdown()
+
+
+def test_baselines_compare_direct_onnx_runtime_unbatched_and_shipped(model_repository: Path, tmp_path: Path) -> None:
+    report = baselines.run(model_repository, "camera_x2", tmp_path, clients=2, seconds=1.0, frame=(64, 48))
+    names = [configuration.name for configuration in report.configurations]
+    assert names[0] == "direct ONNX Runtime, batch 1" and names[-1] == "Lumaflow as shipped (dynamic batching)"
+    assert "Triton, dynamic batching off" in names
+    by_name = {configuration.name: configuration for configuration in report.configurations}
+    unbatched = by_name["Triton, dynamic batching off"]
+    assert unbatched.batch == 1.0  # the re-rendered stage really ran one request per execution
+    for configuration in report.configurations:
+        assert configuration.items > 0 and not configuration.failed, configuration
+    assert {stage.model for stage in unbatched.stages} >= {"camera_x2", "camera_sr_x2"}
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert written["network_stage"] == "camera_sr_x2"
+    assert (tmp_path / "throughput.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_a_routed_pipeline_is_refused_by_the_baselines(model_repository: Path) -> None:
+    with pytest.raises(ValueError, match="routes between stages"):
+        baselines.pipeline_models(model_repository, "photo_enhance")
+
+
+def test_tune_measures_candidates_and_writes_the_best(model_repository: Path, tmp_path: Path) -> None:
+    tuning_file = tmp_path / "tuning.json"
+    entry = tune.tune(
+        model_repository,
+        "camera_x2",
+        delays_us=(0, 3000),
+        clients=2,
+        seconds=1.0,
+        frame=(64, 48),
+        tuning_file=tuning_file,
+    )
+    written = json.loads(tuning_file.read_text())["camera_sr_x2"]
+    assert written == entry
+    candidates = entry["measured"]["candidates"]
+    assert [row["max_queue_delay_us"] for row in candidates] == [0, 3000]
+    assert all(row["throughput_per_s"] > 0 for row in candidates)
+    best = max(candidates, key=lambda row: row["throughput_per_s"])
+    assert entry["max_queue_delay_us"] == best["max_queue_delay_us"]  # a 1 s budget holds at 2 clients
+    # The overlay is what generated configs see.
+    stage = apply_tuning(STAGES, tuning_file)["camera_sr_x2"]
+    assert stage.dynamic_batching is not None
+    assert stage.dynamic_batching.max_queue_delay_us == entry["max_queue_delay_us"]
+    assert f"max_queue_delay_microseconds: {entry['max_queue_delay_us']}" in render(stage_config(stage)) or (
+        entry["max_queue_delay_us"] == 0
+    )
+
+
+def test_tuning_an_unknown_stage_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tuning.json"
+    path.write_text('{"no_such_stage": {"max_batch_size": 4}}')
+    with pytest.raises(ValueError, match="no_such_stage"):
+        apply_tuning(STAGES, path)
+
+
+def test_no_server_is_one_clear_line(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"lumaflow loadtest camera: no server at 127\.0\.0\.1:1 "):
+        main(["loadtest", "camera", "--url", "127.0.0.1:1", "--out", str(tmp_path)])
+    assert not (tmp_path / "report.json").exists()
