@@ -203,13 +203,19 @@ def verify_measures_onnx(
     """
     if len({x.shape[1:3] for x in samples}) < 2:
         raise ValueError("give samples of at least two different H x W, or dynamic axes go unchecked")
-    diffs = [np.abs(e - g) for e, g in _run_both(module, path, samples)]
+    return _judge_float(module, path, samples, atol, "ONNX Runtime's measures drift from torch's")
+
+
+def _judge_float(
+    module: nn.Module, path: str | os.PathLike[str], inputs: Sequence[np.ndarray], atol: float, failure: str
+) -> Parity:
+    """Parity of float outputs: the worst absolute difference must stay within ``atol``."""
+    diffs = [np.abs(e - g) for e, g in _run_both(module, path, inputs)]
     worst = max(float(d.max()) for d in diffs)
     over = sum(int(np.count_nonzero(d > atol)) for d in diffs) / sum(d.size for d in diffs)
-    parity = Parity(worst, over, tuple(x.shape for x in samples))
     if worst > atol:
-        raise AssertionError(f"ONNX Runtime's measures drift from torch's by {worst:.3g} (> {atol})")
-    return parity
+        raise AssertionError(f"{failure} by {worst:.3g} (> {atol})")
+    return Parity(worst, over, tuple(x.shape for x in inputs))
 
 
 def verify_float_onnx(
@@ -224,10 +230,4 @@ def verify_float_onnx(
     This catches small numeric drift (e.g. a different bicubic kernel) that uint8 rounding hides.
     """
     inputs = [np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0 for x in samples]
-    diffs = [np.abs(e - g) for e, g in _run_both(model, path, inputs)]
-    worst = max(float(d.max()) for d in diffs)
-    over = sum(int(np.count_nonzero(d > atol)) for d in diffs) / sum(d.size for d in diffs)
-    parity = Parity(worst, over, tuple(x.shape for x in inputs))
-    if worst > atol:
-        raise AssertionError(f"float ONNX graph drifts from torch by {worst:.3g} (> {atol})")
-    return parity
+    return _judge_float(model, path, inputs, atol, "float ONNX graph drifts from torch")

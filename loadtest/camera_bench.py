@@ -12,11 +12,9 @@ table and writes JSON. A benchmark, not a test:
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -33,6 +31,7 @@ from lumaflow.build.photos import crop_to_multiple, eval_photos
 from lumaflow.build.pixels import PixelsGraph
 from lumaflow.build.quantize import calibration_frames, quantize_int8
 from lumaflow.build.registry import ModelDescriptor, load_file
+from lumaflow.loadtest import report
 
 WEIGHTS_DIR = Path(lumaflow.build.__file__).parent / "weights"
 DEFAULT_WEIGHTS: tuple[str, ...] = ("camera_x2.pt", "camera_x1.pt")
@@ -193,28 +192,9 @@ def table(results: Sequence[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
 def machine() -> dict[str, object]:
-    """What the numbers were measured on; the load average shows whether the CPU was shared."""
-    return {
-        "processor": platform.processor(),
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "load_average": os.getloadavg(),
-        "onnxruntime": ort.__version__,
-        "python": platform.python_version(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
+    """What the numbers were measured on (the load average shows whether the CPU was shared)."""
+    return {**report.machine(), "onnxruntime": ort.__version__}
 
 
 def main(argv: list[str] | None = None) -> int:

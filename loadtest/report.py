@@ -8,6 +8,7 @@ after the run and subtracted, so the breakdown covers exactly the measured windo
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
@@ -230,7 +231,8 @@ def stage_times(before: Mapping[str, Mapping[str, int]], after: Mapping[str, Map
 
 
 def machine() -> dict[str, Any]:
-    """Where a figure came from: CPU model, cores, Python (absolute figures belong to their machine)."""
+    """Where a figure came from: CPU model, cores, Python, and the load average, which shows whether the
+    CPU was shared at the time (absolute figures belong to their machine)."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as info:
@@ -242,5 +244,7 @@ def machine() -> dict[str, Any]:
         "cpu": cpu,
         "cores": cores,
         "python": platform.python_version(),
+        "load_average": [round(load, 2) for load in os.getloadavg()],
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "summary": f"{cpu}, {cores} cores, Python {platform.python_version()}",
     }

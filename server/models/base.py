@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import numpy as np
@@ -144,3 +144,18 @@ def time_left(request: Any, deadline: float | None, work: tuple[str, str]) -> fl
             f"The request's deadline passed before its remaining {what} were {done}.", pb_utils.TritonError.UNAVAILABLE
         )
     return remaining
+
+
+async def respond_async(model_name: str, work: Awaitable[Outputs]) -> Any:
+    """One request's response from the coroutine computing its outputs: bad input is INVALID_ARG with its
+    reason, a stop (cancelled, past its deadline) says so, anything else is logged and answered INTERNAL.
+    Each request gets its own response: one failure never fails the others of its batch."""
+    try:
+        return outputs_response(await work)
+    except InvalidInput as error:
+        return error_response(str(error))
+    except Stopped as stopped:
+        return stopped_response(stopped)
+    except Exception:
+        pb_utils.Logger.log_error(f"{model_name}: {traceback.format_exc()}")
+        return internal_error(model_name)

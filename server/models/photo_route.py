@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import traceback
 from typing import Any
 
 import numpy as np
@@ -31,11 +30,8 @@ from lumaflow.server.models.base import (
     Stopped,
     bytes_tensor,
     deadline_of,
-    error_response,
-    internal_error,
-    outputs_response,
+    respond_async,
     single_bytes,
-    stopped_response,
     time_left,
 )
 from lumaflow.server.routing import Step, plan_route
@@ -53,15 +49,7 @@ class TritonPythonModel:
         return list(await asyncio.gather(*(self.respond(request) for request in requests)))
 
     async def respond(self, request: Any) -> Any:
-        try:
-            return outputs_response(await self.process(request))
-        except InvalidInput as error:
-            return error_response(str(error))
-        except Stopped as stopped:
-            return stopped_response(stopped)
-        except Exception:
-            pb_utils.Logger.log_error(f"{self.model_name}: {traceback.format_exc()}")
-            return internal_error(self.model_name)
+        return await respond_async(self.model_name, self.process(request))
 
     async def process(self, request: Any) -> dict[str, np.ndarray]:
         deadline = deadline_of(request, time.monotonic())

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import traceback
 from typing import Any
 
 import numpy as np
@@ -32,10 +31,7 @@ from lumaflow.server.imaging import InvalidInput
 from lumaflow.server.models.base import (
     Stopped,
     deadline_of,
-    error_response,
-    internal_error,
-    outputs_response,
-    stopped_response,
+    respond_async,
     time_left,
 )
 
@@ -60,15 +56,10 @@ class TritonPythonModel:
         return list(await asyncio.gather(*(self.respond(request) for request in requests)))
 
     async def respond(self, request: Any) -> Any:
-        try:
-            return outputs_response({self.output_name: await self.process(request)})
-        except InvalidInput as error:
-            return error_response(str(error))
-        except Stopped as stopped:
-            return stopped_response(stopped)
-        except Exception:
-            pb_utils.Logger.log_error(f"{self.model_name}: {traceback.format_exc()}")
-            return internal_error(self.model_name)
+        return await respond_async(self.model_name, self._outputs(request))
+
+    async def _outputs(self, request: Any) -> dict[str, np.ndarray]:
+        return {self.output_name: await self.process(request)}
 
     async def process(self, request: Any) -> np.ndarray:
         deadline = deadline_of(request, time.monotonic())
