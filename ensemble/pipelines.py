@@ -9,7 +9,7 @@ which carries them in its config and forwards them to encode in the ``META`` ten
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import contract
@@ -307,6 +307,21 @@ PHOTO_ENHANCE = Pipeline(
     },
 )
 
+# Scanned prints: small, grainy, faded or dark. The same router with defaults for them: restoration as the
+# analysis reads it, low-light / colour curves when it reads the print as dark, and x2 by default.
+# Damage repair (scratches, dust, tears) and colourisation are networks of their own (the templates issue).
+OLD_PHOTO = Pipeline(
+    name="old_photo",
+    doc="a scanned old photo: analysis -> denoise / dejpeg as the analysis reads it -> low-light and colour curves"
+    " when it reads the print as dark -> x2 SR (OPTIONS scale 1/2/4) -> quality check; routed per photo by BLS",
+    steps=("photo_route",),
+    max_input_megapixels=12.0,
+    options=(
+        *(replace(option, default=2) if option.name == "scale" else option for option in PHOTO_ENHANCE_OPTIONS),
+        *OUTPUT_OPTIONS,
+    ),
+)
+
 PIPELINES: dict[str, Pipeline] = {
     pipeline.name: pipeline
     for pipeline in (
@@ -322,6 +337,7 @@ PIPELINES: dict[str, Pipeline] = {
         LOWLIGHT,
         INPAINT,
         PHOTO_ENHANCE,
+        OLD_PHOTO,
     )
 }
 

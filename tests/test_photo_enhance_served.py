@@ -62,3 +62,16 @@ def test_a_scale_past_the_output_limit_is_refused(client: grpcclient.InferenceSe
     big = np.zeros((2100, 2100, 3), dtype=np.uint8)  # 4.4 MP: x4 would be 70.6 MP, over 64
     with pytest.raises(InferenceServerException, match=r"\[image_too_large\] At scale 4 the result would be 8400x8400"):
         enhance(client, encode(big), "photo_enhance", options={"scale": 4})
+
+
+def test_an_old_grainy_dark_print_is_restored_lifted_and_doubled(client: grpcclient.InferenceServerClient) -> None:
+    clean = sporco_photo("sail")[:192, :256]
+    old = degrade.gaussian_noise(LOW_LIGHT["ev-3.5"](clean, 1), 8.0, np.random.default_rng(9))  # grain on a dark print
+    data, info = enhance(client, encode(old), "old_photo")  # no OPTIONS: x2 is old_photo's default
+    assert _stages(info) == ["ffdnet", "low_light", "waifu2x_x2"], info["route"]
+    assert info["output"]["width"] == 512 and info["output"]["height"] == 384
+    small = np.asarray(decode(data))[::2, ::2]
+    assert rgb_psnr(small, clean) > rgb_psnr(old, clean) + 5.0
+    # photo_enhance runs the same router at scale 1 unless asked: the defaults are old_photo's own.
+    _, enhanced = enhance(client, encode(old), "photo_enhance")
+    assert _stages(enhanced) == ["ffdnet", "low_light"], enhanced["route"]
