@@ -111,15 +111,19 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
     repository = args.model_repository.resolve() if args.model_repository else DEFAULT_REPOSITORY
     ensure_artifacts(repository)
-    report = run(
-        repository,
-        args.pipeline,
-        args.out,
-        clients=args.clients,
-        seconds=args.seconds,
-        side=args.side,
-        frame=args.frame,
-    )
+    try:
+        report = run(
+            repository,
+            args.pipeline,
+            args.out,
+            clients=args.clients,
+            seconds=args.seconds,
+            side=args.side,
+            frame=args.frame,
+        )
+    except ValueError as error:  # a routed pipeline has no one network stage to compare
+        print(f"lumaflow loadtest baselines: error: {error}")
+        return 1
     print(report.markdown())
     return 0
 
@@ -132,19 +136,23 @@ def cmd_tune(args: argparse.Namespace) -> int:
     repository = args.model_repository.resolve() if args.model_repository else DEFAULT_REPOSITORY
     ensure_artifacts(repository)
     tuning_file = args.tuning_file or TUNING_FILE
-    entry = tune(
-        repository,
-        args.pipeline,
-        batch_sizes=args.batch_sizes or (),
-        delays_us=args.delays_us,
-        instances=args.instances,
-        clients=args.clients,
-        seconds=args.seconds,
-        budget_ms=args.budget_ms,
-        side=args.side,
-        frame=args.frame,
-        tuning_file=tuning_file,
-    )
+    try:
+        entry = tune(
+            repository,
+            args.pipeline,
+            batch_sizes=args.batch_sizes or (),
+            delays_us=args.delays_us,
+            instances=args.instances,
+            clients=args.clients,
+            seconds=args.seconds,
+            budget_ms=args.budget_ms,
+            side=args.side,
+            frame=args.frame,
+            tuning_file=tuning_file,
+        )
+    except ValueError as error:  # a routed pipeline, or candidates the ensemble could not load
+        print(f"lumaflow tune: error: {error}")
+        return 1
     print(
         f"chose max_batch_size {entry['max_batch_size']}, queue delay {entry['max_queue_delay_us']} us, "
         f"{entry['instances']} instance(s) ({entry['chosen_by']}); wrote {tuning_file}"

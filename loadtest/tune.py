@@ -17,6 +17,9 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as pb
+
 from lumaflow.ensemble.tuning import TUNING_FILE, candidate, read_tuning
 from lumaflow.loadtest.baselines import network_stage, pipeline_models, served, workload
 from lumaflow.loadtest.report import machine
@@ -38,6 +41,13 @@ def tune(
 ) -> dict[str, Any]:
     models = pipeline_models(source, pipeline)
     stage = network_stage(models)
+    ensemble = text_format.Parse((source / pipeline / "config.pbtxt").read_text(), pb.ModelConfig())
+    too_small = [size for size in batch_sizes if size < ensemble.max_batch_size]
+    if too_small:  # Triton refuses an ensemble whose batch is larger than one of its steps'
+        raise ValueError(
+            f"max_batch_size {too_small} is below {pipeline}'s own {ensemble.max_batch_size}: the ensemble would"
+            " not load (clients may send that many frames in one request)"
+        )
     kind = "camera" if stage.name.startswith("camera") else "photo"
     _, make_inputs = workload(kind, side, frame)
     rows = []

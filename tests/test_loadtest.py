@@ -231,3 +231,9 @@ def test_no_server_is_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"lumaflow loadtest camera: no server at 127\.0\.0\.1:1 "):
         main(["loadtest", "camera", "--url", "127.0.0.1:1", "--out", str(tmp_path)])
     assert not (tmp_path / "report.json").exists()
+
+
+def test_tune_refuses_a_batch_the_ensemble_could_not_load(model_repository: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"max_batch_size \[1\] is below camera_x2's own 8"):
+        tune.tune(model_repository, "camera_x2", batch_sizes=(1,), tuning_file=tmp_path / "tuning.json")
+    assert not (tmp_path / "tuning.json").exists()
