@@ -9,6 +9,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from lumaflow.build.evaluate import run_offline
+from lumaflow.ensemble.options import defaults
 from lumaflow.ensemble.pipelines import PIPELINES, Pipeline
 from tests.conftest import image_input
 from tests.photos import astronaut, decode, encode
@@ -51,7 +52,9 @@ def test_served_output_equals_the_offline_graphs(client: grpcclient.InferenceSer
     served = decode(result.as_numpy("ENHANCED")[0, 0])
     info = json.loads(result.as_numpy("INFO")[0, 0])
     offline = run_offline(pipeline, data, json.loads(options) if options is not None else {}, mask)
-    assert served.shape == offline.shape == (40 * pipeline.scale, 56 * pipeline.scale, 3)
+    # A routed pipeline's scale is an option (old_photo's default is 2); a fixed one's is its stages'.
+    scale = int(defaults(pipeline.options).get("scale", pipeline.scale)) if pipeline.router else pipeline.scale
+    assert served.shape == offline.shape == (40 * scale, 56 * scale, 3)
     assert int(np.abs(served.astype(np.int16) - offline.astype(np.int16)).max()) <= 1
     routed = [step["stage"] for step in info.get("route", [])]  # photo_enhance: what its router chose
     assert info["stages"] == ["decode", *pipeline.steps, *routed, "quality_check", "encode"]
