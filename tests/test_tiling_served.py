@@ -78,9 +78,15 @@ def test_a_request_past_its_deadline_stops_sending_tiles(client: grpcclient.Infe
         client.infer("upscale_x2", [image_input(encode(photo))], timeout=1_000_000, client_timeout=120)
     assert caught.value.status() == "StatusCode.UNAVAILABLE"
     assert "deadline passed before its remaining tiles were processed" in caught.value.message()
-    time.sleep(3.0)  # let what was already queued finish (queued tiles carry the remaining time as their timeout)
-    settled, _ = model_counts(client, "waifu2x_x2")
-    time.sleep(3.0)
+    # What was already queued or running may finish (a batch of waifu2x tiles takes seconds on a loaded
+    # machine); then the count must stop, far short of the photo's tiles.
     after, _ = model_counts(client, "waifu2x_x2")
-    assert after == settled, "tiles were still being processed after the answer"
+    for _ in range(10):
+        time.sleep(2.0)
+        now, _ = model_counts(client, "waifu2x_x2")
+        if now == after:
+            break
+        after = now
+    else:
+        pytest.fail(f"tiles were still being processed 20 s after the answer ({after - before} so far)")
     assert after - before <= 2 * stage.max_batch_size < total
