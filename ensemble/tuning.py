@@ -13,8 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import DynamicBatching, InstanceGroup
-
 if TYPE_CHECKING:
     from .stages import Stage
 
@@ -48,14 +46,3 @@ def apply_tuning(stages: dict[str, Stage], path: Path = TUNING_FILE) -> dict[str
     if unknown:
         raise ValueError(f"{path.name} tunes unknown stage(s): {', '.join(unknown)}")
     return {name: tuned(stage, tuning.get(name, {})) for name, stage in stages.items()}
-
-
-def candidate(stage: Stage, max_batch_size: int, delay_us: int, instances: int) -> Stage:
-    """One configuration ``lumaflow tune`` tries."""
-    batching = stage.dynamic_batching or DynamicBatching()
-    return replace(
-        stage,
-        max_batch_size=max_batch_size,
-        dynamic_batching=replace(batching, max_queue_delay_us=delay_us),
-        instances=InstanceGroup(count=instances, kind=stage.instances.kind),
-    )

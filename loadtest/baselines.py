@@ -41,7 +41,8 @@ from lumaflow.client.protocol import frame_inputs
 from lumaflow.ensemble.render import render, stage_config
 from lumaflow.ensemble.stages import STAGES, Stage
 from lumaflow.loadtest.photos import Request, closed_loop, photo_inputs
-from lumaflow.loadtest.report import StageTime, machine, stage_times, statistics_snapshot
+from lumaflow.loadtest.report import StageTime, machine, stage_table, stage_times
+from lumaflow.loadtest.stats import statistics_snapshot
 from lumaflow.server.triton import running_server
 
 SHIPPED = "Lumaflow as shipped (dynamic batching)"
@@ -61,9 +62,14 @@ class Configuration:
     stages: list[StageTime] = field(default_factory=list)
 
 
+def ensemble_config(repository: Path, pipeline: str) -> pb.ModelConfig:
+    """The pipeline's ensemble config as the repository holds it."""
+    return text_format.Parse((repository / pipeline / "config.pbtxt").read_text(), pb.ModelConfig())
+
+
 def pipeline_models(repository: Path, pipeline: str) -> list[str]:
     """The models one pipeline needs: its ensemble's steps, the python tilers' networks, and the BLS callees."""
-    config = text_format.Parse((repository / pipeline / "config.pbtxt").read_text(), pb.ModelConfig())
+    config = ensemble_config(repository, pipeline)
     steps = [step.model_name for step in config.ensemble_scheduling.step]
     if "photo_route" in steps:
         raise ValueError(f"{pipeline} routes between stages at run time; baseline a fixed pipeline instead")
@@ -222,22 +228,9 @@ class BaselineReport:
                 f"| {c.name} | {c.throughput_per_s:.2f} | {c.p50_ms:.1f} | {c.p99_ms:.1f} | {c.items} | "
                 f"{c.batch:.2f} | {failed} |"
             )
-        for c in self.configurations:
-            if not c.stages:
-                continue
-            lines += [
-                "",
-                f"{c.name}: time per inference in each model (ms)",
-                "",
-                "| model | inferences | average batch | queue | compute input | compute infer | compute output |",
-                "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-            ]
-            for s in c.stages:
-                lines.append(
-                    f"| {s.model} | {s.inferences} | {s.average_batch:.2f} | {s.queue_us / 1e3:.2f} | "
-                    f"{s.compute_input_us / 1e3:.2f} | {s.compute_infer_us / 1e3:.2f} | "
-                    f"{s.compute_output_us / 1e3:.2f} |"
-                )
+        for c in (served for served in self.configurations if served.stages):
+            lines += ["", f"{c.name}: where the time went inside the server, per inference:", ""]
+            lines += stage_table(c.stages)
         return "\n".join(lines) + "\n"
 
     def write(self, out: Path) -> list[Path]:

@@ -19,7 +19,8 @@ import tritonclient.grpc as grpcclient
 
 from lumaflow.client.camera import CameraSession, SessionStats, stream
 from lumaflow.client.cli import frame_source
-from lumaflow.loadtest.report import LoadPoint, LoadReport, stage_times, statistics_snapshot
+from lumaflow.loadtest.report import LoadPoint, LoadReport, stage_times
+from lumaflow.loadtest.stats import statistics_snapshot
 
 HOLD_FRACTION = 0.95
 MAX_DROP_FRACTION = 0.01

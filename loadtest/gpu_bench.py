@@ -182,13 +182,11 @@ def _measure(model: nn.Module, entry: dict[str, Any], mode: str, batch: int, dev
     }
 
 
-def run(weights: Path, out: Path, budget_s: float, only: list[str] | None, frame: tuple[int, int] = FRAME) -> None:
+def run(weights: Path, out: Path, budget_s: float, only: list[str] | None) -> None:
     if not torch.cuda.is_available():
         sys.exit("gpu_bench run needs a CUDA GPU")
     torch.backends.cudnn.benchmark = True
     device = torch.device(DEVICE)
-    global FRAME
-    FRAME = frame
     entries = json.loads((weights / "index.json").read_text())
     if only:
         entries = [entry for entry in entries if entry["stage"] in only]

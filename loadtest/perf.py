@@ -32,7 +32,8 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 from PIL import Image
 
-from lumaflow.loadtest.report import LoadPoint, LoadReport, stage_times, statistics_snapshot
+from lumaflow.loadtest.report import LoadPoint, LoadReport, stage_times
+from lumaflow.loadtest.stats import statistics_snapshot
 
 LIBB64_HINT = "perf_analyzer needs Debian's libb64: apt-get install libb64-0d"
 

@@ -24,7 +24,9 @@ import tritonclient.grpc as grpcclient
 from PIL import Image
 from tritonclient.utils import InferenceServerException
 
-from lumaflow.loadtest.report import LoadPoint, LoadReport, point, stage_times, statistics_snapshot
+from lumaflow.client.protocol import photo_inputs as request_inputs
+from lumaflow.loadtest.report import LoadPoint, LoadReport, point, stage_times
+from lumaflow.loadtest.stats import statistics_snapshot
 
 REASON = re.compile(r"\[([a-z_]+)\]")
 PHOTO_SIDES = (256, 384, 512)  # mixed sizes: each photo is sent at one of these long sides
@@ -50,14 +52,6 @@ def mixed_photos(sides: Sequence[int] = PHOTO_SIDES) -> list[Request]:
         resized.save(buffer, format="JPEG", quality=90)
         requests.append(Request(f"{name}@{side}", buffer.getvalue()))
     return requests
-
-
-def _inputs(payload: bytes, options: str) -> list[grpcclient.InferInput]:
-    image = grpcclient.InferInput("IMAGE", [1, 1], "BYTES")  # pipelines batch: [batch, 1]
-    image.set_data_from_numpy(np.array([[payload]], dtype=np.object_))
-    extra = grpcclient.InferInput("OPTIONS", [1, 1], "BYTES")
-    extra.set_data_from_numpy(np.array([[options.encode()]], dtype=np.object_))
-    return [image, extra]
 
 
 def failure_reason(error: BaseException) -> str:
@@ -119,7 +113,7 @@ def open_loop(
     rng = np.random.default_rng(seed)
     tally = _Tally()
     client = grpcclient.InferenceServerClient(url)
-    prepared = [_inputs(request.payload, options) for request in requests]
+    prepared = photo_inputs(requests, options)()
     started = time.monotonic()
     due = started
     number = 0
@@ -183,7 +177,9 @@ def closed_loop(
 
 
 def photo_inputs(requests: Sequence[Request], options: str) -> Callable[[], list[list[grpcclient.InferInput]]]:
-    return lambda: [_inputs(request.payload, options) for request in requests]
+    """Each request's tensors (IMAGE, OPTIONS), made afresh for each caller: InferInputs are not shared."""
+    parsed = json.loads(options)
+    return lambda: [request_inputs(request.payload, parsed) for request in requests]
 
 
 def run(

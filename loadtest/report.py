@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tritonclient.grpc as grpcclient
+from lumaflow.loadtest.stats import PHASES
 
 
 @dataclass(frozen=True)
@@ -101,16 +101,8 @@ class LoadReport:
                 "",
                 "Where the time went inside the server (Triton's statistics over the whole run, per inference):",
                 "",
-                "| model | inferences | average batch | queue ms | compute input ms | compute infer ms"
-                " | compute output ms |",
-                "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+                *stage_table(self.stages),
             ]
-            for s in self.stages:
-                lines.append(
-                    f"| {s.model} | {s.inferences} | {s.average_batch:.2f} | {s.queue_us / 1e3:.2f} | "
-                    f"{s.compute_input_us / 1e3:.2f} | {s.compute_infer_us / 1e3:.2f} | "
-                    f"{s.compute_output_us / 1e3:.2f} |"
-                )
         if self.notes:
             lines += ["", *(f"- {note}" for note in self.notes)]
         return "\n".join(lines) + "\n"
@@ -123,6 +115,20 @@ class LoadReport:
         written[1].write_text(self.markdown())
         written += plot(self, out)
         return written
+
+
+def stage_table(stages: Sequence[StageTime]) -> list[str]:
+    """Markdown rows of the per-model breakdown, in milliseconds per inference."""
+    lines = [
+        "| model | inferences | average batch | queue ms | compute input ms | compute infer ms | compute output ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for s in stages:
+        lines.append(
+            f"| {s.model} | {s.inferences} | {s.average_batch:.2f} | {s.queue_us / 1e3:.2f} | "
+            f"{s.compute_input_us / 1e3:.2f} | {s.compute_infer_us / 1e3:.2f} | {s.compute_output_us / 1e3:.2f} |"
+        )
+    return lines
 
 
 def plot(report: LoadReport, out: Path) -> list[Path]:
@@ -189,23 +195,6 @@ def point(
 
 # --- Triton's statistics -----------------------------------------------------------------------------------
 
-_PHASES = ("queue", "compute_input", "compute_infer", "compute_output")
-
-
-def statistics_snapshot(client: grpcclient.InferenceServerClient) -> dict[str, dict[str, int]]:
-    """Every model's cumulative counters: inferences, executions and nanoseconds per phase."""
-    snapshot: dict[str, dict[str, int]] = {}
-    for stats in client.get_inference_statistics(as_json=True).get("model_stats", []):
-        inference = stats.get("inference_stats", {})
-        row = {
-            "inferences": int(stats.get("inference_count", 0)),
-            "executions": int(stats.get("execution_count", 0)),
-        }
-        for phase in _PHASES:
-            row[f"{phase}_ns"] = int(inference.get(phase, {}).get("ns", 0))
-        snapshot[stats["name"]] = row
-    return snapshot
-
 
 def stage_times(before: Mapping[str, Mapping[str, int]], after: Mapping[str, Mapping[str, int]]) -> list[StageTime]:
     """The models that ran between two snapshots, busiest first, with per-inference phase averages."""
@@ -215,7 +204,7 @@ def stage_times(before: Mapping[str, Mapping[str, int]], after: Mapping[str, Map
         inferences = end["inferences"] - start.get("inferences", 0)
         if inferences <= 0:
             continue
-        per = {phase: (end[f"{phase}_ns"] - start.get(f"{phase}_ns", 0)) / inferences / 1e3 for phase in _PHASES}
+        per = {phase: (end[f"{phase}_ns"] - start.get(f"{phase}_ns", 0)) / inferences / 1e3 for phase in PHASES}
         stages.append(
             StageTime(
                 model=model,

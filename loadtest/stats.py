@@ -1,11 +1,32 @@
-"""Triton's own per-model counters, read over gRPC: what ran, and in how many batches."""
+"""Triton's own per-model counters, read over gRPC: what ran, in how many batches, and where the time went."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import tritonclient.grpc as grpcclient
+
+PHASES = ("queue", "compute_input", "compute_infer", "compute_output")
+
+
+def _counters(stats: dict[str, Any]) -> dict[str, int]:
+    """One model's cumulative counters: inferences, executions and nanoseconds spent in each phase."""
+    inference = stats.get("inference_stats", {})
+    row = {"inferences": int(stats.get("inference_count", 0)), "executions": int(stats.get("execution_count", 0))}
+    for phase in PHASES:
+        row[f"{phase}_ns"] = int(inference.get(phase, {}).get("ns", 0))
+    return row
 
 
 def model_counts(client: grpcclient.InferenceServerClient, model: str) -> tuple[int, int]:
     """(inferences, executions) of a model so far: the requests (or tiles) it saw, and the batches they ran in."""
-    stats = client.get_inference_statistics(model, as_json=True)["model_stats"][0]
-    return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
+    row = _counters(client.get_inference_statistics(model, as_json=True)["model_stats"][0])
+    return row["inferences"], row["executions"]
+
+
+def statistics_snapshot(client: grpcclient.InferenceServerClient) -> dict[str, dict[str, int]]:
+    """Every model's counters at once, by name (subtract two snapshots to cover a measured window)."""
+    return {
+        stats["name"]: _counters(stats)
+        for stats in client.get_inference_statistics(as_json=True).get("model_stats", [])
+    }

@@ -17,11 +17,8 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import text_format
-from tritonclient.grpc import model_config_pb2 as pb
-
-from lumaflow.ensemble.tuning import TUNING_FILE, candidate, read_tuning
-from lumaflow.loadtest.baselines import network_stage, pipeline_models, served, workload
+from lumaflow.ensemble.tuning import TUNING_FILE, read_tuning, tuned
+from lumaflow.loadtest.baselines import ensemble_config, network_stage, pipeline_models, served, workload
 from lumaflow.loadtest.report import machine
 
 
@@ -41,7 +38,7 @@ def tune(
 ) -> dict[str, Any]:
     models = pipeline_models(source, pipeline)
     stage = network_stage(models)
-    ensemble = text_format.Parse((source / pipeline / "config.pbtxt").read_text(), pb.ModelConfig())
+    ensemble = ensemble_config(source, pipeline)
     too_small = [size for size in batch_sizes if size < ensemble.max_batch_size]
     if too_small:  # Triton refuses an ensemble whose batch is larger than one of its steps'
         raise ValueError(
@@ -52,7 +49,7 @@ def tune(
     _, make_inputs = workload(kind, side, frame)
     rows = []
     for batch, delay, count in product(batch_sizes or (stage.max_batch_size,), delays_us, instances):
-        trial = candidate(stage, batch, delay, count)
+        trial = tuned(stage, {"max_batch_size": batch, "max_queue_delay_us": delay, "instances": count})
         measured = served(source, models, stage, "candidate", pipeline, clients, seconds, make_inputs, override=trial)
         row = {
             "max_batch_size": batch,

@@ -27,6 +27,7 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 from PIL import Image
 
+from lumaflow.client.protocol import photo_inputs
 from lumaflow.ensemble.stages import INPAINT
 from lumaflow.loadtest.stats import model_counts
 from lumaflow.server import tiling
@@ -45,18 +46,10 @@ def _photo(width: int, height: int) -> np.ndarray:
     return np.asarray(Image.fromarray(data.astronaut()).resize((width, height), Image.Resampling.LANCZOS))
 
 
-def _bytes_input(name: str, value: bytes) -> grpcclient.InferInput:
-    tensor = grpcclient.InferInput(name, [1, 1], "BYTES")
-    tensor.set_data_from_numpy(np.array([[value]], dtype=np.object_))
-    return tensor
-
-
 def _once(
     client: grpcclient.InferenceServerClient, pipeline: str, data: bytes, options: dict, mask: bytes | None
 ) -> float:
-    inputs = [_bytes_input("IMAGE", data), _bytes_input("OPTIONS", json.dumps(options).encode())]
-    if mask is not None:
-        inputs.append(_bytes_input("MASK", mask))
+    inputs = photo_inputs(data, options, mask)
     started = time.perf_counter()
     client.infer(pipeline, inputs, client_timeout=3600)
     return (time.perf_counter() - started) * 1e3

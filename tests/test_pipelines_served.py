@@ -9,9 +9,9 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from lumaflow.build.evaluate import run_offline
+from lumaflow.client.protocol import photo_inputs
 from lumaflow.ensemble.options import defaults
 from lumaflow.ensemble.pipelines import PIPELINES, Pipeline
-from tests.conftest import image_input
 from tests.photos import astronaut, decode, encode
 
 NOISE_SIGMA = 25.0
@@ -39,19 +39,11 @@ def _photo_for(pipeline: Pipeline) -> tuple[bytes, bytes | None, bytes | None]:
 def test_served_output_equals_the_offline_graphs(client: grpcclient.InferenceServerClient, name: str) -> None:
     pipeline = PIPELINES[name]
     data, options, mask = _photo_for(pipeline)
-    inputs = [image_input(data)]
-    if mask is not None:
-        tensor = grpcclient.InferInput("MASK", [1, 1], "BYTES")
-        tensor.set_data_from_numpy(np.array([[mask]], dtype=np.object_))
-        inputs.append(tensor)
-    if options is not None:
-        tensor = grpcclient.InferInput("OPTIONS", [1, 1], "BYTES")
-        tensor.set_data_from_numpy(np.array([[options]], dtype=np.object_))
-        inputs.append(tensor)
-    result = client.infer(name, inputs, client_timeout=300)
+    sent = json.loads(options) if options is not None else {}
+    result = client.infer(name, photo_inputs(data, sent, mask), client_timeout=300)
     served = decode(result.as_numpy("ENHANCED")[0, 0])
     info = json.loads(result.as_numpy("INFO")[0, 0])
-    offline = run_offline(pipeline, data, json.loads(options) if options is not None else {}, mask)
+    offline = run_offline(pipeline, data, sent, mask)
     # A routed pipeline's scale is an option (old_photo's default is 2); a fixed one's is its stages'.
     scale = int(defaults(pipeline.options).get("scale", pipeline.scale)) if pipeline.router else pipeline.scale
     assert served.shape == offline.shape == (40 * scale, 56 * scale, 3)

@@ -13,22 +13,16 @@ from lumaflow.build import degrade
 from lumaflow.build.eval import rgb_psnr
 from lumaflow.build.inpaint_data import hole_scores
 from lumaflow.build.recipes import LOW_LIGHT
+from lumaflow.client.protocol import photo_inputs
 from lumaflow.loadtest.stats import model_counts
-from tests.conftest import enhance, image_input, options_input
+from tests.conftest import enhance
 from tests.photos import astronaut, decode, encode, sporco_photo
 
 
 def _inpaint(
     client: grpcclient.InferenceServerClient, image: bytes, mask: bytes | None, options: dict | None = None
 ) -> tuple[np.ndarray, dict]:
-    inputs = [image_input(image)]
-    if mask is not None:
-        tensor = grpcclient.InferInput("MASK", [1, 1], "BYTES")
-        tensor.set_data_from_numpy(np.array([[mask]], dtype=np.object_))
-        inputs.append(tensor)
-    if options is not None:
-        inputs.append(options_input(options))
-    result = client.infer("inpaint", inputs, client_timeout=300)
+    result = client.infer("inpaint", photo_inputs(image, options or {}, mask), client_timeout=300)
     return decode(result.as_numpy("ENHANCED")[0, 0]), json.loads(result.as_numpy("INFO")[0, 0])
 
 

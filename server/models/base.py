@@ -159,3 +159,14 @@ async def respond_async(model_name: str, work: Awaitable[Outputs]) -> Any:
     except Exception:
         pb_utils.Logger.log_error(f"{model_name}: {traceback.format_exc()}")
         return internal_error(model_name)
+
+
+def call_model(model: str, input_name: str, value: np.ndarray, output_name: str) -> np.ndarray:
+    """One synchronous BLS request with one input and one output (the assessors); its error raises."""
+    request = pb_utils.InferenceRequest(
+        model_name=model, inputs=[pb_utils.Tensor(input_name, value)], requested_output_names=[output_name]
+    )
+    response = request.exec()
+    if response.has_error():
+        raise RuntimeError(f"{model}: {response.error().message()}")
+    return pb_utils.get_output_tensor_by_name(response, output_name).as_numpy()

@@ -14,14 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import triton_python_backend_utils as pb_utils
 
 from lumaflow.ensemble import contract
 from lumaflow.ensemble.options import SCHEMA_FILE
 from lumaflow.ensemble.stages import STAGES, SizeBuckets
 from lumaflow.server.crops import grid_crops, summarise_analysis
 from lumaflow.server.imaging import Limits, decode_image, pad_to_buckets
-from lumaflow.server.models.base import Outputs, RequestModel, bytes_tensor, optional_bytes, single_bytes
+from lumaflow.server.models.base import (
+    Outputs,
+    RequestModel,
+    bytes_tensor,
+    call_model,
+    optional_bytes,
+    single_bytes,
+)
 from lumaflow.server.options import OptionsParser
 from lumaflow.server.side_inputs import PROVIDERS, Analysis, SideContext
 
@@ -115,12 +121,5 @@ class TritonPythonModel(RequestModel):
 
     def _analyse(self, pixels: np.ndarray) -> Analysis:
         """The analysis network's reading of the photo: its grid crops in one BLS request."""
-        request = pb_utils.InferenceRequest(
-            model_name=self.analysis_model,
-            inputs=[pb_utils.Tensor(contract.PIXELS.name, grid_crops(pixels))],
-            requested_output_names=[contract.ANALYSIS.name],
-        )
-        response = request.exec()
-        if response.has_error():
-            raise RuntimeError(f"{self.analysis_model}: {response.error().message()}")
-        return summarise_analysis(pb_utils.get_output_tensor_by_name(response, contract.ANALYSIS.name).as_numpy())
+        rows = call_model(self.analysis_model, contract.PIXELS.name, grid_crops(pixels), contract.ANALYSIS.name)
+        return summarise_analysis(rows)

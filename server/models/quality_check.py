@@ -14,11 +14,10 @@ import time
 from typing import Any
 
 import numpy as np
-import triton_python_backend_utils as pb_utils
 
 from lumaflow.ensemble import contract
 from lumaflow.server.crops import crops_at, grid_positions, summarise_quality, upscaled_crops
-from lumaflow.server.models.base import Outputs, RequestModel, bytes_tensor, input_array, single_bytes
+from lumaflow.server.models.base import Outputs, RequestModel, bytes_tensor, call_model, input_array, single_bytes
 
 CROPS_PER_SIDE = 3  # 9 crops per side: the scores' medians settle within a point (about 30 ms on 2 cores)
 WORSE_BY = 3.0  # points of the 0-100 score: below this the two are within the network's spread
@@ -44,7 +43,8 @@ class TritonPythonModel(RequestModel):
         positions = grid_positions(result.shape[0], result.shape[1], CROPS_PER_SIDE)
         # A result under one crop is scored whole, against the whole input bicubic-resized to its size.
         ours, theirs = crops_at(result, positions), upscaled_crops(original, positions, scale)
-        scores = self._scores(np.concatenate((ours, theirs)))
+        crops = np.concatenate((ours, theirs))
+        scores = call_model(self.quality_model, contract.PIXELS.name, crops, contract.QUALITY.name)
         output, baseline = summarise_quality(scores[: len(ours)]), summarise_quality(scores[len(ours) :])
         return {
             "output": round(output, 1),
@@ -52,14 +52,3 @@ class TritonPythonModel(RequestModel):
             "compared_with": "the input" if scale == 1 else f"the input, bicubic x{scale}",
             "worse": bool(output <= baseline - WORSE_BY),
         }
-
-    def _scores(self, crops: np.ndarray) -> np.ndarray:
-        call = pb_utils.InferenceRequest(
-            model_name=self.quality_model,
-            inputs=[pb_utils.Tensor(contract.PIXELS.name, crops)],
-            requested_output_names=[contract.QUALITY.name],
-        )
-        response = call.exec()
-        if response.has_error():
-            raise RuntimeError(f"{self.quality_model}: {response.error().message()}")
-        return pb_utils.get_output_tensor_by_name(response, contract.QUALITY.name).as_numpy()
