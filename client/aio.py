@@ -23,12 +23,16 @@ from .errors import LumaflowError, Unavailable, from_triton
 from .images import ImageLike, encoded, encoded_mask
 from .metrics import ClientMetrics
 from .policy import Endpoint, RetryPolicy, TLSConfig
-from .protocol import PipelineInfo, photo_inputs, photo_options, photo_outputs, pipeline_info
+from .protocol import PipelineInfo, photo_inputs, photo_options, photo_outputs, pipeline_info, served_models
 from .result import EnhanceResult
 
 
 class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
-    """An asyncio client of one or several Lumaflow servers, round-robin with failover."""
+    """An asyncio client of one or several Lumaflow servers, round-robin with failover.
+
+    ``max_in_flight`` and ``wait_when_full`` bound the calls in flight across all tasks, as
+    ``LumaflowClient``'s do (see ``lumaflow.client.core``).
+    """
 
     def __init__(
         self,
@@ -40,6 +44,8 @@ class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
         retry: RetryPolicy | None = None,
         metrics: ClientMetrics | None = None,
         seed: int | None = None,
+        max_in_flight: int | None = None,
+        wait_when_full: bool = True,
     ) -> None:
         super().__init__(
             url,
@@ -50,7 +56,11 @@ class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
             retry=retry,
             metrics=metrics,
             seed=seed,
+            max_in_flight=max_in_flight,
+            wait_when_full=wait_when_full,
         )
+        # Bound to no loop until first used (Python >= 3.10): the client may be made outside the loop.
+        self._slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
 
     async def enhance(
         self,
@@ -109,12 +119,10 @@ class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
         endpoint, _ = self.pool.pick()
         client = endpoint.client
         try:
-            index = await client.get_model_repository_index(as_json=True, headers=self.headers)
+            statistics = await client.get_inference_statistics(as_json=True, headers=self.headers)
             found = []
-            for model in index.get("models", []):
-                if model.get("state") != "READY":
-                    continue
-                config = await client.get_model_config(model["name"], as_json=True, headers=self.headers)
+            for name in served_models(statistics):
+                config = await client.get_model_config(name, as_json=True, headers=self.headers)
                 info = pipeline_info(config["config"])
                 if info is not None:
                     found.append(info)
@@ -143,6 +151,22 @@ class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
         self, pipeline: str, data: bytes, options: dict[str, Any], timeout: float | None, mask: bytes | None = None
     ) -> tuple[Any, Endpoint[aioclient.InferenceServerClient], int]:
         budget, deadline = self._deadline(timeout)
+        if self._slots is None:
+            return await self._tries(pipeline, data, options, mask, budget, deadline)
+        if self._slots.locked() and not self.wait_when_full:
+            raise self._full(pipeline, budget)
+        try:
+            await asyncio.wait_for(self._slots.acquire(), max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            raise self._full(pipeline, budget) from None
+        try:
+            return await self._tries(pipeline, data, options, mask, budget, deadline)
+        finally:
+            self._slots.release()
+
+    async def _tries(
+        self, pipeline: str, data: bytes, options: dict[str, Any], mask: bytes | None, budget: float, deadline: float
+    ) -> tuple[Any, Endpoint[aioclient.InferenceServerClient], int]:
         started = time.monotonic()
         attempt = 0
         while True:

@@ -23,6 +23,7 @@ from PIL import Image
 from .camera import CameraSession, stream
 from .compare import side_by_side, slider_page
 from .errors import LumaflowError
+from .policy import RetryPolicy, TLSConfig
 from .result import EnhanceResult
 from .sync import LumaflowClient
 
@@ -42,7 +43,8 @@ def _option(text: str) -> tuple[str, Any]:
 
 
 def _client(args: argparse.Namespace) -> LumaflowClient:
-    return LumaflowClient(args.url, token=args.token or os.environ.get("LUMAFLOW_TOKEN"), timeout=args.timeout)
+    token = args.token or os.environ.get("LUMAFLOW_TOKEN")
+    return LumaflowClient(args.url, token=token, timeout=args.timeout, tls=_tls(args))
 
 
 def _destination(source: Path, out: Path, many: bool, result: EnhanceResult) -> Path:
@@ -113,12 +115,38 @@ def cmd_pipelines(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tls(args: argparse.Namespace) -> TLSConfig | None:
+    ca = getattr(args, "tls_ca", None)
+    return TLSConfig(root_certificates=ca.read_bytes()) if ca else None
+
+
 def cmd_health(args: argparse.Namespace) -> int:
-    with LumaflowClient(args.url, timeout=args.timeout) as client:
+    token = args.token or os.environ.get("LUMAFLOW_TOKEN")
+    with LumaflowClient(args.url, timeout=args.timeout, token=token, tls=_tls(args)) as client:
         report = client.health()
     for url, state in report.items():
         print(f"{url}: {'live' if state['live'] else 'NOT live'}, {'ready' if state['ready'] else 'NOT ready'}")
-    return 0 if all(state["ready"] for state in report.values()) else 1
+    healthy = all(state["ready"] for state in report.values())
+    if not args.deep:
+        return 0 if healthy else 1
+    from .health import deep_check
+
+    for url in args.url:
+        # One try each: a probe that needs a retry to pass is a finding, not a success.
+        once = RetryPolicy(attempts=1)
+        with LumaflowClient(url, timeout=args.timeout, token=token, tls=_tls(args), retry=once) as client:
+            try:
+                probes = deep_check(client, args.pipeline or (), timeout=args.timeout)
+            except LumaflowError as error:
+                print(f"{url}: cannot list the pipelines: {type(error).__name__}: {error}")
+                healthy = False
+                continue
+        failed = [probe for probe in probes if not probe.ok]
+        print(f"{url}: {len(probes) - len(failed)}/{len(probes)} pipelines answered a probe request")
+        for probe in probes:
+            print(f"  {probe.line()}")
+        healthy = healthy and not failed and bool(probes)
+    return 0 if healthy else 1
 
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
@@ -218,6 +246,7 @@ def add_commands(commands: Any) -> None:
         )
         parser.add_argument("--token", help="the server's token (default $LUMAFLOW_TOKEN)")
         parser.add_argument("--timeout", type=float, default=300.0, help="seconds per call")
+        parser.add_argument("--tls-ca", type=Path, help="PEM CA certificate: connect with TLS")
 
     enhance = commands.add_parser("enhance", help="send photos through a pipeline of a running server")
     enhance.add_argument("inputs", nargs="+", help="image files")
@@ -237,7 +266,13 @@ def add_commands(commands: Any) -> None:
 
     health = commands.add_parser("health", help="is each server live and ready (exit 1 if any is not)")
     health.add_argument("--url", nargs="+", default=[DEFAULT_URL])
-    health.add_argument("--timeout", type=float, default=5.0)
+    health.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
+    health.add_argument(
+        "--deep", action="store_true", help="also send one tiny real request through every pipeline (liveness)"
+    )
+    health.add_argument("--pipeline", action="append", help="--deep: only this pipeline (repeatable)")
+    health.add_argument("--token", help="the server's token (default $LUMAFLOW_TOKEN)")
+    health.add_argument("--tls-ca", type=Path, help="PEM CA certificate: connect with TLS")
     health.set_defaults(handler=cmd_health)
 
     camera = commands.add_parser("camera", help="stream frames through a camera pipeline and print live stats")

@@ -1,7 +1,15 @@
-"""What ``LumaflowClient`` and ``AsyncLumaflowClient`` share: endpoints, deadlines, retry decisions, metrics.
+"""What ``LumaflowClient`` and ``AsyncLumaflowClient`` share: endpoints, deadlines, retry decisions, metrics,
+backpressure.
 
-Only the waiting (``time.sleep`` or ``asyncio.sleep``) and the tritonclient flavour differ between them;
-every decision about a failed try is made here, once.
+Only the waiting (``time.sleep`` or ``asyncio.sleep``, a thread's or a task's semaphore) and the
+tritonclient flavour differ between them; every decision about a failed try is made here, once.
+
+Backpressure: with ``max_in_flight=N`` a client has at most N calls in flight at once (each call with
+all its tries, retries and backoff included), however many threads or tasks call it. A call beyond
+that waits for a slot until its own deadline (``DeadlineExceeded`` when it passes first), or, with
+``wait_when_full=False``, fails at once with ``Overloaded`` without reaching the server: the caller
+sheds load itself instead of adding to a full server's queue. Either way no call is lost: each
+returns a result or raises its typed error.
 """
 
 from __future__ import annotations
@@ -12,9 +20,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
+import grpc
 from tritonclient.utils import InferenceServerException
 
-from .errors import DeadlineExceeded, LumaflowError, Unavailable, from_triton
+from .errors import DeadlineExceeded, LumaflowError, Overloaded, Unavailable, from_triton
 from .metrics import ClientMetrics
 from .policy import AUTH_HEADER, Endpoint, EndpointPool, RetryPolicy, TLSConfig
 
@@ -23,6 +32,8 @@ DEFAULT_TIMEOUT_S = 120.0
 PROBE_TIMEOUT_S = 2.0
 
 
+# Triton's answer to a request whose timeout (our deadline, sent with every try) passed while it waited
+# in a model's queue: UNAVAILABLE like a down server, but the server is well and the deadline is gone.
 class ClientCore(Generic[C]):
     """Endpoints made with ``client_class`` (tritonclient's sync or aio client), round-robin with failover."""
 
@@ -37,8 +48,14 @@ class ClientCore(Generic[C]):
         retry: RetryPolicy | None,
         metrics: ClientMetrics | None,
         seed: int | None,
+        max_in_flight: int | None = None,
+        wait_when_full: bool = True,
     ) -> None:
         urls = [url] if isinstance(url, str) else list(url)
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
+        self.max_in_flight = max_in_flight
+        self.wait_when_full = wait_when_full
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.metrics = metrics
@@ -53,13 +70,13 @@ class ClientCore(Generic[C]):
         # No channel_args: tritonclient then sets its own unlimited message sizes (photos are large).
         if self._tls is None:
             return self._client_class(url)
-        return self._client_class(
-            url,
-            ssl=True,
+        # tritonclient's root_certificates= etc. are file paths; our PEM bytes go in as credentials.
+        credentials = grpc.ssl_channel_credentials(
             root_certificates=self._tls.root_certificates,
             private_key=self._tls.private_key,
             certificate_chain=self._tls.certificate_chain,
         )
+        return self._client_class(url, creds=credentials)
 
     def _deadline(self, timeout: float | None) -> tuple[float, float]:
         """(budget in seconds, monotonic deadline) of one call: every try fits inside it."""
@@ -91,6 +108,21 @@ class ClientCore(Generic[C]):
         with self._rng_lock:
             pause = self.retry.delay(attempt, self._rng)
         return min(pause, max(0.0, deadline - time.monotonic()))
+
+    def _full(self, pipeline: str, budget: float) -> LumaflowError:
+        """The error of a call that found no free slot: at once (``Overloaded``) or at its deadline."""
+        if self.wait_when_full:
+            error: LumaflowError = DeadlineExceeded(
+                f"the call's {budget:g} s deadline passed waiting for one of this client's "
+                f"{self.max_in_flight} slots (max_in_flight)"
+            )
+        else:
+            error = Overloaded(
+                f"this client already has {self.max_in_flight} calls in flight (max_in_flight)", reason="client_full"
+            )
+        if self.metrics is not None:
+            self.metrics.errors.labels(pipeline, type(error).__name__).inc()
+        return error
 
     def _succeeded(self, pipeline: str, endpoint: Endpoint[C], started: float) -> None:
         self.pool.healthy(endpoint)

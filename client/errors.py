@@ -78,7 +78,11 @@ MESSAGE_FORMS: tuple[tuple[str, str, type[LumaflowError]], ...] = (
     ("StatusCode.UNAVAILABLE", "exceeds maximum queue size", Overloaded),
     ("StatusCode.UNAVAILABLE", "this protocol is restricted", Unauthenticated),
     ("StatusCode.UNAVAILABLE", "deadline passed", DeadlineExceeded),  # a tiler stopped at the deadline
+    ("StatusCode.UNAVAILABLE", "request timeout expired", DeadlineExceeded),  # a queue dropped it at its deadline
     ("StatusCode.NOT_FOUND", "unknown model", UnknownPipeline),
+    # A python-backend stub died (killed, out of memory): the request did not run, and the server's
+    # supervisor reloads the model, so this is worth retrying like a lost connection.
+    ("StatusCode.INTERNAL", "is not healthy", Unavailable),
 )
 
 STATUSES: dict[str, type[LumaflowError]] = {

@@ -100,7 +100,9 @@ class EndpointPool(Generic[C]):
     def eject(self, endpoint: Endpoint[C]) -> None:
         with self._lock:
             endpoint.failures += 1
-            endpoint.ejected_until = time.monotonic() + min(self.max_ejection_s, 0.5 * 2 ** (endpoint.failures - 1))
+            # The exponent is capped: a server down for long fails thousands of tries (2.0 ** 1024 overflows).
+            backoff = 0.5 * 2.0 ** min(endpoint.failures - 1, 16)
+            endpoint.ejected_until = time.monotonic() + min(self.max_ejection_s, backoff)
 
     def healthy(self, endpoint: Endpoint[C]) -> None:
         with self._lock:

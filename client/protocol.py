@@ -61,6 +61,16 @@ class PipelineInfo:
     description: str
     options_schema: dict[str, Any]
     presets: dict[str, dict[str, Any]]
+    inputs: tuple[str, ...] = ()  # the ensemble's input tensors (IMAGE, OPTIONS, MASK / FRAME)
+
+
+def served_models(statistics: dict[str, Any]) -> list[str]:
+    """The names of the loaded models, from ``get_inference_statistics(as_json=True)``.
+
+    The statistics protocol, not the repository index: a Lumaflow server keeps the model-repository
+    protocol (load, unload, index) to its own supervisor.
+    """
+    return sorted({str(model["name"]) for model in statistics.get("model_stats", [])})
 
 
 def pipeline_info(config: dict[str, Any]) -> PipelineInfo | None:
@@ -78,4 +88,5 @@ def pipeline_info(config: dict[str, Any]) -> PipelineInfo | None:
         description=parameters.get("description", ""),
         options_schema=json.loads(parameters.get("options_schema") or "{}"),
         presets=json.loads(parameters.get("presets") or "{}"),
+        inputs=tuple(tensor["name"] for tensor in config.get("input", [])),
     )

@@ -36,12 +36,18 @@ from .protocol import (
     photo_options,
     photo_outputs,
     pipeline_info,
+    served_models,
 )
 from .result import EnhanceResult
 
 
 class LumaflowClient(ClientCore[grpcclient.InferenceServerClient]):
-    """A client of one or several Lumaflow servers (``"host:port"`` each), round-robin with failover."""
+    """A client of one or several Lumaflow servers (``"host:port"`` each), round-robin with failover.
+
+    ``max_in_flight`` bounds the calls in flight at once across all threads (backpressure, see
+    ``lumaflow.client.core``): a call beyond it waits for a slot until its deadline, or with
+    ``wait_when_full=False`` raises ``Overloaded`` at once without reaching the server.
+    """
 
     def __init__(
         self,
@@ -53,6 +59,8 @@ class LumaflowClient(ClientCore[grpcclient.InferenceServerClient]):
         retry: RetryPolicy | None = None,
         metrics: ClientMetrics | None = None,
         seed: int | None = None,
+        max_in_flight: int | None = None,
+        wait_when_full: bool = True,
     ) -> None:
         super().__init__(
             url,
@@ -63,7 +71,10 @@ class LumaflowClient(ClientCore[grpcclient.InferenceServerClient]):
             retry=retry,
             metrics=metrics,
             seed=seed,
+            max_in_flight=max_in_flight,
+            wait_when_full=wait_when_full,
         )
+        self._slots = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
 
     # --- the calls -------------------------------------------------------------------------------------
 
@@ -139,12 +150,10 @@ class LumaflowClient(ClientCore[grpcclient.InferenceServerClient]):
         """The pipelines the server serves, with their descriptions, OPTIONS schema and presets."""
         client = self._healthy_client()
         try:
-            index = client.get_model_repository_index(as_json=True, headers=self.headers)
+            statistics = client.get_inference_statistics(as_json=True, headers=self.headers)
             found = []
-            for model in index.get("models", []):
-                if model.get("state") != "READY":
-                    continue
-                config = client.get_model_config(model["name"], as_json=True, headers=self.headers)["config"]
+            for name in served_models(statistics):
+                config = client.get_model_config(name, as_json=True, headers=self.headers)["config"]
                 info = pipeline_info(config)
                 if info is not None:
                     found.append(info)
@@ -181,6 +190,22 @@ class LumaflowClient(ClientCore[grpcclient.InferenceServerClient]):
     ) -> tuple[Any, Endpoint[grpcclient.InferenceServerClient], int]:
         """One call with retries and failover inside one deadline; the result, the endpoint that gave it, tries."""
         budget, deadline = self._deadline(timeout)
+        if self._slots is None:
+            return self._tries(pipeline, inputs, budget, deadline)
+        if self.wait_when_full:
+            acquired = self._slots.acquire(timeout=max(0.0, deadline - time.monotonic()))
+        else:
+            acquired = self._slots.acquire(blocking=False)
+        if not acquired:
+            raise self._full(pipeline, budget)
+        try:
+            return self._tries(pipeline, inputs, budget, deadline)
+        finally:
+            self._slots.release()
+
+    def _tries(
+        self, pipeline: str, inputs: Callable[[], list[grpcclient.InferInput]], budget: float, deadline: float
+    ) -> tuple[Any, Endpoint[grpcclient.InferenceServerClient], int]:
         started = time.monotonic()
         attempt = 0
         while True:

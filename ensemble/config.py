@@ -51,7 +51,15 @@ class Tensor:
 
 @dataclass(frozen=True)
 class QueuePolicy:
-    """``ModelQueuePolicy``: bounds on a model's queue (0 means unbounded / no timeout)."""
+    """``ModelQueuePolicy``: bounds on a model's queue (0 means unbounded / no timeout).
+
+    ``max_queue_size``: requests beyond it are refused at once (UNAVAILABLE "Exceeds maximum queue
+    size", the client's ``Overloaded``). ``default_timeout_us``: how long a request without its own
+    timeout may wait in this queue. ``allow_timeout_override``: a request's own timeout (the client's
+    deadline, which an ensemble hands to each of its steps) replaces the default. ``timeout_action``:
+    REJECT answers a request that waited too long (UNAVAILABLE "Request timeout expired"); DELAY
+    only moves it behind the others.
+    """
 
     max_queue_size: int = 0
     default_timeout_us: int = 0
@@ -70,11 +78,38 @@ class DynamicBatching:
 
 
 @dataclass(frozen=True)
+class RateLimitResource:
+    """``ModelRateLimiter.Resource``: ``count`` copies of ``name`` an instance holds while it executes.
+
+    ``global_resource`` (the proto's ``global``) makes one pool for the whole server rather than one
+    per device. The server's pool size is ``--rate-limit-resource`` (``lumaflow.server.triton.server_argv``).
+    """
+
+    name: str
+    count: int = 1
+    global_resource: bool = True
+
+
+@dataclass(frozen=True)
+class RateLimiter:
+    """``ModelRateLimiter``: what an instance needs before Triton's rate limiter lets it execute.
+
+    Used only when the server runs with ``--rate-limit=execution_count``. ``priority`` orders the
+    instances that wait for the same resources: 1 is the highest, and an instance of priority 2
+    gets half the scheduling chances of one of priority 1.
+    """
+
+    resources: tuple[RateLimitResource, ...] = ()
+    priority: int = 0
+
+
+@dataclass(frozen=True)
 class InstanceGroup:
-    """``ModelInstanceGroup``: how many copies of a model run, and where."""
+    """``ModelInstanceGroup``: how many copies of a model run, and where, and their ``rate_limiter``."""
 
     count: int = 1
     kind: InstanceKind = InstanceKind.CPU
+    rate_limiter: RateLimiter | None = None
 
 
 @dataclass(frozen=True)

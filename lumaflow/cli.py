@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import subprocess
 import sys
@@ -80,7 +81,9 @@ def _stages(names: Sequence[str]) -> list[Stage]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from lumaflow.ensemble.generate import stale_files, write_repository
+    from lumaflow.server.access import read_tls, read_token
     from lumaflow.server.distribution import ServeError
+    from lumaflow.server.supervisor import Supervisor
     from lumaflow.server.triton import Endpoints, TritonServer, check_ports_free
 
     repository = _repository(args.model_repository)
@@ -101,7 +104,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if repository == DEFAULT_REPOSITORY and stale_files(repository):
             changed = write_repository(repository)
             print(f"regenerated {len(changed)} model repository files from the declarations", flush=True)
-        endpoints = Endpoints(args.host, args.grpc_port, args.http_port, args.metrics_port)
+        token = None
+        if args.auth_token_file:
+            token, warnings = read_token(Path(args.auth_token_file))
+            for warning in warnings:
+                print(f"lumaflow serve: warning: {warning}", file=sys.stderr, flush=True)
+        tls = read_tls(args.tls_cert, args.tls_key)
+        # Triton has no TLS for HTTP: with gRPC encrypted, HTTP stays on loopback unless asked.
+        http_host = args.http_host or ("127.0.0.1" if tls is not None else None)
+        ports = (args.grpc_port, args.http_port, args.metrics_port)
+        endpoints = Endpoints(args.host, *ports, http_host=http_host, metrics_host=args.metrics_host)
         check_ports_free(endpoints)  # before any build: a taken port should not cost minutes
         ensure_artifacts(repository)
         server = TritonServer(
@@ -110,6 +122,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             exit_timeout_s=args.exit_timeout,
             log_verbose=args.log_verbose,
             response_cache_mb=args.response_cache_mb,
+            token=token,
+            tls=tls,
+            allow_partial=args.allow_partial,
         )
         # From here a signal means "drain and stop"; before it, Ctrl-C simply interrupts the build.
         signal.signal(signal.SIGINT, on_signal)
@@ -123,20 +138,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise
         pipelines = sorted(server.entry_points)
         print(
-            f"Lumaflow {lumaflow.__version__} serving gRPC on {endpoints.grpc_url} "
-            f"(HTTP :{endpoints.http_port}, metrics :{endpoints.metrics_port}); "
+            f"Lumaflow {lumaflow.__version__} serving gRPC{' (TLS)' if tls else ''} on {endpoints.grpc_url} "
+            f"(HTTP {endpoints.bind_host('HTTP')}:{endpoints.http_port}, metrics {endpoints.metrics_host}:"
+            f"{endpoints.metrics_port}); {'token required; ' if token else ''}"
             f"pipelines: {', '.join(pipelines) or 'none'}",
             flush=True,
         )
-        while not stopping and server.process is not None and server.process.poll() is None:
-            try:
-                server.process.wait(timeout=0.2)
-            except subprocess.TimeoutExpired:
-                continue
-        if not stopping:
-            raise ServeError(
-                f"tritonserver exited unexpectedly with code {server.process.returncode} (log: {server.log_path})"
+        for model in server.missing:
+            print(f"lumaflow serve: not serving {model.name}: {model.reason.splitlines()[0] if model.reason else ''}")
+        supervisor = None
+        if args.max_restarts >= 0:
+            supervisor = Supervisor(
+                server,
+                deep_interval_s=args.deep_check_interval,
+                max_restarts=args.max_restarts,
+                ready_timeout_s=args.ready_timeout,
+                say=lambda line: print(line, flush=True),
             )
+        while not stopping:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.process.wait(timeout=0.5)
+            if stopping:
+                break
+            if supervisor is None:
+                if server.process.poll() is not None:
+                    raise ServeError(
+                        f"tritonserver exited unexpectedly with code {server.process.returncode} "
+                        f"(log: {server.log_path})"
+                    )
+                continue
+            supervisor.step()
         return _finish(server)
     except ServeError as error:
         if server is not None:
@@ -250,6 +281,35 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="answer repeated identical requests from Triton's response cache of this size (default 0: off)",
+    )
+    serve.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="serve the models that loaded when some fail (default: a failed model stops serve)",
+    )
+    serve.add_argument(
+        "--auth-token-file",
+        help="require this file's token (header lumaflow-token) for every call but health; see docs/SECURITY.md",
+    )
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate: gRPC over TLS (needs --tls-key)")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    serve.add_argument("--http-host", help="address HTTP binds (default: --host; loopback when TLS is on)")
+    serve.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address the unauthenticated metrics port binds (default: loopback only)",
+    )
+    serve.add_argument(
+        "--deep-check-interval",
+        type=float,
+        default=30.0,
+        help="seconds between probe requests through every pipeline (0: only watch the processes)",
+    )
+    serve.add_argument(
+        "--max-restarts",
+        type=int,
+        default=3,
+        help="tritonserver restarts allowed per hour before serve gives up (-1: no supervision)",
     )
     serve.set_defaults(handler=cmd_serve)
 

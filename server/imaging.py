@@ -7,6 +7,7 @@ caused raise ``InvalidInput`` whose text is the wire message: ``[reason_code] se
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,9 @@ except ImportError:  # pragma: no cover - a server without the extra refuses HEI
 Image.MAX_IMAGE_PIXELS = None
 
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+# What Pillow and pillow-heif raise for a file whose pixels cannot be decoded (pillow-heif raises
+# EOFError for corrupt HEIC data, e.g. an item extent shorter than its bitstream).
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError)
 
 
 class InvalidInput(Exception):
@@ -109,9 +113,7 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise InvalidInput(
-            contract.INVALID_IMAGE, f"The IMAGE input is not an image in a supported format ({SUPPORTED_FORMATS})."
-        ) from None
+        raise InvalidInput(contract.INVALID_IMAGE, _unreadable(data)) from None
     width, height = image.size
     if width < 1 or height < 1:
         raise InvalidInput(contract.INVALID_IMAGE, f"The image declares an empty size ({width}x{height}).")
@@ -130,6 +132,98 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
             f"megapixels); this pipeline writes at most {limits.max_output_megapixels:g} megapixels.",
         )
     return image
+
+
+# What a file Pillow cannot open starts with, so the refusal can say what was sent instead of an image.
+IMAGE_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+BMP_HEADER_SIZES = (12, 40, 52, 56, 64, 108, 124)  # "BM" alone starts too many texts
+OTHER_SIGNATURES = (
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"\x7fELF", "a program (ELF)"),
+    (b"%!PS", "a PostScript document"),
+)
+ISO_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"mif1": "HEIC", b"msf1": "HEIC", b"avif": "AVIF"}
+# A JPEG's frame header (SOFn) holds its declared size; these markers carry no length field.
+JPEG_SOF = {*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC), *range(0xCD, 0xD0)}
+JPEG_STANDALONE = {0x01, 0xD8, *range(0xD0, 0xD8)}
+
+
+def sniff(data: bytes) -> tuple[str, bool] | None:
+    """What ``data`` looks like from its first bytes: (a name, whether it is an image format we read), or None."""
+    for magic, name in IMAGE_SIGNATURES:
+        if data.startswith(magic):
+            return name, True
+    if data[:2] == b"BM" and int.from_bytes(data[14:18], "little") in BMP_HEADER_SIZES:
+        return "BMP", True
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP", True
+    if data[4:8] == b"ftyp":
+        brand = ISO_BRANDS.get(data[8:12])
+        return (brand, True) if brand else ("an MP4 or QuickTime video", False)
+    for magic, name in OTHER_SIGNATURES:
+        if data.startswith(magic):
+            return name, False
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
+        return "an SVG (vector) drawing", False
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page", False
+    if head.startswith(b"<?xml"):
+        return "an XML document", False
+    try:
+        text = data[:1024].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if text.strip() and all(char.isprintable() or char in "\t\r\n" for char in text):
+        return "text", False
+    return None
+
+
+def declared_size(data: bytes, name: str) -> tuple[int, int] | None:
+    """The width and height a PNG, GIF, BMP or JPEG header declares, read without Pillow (which refuses 0)."""
+    if name == "PNG" and data[12:16] == b"IHDR" and len(data) >= 24:
+        width, height = struct.unpack(">II", data[16:24])
+        return width, height
+    if name == "GIF" and len(data) >= 10:
+        width, height = struct.unpack("<HH", data[6:10])
+        return width, height
+    if name == "BMP" and len(data) >= 26 and data[14:18] != b"\x0c\x00\x00\x00":
+        width, height = struct.unpack("<ii", data[18:26])
+        return abs(width), abs(height)
+    if name == "JPEG":
+        at = 2
+        while at + 9 <= len(data) and data[at] == 0xFF:
+            marker = data[at + 1]
+            if marker in JPEG_SOF:
+                height, width = struct.unpack(">HH", data[at + 5 : at + 9])
+                return width, height
+            at += 2 if marker in JPEG_STANDALONE else 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
+    return None
+
+
+def _unreadable(data: bytes) -> str:
+    """The sentence for a file Pillow cannot open: what it is instead, or which part of an image is broken."""
+    kind = sniff(data)
+    if kind is None:
+        return f"The IMAGE input is not an image in a supported format ({SUPPORTED_FORMATS})."
+    name, is_image = kind
+    if not is_image:
+        return f"The IMAGE input is not an image: it is {name}. Send {SUPPORTED_FORMATS}."
+    size = declared_size(data, name)
+    if size is not None and min(size) < 1:
+        return f"The {name} image declares an empty size ({size[0]}x{size[1]})."
+    return f"The IMAGE input starts like a {name} file but is truncated or corrupt: its header cannot be read."
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
@@ -192,7 +286,7 @@ def decode_image(data: bytes, *, limits: Limits, keep_gps: bool = False) -> Deco
             working, profile = _apply_profile(working, profile, has_alpha, notes)
         rgba = working.convert("RGBA" if has_alpha else "RGB")
         pixels = np.asarray(rgba, dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, EOFError, ImageCms.PyCMSError):
+    except (*DECODE_ERRORS, ImageCms.PyCMSError):
         raise InvalidInput(
             contract.INVALID_IMAGE, f"The {file_format} data is truncated or corrupt and cannot be decoded."
         ) from None

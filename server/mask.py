@@ -15,10 +15,10 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps
 
 from lumaflow.ensemble import contract
-from lumaflow.server.imaging import InvalidInput
+from lumaflow.server.imaging import DECODE_ERRORS, InvalidInput
 
 
 def decode_mask(data: bytes, width: int, height: int) -> np.ndarray:
@@ -27,19 +27,34 @@ def decode_mask(data: bytes, width: int, height: int) -> np.ndarray:
         raise InvalidInput(contract.INVALID_IMAGE, "The MASK input is empty.")
     try:
         with Image.open(io.BytesIO(data)) as opened:
+            # The declared size first: orientation can only swap its sides, and transposing decodes every
+            # pixel, which a small file declaring 30000x30000 makes gigabytes.
+            if sorted(opened.size) != sorted((width, height)):
+                raise _mismatch(_upright_size(opened), width, height)
             image = ImageOps.exif_transpose(opened)
             if image.size != (width, height):
-                raise InvalidInput(
-                    contract.MASK_MISMATCH,
-                    f"The mask is {image.size[0]}x{image.size[1]} (upright); it must be the photo's upright"
-                    f" size, {width}x{height}.",
-                )
+                raise _mismatch(image.size, width, height)
             has_alpha = "A" in image.getbands() or (image.mode == "P" and "transparency" in image.info)
             plane = image.convert("RGBA").getchannel("A") if has_alpha else image.convert("L")
             values = np.asarray(plane)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+    except DECODE_ERRORS:  # UnidentifiedImageError is an OSError
         raise InvalidInput(contract.INVALID_IMAGE, "The MASK input is not a readable image (send a PNG).") from None
     return values > 127
+
+
+def _upright_size(opened: Image.Image) -> tuple[int, int]:
+    """The size as shown, from the header alone (a PNG's EXIF after its pixels is not read: taken as upright)."""
+    if opened.format == "PNG" and "exif" not in opened.info:
+        return opened.size  # PngImageFile.getexif() would decode the pixels to look for a late eXIf chunk
+    orientation = opened.getexif().get(ExifTags.Base.Orientation, 1)
+    return opened.size[::-1] if orientation in (5, 6, 7, 8) else opened.size
+
+
+def _mismatch(size: tuple[int, int], width: int, height: int) -> InvalidInput:
+    return InvalidInput(
+        contract.MASK_MISMATCH,
+        f"The mask is {size[0]}x{size[1]} (upright); it must be the photo's upright size, {width}x{height}.",
+    )
 
 
 def _dilate_axis(mask: np.ndarray, radius: int, axis: int) -> np.ndarray:

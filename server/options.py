@@ -11,6 +11,14 @@ from lumaflow.ensemble import contract
 from lumaflow.ensemble.options import PRESET_KEY
 from lumaflow.server.imaging import InvalidInput
 
+# A jsonschema message quotes the offending value; a long one is cut so the reply stays one readable sentence.
+MAX_DETAIL = 200
+
+
+def _not_json(constant: str) -> Any:
+    """``json`` accepts NaN and ±Infinity, which JSON does not; NaN would pass every minimum and maximum."""
+    raise ValueError(f"{constant} is not a JSON number")
+
 
 class OptionsParser:
     """Built once per model from the pipeline's schema; ``parse`` per request."""
@@ -27,9 +35,11 @@ class OptionsParser:
         if raw is None or not raw.strip():
             return dict(self.defaults)
         try:
-            given = json.loads(raw)
+            given = json.loads(raw, parse_constant=_not_json)
+        except RecursionError:
+            raise InvalidInput(contract.INVALID_OPTIONS, "OPTIONS is nested too deeply to be read.") from None
         except (ValueError, UnicodeDecodeError) as error:
-            raise InvalidInput(contract.INVALID_OPTIONS, f"OPTIONS is not valid JSON ({error}).") from None
+            raise InvalidInput(contract.INVALID_OPTIONS, f"OPTIONS is not valid JSON ({_short(str(error))}).") from None
         if not isinstance(given, dict):
             raise InvalidInput(contract.INVALID_OPTIONS, f"OPTIONS must be a JSON object, got {type(given).__name__}.")
         problems = sorted(self.validator.iter_errors(given), key=lambda problem: list(problem.path))
@@ -39,9 +49,13 @@ class OptionsParser:
             prefix = f"OPTIONS.{where}" if where else "OPTIONS"
             known = ", ".join(sorted(self.defaults))
             hint = f" Known keys: {known}." if first.validator == "additionalProperties" else ""
-            raise InvalidInput(contract.INVALID_OPTIONS, f"{prefix}: {first.message}.{hint}")
+            raise InvalidInput(contract.INVALID_OPTIONS, f"{prefix}: {_short(first.message)}.{hint}")
         name = given.pop(PRESET_KEY, None)
         if name is None:
             return {**self.defaults, **given}
         # A preset fills in its bundle; the request's own keys still win. INFO shows which preset it was.
         return {**self.defaults, **self.presets[name], **given, PRESET_KEY: name}
+
+
+def _short(detail: str) -> str:
+    return detail if len(detail) <= MAX_DETAIL else f"{detail[: MAX_DETAIL - 3]}..."

@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -32,17 +33,28 @@ PR_SET_PDEATHSIG = 1
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Where the server listens; ``host`` 127.0.0.1 keeps it private to this machine."""
+    """Where the server listens; ``host`` 127.0.0.1 keeps it private to this machine.
+
+    Triton cannot restrict its metrics port, and its HTTP port has no TLS: ``metrics_host`` stays
+    on loopback unless asked, and ``http_host`` (default: ``host``) lets HTTP stay local when gRPC
+    is the only endpoint that is encrypted.
+    """
 
     host: str = "127.0.0.1"
     grpc_port: int = 8001
     http_port: int = 8000
     metrics_port: int = 8002
+    http_host: str | None = None
+    metrics_host: str = "127.0.0.1"
+
+    def bind_host(self, name: str) -> str:
+        """The address the ``gRPC``, ``HTTP`` or ``metrics`` endpoint binds."""
+        return {"HTTP": self.http_host or self.host, "metrics": self.metrics_host}.get(name, self.host)
 
     @property
     def connect_host(self) -> str:
-        """The address a local client dials (a wildcard bind is reached through loopback)."""
-        return {"0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}.get(self.host, self.host)
+        """The address a local client dials for gRPC (a wildcard bind is reached through loopback)."""
+        return _dial(self.host)
 
     @property
     def grpc_url(self) -> str:
@@ -51,14 +63,19 @@ class Endpoints:
 
     @property
     def http_url(self) -> str:
-        return f"http://{self.connect_host}:{self.http_port}"
+        return f"http://{_dial(self.bind_host('HTTP'))}:{self.http_port}"
 
     @property
     def metrics_url(self) -> str:
-        return f"http://{self.connect_host}:{self.metrics_port}/metrics"
+        return f"http://{_dial(self.metrics_host)}:{self.metrics_port}/metrics"
 
     def ports(self) -> dict[str, int]:
         return {"gRPC": self.grpc_port, "HTTP": self.http_port, "metrics": self.metrics_port}
+
+
+def _dial(host: str) -> str:
+    """The address a local client dials to reach a server bound to ``host``."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}.get(host, host)
 
 
 def free_endpoints(host: str = "127.0.0.1") -> Endpoints:
@@ -69,26 +86,57 @@ def free_endpoints(host: str = "127.0.0.1") -> Endpoints:
             sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
             sock.bind((host, 0))
             ports.append(sock.getsockname()[1])
-    return Endpoints(host=host, grpc_port=ports[0], http_port=ports[1], metrics_port=ports[2])
+    return Endpoints(host=host, grpc_port=ports[0], http_port=ports[1], metrics_port=ports[2], metrics_host=host)
 
 
 def check_ports_free(endpoints: Endpoints) -> None:
     """Fail early, before minutes of model loading, when a port is taken."""
     flags = {"gRPC": "--grpc-port", "HTTP": "--http-port", "metrics": "--metrics-port"}
     for name, port in endpoints.ports().items():
-        family = socket.AF_INET6 if ":" in endpoints.host else socket.AF_INET
+        host = endpoints.bind_host(name)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                sock.bind((endpoints.host.strip("[]"), port))
+                sock.bind((host.strip("[]"), port))
             except OSError as error:
                 raise ServeError(
-                    f"{name} port {port} on {endpoints.host} is not available ({error.strerror}); "
+                    f"{name} port {port} on {host} is not available ({error.strerror}); "
                     f"choose another with {flags[name]}"
                 ) from None
 
 
 TOKEN_KEY = "lumaflow-token"
+ADMIN_KEY = "lumaflow-admin"
+# Everything a client may do once it holds the token; health stays open for load balancers and probes.
+CLIENT_PROTOCOLS = ("inference", "metadata", "model-config", "statistics", "shared-memory", "trace", "logging")
+# Loading and unloading models: only the local supervisor (``lumaflow serve``) holds this key.
+ADMIN_PROTOCOLS = ("model-repository",)
+
+
+@dataclass(frozen=True)
+class ServerTLS:
+    """PEM files for gRPC TLS (Triton has no TLS for HTTP)."""
+
+    cert: Path
+    key: Path
+
+
+def access_argv(token: str | None, admin_token: str | None, tls: ServerTLS | None) -> list[str]:
+    """Triton's flags for the protocols a caller needs a header for, and for gRPC TLS.
+
+    gRPC clients send ``triton-grpc-protocol-<key>``, HTTP clients ``<key>``. Triton takes the values
+    on its command line, where other local users can read them (``/proc/PID/cmdline``): docs/SECURITY.md.
+    """
+    flags = []
+    groups = [(CLIENT_PROTOCOLS, TOKEN_KEY, token), (ADMIN_PROTOCOLS, ADMIN_KEY, admin_token)]
+    for protocols, key, value in groups:
+        if value:
+            flags.append(f"--grpc-restricted-protocol={','.join(protocols)}:{key}={value}")
+            flags.append(f"--http-restricted-api={','.join(protocols)}:{key}={value}")
+    if tls is not None:
+        flags += ["--grpc-use-ssl=true", f"--grpc-server-cert={tls.cert}", f"--grpc-server-key={tls.key}"]
+    return flags
 
 
 def server_argv(
@@ -103,31 +151,31 @@ def server_argv(
     response_cache_mb: int = 0,
     cache_directory: Path | None = None,
     token: str | None = None,
+    admin_token: str | None = None,
+    tls: ServerTLS | None = None,
+    strict_readiness: bool = True,
+    rate_limit: bool = True,
 ) -> list[str]:
-    """The tritonserver command line; ``response_cache_mb`` > 0 turns on the pipelines' response cache."""
+    """The tritonserver command line; ``response_cache_mb`` > 0 turns on the pipelines' response cache.
+
+    ``rate_limit`` turns on Triton's rate limiter, which the stages' ``rate_limiter`` blocks then steer:
+    one global ``photo_compute`` (``ensemble.stages.PHOTO_COMPUTE``) lets one photo network run at a
+    time, and camera stages need none of it, so a photo flood cannot take the cores a camera needs.
+    """
     cache = []
     if response_cache_mb > 0:
         cache.append(f"--cache-config=local,size={response_cache_mb * 1024 * 1024}")
         if cache_directory is not None:
             cache.append(f"--cache-directory={cache_directory}")
-    restricted = []
-    if token:
-        # Calls that run or reveal models need the header (gRPC: triton-grpc-protocol-lumaflow-token;
-        # HTTP: lumaflow-token); health stays open for load balancers and Kubernetes probes.
-        protocols = "inference,model-config,model-repository,metadata,statistics,shared-memory"
-        restricted = [
-            f"--grpc-restricted-protocol={protocols}:{TOKEN_KEY}={token}",
-            f"--http-restricted-api={protocols}:{TOKEN_KEY}={token}",
-        ]
     return [
         str(binary),
         f"--model-repository={model_repository}",
         f"--backend-directory={backend_directory}",
         f"--grpc-address={endpoints.host}",
         f"--grpc-port={endpoints.grpc_port}",
-        f"--http-address={endpoints.host}",
+        f"--http-address={endpoints.bind_host('HTTP')}",
         f"--http-port={endpoints.http_port}",
-        f"--metrics-address={endpoints.host}",
+        f"--metrics-address={endpoints.metrics_host}",
         f"--metrics-port={endpoints.metrics_port}",
         "--allow-gpu-metrics=false",
         # Explicit control, every model loaded at start: shutdown can then unload the pipelines
@@ -136,7 +184,7 @@ def server_argv(
         "--load-model=*",
         # Load every model, then let us read the repository index for the ones that failed.
         "--exit-on-error=false",
-        "--strict-readiness=true",
+        f"--strict-readiness={str(strict_readiness).lower()}",
         f"--exit-timeout-secs={exit_timeout_s}",
         # Unique shared-memory names, so several servers on one machine do not collide.
         f"--backend-config=python,shm-region-prefix-name={shm_prefix}",
@@ -144,7 +192,8 @@ def server_argv(
         "--backend-config=python,shm-growth-byte-size=16777216",
         f"--log-verbose={log_verbose}",
         *cache,
-        *restricted,
+        *access_argv(token, admin_token, tls),
+        *(["--rate-limit=execution_count", "--rate-limit-resource=photo_compute:1"] if rate_limit else []),
     ]
 
 
@@ -214,6 +263,8 @@ class TritonServer:
         distribution: TritonDistribution | None = None,
         response_cache_mb: int = 0,
         token: str | None = None,
+        tls: ServerTLS | None = None,
+        allow_partial: bool = False,
     ) -> None:
         self.model_repository = Path(model_repository).resolve()
         self.endpoints = endpoints or Endpoints()
@@ -221,6 +272,11 @@ class TritonServer:
         self.log_verbose = log_verbose
         self.response_cache_mb = response_cache_mb
         self.token = token
+        self.tls = tls
+        self.allow_partial = allow_partial
+        # Model loading and unloading are ours alone: a fresh secret per server, never shown.
+        self.admin_token = secrets.token_urlsafe(24)
+        self.missing: list[ModelState] = []  # models that failed to load (served anyway: allow_partial)
         self.distribution = distribution or TritonDistribution.locate()
         self.workdir = Path(tempfile.mkdtemp(prefix="lumaflow-triton-"))
         self.log_path = self.workdir / "tritonserver.log"
@@ -246,14 +302,18 @@ class TritonServer:
             response_cache_mb=self.response_cache_mb,
             cache_directory=self.distribution.caches,
             token=self.token,
+            admin_token=self.admin_token,
+            tls=self.tls,
+            strict_readiness=not self.allow_partial,
         )
 
     def start(self) -> None:
         if not self.model_repository.is_dir():
             raise ServeError(f"model repository {self.model_repository} does not exist")
         check_ports_free(self.endpoints)
-        self.distribution.prepare_backends(self.workdir / "backends")
-        with self.log_path.open("wb") as log:
+        if not (self.workdir / "backends").is_dir():  # a restart reuses them (an old stub may still run)
+            self.distribution.prepare_backends(self.workdir / "backends")
+        with self.log_path.open("ab") as log:  # a restart appends: the log keeps why it was needed
             self.process = subprocess.Popen(
                 self.argv(),
                 env=server_env(dict(os.environ), self.distribution),
@@ -275,7 +335,7 @@ class TritonServer:
             self.endpoints.http_url + path,
             method=method,
             data=b"" if method == "POST" else None,
-            headers={TOKEN_KEY: self.token} if self.token else {},
+            headers={ADMIN_KEY: self.admin_token, **({TOKEN_KEY: self.token} if self.token else {})},
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -308,15 +368,17 @@ class TritonServer:
         while True:
             models = self.repository_index()
             failed = [model for model in models if model.state == "UNAVAILABLE"]
-            if failed:
+            if failed and not self.allow_partial:
                 model = failed[0]
                 raise ServeError(f"model '{model.name}' failed to load: {_one_line(model.reason)}")
-            if models and all(model.state == "READY" for model in models):
+            if models and all(model.state in ("READY", "UNAVAILABLE") for model in models):
                 status, _ = self._get("/v2/health/ready")
                 if status == 200:
+                    self.missing = failed
                     self._stubs.update(child_pids(self.pid))
-                    self.entry_points = [model.name for model in models if self._is_ensemble(model.name)]
-                    return models
+                    ready = [model for model in models if model.state == "READY"]
+                    self.entry_points = [model.name for model in ready if self._is_ensemble(model.name)]
+                    return ready
             if time.monotonic() > deadline:
                 raise ServeError(f"models still loading after {timeout_s:.0f} s (log: {self.log_path})")
             time.sleep(0.2)
@@ -357,6 +419,28 @@ class TritonServer:
             return False
         return False
 
+    def stub_models(self) -> dict[int, str]:
+        """The live python-backend stubs: PID -> the model it runs (from the stub's model.py path)."""
+        stubs = {}
+        for pid in child_pids(self.pid):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if len(argv) > 1 and argv[1].endswith(b"model.py"):
+                stubs[pid] = Path(os.fsdecode(argv[1])).parent.parent.name
+        self._stubs.update(stubs)
+        return stubs
+
+    def reload(self, model: str, timeout_s: float = 120.0) -> None:
+        """Load ``model`` again (its python stubs start afresh); raise ``ServeError`` if it does not come back."""
+        try:
+            status, body = self._get(f"/v2/repository/models/{model}/load", method="POST", timeout=timeout_s)
+        except OSError as error:
+            raise ServeError(f"reloading model '{model}' failed: {error}") from None
+        if status != 200:
+            raise ServeError(f"reloading model '{model}' failed: {_one_line(body.decode(errors='replace'))}")
+
     def send_stop(self) -> None:
         """SIGINT: Triton refuses new requests, waits for in-flight ones up to its exit timeout, exits."""
         if self.process is not None and self.process.poll() is None:
@@ -376,6 +460,21 @@ class TritonServer:
             code = self.process.wait()
         self._reap_stubs()
         return code
+
+    def restart(self, ready_timeout_s: float = 300.0) -> list[ModelState]:
+        """Stop tritonserver however it is (no drain: it is broken) and start it again on the same ports."""
+        if self.process is not None and self.process.poll() is None:
+            self.send_stop()
+            try:
+                self.process.wait(timeout=self.exit_timeout_s + 15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reap_stubs()
+        self._stubs.clear()
+        self.entry_points = []
+        self.start()
+        return self.wait_until_ready(ready_timeout_s)
 
     def _reap_stubs(self, grace_s: float = 5.0) -> None:
         """Stubs exit with their server; any that has not after ``grace_s`` is killed by PID."""
@@ -412,6 +511,8 @@ def running_server(
     log_verbose: int = 0,
     response_cache_mb: int = 0,
     token: str | None = None,
+    tls: ServerTLS | None = None,
+    allow_partial: bool = False,
 ) -> Iterator[TritonServer]:
     """Start a server (on free loopback ports by default), yield it ready, stop it afterwards."""
     server = TritonServer(
@@ -421,6 +522,8 @@ def running_server(
         log_verbose=log_verbose,
         response_cache_mb=response_cache_mb,
         token=token,
+        tls=tls,
+        allow_partial=allow_partial,
     )
     try:
         server.start()

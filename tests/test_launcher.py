@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lumaflow.server.distribution import ServeError, TritonDistribution
-from lumaflow.server.triton import Endpoints, check_ports_free, server_argv, server_env
+from lumaflow.server.triton import Endpoints, ServerTLS, access_argv, check_ports_free, server_argv, server_env
 
 
 def test_argv_is_exactly_what_triton_needs() -> None:
@@ -29,7 +29,7 @@ def test_argv_is_exactly_what_triton_needs() -> None:
         "--grpc-port=9001",
         "--http-address=0.0.0.0",
         "--http-port=9000",
-        "--metrics-address=0.0.0.0",
+        "--metrics-address=127.0.0.1",  # Triton cannot guard the metrics port: loopback unless asked
         "--metrics-port=9002",
         "--allow-gpu-metrics=false",
         "--model-control-mode=explicit",
@@ -41,13 +41,34 @@ def test_argv_is_exactly_what_triton_needs() -> None:
         "--backend-config=python,shm-default-byte-size=16777216",
         "--backend-config=python,shm-growth-byte-size=16777216",
         "--log-verbose=0",
+        "--rate-limit=execution_count",
+        "--rate-limit-resource=photo_compute:1",
     ]
+
+
+def test_the_token_guards_every_protocol_but_health_and_only_the_supervisor_loads_models(tmp_path: Path) -> None:
+    tls = ServerTLS(tmp_path / "cert.pem", tmp_path / "key.pem")
+    flags = access_argv("client-secret", "admin-secret", tls)
+    client_protocols = "inference,metadata,model-config,statistics,shared-memory,trace,logging"
+    assert flags == [
+        f"--grpc-restricted-protocol={client_protocols}:lumaflow-token=client-secret",
+        f"--http-restricted-api={client_protocols}:lumaflow-token=client-secret",
+        "--grpc-restricted-protocol=model-repository:lumaflow-admin=admin-secret",
+        "--http-restricted-api=model-repository:lumaflow-admin=admin-secret",
+        "--grpc-use-ssl=true",
+        f"--grpc-server-cert={tmp_path / 'cert.pem'}",
+        f"--grpc-server-key={tmp_path / 'key.pem'}",
+    ]
+    assert access_argv(None, None, None) == []
+    assert "health" not in " ".join(flags)
 
 
 def test_endpoints_default_to_loopback_and_wildcards_are_dialled_on_loopback() -> None:
     assert Endpoints().host == "127.0.0.1"
     assert Endpoints().grpc_url == "127.0.0.1:8001"
     assert Endpoints(host="0.0.0.0").grpc_url == "127.0.0.1:8001"
+    assert Endpoints(host="0.0.0.0").bind_host("metrics") == "127.0.0.1"
+    assert Endpoints(host="0.0.0.0", http_host="127.0.0.1").http_url == "http://127.0.0.1:8000"
 
 
 def test_env_puts_our_interpreter_first_and_finds_libpython() -> None:

@@ -58,6 +58,10 @@ class TritonPythonModel(RequestModel):
                 contract.INVALID_IMAGE,
                 f"{self.pixel_spec['name']} must be uint8 [batch, height, width, {self.channels}], got {shape}.",
             )
+        if pixels.shape[1] < 1 or pixels.shape[2] < 1:  # Triton passes a 0-pixel frame on to the camera stages
+            raise InvalidInput(
+                contract.INVALID_IMAGE, f"The frame is empty ({pixels.shape[2]}x{pixels.shape[1]} pixels)."
+            )
         inputs = {self.pixel_spec["name"]: pixels}
         for spec in self.side_specs:
             side = pb_utils.get_input_tensor_by_name(request, spec["name"])

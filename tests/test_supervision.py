@@ -1,0 +1,205 @@
+"""Dead workers: deep health sees a killed stub that Triton still calls ready; `lumaflow serve` repairs it.
+
+Measured with tritonserver 2.51: a killed python stub is not restarted, its model stays READY, and
+every request to it fails INTERNAL ("Stub process ... is not healthy"). These tests kill real
+processes by PID and count every request a client sent.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import tritonclient.grpc as grpcclient
+
+from lumaflow.cli import main
+from lumaflow.client import LumaflowClient, LumaflowError, RetryPolicy
+from lumaflow.server.distribution import ServeError
+from lumaflow.server.supervisor import Supervisor, broken_models
+from lumaflow.server.triton import child_pids, free_endpoints, running_server
+from tests.photos import astronaut, encode
+from tests.test_client_resilience import small_repository
+
+PIPELINE = "upscale_x2_fast"
+DECODE = "upscale_x2_fast_decode"
+TOKEN = "supervision-test-token-0123456789"
+PATIENT = RetryPolicy(attempts=60, backoff_s=0.2, max_backoff_s=1.0)
+
+
+def stub_of(server_pid: int, model: str) -> int:
+    for pid in child_pids(server_pid):
+        if f"/{model}/1/model.py".encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+    raise AssertionError(f"no stub runs {model}")
+
+
+def test_stub_names_are_read_from_tritons_message() -> None:
+    message = "in ensemble 'upscale_x2_fast', Stub process 'upscale_x2_fast_decode_0_0' is not healthy."
+    assert broken_models(message) == [DECODE]
+    assert broken_models("Stub process 'a.b-c_1_12' is not healthy") == ["a.b-c"]
+    assert broken_models("queue full") == []
+
+
+def test_deep_health_finds_a_killed_stub_that_ready_misses_and_the_supervisor_reloads_it(
+    model_repository: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with running_server(small_repository(model_repository, tmp_path / "r")) as server:
+        url = server.endpoints.grpc_url
+        assert main(["health", "--deep", "--url", url]) == 0
+        os.kill(stub_of(server.pid, DECODE), signal.SIGKILL)
+        time.sleep(0.5)
+        with grpcclient.InferenceServerClient(url) as plain:
+            assert plain.is_server_ready() and plain.is_model_ready(DECODE)  # Triton does not notice
+        capsys.readouterr()
+        assert main(["health", "--deep", "--url", url]) == 1
+        report = capsys.readouterr().out
+        assert f"{PIPELINE}" in report and "FAILED" in report and "is not healthy" in report
+        # The stub is gone before the supervisor starts: only its probe requests can find the damage.
+        supervisor = Supervisor(server, deep_interval_s=0.0, say=lambda _: None)
+        supervisor.deep_check()
+        assert [(repair.what, repair.target) for repair in supervisor.repairs] == [("reload", DECODE)]
+        assert main(["health", "--deep", "--url", url]) == 0
+
+
+class Serve:
+    """`lumaflow serve` in a child process, its output lines collected with their arrival times."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lumaflow.cli", "serve", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[tuple[float, str]] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put((time.monotonic(), line.rstrip()))
+
+    def wait_for(self, fragment: str, timeout_s: float = 240.0) -> float:
+        """When a line containing ``fragment`` arrived."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                stamp, line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            self.seen.append(line)
+            if fragment in line:
+                return stamp
+        raise AssertionError(f"no line with {fragment!r}; got: {self.seen[-20:]}")
+
+    def triton_pid(self) -> int:
+        (pid,) = child_pids(self.process.pid)
+        return pid
+
+
+@pytest.fixture()
+def token_file(tmp_path: Path) -> Path:
+    path = tmp_path / "token"
+    path.write_text(TOKEN)
+    path.chmod(0o600)
+    return path
+
+
+def _traffic(url: str, stop: threading.Event, outcomes: list[object]) -> None:
+    payload = encode(astronaut()[:40, :56])
+    with LumaflowClient(url, token=TOKEN, retry=PATIENT, timeout=180) as client:
+        while not stop.is_set():
+            try:
+                outcomes.append(client.enhance(payload, PIPELINE).image.size)
+            except LumaflowError as error:
+                outcomes.append(error)
+
+
+def test_serve_reloads_a_killed_stub_restarts_a_killed_server_and_loses_nothing(
+    model_repository: Path, tmp_path: Path, token_file: Path
+) -> None:
+    endpoints = free_endpoints()
+    serve = Serve(
+        [
+            f"--model-repository={small_repository(model_repository, tmp_path / 'r')}",
+            f"--grpc-port={endpoints.grpc_port}",
+            f"--http-port={endpoints.http_port}",
+            f"--metrics-port={endpoints.metrics_port}",
+            f"--auth-token-file={token_file}",
+            "--deep-check-interval=0",  # the process watch alone: what this test times
+            "--max-restarts=1",
+        ]
+    )
+    stop = threading.Event()
+    try:
+        serve.wait_for("serving gRPC")
+        outcomes: list[object] = []
+        senders = [
+            threading.Thread(target=_traffic, args=(endpoints.grpc_url, stop, outcomes), daemon=True) for _ in range(2)
+        ]
+        for sender in senders:
+            sender.start()
+        time.sleep(2)
+        killed = time.monotonic()
+        os.kill(stub_of(serve.triton_pid(), DECODE), signal.SIGKILL)
+        repaired = serve.wait_for(f"reload {DECODE}", timeout_s=60)
+        assert repaired - killed < 10
+        print(f"\nstub killed -> reload logged after {repaired - killed:.1f} s")
+        time.sleep(2)
+        before_restart = len(outcomes)
+        first = serve.triton_pid()
+        killed_server = time.monotonic()
+        os.kill(first, signal.SIGKILL)
+        restarted = serve.wait_for("restart tritonserver", timeout_s=240)
+        print(f"tritonserver killed -> serving again after {restarted - killed_server:.1f} s")
+        assert serve.triton_pid() != first
+        time.sleep(3)
+        stop.set()
+        for sender in senders:
+            sender.join(timeout=200)
+        failures = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+        assert not failures, failures[:3]
+        assert len(outcomes) > before_restart > 5 and set(outcomes) == {(112, 80)}
+        print(f"{len(outcomes)} requests, all succeeded (with the client's retries)")
+        # A second server crash within the hour is one more than --max-restarts=1 allows: serve gives up.
+        os.kill(serve.triton_pid(), signal.SIGKILL)
+        assert serve.process.wait(timeout=120) == 1
+        serve.wait_for("giving up", timeout_s=10)
+    finally:
+        stop.set()
+        if serve.process.poll() is None:
+            serve.process.send_signal(signal.SIGINT)
+            serve.process.wait(timeout=120)
+
+
+def test_a_model_that_fails_to_load_stops_serving_unless_partial_is_allowed(
+    model_repository: Path, tmp_path: Path
+) -> None:
+    repository = small_repository(model_repository, tmp_path / "r")
+    broken = repository / "broken" / "1"
+    broken.mkdir(parents=True)
+    (repository / "broken" / "config.pbtxt").write_text('name: "broken"\nbackend: "python"\nmax_batch_size: 0\n')
+    (broken / "model.py").write_text(
+        "class TritonPythonModel:\n"
+        "    def initialize(self, args):\n"
+        "        raise RuntimeError('its weights are missing')\n"
+    )
+    refused = pytest.raises(ServeError, match=r"model 'broken' failed to load: .*weights are missing")
+    with refused, running_server(repository):
+        pass
+    with running_server(repository, allow_partial=True) as server:
+        assert [model.name for model in server.missing] == ["broken"]
+        assert server.entry_points == [PIPELINE]
+        with LumaflowClient(server.endpoints.grpc_url) as client:
+            assert client.health()[server.endpoints.grpc_url]["ready"]  # ready for what it serves
+            assert client.enhance(astronaut()[:32, :32], PIPELINE).image.size == (64, 64)
