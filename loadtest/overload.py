@@ -24,7 +24,7 @@ import tritonclient.grpc as grpcclient
 
 from lumaflow.client.errors import from_triton
 from lumaflow.loadtest.memory import tree_pss_bytes
-from lumaflow.loadtest.photos import PHOTO_SIDES, closed_loop, mixed_photos, photo_inputs
+from lumaflow.loadtest.photos import PHOTO_SIDES, Arrivals, closed_loop, mixed_photos, photo_inputs
 from lumaflow.loadtest.report import machine, percentile_ms
 from lumaflow.server.triton import child_pids
 
@@ -181,31 +181,14 @@ def run(
         },
     )
     outcomes = _Outcomes()
-    rng = np.random.default_rng(seed)
     client = grpcclient.InferenceServerClient(url)
     prepared = make_inputs()
     memory = MemorySampler(server_pid) if server_pid else None
     if memory is not None:
         memory.__enter__()
-    started = due = time.monotonic()
-    number = 0
     try:
-        while True:
-            due += float(rng.exponential(1.0 / rate))
-            if due - started >= seconds:
-                break
-            time.sleep(max(0.0, due - time.monotonic()))
-            sent_at = time.monotonic()
-            outcomes.sent()
-            # The deadline goes to the server too (as LumaflowClient sends it), so queues honour it.
-            client.async_infer(
-                pipeline,
-                prepared[number % len(prepared)],
-                callback=lambda result, error, sent_at=sent_at: outcomes.done(sent_at, error),
-                client_timeout=timeout_s,
-                timeout=int(timeout_s * 1e6),
-            )
-            number += 1
+        arrivals = Arrivals(rate, seconds, timeout_s, np.random.default_rng(seed))
+        number = arrivals.send(client, pipeline, prepared, outcomes.sent, outcomes.done)
         unanswered = outcomes.drain(timeout_s + 10)
     finally:
         if memory is not None:

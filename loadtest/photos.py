@@ -99,6 +99,46 @@ class _Tally:
                 self.outstanding = 0
 
 
+@dataclass(frozen=True)
+class Arrivals:
+    """An open loop's schedule: Poisson arrivals at ``rate`` per second for ``seconds``."""
+
+    rate: float
+    seconds: float
+    timeout_s: float
+    rng: np.random.Generator
+
+    def send(
+        self,
+        client: grpcclient.InferenceServerClient,
+        pipeline: str,
+        prepared: Sequence[list[grpcclient.InferInput]],
+        sent: Callable[[], None],
+        done: Callable[[float, InferenceServerException | None], None],
+    ) -> int:
+        """Send ``prepared`` round-robin, none waiting for another; return how many were sent.
+
+        The deadline goes to the server too (as ``LumaflowClient`` sends it), so its queues honour it.
+        """
+        started = due = time.monotonic()
+        number = 0
+        while True:
+            due += float(self.rng.exponential(1.0 / self.rate))
+            if due - started >= self.seconds:
+                return number
+            time.sleep(max(0.0, due - time.monotonic()))
+            sent_at = time.monotonic()
+            sent()
+            client.async_infer(
+                pipeline,
+                prepared[number % len(prepared)],
+                callback=lambda result, error, sent_at=sent_at: done(sent_at, error),
+                client_timeout=self.timeout_s,
+                timeout=int(self.timeout_s * 1e6),
+            )
+            number += 1
+
+
 def open_loop(
     url: str,
     pipeline: str,
@@ -110,27 +150,11 @@ def open_loop(
     seed: int = 0,
 ) -> LoadPoint:
     """Poisson arrivals at ``rate`` per second for ``seconds``; each request asynchronous, none waits for another."""
-    rng = np.random.default_rng(seed)
     tally = _Tally()
     client = grpcclient.InferenceServerClient(url)
-    prepared = photo_inputs(requests, options)()
     started = time.monotonic()
-    due = started
-    number = 0
-    while True:
-        due += float(rng.exponential(1.0 / rate))
-        if due - started >= seconds:
-            break
-        time.sleep(max(0.0, due - time.monotonic()))
-        sent_at = time.monotonic()
-        tally.sent()
-        client.async_infer(
-            pipeline,
-            prepared[number % len(prepared)],
-            callback=lambda result, error, sent_at=sent_at: tally.done(sent_at, error),
-            client_timeout=timeout_s,
-        )
-        number += 1
+    arrivals = Arrivals(rate, seconds, timeout_s, np.random.default_rng(seed))
+    number = arrivals.send(client, pipeline, photo_inputs(requests, options)(), tally.sent, tally.done)
     tally.drain(timeout_s)
     elapsed = time.monotonic() - started
     client.close()

@@ -84,8 +84,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from lumaflow.server.access import read_tls, read_token
     from lumaflow.server.distribution import ServeError
     from lumaflow.server.supervisor import Supervisor
-    from lumaflow.server.triton import Endpoints, TritonServer, check_ports_free
+    from lumaflow.server.triton import Endpoints, TritonServer, check_ports_free, is_remote
 
+    remote = args.model_repository if args.model_repository and is_remote(args.model_repository) else None
     repository = _repository(args.model_repository)
     stopping = False
     server: TritonServer | None = None
@@ -99,9 +100,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         stopping = True
 
     try:
-        if not repository.is_dir():
+        if remote is None and not repository.is_dir():
             raise ServeError(f"model repository {repository} does not exist (see --model-repository)")
-        if repository == DEFAULT_REPOSITORY and stale_files(repository):
+        if remote is None and repository == DEFAULT_REPOSITORY and stale_files(repository):
             changed = write_repository(repository)
             print(f"regenerated {len(changed)} model repository files from the declarations", flush=True)
         token = None
@@ -115,9 +116,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ports = (args.grpc_port, args.http_port, args.metrics_port)
         endpoints = Endpoints(args.host, *ports, http_host=http_host, metrics_host=args.metrics_host)
         check_ports_free(endpoints)  # before any build: a taken port should not cost minutes
-        ensure_artifacts(repository)
+        if remote is None:  # a remote repository was built and exported by `lumaflow build --export`
+            ensure_artifacts(repository)
         server = TritonServer(
-            model_repository=repository,
+            model_repository=remote or repository,
             endpoints=endpoints,
             exit_timeout_s=args.exit_timeout,
             log_verbose=args.log_verbose,
@@ -125,6 +127,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             token=token,
             tls=tls,
             allow_partial=args.allow_partial,
+            gpu_metrics=args.gpu_metrics,
         )
         # From here a signal means "drain and stop"; before it, Ctrl-C simply interrupts the build.
         signal.signal(signal.SIGINT, on_signal)
@@ -203,6 +206,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     from lumaflow.server.distribution import ServeError
 
     repository = _repository(args.model_repository)
+    if args.target != "cpu" or args.export:
+        if args.target == "cpu" or not args.export or args.engine != "onnx":
+            usage = "--export DIR goes with --target ngc-cpu or ngc-gpu (TensorRT plans: --engine tensorrt)"
+            return _fail("build", usage)
+        try:
+            return export_repository(args.export, args.target, _stages(args.stages.split(",") if args.stages else ()))
+        except ServeError as error:
+            return _fail("build", str(error))
     try:
         if args.engine == "onnx" and not repository.is_dir():
             raise ServeError(f"model repository {repository} does not exist (lumaflow generate --model-repository DIR)")
@@ -212,6 +223,43 @@ def cmd_build(args: argparse.Namespace) -> int:
         ensure_artifacts(repository, stages=[stage.name for stage in stages])
     except ServeError as error:
         return _fail("build", str(error))
+    return 0
+
+
+NGC_TARGETS = ("ngc-cpu", "ngc-gpu")
+
+
+def export_repository(destination: Path, target_name: str, stages: list[Stage]) -> int:
+    """A repository for NVIDIA's Triton image: configs for ``target_name``, ``model.py`` files, ONNX graphs.
+
+    The graphs are exported once, into this checkout's own repository, and copied: the same files
+    the CPU build serves, so what was tested here is what the image runs.
+    """
+    import shutil
+
+    from lumaflow.build.repository import artifacts
+    from lumaflow.ensemble.config import InstanceKind
+    from lumaflow.ensemble.generate import stale_files, write_repository
+    from lumaflow.ensemble.render import NgcOnnxRuntime
+    from lumaflow.ensemble.stages import STAGES
+    from lumaflow.server.distribution import ServeError
+
+    target = NgcOnnxRuntime(kind=InstanceKind.CPU if target_name == "ngc-cpu" else InstanceKind.GPU)
+    ensure_artifacts(DEFAULT_REPOSITORY, stages=[stage.name for stage in stages])
+    if destination.exists() and any(destination.iterdir()) and not (destination / "photo_route").is_dir():
+        raise ServeError(f"{destination} is not empty and not a Lumaflow repository; export into a new folder")
+    write_repository(destination, target)
+    copied = 0
+    for artifact in artifacts(DEFAULT_REPOSITORY, list(STAGES.values())):
+        for source in (artifact.onnx_path, artifact.sidecar_path):
+            target_path = destination / source.relative_to(DEFAULT_REPOSITORY)
+            target_path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target_path)
+            copied += 1
+    left = stale_files(destination, target)
+    if left:
+        raise ServeError(f"the export at {destination} is incomplete: {', '.join(left[:5])}")
+    print(f"exported a {target_name} repository to {destination} ({copied} graph files); upload it as it is")
     return 0
 
 
@@ -268,7 +316,9 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run Triton with every pipeline of the model repository")
-    serve.add_argument("--model-repository", help=f"default: {DEFAULT_REPOSITORY}")
+    serve.add_argument(
+        "--model-repository", help=f"a directory or an s3:// gs:// as:// URL (default: {DEFAULT_REPOSITORY})"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     serve.add_argument("--grpc-port", type=int, default=8001)
     serve.add_argument("--http-port", type=int, default=8000)
@@ -291,6 +341,7 @@ def parser() -> argparse.ArgumentParser:
         "--auth-token-file",
         help="require this file's token (header lumaflow-token) for every call but health; see docs/SECURITY.md",
     )
+    serve.add_argument("--gpu-metrics", action="store_true", help="export Triton's GPU metrics (GPU machines)")
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate: gRPC over TLS (needs --tls-key)")
     serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     serve.add_argument("--http-host", help="address HTTP binds (default: --host; loopback when TLS is on)")
@@ -328,6 +379,14 @@ def parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--fp16", action="store_true", help="TensorRT: allow fp16 kernels")
     build.add_argument("--stages", help="comma-separated stage names (default: every neural stage)")
+    build.add_argument(
+        "--target",
+        choices=("cpu", *NGC_TARGETS),
+        default="cpu",
+        help="cpu: python backend + ONNX Runtime (this repository); ngc-cpu/ngc-gpu: Triton's native onnxruntime "
+        "backend in NVIDIA's image (needs --export)",
+    )
+    build.add_argument("--export", type=Path, help="write a complete repository for --target here (ONNX included)")
     build.set_defaults(handler=cmd_build)
 
     train = commands.add_parser("train", help="train one of our own networks (see --help of each)")

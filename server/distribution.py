@@ -1,13 +1,18 @@
-"""Find the tritonserver that nvidia-pytriton bundles and prepare its python backend.
+"""Find the tritonserver to run and prepare its python backend.
 
 pytriton's wheel ships tritonserver 2.51.0, the python backend and one backend stub per Python
 version. Triton runs the stub next to ``libtriton_python.so``, so a backend directory is laid
 out per server run with the stub that matches the interpreter running Lumaflow.
+
+In NVIDIA's own image (``nvcr.io/nvidia/tritonserver``, docker/Dockerfile) ``LUMAFLOW_TRITON_ROOT``
+names its installation (``/opt/tritonserver``): its binary and its backends (python, onnxruntime,
+tensorrt) are used as they are.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import sys
 import sysconfig
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STUB_NAME = "triton_python_backend_stub"
+ROOT_VARIABLE = "LUMAFLOW_TRITON_ROOT"
 
 
 class ServeError(Exception):
@@ -23,9 +29,10 @@ class ServeError(Exception):
 
 @dataclass(frozen=True)
 class TritonDistribution:
-    """The parts of the bundled Triton that Lumaflow uses."""
+    """The parts of a Triton installation that Lumaflow uses."""
 
     root: Path
+    bundled: bool = True  # pytriton's wheel (a stub per Python); False: an installation such as NGC's
 
     @property
     def binary(self) -> Path:
@@ -55,6 +62,12 @@ class TritonDistribution:
 
     @classmethod
     def locate(cls) -> TritonDistribution:
+        """``$LUMAFLOW_TRITON_ROOT`` when set, else the tritonserver inside the nvidia-pytriton wheel."""
+        if os.environ.get(ROOT_VARIABLE):
+            installed = cls(Path(os.environ[ROOT_VARIABLE]), bundled=False)
+            if not installed.binary.is_file():
+                raise ServeError(f"{ROOT_VARIABLE} is {installed.root}, which has no bin/tritonserver")
+            return installed
         spec = importlib.util.find_spec("pytriton")
         if spec is None or not spec.submodule_search_locations:
             raise ServeError("tritonserver is not installed: install the server extra (pip install -e '.[server]')")
@@ -74,6 +87,15 @@ class TritonDistribution:
                 f"(it ships {', '.join(shipped) or 'none'}); run Lumaflow with one of those"
             )
         return stub
+
+    def backend_directory(self, workdir: Path) -> Path:
+        """Where tritonserver finds its backends: laid out once under ``workdir``, or the installation's own."""
+        if not self.bundled:
+            return self.root / "backends"
+        destination = workdir / "backends"
+        if not destination.is_dir():  # a restart reuses it (an old stub may still be running the file)
+            self.prepare_backends(destination)
+        return destination
 
     def prepare_backends(self, destination: Path, version: tuple[int, int] | None = None) -> Path:
         """Lay out ``destination/python`` with the backend and the matching stub; return ``destination``."""

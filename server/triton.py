@@ -106,6 +106,14 @@ def check_ports_free(endpoints: Endpoints) -> None:
                 ) from None
 
 
+REMOTE_SCHEMES = ("s3://", "gs://", "as://")  # object stores Triton reads a model repository from
+
+
+def is_remote(repository: str | Path) -> bool:
+    """Whether ``repository`` is an object-store URL (Triton reads it; credentials come from its environment)."""
+    return str(repository).startswith(REMOTE_SCHEMES)
+
+
 TOKEN_KEY = "lumaflow-token"
 ADMIN_KEY = "lumaflow-admin"
 # Everything a client may do once it holds the token; health stays open for load balancers and probes.
@@ -142,7 +150,7 @@ def access_argv(token: str | None, admin_token: str | None, tls: ServerTLS | Non
 def server_argv(
     binary: Path,
     *,
-    model_repository: Path,
+    model_repository: Path | str,
     backend_directory: Path,
     endpoints: Endpoints,
     shm_prefix: str,
@@ -155,6 +163,7 @@ def server_argv(
     tls: ServerTLS | None = None,
     strict_readiness: bool = True,
     rate_limit: bool = True,
+    gpu_metrics: bool = False,
 ) -> list[str]:
     """The tritonserver command line; ``response_cache_mb`` > 0 turns on the pipelines' response cache.
 
@@ -177,7 +186,9 @@ def server_argv(
         f"--http-port={endpoints.http_port}",
         f"--metrics-address={endpoints.metrics_host}",
         f"--metrics-port={endpoints.metrics_port}",
-        "--allow-gpu-metrics=false",
+        f"--allow-gpu-metrics={str(gpu_metrics).lower()}",
+        # p50/p90/p99 per model as Prometheus summaries (the Grafana dashboard's latency panels).
+        "--metrics-config=summary_latencies=true",
         # Explicit control, every model loaded at start: shutdown can then unload the pipelines
         # first and let their in-flight requests drain (see TritonServer.drain).
         "--model-control-mode=explicit",
@@ -256,7 +267,7 @@ class TritonServer:
     def __init__(
         self,
         *,
-        model_repository: Path,
+        model_repository: Path | str,
         endpoints: Endpoints | None = None,
         exit_timeout_s: int = 30,
         log_verbose: int = 0,
@@ -265,8 +276,10 @@ class TritonServer:
         token: str | None = None,
         tls: ServerTLS | None = None,
         allow_partial: bool = False,
+        gpu_metrics: bool = False,
     ) -> None:
-        self.model_repository = Path(model_repository).resolve()
+        remote = is_remote(model_repository)
+        self.model_repository: Path | str = str(model_repository) if remote else Path(model_repository).resolve()
         self.endpoints = endpoints or Endpoints()
         self.exit_timeout_s = exit_timeout_s
         self.log_verbose = log_verbose
@@ -274,6 +287,7 @@ class TritonServer:
         self.token = token
         self.tls = tls
         self.allow_partial = allow_partial
+        self.gpu_metrics = gpu_metrics
         # Model loading and unloading are ours alone: a fresh secret per server, never shown.
         self.admin_token = secrets.token_urlsafe(24)
         self.missing: list[ModelState] = []  # models that failed to load (served anyway: allow_partial)
@@ -294,7 +308,7 @@ class TritonServer:
         return server_argv(
             self.distribution.binary,
             model_repository=self.model_repository,
-            backend_directory=self.workdir / "backends",
+            backend_directory=self.distribution.backend_directory(self.workdir),
             endpoints=self.endpoints,
             shm_prefix=f"lumaflow{os.getpid()}_{self.workdir.name.rsplit('-', 1)[-1]}_",
             exit_timeout_s=self.exit_timeout_s,
@@ -305,14 +319,14 @@ class TritonServer:
             admin_token=self.admin_token,
             tls=self.tls,
             strict_readiness=not self.allow_partial,
+            gpu_metrics=self.gpu_metrics,
         )
 
     def start(self) -> None:
-        if not self.model_repository.is_dir():
+        if isinstance(self.model_repository, Path) and not self.model_repository.is_dir():
             raise ServeError(f"model repository {self.model_repository} does not exist")
         check_ports_free(self.endpoints)
-        if not (self.workdir / "backends").is_dir():  # a restart reuses them (an old stub may still run)
-            self.distribution.prepare_backends(self.workdir / "backends")
+        self.distribution.backend_directory(self.workdir)
         with self.log_path.open("ab") as log:  # a restart appends: the log keeps why it was needed
             self.process = subprocess.Popen(
                 self.argv(),

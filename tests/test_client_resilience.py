@@ -1,9 +1,10 @@
-"""The client against servers that fail: one killed mid-run, a full queue, a token required."""
+"""The client against servers that fail: three balanced and one killed mid-run, a full queue, a token required."""
 
 from __future__ import annotations
 
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,12 +49,26 @@ def small_repository(source: Path, destination: Path, decode_queue: int = 0) -> 
     return destination
 
 
-def test_two_servers_one_killed_mid_run_loses_nothing(server: TritonServer, model_repository, tmp_path) -> None:
+def test_three_servers_share_the_load_evenly_and_one_killed_mid_run_loses_nothing(
+    server: TritonServer, model_repository, tmp_path
+) -> None:
+    """Local scale-out (issue 11): client-side balancing over three servers on loopback.
+
+    Two cores cannot show compute scaling (three servers share them); what this shows is the spread
+    and the failover. docs/performance.md estimates replicas from measured per-GPU figures.
+    """
     payload = encode(astronaut()[:48, :64])
     done = threading.Event()
-    with running_server(small_repository(model_repository, tmp_path / "b")) as doomed:
-        urls = [doomed.endpoints.grpc_url, server.endpoints.grpc_url]
+    with (
+        running_server(small_repository(model_repository, tmp_path / "b")) as doomed,
+        running_server(small_repository(model_repository, tmp_path / "c")) as third,
+    ):
+        urls = [doomed.endpoints.grpc_url, server.endpoints.grpc_url, third.endpoints.grpc_url]
         with LumaflowClient(urls, retry=RetryPolicy(attempts=6, backoff_s=0.05), timeout=120) as client:
+            with ThreadPoolExecutor(3) as pool:
+                warm = list(pool.map(lambda _: client.enhance(payload, "upscale_x2_fast"), range(90)))
+            spread = Counter(result.endpoint for result in warm)
+            assert set(spread) == set(urls) and all(27 <= count <= 33 for count in spread.values()), spread
             completed = [0]
             lock = threading.Lock()
 
@@ -72,8 +87,6 @@ def test_two_servers_one_killed_mid_run_loses_nothing(server: TritonServer, mode
                 doomed.process.kill()  # by PID: no drain, no goodbye
                 results = [future.result() for future in futures]
     assert len(results) == 200 and all(result.image.size == (128, 96) for result in results)
-    served_by = {result.endpoint for result in results}
-    assert served_by == set(urls)  # both served before the kill
     assert any(result.attempts > 1 for result in results)  # what hit the killed server was sent again
     retry_once = RetryPolicy(attempts=2, backoff_s=0.01)
     with LumaflowClient(urls[0], retry=retry_once, timeout=10) as alone, pytest.raises(Unavailable):

@@ -32,6 +32,7 @@ def test_argv_is_exactly_what_triton_needs() -> None:
         "--metrics-address=127.0.0.1",  # Triton cannot guard the metrics port: loopback unless asked
         "--metrics-port=9002",
         "--allow-gpu-metrics=false",
+        "--metrics-config=summary_latencies=true",
         "--model-control-mode=explicit",
         "--load-model=*",
         "--exit-on-error=false",

@@ -32,18 +32,9 @@ from lumaflow.client.protocol import photo_inputs
 from lumaflow.ensemble.stages import CAMERA_X2, ESPCN_X2, PHOTO_COMPUTE, PHOTO_COMPUTE_COUNT, STAGES
 from lumaflow.server.triton import Endpoints, TritonServer, running_server, server_argv
 from tests.photos import astronaut, encode
+from tests.test_client_resilience import FAST_MODELS
 
-MODELS = (
-    "upscale_x2_fast",
-    "upscale_x2_fast_decode",
-    "espcn_x2_tiles",
-    "espcn_x2",
-    "quality_check",
-    "quality",
-    "encode",
-    "camera_x2",
-    "camera_sr_x2",
-)
+MODELS = (*FAST_MODELS, "camera_x2", "camera_sr_x2")
 
 
 def copy_models(source: Path, destination: Path, change: Callable[[pb.ModelConfig], None] | None = None) -> Path:

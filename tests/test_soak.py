@@ -17,9 +17,7 @@ import numpy as np
 import pytest
 
 from lumaflow.client import InvalidImage, InvalidOptions, LumaflowClient, LumaflowError, RetryPolicy
-from lumaflow.server.triton import free_endpoints
 from tests.photos import astronaut, encode, sporco_photo
-from tests.test_client_resilience import small_repository
 from tests.test_supervision import PIPELINE, TOKEN, Serve
 
 SOAK_S = float(os.environ.get("LUMAFLOW_SOAK_S", "180"))
@@ -45,17 +43,7 @@ def test_soak_with_a_server_crash_accounts_for_every_request(model_repository: P
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
     token_file.chmod(0o600)
-    endpoints = free_endpoints()
-    serve = Serve(
-        [
-            f"--model-repository={small_repository(model_repository, tmp_path / 'r')}",
-            f"--grpc-port={endpoints.grpc_port}",
-            f"--http-port={endpoints.http_port}",
-            f"--metrics-port={endpoints.metrics_port}",
-            f"--auth-token-file={token_file}",
-            "--deep-check-interval=20",
-        ]
-    )
+    serve, url = Serve.small(model_repository, tmp_path, token_file, "--deep-check-interval=20")
     kinds = _requests()
     sent: Counter[str] = Counter()
     outcomes: Counter[tuple[str, str]] = Counter()
@@ -63,7 +51,7 @@ def test_soak_with_a_server_crash_accounts_for_every_request(model_repository: P
     stop = threading.Event()
 
     def sender(index: int) -> None:
-        with LumaflowClient(endpoints.grpc_url, token=TOKEN, retry=PATIENT, timeout=300) as client:
+        with LumaflowClient(url, token=TOKEN, retry=PATIENT, timeout=300) as client:
             turn = index
             while not stop.is_set():
                 kind, data, options, _ = kinds[turn % len(kinds)]

@@ -102,6 +102,22 @@ class Serve:
                 return stamp
         raise AssertionError(f"no line with {fragment!r}; got: {self.seen[-20:]}")
 
+    @classmethod
+    def small(cls, model_repository: Path, workdir: Path, token_file: Path, *flags: str) -> tuple[Serve, str]:
+        """``serve`` on the upscale_x2_fast models alone, on free loopback ports, with a token; and its gRPC URL."""
+        endpoints = free_endpoints()
+        serve = cls(
+            [
+                f"--model-repository={small_repository(model_repository, workdir / 'r')}",
+                f"--grpc-port={endpoints.grpc_port}",
+                f"--http-port={endpoints.http_port}",
+                f"--metrics-port={endpoints.metrics_port}",
+                f"--auth-token-file={token_file}",
+                *flags,
+            ]
+        )
+        return serve, endpoints.grpc_url
+
     def triton_pid(self) -> int:
         (pid,) = child_pids(self.process.pid)
         return pid
@@ -128,25 +144,13 @@ def _traffic(url: str, stop: threading.Event, outcomes: list[object]) -> None:
 def test_serve_reloads_a_killed_stub_restarts_a_killed_server_and_loses_nothing(
     model_repository: Path, tmp_path: Path, token_file: Path
 ) -> None:
-    endpoints = free_endpoints()
-    serve = Serve(
-        [
-            f"--model-repository={small_repository(model_repository, tmp_path / 'r')}",
-            f"--grpc-port={endpoints.grpc_port}",
-            f"--http-port={endpoints.http_port}",
-            f"--metrics-port={endpoints.metrics_port}",
-            f"--auth-token-file={token_file}",
-            "--deep-check-interval=0",  # the process watch alone: what this test times
-            "--max-restarts=1",
-        ]
-    )
+    # The process watch alone (no probe requests): what this test times. One restart allowed.
+    serve, url = Serve.small(model_repository, tmp_path, token_file, "--deep-check-interval=0", "--max-restarts=1")
     stop = threading.Event()
     try:
         serve.wait_for("serving gRPC")
         outcomes: list[object] = []
-        senders = [
-            threading.Thread(target=_traffic, args=(endpoints.grpc_url, stop, outcomes), daemon=True) for _ in range(2)
-        ]
+        senders = [threading.Thread(target=_traffic, args=(url, stop, outcomes), daemon=True) for _ in range(2)]
         for sender in senders:
             sender.start()
         time.sleep(2)
