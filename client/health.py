@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .errors import LumaflowError
+from .errors import LumaflowError, Overloaded
 from .protocol import PipelineInfo
 from .sync import LumaflowClient
 
@@ -70,6 +70,10 @@ def probe_pipeline(client: LumaflowClient, info: PipelineInfo, timeout: float) -
             result = client.enhance(probe_png(), info.name, timeout=timeout, mask=mask)
             if min(result.image.size) < 1:
                 raise LumaflowError("the result is empty")
+    except Overloaded as error:
+        # The pipeline answered, from a full queue: alive and busy. A liveness probe that failed here would
+        # restart the servers that are working hardest.
+        return PipelineProbe(info.name, True, (time.monotonic() - started) * 1e3, f"busy (Overloaded): {error}")
     except LumaflowError as error:
         return PipelineProbe(info.name, False, (time.monotonic() - started) * 1e3, f"{type(error).__name__}: {error}")
     return PipelineProbe(info.name, True, (time.monotonic() - started) * 1e3)

@@ -20,7 +20,9 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from lumaflow.cli import main
-from lumaflow.client import LumaflowClient, LumaflowError, RetryPolicy
+from lumaflow.client import LumaflowClient, LumaflowError, Overloaded, RetryPolicy, Unavailable
+from lumaflow.client.health import probe_pipeline
+from lumaflow.client.protocol import PipelineInfo
 from lumaflow.server.distribution import ServeError
 from lumaflow.server.supervisor import Supervisor, broken_models
 from lumaflow.server.triton import child_pids, free_endpoints, running_server
@@ -45,6 +47,23 @@ def test_stub_names_are_read_from_tritons_message() -> None:
     assert broken_models(message) == [DECODE]
     assert broken_models("Stub process 'a.b-c_1_12' is not healthy") == ["a.b-c"]
     assert broken_models("queue full") == []
+
+
+class _Refusing:
+    """Stands in for a client whose server answers every probe with ``error``."""
+
+    def __init__(self, error: LumaflowError) -> None:
+        self.error = error
+
+    def enhance(self, *_: object, **__: object) -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize(("error", "alive"), [(Overloaded("queue full"), True), (Unavailable("stub died"), False)])
+def test_a_busy_pipeline_is_alive_and_a_broken_one_is_not(error: LumaflowError, alive: bool) -> None:
+    info = PipelineInfo(PIPELINE, "photo", "", {}, {}, ("IMAGE", "OPTIONS"))
+    probe = probe_pipeline(_Refusing(error), info, timeout=5.0)  # type: ignore[arg-type]
+    assert probe.ok is alive and type(error).__name__ in probe.error
 
 
 def test_deep_health_finds_a_killed_stub_that_ready_misses_and_the_supervisor_reloads_it(
