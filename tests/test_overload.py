@@ -96,7 +96,7 @@ def test_every_photo_network_needs_photo_compute_and_camera_stages_do_not(model_
 def test_a_burst_beyond_the_gates_is_refused_fast_and_nothing_let_in_is_lost(small_server: TritonServer) -> None:
     """Catches: the gates' max_queue_size (decode, tiler) taken away, or a request let in then lost."""
     payload = photo(384)  # four tiles each
-    burst = 64
+    burst = 128  # beyond decode's gate (32 waiting) and the tiler's (32 waiting) with batches running
 
     def one(_: int) -> tuple[str, float]:
         started = time.monotonic()
@@ -117,7 +117,7 @@ def test_a_burst_beyond_the_gates_is_refused_fast_and_nothing_let_in_is_lost(sma
     if refused:
         print(f" (median {statistics.median(refused) * 1000:.0f} ms, max {refused[-1] * 1000:.0f} ms)")
     assert len(ok) + len(refused) == burst  # every request: served or refused, none lost or failed otherwise
-    assert len(refused) >= burst // 4 and len(ok) >= 16  # the gates let in about two batches each, no more
+    assert len(refused) >= burst // 4 and len(ok) >= 16  # the gates let in what they hold, no more
     # Refused before any network ran for it: a small part of what a served request takes.
     assert statistics.median(refused) < 0.2 * statistics.median(ok), (refused, ok)
 
