@@ -32,8 +32,6 @@ DEFAULT_TIMEOUT_S = 120.0
 PROBE_TIMEOUT_S = 2.0
 
 
-# Triton's answer to a request whose timeout (our deadline, sent with every try) passed while it waited
-# in a model's queue: UNAVAILABLE like a down server, but the server is well and the deadline is gone.
 class ClientCore(Generic[C]):
     """Endpoints made with ``client_class`` (tritonclient's sync or aio client), round-robin with failover."""
 

@@ -11,9 +11,8 @@ and PSS (each page counted once, ``loadtest.memory``).
 
 from __future__ import annotations
 
+import contextlib
 import json
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,51 +22,9 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 
 from lumaflow.client.errors import from_triton
-from lumaflow.loadtest.memory import tree_pss_bytes
-from lumaflow.loadtest.photos import PHOTO_SIDES, Arrivals, closed_loop, mixed_photos, photo_inputs
+from lumaflow.loadtest.memory import PeakMemory
+from lumaflow.loadtest.photos import PHOTO_SIDES, Arrivals, InFlight, closed_loop, mixed_photos, photo_inputs
 from lumaflow.loadtest.report import machine, percentile_ms
-from lumaflow.server.triton import child_pids
-
-
-def rss_bytes(pid: int) -> int:
-    """VmRSS of one process in bytes (0 when it has gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-class MemorySampler:
-    """Samples the VmRSS sum and the PSS sum of ``pid`` and its children every ``interval_s``; keeps the peaks."""
-
-    def __init__(self, pid: int, interval_s: float = 0.25) -> None:
-        self.pid = pid
-        self.interval_s = interval_s
-        self.baseline_rss = self.peak_rss = self.baseline_pss = self.peak_pss = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def measure(self) -> tuple[int, int]:
-        pids = [self.pid, *child_pids(self.pid)]
-        return sum(rss_bytes(pid) for pid in pids), tree_pss_bytes(self.pid)
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            rss, pss = self.measure()
-            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
-            self._stop.wait(self.interval_s)
-
-    def __enter__(self) -> MemorySampler:
-        self.baseline_rss, self.baseline_pss = self.peak_rss, self.peak_pss = self.measure()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @dataclass
@@ -116,32 +73,16 @@ class OverloadReport:
         return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
-class _Outcomes:
+class _Outcomes(InFlight):
+    """Latencies by outcome: ``served``, or the ``lumaflow.client`` error class (``Overloaded``, ...)."""
+
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        super().__init__()
         self.latencies: dict[str, list[float]] = {}
-        self.outstanding = 0
-        self.settled = threading.Condition(self.lock)
 
-    def sent(self) -> None:
-        with self.lock:
-            self.outstanding += 1
-
-    def done(self, started: float, error: Any) -> None:
-        elapsed = time.monotonic() - started
-        kind = "served" if error is None else type(from_triton(error)).__name__
-        with self.lock:
-            self.latencies.setdefault(kind, []).append(elapsed)
-            self.outstanding -= 1
-            self.settled.notify_all()
-
-    def drain(self, timeout_s: float) -> int:
-        """Waits for the answers still due; returns how many never came."""
-        deadline = time.monotonic() + timeout_s
-        with self.lock:
-            while self.outstanding and time.monotonic() < deadline:
-                self.settled.wait(deadline - time.monotonic())
-            return self.outstanding
+    def record(self, elapsed: float, error: BaseException | None) -> None:
+        kind = "served" if error is None else type(from_triton(error)).__name__  # type: ignore[arg-type]
+        self.latencies.setdefault(kind, []).append(elapsed)
 
 
 def run(
@@ -183,17 +124,11 @@ def run(
     outcomes = _Outcomes()
     client = grpcclient.InferenceServerClient(url)
     prepared = make_inputs()
-    memory = MemorySampler(server_pid) if server_pid else None
-    if memory is not None:
-        memory.__enter__()
-    try:
+    sampling = PeakMemory(server_pid, interval_s=0.25) if server_pid else contextlib.nullcontext()
+    with client, sampling as memory:
         arrivals = Arrivals(rate, seconds, timeout_s, np.random.default_rng(seed))
         number = arrivals.send(client, pipeline, prepared, outcomes.sent, outcomes.done)
         unanswered = outcomes.drain(timeout_s + 10)
-    finally:
-        if memory is not None:
-            memory.__exit__()
-        client.close()
     latencies = outcomes.latencies
     served, refused = latencies.pop("served", []), latencies.pop("Overloaded", [])
     report.sent = number
@@ -207,7 +142,7 @@ def run(
     if memory is not None:
         mb = 1024 * 1024
         report.baseline_rss_mb, report.peak_rss_mb = memory.baseline_rss / mb, memory.peak_rss / mb
-        report.baseline_pss_mb, report.peak_pss_mb = memory.baseline_pss / mb, memory.peak_pss / mb
+        report.baseline_pss_mb, report.peak_pss_mb = memory.baseline / mb, memory.peak / mb
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps({**asdict(report), "accounted": report.accounted}, indent=2) + "\n")
     (out / "report.md").write_text(f"# Overload: {pipeline} at {factor:g}x\n\n```\n{report.table()}\n```\n")

@@ -65,13 +65,11 @@ def failure_reason(error: BaseException) -> str:
     return type(error).__name__
 
 
-class _Tally:
-    """Latencies of successes and failures by reason, from callbacks on gRPC threads."""
+class InFlight:
+    """Requests sent asynchronously and not yet answered; each answer recorded from a gRPC callback thread."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.latencies: list[float] = []
-        self.failed: Counter[str] = Counter()
         self.outstanding = 0
         self.settled = threading.Condition(self.lock)
 
@@ -82,21 +80,44 @@ class _Tally:
     def done(self, started: float, error: BaseException | None) -> None:
         elapsed = time.monotonic() - started
         with self.lock:
-            if error is None:
-                self.latencies.append(elapsed)
-            else:
-                self.failed[failure_reason(error)] += 1
+            self.record(elapsed, error)
             self.outstanding -= 1
             self.settled.notify_all()
 
-    def drain(self, timeout_s: float) -> None:
+    def record(self, elapsed: float, error: BaseException | None) -> None:
+        """Keep one answer (called with the lock held)."""
+        raise NotImplementedError
+
+    def drain(self, timeout_s: float) -> int:
+        """Wait for the answers still due; return how many never came."""
         deadline = time.monotonic() + timeout_s
         with self.lock:
             while self.outstanding and time.monotonic() < deadline:
                 self.settled.wait(deadline - time.monotonic())
-            if self.outstanding:
-                self.failed["unanswered"] += self.outstanding
+            return self.outstanding
+
+
+class _Tally(InFlight):
+    """Latencies of successes and failures by reason."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.latencies: list[float] = []
+        self.failed: Counter[str] = Counter()
+
+    def record(self, elapsed: float, error: BaseException | None) -> None:
+        if error is None:
+            self.latencies.append(elapsed)
+        else:
+            self.failed[failure_reason(error)] += 1
+
+    def drain(self, timeout_s: float) -> int:
+        unanswered = super().drain(timeout_s)
+        if unanswered:
+            with self.lock:
+                self.failed["unanswered"] += unanswered
                 self.outstanding = 0
+        return unanswered
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from lumaflow.server.access import read_tls, read_token
     from lumaflow.server.distribution import ServeError
     from lumaflow.server.supervisor import Supervisor
-    from lumaflow.server.triton import Endpoints, TritonServer, check_ports_free, is_remote
+    from lumaflow.server.triton import Endpoints, TritonServer, check_ports_free, is_remote, one_line
 
     remote = args.model_repository if args.model_repository and is_remote(args.model_repository) else None
     repository = _repository(args.model_repository)
@@ -148,7 +148,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
         for model in server.missing:
-            print(f"lumaflow serve: not serving {model.name}: {model.reason.splitlines()[0] if model.reason else ''}")
+            print(f"lumaflow serve: not serving {model.name}: {one_line(model.reason)}")
         supervisor = None
         if args.max_restarts >= 0:
             supervisor = Supervisor(

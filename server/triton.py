@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from lumaflow.ensemble.stages import PHOTO_COMPUTE, PHOTO_COMPUTE_COUNT
+
 from .distribution import ServeError, TritonDistribution
 
 PR_SET_PDEATHSIG = 1
@@ -204,7 +206,11 @@ def server_argv(
         f"--log-verbose={log_verbose}",
         *cache,
         *access_argv(token, admin_token, tls),
-        *(["--rate-limit=execution_count", "--rate-limit-resource=photo_compute:1"] if rate_limit else []),
+        *(
+            ["--rate-limit=execution_count", f"--rate-limit-resource={PHOTO_COMPUTE}:{PHOTO_COMPUTE_COUNT}"]
+            if rate_limit
+            else []
+        ),
     ]
 
 
@@ -326,7 +332,6 @@ class TritonServer:
         if isinstance(self.model_repository, Path) and not self.model_repository.is_dir():
             raise ServeError(f"model repository {self.model_repository} does not exist")
         check_ports_free(self.endpoints)
-        self.distribution.backend_directory(self.workdir)
         with self.log_path.open("ab") as log:  # a restart appends: the log keeps why it was needed
             self.process = subprocess.Popen(
                 self.argv(),
@@ -384,7 +389,7 @@ class TritonServer:
             failed = [model for model in models if model.state == "UNAVAILABLE"]
             if failed and not self.allow_partial:
                 model = failed[0]
-                raise ServeError(f"model '{model.name}' failed to load: {_one_line(model.reason)}")
+                raise ServeError(f"model '{model.name}' failed to load: {one_line(model.reason)}")
             if models and all(model.state in ("READY", "UNAVAILABLE") for model in models):
                 status, _ = self._get("/v2/health/ready")
                 if status == 200:
@@ -403,7 +408,7 @@ class TritonServer:
         for needle in ("already in use", "error:", "failed to", "Internal"):
             for line in lines:
                 if needle in line:
-                    return f"tritonserver exited ({code}): {_one_line(line)} (log: {self.log_path})"
+                    return f"tritonserver exited ({code}): {one_line(line)} (log: {self.log_path})"
         return f"tritonserver exited with code {code} (log: {self.log_path})"
 
     def _is_ensemble(self, model: str) -> bool:
@@ -453,7 +458,7 @@ class TritonServer:
         except OSError as error:
             raise ServeError(f"reloading model '{model}' failed: {error}") from None
         if status != 200:
-            raise ServeError(f"reloading model '{model}' failed: {_one_line(body.decode(errors='replace'))}")
+            raise ServeError(f"reloading model '{model}' failed: {one_line(body.decode(errors='replace'))}")
 
     def send_stop(self) -> None:
         """SIGINT: Triton refuses new requests, waits for in-flight ones up to its exit timeout, exits."""
@@ -461,11 +466,12 @@ class TritonServer:
             self._stubs.update(child_pids(self.pid))
             self.process.send_signal(signal.SIGINT)
 
-    def stop(self, timeout_s: float | None = None) -> int:
+    def stop(self, timeout_s: float | None = None, *, drain: bool = True) -> int:
         """Drain the pipelines, then SIGINT (SIGKILL after the timeout), reap the stubs; return the exit code."""
         if self.process is None:
             return 0
-        self.drain(self.exit_timeout_s)
+        if drain:
+            self.drain(self.exit_timeout_s)
         self.send_stop()
         try:
             code = self.process.wait(timeout=timeout_s if timeout_s is not None else self.exit_timeout_s + 15)
@@ -477,14 +483,7 @@ class TritonServer:
 
     def restart(self, ready_timeout_s: float = 300.0) -> list[ModelState]:
         """Stop tritonserver however it is (no drain: it is broken) and start it again on the same ports."""
-        if self.process is not None and self.process.poll() is None:
-            self.send_stop()
-            try:
-                self.process.wait(timeout=self.exit_timeout_s + 15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._reap_stubs()
+        self.stop(drain=False)
         self._stubs.clear()
         self.entry_points = []
         self.start()
@@ -504,7 +503,7 @@ class TritonServer:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _one_line(text: str, limit: int = 400) -> str:
+def one_line(text: str, limit: int = 400) -> str:
     """The telling line of a multi-line reason.
 
     Triton's python backend reports ``Internal: ValueError: message`` then ``At:`` and a
