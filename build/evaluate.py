@@ -54,7 +54,7 @@ from lumaflow.ensemble.pipelines import PIPELINES, Pipeline
 from lumaflow.ensemble.stages import ANALYSIS, Stage, stage_serving
 from lumaflow.server.crops import grid_crops, summarise_analysis
 from lumaflow.server.imaging import Limits, decode_image, pad_to_buckets
-from lumaflow.server.routing import plan_route
+from lumaflow.server.routing import damage_hole, plan_route
 from lumaflow.server.side_inputs import PROVIDERS, SideContext
 
 REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
@@ -148,6 +148,15 @@ def _run_routed(router: Stage, pixels: np.ndarray, context: SideContext, reposit
     routes = json.loads(router.parameters["routes"])
     batch, seconds = pixels[None], 0.0
     for step in plan_route(context.analysis(), context.options):
+        if step.role == "repair":  # the damage map, then the inpainter where it found damage
+            damage, took = _run_stage(stage_serving(routes["damage"]), batch, {}, repository)
+            seconds += took
+            hole, _ = damage_hole(damage[0, :, :, 0])
+            if hole is not None:
+                fill = {contract.HOLE.name: hole[None, :, :, None]}
+                batch, took = _run_stage(stage_serving(routes["inpaint"]), batch, fill, repository)
+                seconds += took
+            continue
         side = (
             {} if step.noise_level is None else {contract.NOISE_LEVEL.name: np.array([[step.noise_level]], np.float32)}
         )

@@ -14,12 +14,23 @@ import torch
 
 from lumaflow.build import degrade
 from lumaflow.build.arch.assessor import Assessor
+from lumaflow.build.arch.colorize import Colorizer
+from lumaflow.build.arch.damage import DamageNet
 from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.arch.inpaint import GatedInpainter
+from lumaflow.build.arch.lut import LookNet
 from lumaflow.build.arch.residual import ResidualRestorer
 from lumaflow.build.assess import Report, evaluate_analysis, evaluate_quality
 from lumaflow.build.assess_data import AnalysisSampler, QualitySampler
 from lumaflow.build.baselines import autocontrast, best_gamma
+from lumaflow.build.colorize_data import (
+    CHROMA_SHRINK,
+    SEPIA_SHARE,
+    ColorizeSampler,
+    colorize_loss,
+    evaluate_colorize,
+)
+from lumaflow.build.damage_data import DamageSampler, damage_loss, evaluate_damage
 from lumaflow.build.eval import (
     EvalReport,
     Suite,
@@ -30,6 +41,7 @@ from lumaflow.build.eval import (
     upscale,
 )
 from lumaflow.build.inpaint_data import InpaintSampler, evaluate_inpaint, inpaint_loss
+from lumaflow.build.looks import LooksSampler, evaluate_looks, looks_loss
 from lumaflow.build.photos import eval_photos
 from lumaflow.build.registry import ModelDescriptor
 from lumaflow.build.sr_data import Pair, make_pairs
@@ -393,4 +405,81 @@ RECIPES["inpaint"] = Recipe(
     make_sampler=InpaintSampler,
     loss=inpaint_loss,
     loss_description="L1 + 0.5 x (1 - SSIM, 7 px windows) (known pixels are copied, so all of it is the hole's)",
+)
+
+
+# --- colourisation --------------------------------------------------------------------------------------
+
+# 16/24/32 (68 k parameters) rather than 32/64/96 (513 k): with 11 training photos the larger one only
+# learns their colours by heart sooner (300-step probes: 18.85 against 20.04 dB held-out chroma PSNR).
+COLORIZE_WIDTHS = (16, 24, 32)
+
+RECIPES["colorize"] = Recipe(
+    name="colorize",
+    make_model=lambda: Colorizer(widths=COLORIZE_WIDTHS),
+    factor=1,
+    degradation=f"per 160 px crop (flat crops kept 50% of the time): grey (BT.601 luma), or with probability"
+    f" {SEPIA_SHARE:g} sepia-toned at strength 0.6-1, then an exposure gain of 0.67-1.49x; target the colour crop",
+    evaluate=evaluate_colorize,
+    steps=800,  # 300-step probes beat grey too (21.4, 21.7 dB); 800 did better (22.6), at 1/2.5 the old time
+    batch_size=16,
+    patch=160,
+    lr=1e-3,
+    # A 160 px crop of a 2560 px wallpaper at 1/8 to 1/5 shows much of the scene, about what a held-out
+    # photo (300-640 px) shows whole: the scene's colour is learnt from context at the served size.
+    scales=(0.125, 0.15, 0.2),
+    make_sampler=ColorizeSampler,
+    loss=colorize_loss,
+    loss_description=f"MSE of the BT.601 chroma planes (Cb, Cr) against {CHROMA_SHRINK:g} x the photo's (shrunk"
+    " towards grey: 11 photos make an uncertain estimate); luma is copied from the input",
+)
+
+
+# --- old-photo damage -----------------------------------------------------------------------------------
+
+DAMAGE_WIDTHS = (16, 32, 48)
+
+RECIPES["damage"] = Recipe(
+    name="damage",
+    make_model=lambda: DamageNet(widths=DAMAGE_WIDTHS),
+    factor=1,
+    degradation="per 128 px crop: aged (grey 35% / sepia 35% / faded colour 30%, blur, paper mottle, grain; not"
+    " marked), then each of scratches, dust, creases, tears with probability 0.6 at amount 0.5-2 (10% of crops"
+    " undamaged); target the mask of visibly changed pixels (lumaflow.build.damage_data)",
+    evaluate=evaluate_damage,
+    # Chosen from four GPU runs (docs/quality.md): 2000 steps of batch 8 or 12 reached mean IoU 0.57-0.63, 4000 of
+    # batch 12 at lr 2e-3 0.70, at 3e-3 0.73. That took 308 s on a GPU; on the idle 2-core CPU (2 threads) it runs at
+    # 0.605 s a step: about 40 min, inside the 45 min budget (2.4 s a step when three trainings shared the cores).
+    steps=4000,
+    batch_size=12,
+    patch=128,
+    lr=3e-3,
+    scales=(0.33, 0.25, 0.2),
+    make_sampler=DamageSampler,
+    loss=damage_loss,
+    loss_description="BCE + soft Dice (over the batch) of the damage probability",
+)
+
+
+# --- looks (stylize templates) -------------------------------------------------------------------------
+
+LOOKS_HP = {"templates": 12, "basis": 3, "size": 17, "width": 16}
+
+RECIPES["looks"] = Recipe(
+    name="looks",
+    make_model=lambda: LookNet(**LOOKS_HP),
+    factor=1,
+    degradation="input: a random crop, treated as a whole photo; target: that crop graded by a random one of the"
+    " 12 looks (lumaflow.build.looks: adaptive levels / white balance / exposure, then the look's colour work),"
+    " strength 1",
+    evaluate=evaluate_looks,
+    steps=2500,
+    batch_size=16,
+    patch=128,
+    lr=2e-3,
+    # Small sources (256x160 to 512x320): a 128 px crop then holds much of a photo, as the thumbnail does when served.
+    scales=(0.1, 0.15, 0.2),
+    make_sampler=LooksSampler,
+    loss=looks_loss,
+    loss_description="L1 (RGB)",
 )

@@ -16,9 +16,12 @@ import torch
 from torch import nn
 
 from lumaflow.build.arch.assessor import Assessor
+from lumaflow.build.arch.colorize import Colorizer, colorizer_hyperparameters
+from lumaflow.build.arch.damage import DamageNet, damage_hyperparameters
 from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.arch.ffdnet import FFDNet, is_kair_state_dict, state_dict_from_kair
 from lumaflow.build.arch.inpaint import DILATIONS, GatedInpainter
+from lumaflow.build.arch.lut import LookNet, looknet_hyperparameters
 from lumaflow.build.arch.residual import CONTEXT_PLANES, RANGE_PLANES, ResidualRestorer
 from lumaflow.build.arch.rrdbnet import RRDBNet
 from lumaflow.build.arch.srmd import DEGRADATION_VECTOR, SRMD
@@ -481,6 +484,51 @@ def _load_inpainter(state: StateDict) -> ModelDescriptor:
     return _loaded("GatedInpainter", model, state, {**hp, "dilations": len(DILATIONS)}, scale=1)
 
 
+# --- Colorizer (grey / sepia photos) ---------------------------------------------------------------
+
+
+def _detect_colorizer(state: StateDict) -> bool:
+    return colorizer_hyperparameters(state) is not None
+
+
+def _load_colorizer(state: StateDict) -> ModelDescriptor:
+    hp = colorizer_hyperparameters(state)
+    if hp is None:
+        raise ValueError("not a Colorizer state dict")
+    model = Colorizer(widths=(hp["width0"], hp["width1"], hp["width2"]))
+    return _loaded("Colorizer", model, state, hp, scale=1)
+
+
+# --- DamageNet (old-photo damage masks) ------------------------------------------------------------
+
+
+def _detect_damage(state: StateDict) -> bool:
+    return damage_hyperparameters(state) is not None
+
+
+def _load_damage(state: StateDict) -> ModelDescriptor:
+    hp = damage_hyperparameters(state)
+    if hp is None:
+        raise ValueError("not a DamageNet state dict")
+    model = DamageNet(widths=(hp["width0"], hp["width1"], hp["width2"]))
+    return _loaded("DamageNet", model, state, hp, scale=1, size_multiple=1)
+
+
+# --- LookNet (stylize looks: image-adaptive 3D LUTs) --------------------------------------------------
+
+
+def _detect_looknet(state: StateDict) -> bool:
+    return looknet_hyperparameters(state) is not None
+
+
+def _load_looknet(state: StateDict) -> ModelDescriptor:
+    hp = looknet_hyperparameters(state)
+    if hp is None:
+        raise ValueError("not a LookNet state dict")
+    model = LookNet(templates=hp["templates"], basis=hp["basis"], size=hp["size"], width=hp["width"])
+    return _loaded("LookNet", model, state, hp, scale=1)
+
+
 # --- registry ----------------------------------------------------------------------------------
 
 
@@ -504,6 +552,9 @@ REGISTRY: Mapping[str, ArchSupport] = _build_registry(
         ArchSupport(name="ResidualRestorer", detect=_detect_residual, load=_load_residual),
         ArchSupport(name="Assessor", detect=_detect_assessor, load=_load_assessor),
         ArchSupport(name="GatedInpainter", detect=_detect_inpainter, load=_load_inpainter),
+        ArchSupport(name="Colorizer", detect=_detect_colorizer, load=_load_colorizer),
+        ArchSupport(name="LookNet", detect=_detect_looknet, load=_load_looknet),
+        ArchSupport(name="DamageNet", detect=_detect_damage, load=_load_damage),
     ]
 )
 

@@ -194,6 +194,8 @@ def build_artifact(artifact: Artifact) -> dict[str, object]:
         checks = _build_assessor(descriptor.model, artifact, pixels_in.name, pixels_out.name)
     elif [tensor.name for tensor in side] == [contract.HOLE.name]:
         checks = _build_inpainter(descriptor.model, artifact)
+    elif [tensor.name for tensor in side] == [contract.TEMPLATE.name, contract.STRENGTH.name]:
+        checks = _build_looks(descriptor.model, artifact)
     elif [tensor.name for tensor in side] == [contract.NOISE_LEVEL.name]:
         graph = NoiseLevelPixelsGraph(model)
         export_denoiser_onnx(graph, artifact.onnx_path)
@@ -259,6 +261,21 @@ def _build_inpainter(model: object, artifact: Artifact) -> dict[str, object]:
         hole[:, pixels.shape[1] // 4 : pixels.shape[1] // 2, pixels.shape[2] // 3 : pixels.shape[2] // 2 + 5] = 1
         samples.append((pixels, hole))
     return _parity(verify_onnx(graph, artifact.onnx_path, samples))
+
+
+def _build_looks(model: object, artifact: Artifact) -> dict[str, object]:
+    """Export the looks network (PIXELS, TEMPLATE, STRENGTH) and check it on batches mixing looks and strengths."""
+    from lumaflow.build.arch.lut import LookNet, LooksGraph, export_looks_onnx
+    from lumaflow.build.export import verify_onnx
+    from lumaflow.build.looks import looks_parity_samples
+
+    if not isinstance(model, LookNet):
+        raise TypeError(f"stage {artifact.stage.name!r} takes a TEMPLATE but its network is not a LookNet")
+    graph = LooksGraph(model)
+    names = tuple(tensor.name for tensor in artifact.stage.inputs)
+    (output,) = artifact.stage.outputs
+    export_looks_onnx(graph, artifact.onnx_path, names, output.name)
+    return _parity(verify_onnx(graph, artifact.onnx_path, looks_parity_samples(model.templates)))
 
 
 def _parity(parity: Parity) -> dict[str, object]:

@@ -21,7 +21,7 @@ from .errors import (
 )
 from .metrics import ClientMetrics
 from .policy import RetryPolicy, TLSConfig
-from .protocol import PipelineInfo
+from .protocol import PipelineInfo, TemplateInfo
 from .result import EnhanceResult
 from .sync import LumaflowClient
 
@@ -44,6 +44,7 @@ __all__ = [
     "ServerError",
     "SessionStats",
     "TLSConfig",
+    "TemplateInfo",
     "Unauthenticated",
     "Unavailable",
     "UnknownPipeline",

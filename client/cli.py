@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from .camera import CameraSession, stream
-from .compare import side_by_side, slider_page
+from .compare import applied, compare_stem, side_by_side, slider_page
 from .errors import LumaflowError
 from .policy import RetryPolicy, TLSConfig
 from .result import EnhanceResult
@@ -69,6 +69,8 @@ def cmd_enhance(args: argparse.Namespace) -> int:
         print(f"lumaflow enhance: --mask {problem}", file=sys.stderr)
         return 2
     options = dict(args.option or [])
+    if args.template is not None:
+        options["template"] = args.template
     with _client(args) as client:
         if args.mask is not None:
             results: list[Any] = []
@@ -94,9 +96,10 @@ def cmd_enhance(args: argparse.Namespace) -> int:
             line += f"; quality {quality['output']:.0f} {verdict}{quality['input']:.0f} ({quality['compared_with']})"
         if args.compare:
             before = Image.open(io.BytesIO(source.read_bytes()))
-            pair = side_by_side(before, result.image, written.with_name(written.stem + "_compare.png"))
-            page = slider_page(before, result.image, written.with_name(written.stem + "_compare.html"), source.name)
-            line += f"; compare: {pair.name}, {page.name}"
+            label, stem = applied(result.info), compare_stem(written.stem, result.info)
+            pair = side_by_side(before, result.image, written.with_name(stem + ".png"), label)
+            page = slider_page(before, result.image, written.with_name(stem + ".html"), f"{source.name}, {label}")
+            line += f"; {label}; compare: {pair.name}, {page.name}"
         print(line)
     return 1 if failed else 0
 
@@ -112,6 +115,10 @@ def cmd_pipelines(args: argparse.Namespace) -> int:
         keys = ", ".join(info.options_schema.get("properties", {})) or "-"
         presets = ", ".join(info.presets) or "-"
         print(f"{info.name:<22} {info.kind:<7} {info.description}\n{'':<30} options: {keys}; presets: {presets}")
+        for template in info.templates:
+            thumbnail = template.save_thumbnail(args.thumbnails) if args.thumbnails else None
+            where = f" [{thumbnail}]" if thumbnail else ""
+            print(f"{'':<30} template {template.name:<14} {template.description}{where}")
     return 0
 
 
@@ -256,11 +263,19 @@ def add_commands(commands: Any) -> None:
     enhance.add_argument("--option", type=_option, action="append", help="an OPTIONS key=value (repeatable)")
     enhance.add_argument("--concurrency", type=int, default=4)
     enhance.add_argument("--mask", type=Path, help="inpaint: a PNG of the photo's size, white where to remove")
-    enhance.add_argument("--compare", action="store_true", help="also write a side-by-side PNG and an HTML slider")
+    enhance.add_argument("--template", help="stylize: the look to apply (see `lumaflow pipelines`)")
+    enhance.add_argument(
+        "--compare",
+        action="store_true",
+        help="also write a side-by-side PNG and an HTML slider, saying what was applied",
+    )
     common(enhance)
     enhance.set_defaults(handler=cmd_enhance)
 
-    pipelines = commands.add_parser("pipelines", help="list the pipelines a server serves, with options and presets")
+    pipelines = commands.add_parser(
+        "pipelines", help="list the pipelines a server serves, with options, presets and templates"
+    )
+    pipelines.add_argument("--thumbnails", type=Path, help="write each template's thumbnail into this folder")
     common(pipelines)
     pipelines.set_defaults(handler=cmd_pipelines)
 

@@ -1,4 +1,8 @@
-"""Before/after views of one enhancement: a side-by-side PNG and a self-contained HTML slider page."""
+"""Before/after views of one enhancement: a side-by-side PNG and a self-contained HTML slider page.
+
+Both say what was applied (the look and its strength, or the stages a router ran and why), read from
+the result's INFO, so a folder of comparisons explains itself.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,40 @@ import base64
 import html
 import io
 from pathlib import Path
+from typing import Any
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
 GAP = 8
+CAPTION = 22  # pixels of the caption strip under each half
+
+
+def applied(info: dict[str, Any]) -> str:
+    """What the pipeline did to this photo, in a few words, from its INFO."""
+    pipeline = str(info.get("pipeline", ""))
+    analysis = info.get("analysis", {})
+    template = analysis.get("template")
+    if template:
+        strength = float(template.get("strength", 1.0))
+        return f"{pipeline}: {template['name']} look" + (f" at strength {strength:g}" if strength != 1.0 else "")
+    route = info.get("route")
+    if route is not None:
+        damage = analysis.get("damage")
+        names = []
+        for step in route:
+            name = str(step["stage"])
+            if name == "damage" and damage:
+                name = f"damage {100 * float(damage['coverage']):.1f}% found"
+            names.append(name)
+        return f"{pipeline}: " + (" > ".join(names) if names else "nothing needed")
+    stages = [str(stage) for stage in info.get("stages", [])[1:-2]]
+    return f"{pipeline}: " + " > ".join(stages) if stages else pipeline
+
+
+def compare_stem(stem: str, info: dict[str, Any]) -> str:
+    """The comparison files' stem: the look's name in it when one was applied, so each look gets its own."""
+    template = info.get("analysis", {}).get("template")
+    return f"{stem}_{template['name']}_compare" if template else f"{stem}_compare"
 
 
 def _before_at_after_size(before: Image.Image, after: Image.Image) -> Image.Image:
@@ -18,12 +52,17 @@ def _before_at_after_size(before: Image.Image, after: Image.Image) -> Image.Imag
     return upright.resize(after.size, Image.Resampling.NEAREST) if upright.size != after.size else upright
 
 
-def side_by_side(before: Image.Image, after: Image.Image, path: Path) -> Path:
+def side_by_side(before: Image.Image, after: Image.Image, path: Path, label: str = "") -> Path:
+    """Before and after at the same size, captioned "before" and "after" plus ``label`` (what was applied)."""
     left = _before_at_after_size(before, after)
     right = after.convert("RGB")
-    canvas = Image.new("RGB", (left.width + GAP + right.width, max(left.height, right.height)), (255, 255, 255))
+    height = max(left.height, right.height)
+    canvas = Image.new("RGB", (left.width + GAP + right.width, height + CAPTION), (255, 255, 255))
     canvas.paste(left, (0, 0))
     canvas.paste(right, (left.width + GAP, 0))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((4, height + 5), "before", fill=(0, 0, 0))
+    draw.text((left.width + GAP + 4, height + 5), f"after: {label}" if label else "after", fill=(0, 0, 0))
     canvas.save(path, format="PNG")
     return path
 

@@ -12,6 +12,7 @@ import io
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -57,6 +58,12 @@ def probe_mask(side: int = PROBE_SIDE) -> np.ndarray:
     return mask
 
 
+def required_choices(info: PipelineInfo) -> dict[str, Any]:
+    """A value for each OPTIONS key the pipeline requires (stylize's template): its first allowed one."""
+    schema = info.options_schema
+    return {key: schema["properties"][key]["enum"][0] for key in schema.get("required", [])}
+
+
 def probe_pipeline(client: LumaflowClient, info: PipelineInfo, timeout: float) -> PipelineProbe:
     started = time.monotonic()
     try:
@@ -67,7 +74,8 @@ def probe_pipeline(client: LumaflowClient, info: PipelineInfo, timeout: float) -
                 raise LumaflowError(f"the frame came back with shape {out.shape}")
         else:
             mask = probe_mask() if "MASK" in info.inputs else None
-            result = client.enhance(probe_png(), info.name, timeout=timeout, mask=mask)
+            options = required_choices(info)
+            result = client.enhance(probe_png(), info.name, timeout=timeout, mask=mask, **options)
             if min(result.image.size) < 1:
                 raise LumaflowError("the result is empty")
     except Overloaded as error:

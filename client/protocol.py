@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,6 +55,30 @@ def frame_inputs(frame: np.ndarray) -> list[grpcclient.InferInput]:
 
 
 @dataclass(frozen=True)
+class TemplateInfo:
+    """One look of a pipeline with templates (``stylize``): OPTIONS ``template`` takes its name."""
+
+    name: str
+    description: str
+    thumbnail: bytes = b""  # a small JPEG of the look on a real photo; empty when the server has none
+
+    def save_thumbnail(self, folder: Path) -> Path | None:
+        """Write the thumbnail as ``<folder>/<name>.jpg``; None when there is none."""
+        if not self.thumbnail:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.name}.jpg"
+        path.write_bytes(self.thumbnail)
+        return path
+
+
+def _template(entry: dict[str, Any]) -> TemplateInfo:
+    url = str(entry.get("thumbnail", ""))
+    thumbnail = base64.b64decode(url.split(",", 1)[1]) if url.startswith("data:") and "," in url else b""
+    return TemplateInfo(name=str(entry["name"]), description=str(entry.get("description", "")), thumbnail=thumbnail)
+
+
+@dataclass(frozen=True)
 class PipelineInfo:
     """A served pipeline as its ensemble config describes it."""
 
@@ -62,6 +88,7 @@ class PipelineInfo:
     options_schema: dict[str, Any]
     presets: dict[str, dict[str, Any]]
     inputs: tuple[str, ...] = ()  # the ensemble's input tensors (IMAGE, OPTIONS, MASK / FRAME)
+    templates: tuple[TemplateInfo, ...] = ()  # the looks OPTIONS ``template`` chooses from (stylize)
 
 
 def served_models(statistics: dict[str, Any]) -> list[str]:
@@ -89,4 +116,5 @@ def pipeline_info(config: dict[str, Any]) -> PipelineInfo | None:
         options_schema=json.loads(parameters.get("options_schema") or "{}"),
         presets=json.loads(parameters.get("presets") or "{}"),
         inputs=tuple(tensor["name"] for tensor in config.get("input", [])),
+        templates=tuple(_template(entry) for entry in json.loads(parameters.get("templates") or "[]")),
     )

@@ -132,7 +132,7 @@ class WarmupInput:
 
     dtype: DataType
     dims: tuple[int, ...]
-    random_data: bool = False
+    random_data: bool = False  # else zeros: for indices (TEMPLATE), where random values are out of range
     input_data_file: str = ""  # a file in <model>/warmup/; TYPE_STRING items are 4-byte length + bytes
 
 

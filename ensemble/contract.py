@@ -43,6 +43,13 @@ HOLE = Tensor("HOLE", DataType.UINT8, (-1, -1, 1), "1 where pixels are to be fil
 RESULT = Tensor(
     "RESULT", DataType.UINT8, (-1, -1, 3), "a router's result: RGB pixels, HWC, unpadded, at the scale META says"
 )
+TEMPLATE = Tensor(
+    "TEMPLATE", DataType.INT32, (1,), "stylize: the look's index in lumaflow.ensemble.looks.TEMPLATES (from OPTIONS)"
+)
+STRENGTH = Tensor("STRENGTH", DataType.FP32, (1,), "stylize: 0 keeps the photo, 1 applies the look fully")
+DAMAGE = Tensor(
+    "DAMAGE", DataType.UINT8, (-1, -1, 1), "old photos: probability x 255 that a pixel is damage (scratch, dust, tear)"
+)
 ORIGINAL = Tensor("ORIGINAL", DataType.UINT8, (-1, -1, 3), "the pipeline's input pixels as decode gave them")
 # The assessors (one row per crop; the caller aggregates a photo's crops).
 ANALYSIS_FIELDS = ("noise_sigma", "jpeg_quality", "blur_sigma", "exposure_ev", "p_colour", "p_grey", "p_sepia")

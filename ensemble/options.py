@@ -28,6 +28,7 @@ class Option:
     minimum: float | None = None
     maximum: float | None = None
     unit: str = ""
+    required: bool = False  # the request must give it (no default says what the photo wants)
 
     def schema(self) -> dict[str, Any]:
         description = f"{self.description} ({self.unit})" if self.unit else self.description
@@ -87,13 +88,17 @@ def options_schema(
             "enum": list(presets),
             "description": f"A named bundle of options, under the request's own keys ({bundles})",
         }
-    return {
+    schema: dict[str, Any] = {
         "$schema": JSON_SCHEMA_DIALECT,
         "title": f"OPTIONS of the {pipeline} pipeline",
         "type": "object",
         "properties": properties,
         "additionalProperties": False,
     }
+    required = [option.name for option in options if option.required]
+    if required:
+        schema["required"] = required
+    return schema
 
 
 def defaults(options: tuple[Option, ...]) -> dict[str, Any]:

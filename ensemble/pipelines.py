@@ -14,6 +14,7 @@ from typing import Any
 
 from . import contract
 from .config import EnsembleStep, Tensor
+from .looks import TEMPLATE_NAMES, TEMPLATES, Look
 from .options import OUTPUT_OPTIONS, Option
 from .stages import DECODE, ENCODE, QUALITY_CHECK, STAGES, SizeBuckets, Stage
 
@@ -32,6 +33,8 @@ class Pipeline:
     max_output_megapixels: float = 64.0  # what encode and the client must hold: 64 MP is 192 MB of RGB
     # Named OPTIONS bundles (OPTIONS "preset": NAME), applied by decode under the request's own keys.
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
+    # The looks OPTIONS ``template`` chooses from, listed with the pipeline (with thumbnails) for clients.
+    templates: tuple[Look, ...] = ()
 
     @property
     def stages(self) -> tuple[Stage, ...]:
@@ -307,16 +310,67 @@ PHOTO_ENHANCE = Pipeline(
     },
 )
 
-# Scanned prints: small, grainy, faded or dark. The same router with defaults for them: restoration as the
-# analysis reads it, low-light / colour curves when it reads the print as dark, and x2 by default.
-# Damage repair (scratches, dust, tears) and colourisation are networks of their own (the templates issue).
+STYLIZE = Pipeline(
+    name="stylize",
+    doc="photographic looks, ours: an image-adaptive 3D-LUT network applies the OPTIONS template (12 looks, listed"
+    " with thumbnails), blended with the photo by OPTIONS strength (untiled)",
+    steps=("looks",),
+    # Untiled (the LUT weights come from the whole photo); the per-pixel LUT costs little, its float copies do.
+    max_input_megapixels=12.0,
+    max_batch_size=4,
+    options=(
+        Option(
+            "template",
+            "string",
+            "The look to apply (see the pipeline's templates)",
+            None,
+            TEMPLATE_NAMES,
+            required=True,
+        ),
+        Option(
+            "strength",
+            "number",
+            "How much of the look: 0 keeps the photo, 1 applies it fully",
+            1.0,
+            minimum=0,
+            maximum=1,
+        ),
+        *OUTPUT_OPTIONS,
+    ),
+    templates=TEMPLATES,
+)
+
+# Scanned prints: damaged, grainy, faded, often grey or sepia. The same router as photo_enhance, with its own
+# steps switched on: damage found by the damage network is filled by the inpainter before anything else (noise
+# removal would smear a scratch into the photo), and a grey or sepia print is colourised after restoration.
+OLD_PHOTO_OPTIONS = (
+    Option(
+        "repair",
+        "string",
+        "Damage repair: auto and on let the damage network find scratches, dust, creases and tears and the inpainter"
+        " fill them; off skips both",
+        "auto",
+        choices=("auto", "on", "off"),
+    ),
+    Option(
+        "colorize",
+        "string",
+        "Colourisation: auto colourises when the analysis network reads the photo as grey or sepia; on always;"
+        " off never",
+        "auto",
+        choices=("auto", "on", "off"),
+    ),
+)
+
 OLD_PHOTO = Pipeline(
     name="old_photo",
-    doc="a scanned old photo: analysis -> denoise / dejpeg as the analysis reads it -> low-light and colour curves"
-    " when it reads the print as dark -> x2 SR (OPTIONS scale 1/2/4) -> quality check; routed per photo by BLS",
+    doc="a scanned old photo: analysis -> damage mask -> inpaint the damage -> denoise / dejpeg as the analysis reads"
+    " it -> colourise when grey or sepia -> low light when dark -> x2 SR (OPTIONS scale 1/2/4) -> optional refinement"
+    " -> quality check; routed per photo by BLS",
     steps=("photo_route",),
     max_input_megapixels=12.0,
     options=(
+        *OLD_PHOTO_OPTIONS,
         *(replace(option, default=2) if option.name == "scale" else option for option in PHOTO_ENHANCE_OPTIONS),
         *OUTPUT_OPTIONS,
     ),
@@ -338,6 +392,7 @@ PIPELINES: dict[str, Pipeline] = {
         INPAINT,
         PHOTO_ENHANCE,
         OLD_PHOTO,
+        STYLIZE,
     )
 }
 

@@ -23,6 +23,7 @@ import lumaflow
 
 from . import contract
 from .config import DynamicBatching, InstanceGroup, InstanceKind, ModelConfig, RateLimiter, Tensor
+from .looks import listing
 from .options import options_schema
 from .pipelines import CameraPipeline, Pipeline
 from .stages import ANALYSIS, DECODE, ENCODE, QUALITY_CHECK, Network, Stage, gate_queue, stage_serving
@@ -202,6 +203,7 @@ def ensemble_config(pipeline: Pipeline) -> ModelConfig:
                 options_schema(pipeline.name, pipeline.options, pipeline.presets), sort_keys=True
             ),
             "presets": json.dumps(pipeline.presets, sort_keys=True),
+            **({"templates": json.dumps(listing(pipeline.templates), sort_keys=True)} if pipeline.templates else {}),
         },
         # Cached only when the server is started with a cache (`lumaflow serve --response-cache-mb N`):
         # off by default, so load tests measure the pipeline, not the cache.
@@ -258,8 +260,10 @@ def to_proto(config: ModelConfig) -> pb.ModelConfig:
             entry.dims.extend(data.dims)
             if data.input_data_file:
                 entry.input_data_file = data.input_data_file
+            elif data.random_data:
+                entry.random_data = True
             else:
-                entry.random_data = data.random_data
+                entry.zero_data = True
     if config.response_cache:
         message.response_cache.enable = True
     return message

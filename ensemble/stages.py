@@ -445,6 +445,52 @@ INPAINT = Stage(
     tiling=Tiling(tile=384, context=64, identity_without=contract.HOLE.name),
 )
 
+# --- looks and old-photo repair ---------------------------------------------------------------------
+
+LOOKS = Stage(
+    name="looks",
+    doc="stylize, ours: a small CNN reads a thumbnail and mixes the TEMPLATE's basis 3D LUTs (Zeng et al. 2020),"
+    " applied per pixel and blended with the photo by STRENGTH",
+    inputs=(contract.PIXELS, contract.TEMPLATE, contract.STRENGTH),
+    outputs=(contract.RESTORED,),
+    max_batch_size=4,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
+    network=Network(architecture="lut", weights="looks.pt"),
+    threads=2,
+    # Untiled and unpadded: the LUT weights come from the whole photo, which tiles or padding would change.
+    max_batch_pixels=16 * 1024 * 1024,
+)
+
+DAMAGE = Stage(
+    name="damage",
+    doc="old-photo damage, ours: a small U-Net marks scratches, dust, creases and tears (probability x 255)",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.DAMAGE,),
+    max_batch_size=8,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
+    network=Network(architecture="damage", weights="damage.pt"),
+    size_buckets=PHOTO_BUCKETS,
+    threads=2,
+    max_batch_pixels=2 * 1024 * 1024,
+    tiling=Tiling(tile=384, context=64),
+)
+
+COLORIZE = Stage(
+    name="colorize",
+    doc="colourisation, ours: keeps the photo's luma and predicts its chroma (for grey and sepia photos)",
+    inputs=(contract.PIXELS,),
+    outputs=(contract.RESTORED,),
+    max_batch_size=4,
+    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
+    instances=PHOTO_NETWORK,
+    network=Network(architecture="colorize", weights="colorize.pt"),
+    threads=2,
+    # Untiled: the scene's colours come from the whole photo (a tile of sky alone does not know it is sky).
+    max_batch_pixels=16 * 1024 * 1024,
+)
+
 # decode is instantiated once per pipeline (see pipelines.py); this is its shared template.
 DECODE = Stage(
     name="decode",
@@ -465,8 +511,9 @@ def stage_serving(model: str, stages: dict[str, Stage] | None = None) -> Stage:
     raise KeyError(f"no stage serves model {model!r}")
 
 
-# What photo_enhance's router may call, by role: the tilers of the photo stages (any size) and the
-# untiled low-light stage. The analysis network decides restore and low light; OPTIONS decide the rest.
+# What the router (photo_enhance, old_photo) may call, by role: the tilers of the photo stages (any size) and the
+# untiled low-light and colourisation stages. The analysis network decides restore, colourisation and low light,
+# the damage network where the inpainter fills; OPTIONS decide the rest.
 PHOTO_ROUTES = {
     "analysis": ANALYSIS.name,
     "denoise": FFDNET.tiler_name,
@@ -477,12 +524,16 @@ PHOTO_ROUTES = {
     "sr_x2_fast": ESPCN_X2.tiler_name,
     "sr_x4_fast": SR_X4.tiler_name,
     "refine": REFINE.tiler_name,
+    "damage": DAMAGE.tiler_name,
+    "inpaint": INPAINT.tiler_name,
+    "colorize": COLORIZE.name,
 }
 
 PHOTO_ROUTE = Stage(
     name="photo_route",
-    doc="photo_enhance's router (BLS): asks the analysis network, then sends the photo through the restore,"
-    " low-light, SR and refinement stages that the analysis and OPTIONS call for",
+    doc="photo_enhance's and old_photo's router (BLS): asks the analysis network, then sends the photo through"
+    " the damage repair, restore, colourisation, low-light, SR and refinement stages that the analysis and OPTIONS"
+    " call for",
     inputs=(contract.PIXELS, contract.META),
     outputs=(contract.RESULT, contract.META),
     max_batch_size=16,
@@ -534,6 +585,9 @@ STAGES: dict[str, Stage] = {
         QUALITY,
         LOW_LIGHT,
         INPAINT,
+        LOOKS,
+        DAMAGE,
+        COLORIZE,
         PHOTO_ROUTE,
         QUALITY_CHECK,
         ENCODE,

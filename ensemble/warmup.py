@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import contract
-from .config import Tensor, Warmup, WarmupInput
+from .config import DataType, Tensor, Warmup, WarmupInput
+from .looks import TEMPLATE_NAMES
 from .stages import Stage
 
 SAMPLE = Path(__file__).with_name("warmup_sample.jpg")
@@ -28,7 +29,8 @@ OPTIONS_DATA_FILE = "sample_options"
 SAMPLE_SIDE = 256
 # A decode warmed with the sample must not ask the analysis network by BLS: that model may not be
 # loaded yet while this one warms. Giving the noise level is what a client may do as well.
-WARMUP_OPTIONS = {"noise_level": 10}
+# A pipeline that requires a key (stylize's template) is given its first value.
+WARMUP_OPTIONS = {"noise_level": 10, "template": TEMPLATE_NAMES[0]}
 CAMERA_FRAME = (240, 320)  # a camera stage's frames have no fixed size; warm at the benchmark size
 
 
@@ -89,5 +91,6 @@ def stage_warmups(stage: Stage) -> tuple[Warmup, ...]:
     inputs = {pixels.name: WarmupInput(pixels.dtype, (height, width, 3), random_data=True)}
     for tensor in side:  # per-image values keep their dims; per-pixel ones (HOLE) take the pixels' size
         dims = (height, width, *tensor.dims[2:]) if tensor.dims[:2] == (-1, -1) else tensor.dims
-        inputs[tensor.name] = WarmupInput(tensor.dtype, dims, random_data=True)
+        # An index (TEMPLATE) is zero, a valid look; random values would be out of its range.
+        inputs[tensor.name] = WarmupInput(tensor.dtype, dims, random_data=tensor.dtype is not DataType.INT32)
     return (Warmup(name=f"random {height}x{width}", inputs=inputs),)

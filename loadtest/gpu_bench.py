@@ -100,6 +100,9 @@ def _inputs(entry: dict[str, Any], image: torch.Tensor) -> tuple[torch.Tensor, .
         h, w = image.shape[-2:]
         hole[..., h // 3 : h // 3 + h // 8, w // 3 : w // 3 + w // 10] = 1.0  # an object-sized hole
         return image, hole
+    if side == ["TEMPLATE", "STRENGTH"]:  # the looks network: the first look, fully applied
+        count = image.shape[0]
+        return image, torch.zeros(count, dtype=torch.long, device=image.device), image.new_ones(count)
     return (image,)
 
 
@@ -113,10 +116,10 @@ def _photo(height: int, width: int) -> torch.Tensor:
     return torch.from_numpy(pixels.copy()).permute(2, 0, 1)[None].float() / 255.0
 
 
-def _unit_batch(entry: dict[str, Any], batch: int, device: torch.device) -> torch.Tensor:
+def _unit_batch(entry: dict[str, Any], batch: int, device: torch.device, frame: tuple[int, int]) -> torch.Tensor:
     if _is_assessor(entry):
         return torch.rand(batch * CROPS_PER_PHOTO, 3, CROP, CROP, device=device)
-    return _photo(*FRAME).to(device).expand(batch, -1, -1, -1).contiguous()
+    return _photo(*frame).to(device).expand(batch, -1, -1, -1).contiguous()
 
 
 def _time(call: Callable[[], object], budget_s: float = 0.6, most: int = 20) -> float:
@@ -151,24 +154,30 @@ def _fp16_error(model: nn.Module, entry: dict[str, Any], device: torch.device) -
     image = _photo(512, 512).to(device)
     with torch.inference_mode():
         full = model.float()(*_inputs(entry, image))
-        half = model.half()(*(x.half() for x in _inputs(entry, image)))
+        half = model.half()(*(x.half() if x.is_floating_point() else x for x in _inputs(entry, image)))
     model.float()
     return _psnr_8bit(full, half)
 
 
-def _measure(model: nn.Module, entry: dict[str, Any], mode: str, batch: int, device: torch.device) -> dict[str, Any]:
+def _measure(
+    model: nn.Module, entry: dict[str, Any], mode: str, batch: int, device: torch.device, frame: tuple[int, int]
+) -> dict[str, Any]:
     dtype = torch.float16 if mode.startswith("fp16") else torch.float32
     memory_format = torch.channels_last if mode.endswith("-cl") else torch.contiguous_format
     model = model.to(dtype=dtype).to(memory_format=memory_format)  # type: ignore[call-overload]
     inputs = tuple(
-        x.to(dtype=dtype, memory_format=memory_format) if x.dim() == 4 and x.shape[-1] > 1 else x.to(dtype)
-        for x in _inputs(entry, _unit_batch(entry, batch, device))
+        x
+        if not x.is_floating_point()  # indices (the looks' template) stay integers
+        else x.to(dtype=dtype, memory_format=memory_format)
+        if x.dim() == 4 and x.shape[-1] > 1
+        else x.to(dtype)
+        for x in _inputs(entry, _unit_batch(entry, batch, device, frame))
     )
     torch.cuda.reset_peak_memory_stats()
     with torch.inference_mode():
         seconds = _time(lambda: model(*inputs))
     units = batch
-    megapixels = units * (CROPS_PER_PHOTO * CROP * CROP if _is_assessor(entry) else FRAME[0] * FRAME[1]) / 1e6
+    megapixels = units * (CROPS_PER_PHOTO * CROP * CROP if _is_assessor(entry) else frame[0] * frame[1]) / 1e6
     return {
         "stage": entry["stage"],
         "architecture": entry["architecture"],
@@ -182,7 +191,15 @@ def _measure(model: nn.Module, entry: dict[str, Any], mode: str, batch: int, dev
     }
 
 
-def run(weights: Path, out: Path, budget_s: float, only: list[str] | None) -> None:
+def run(
+    weights: Path,
+    out: Path,
+    budget_s: float,
+    only: list[str] | None,
+    frame: tuple[int, int] = FRAME,
+    batches: tuple[int, ...] = BATCHES,
+    modes: tuple[str, ...] = MODES,
+) -> None:
     if not torch.cuda.is_available():
         sys.exit("gpu_bench run needs a CUDA GPU")
     torch.backends.cudnn.benchmark = True
@@ -195,7 +212,7 @@ def run(weights: Path, out: Path, budget_s: float, only: list[str] | None) -> No
         "torch": torch.__version__,
         "cudnn": torch.backends.cudnn.version(),
         "python": platform.python_version(),
-        "frame": {"height": FRAME[0], "width": FRAME[1]},
+        "frame": {"height": frame[0], "width": frame[1]},
         "assessor_unit": f"{CROPS_PER_PHOTO} crops of {CROP}x{CROP}",
         "rows": [],
         "fp16_psnr_vs_fp32": {},
@@ -206,13 +223,13 @@ def run(weights: Path, out: Path, budget_s: float, only: list[str] | None) -> No
     for entry in entries:
         model = _model(weights, entry).to(device).eval()
         report["fp16_psnr_vs_fp32"][entry["stage"]] = _fp16_error(model, entry, device)
-        for mode in MODES:
-            for batch in BATCHES:
+        for mode in modes:
+            for batch in batches:
                 if time.monotonic() > deadline:
                     report["skipped"].append(f"{entry['stage']} {mode} batch {batch}: time budget spent")
                     continue
                 try:
-                    row = _measure(model, entry, mode, batch, device)
+                    row = _measure(model, entry, mode, batch, device, frame)
                 except RuntimeError as error:  # torch.cuda.OutOfMemoryError, or cuDNN failing to find workspace
                     reason = "out of GPU memory" if "out of memory" in str(error) else str(error).splitlines()[0][:160]
                     report["skipped"].append(f"{entry['stage']} {mode} batch {batch}: {reason}")
@@ -267,13 +284,18 @@ def main(argv: list[str] | None = None) -> None:
     runner.add_argument("--out", type=Path, required=True)
     runner.add_argument("--budget-s", type=float, default=300.0, help="stop starting measurements after this")
     runner.add_argument("--only", nargs="*", help="stage names (default: all)")
+    runner.add_argument("--frame", default="1920x1080", help="a pixel stage's unit of work, WxH (camera: 320x240)")
+    runner.add_argument("--batches", default="1,2,4,8", help="batch sizes to sweep")
+    runner.add_argument("--modes", default=",".join(MODES), help=f"of {', '.join(MODES)}")
     shower = commands.add_parser("table", help="print the markdown table of a report")
     shower.add_argument("report", type=Path)
     args = parser.parse_args(argv)
     if args.command == "pack":
         pack(args.out)
     elif args.command == "run":
-        run(args.weights, args.out, args.budget_s, args.only)
+        width, height = (int(side) for side in args.frame.lower().split("x"))
+        batches = tuple(int(batch) for batch in args.batches.split(","))
+        run(args.weights, args.out, args.budget_s, args.only, (height, width), batches, tuple(args.modes.split(",")))
     else:
         print(table(json.loads(args.report.read_text())))
 

@@ -29,11 +29,18 @@ class OptionsParser:
         self.presets = presets or {}
         # A key without a default (e.g. noise_level) is None: the pipeline decides (e.g. estimates it).
         self.defaults = {key: value.get("default") for key, value in schema["properties"].items() if key != PRESET_KEY}
+        self.properties: dict[str, Any] = schema["properties"]
+
+    def _choices_hint(self, required: list[str], given: dict[str, Any]) -> str:
+        """For a missing key with a fixed set of values: what it may be (a client sees the looks at once)."""
+        missing = [key for key in required if key not in given]
+        choices = self.properties.get(missing[0], {}).get("enum") if missing else None
+        return f" Choose one of: {', '.join(map(str, choices))}." if choices else ""
 
     def parse(self, raw: bytes | None) -> dict[str, Any]:
         """The request's options with defaults filled in; ``[invalid_options]`` when they are wrong."""
         if raw is None or not raw.strip():
-            return dict(self.defaults)
+            raw = b"{}"  # still validated: a pipeline may require a key (stylize's template)
         try:
             given = json.loads(raw, parse_constant=_not_json)
         except RecursionError:
@@ -49,6 +56,8 @@ class OptionsParser:
             prefix = f"OPTIONS.{where}" if where else "OPTIONS"
             known = ", ".join(sorted(self.defaults))
             hint = f" Known keys: {known}." if first.validator == "additionalProperties" else ""
+            if first.validator == "required":
+                hint = self._choices_hint(first.validator_value, given)
             raise InvalidInput(contract.INVALID_OPTIONS, f"{prefix}: {_short(first.message)}.{hint}")
         name = given.pop(PRESET_KEY, None)
         if name is None:

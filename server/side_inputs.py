@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from lumaflow.ensemble import contract
+from lumaflow.ensemble.looks import template_index
 from lumaflow.server.mask import decode_mask, grow
 
 Analysis = dict[str, float]
@@ -69,4 +70,21 @@ def hole(context: SideContext) -> tuple[np.ndarray, dict[str, Any]]:
     return padded[None], figures
 
 
-PROVIDERS: dict[str, Provider] = {contract.NOISE_LEVEL.name: noise_level, contract.HOLE.name: hole}
+def template(context: SideContext) -> tuple[np.ndarray, dict[str, Any]]:
+    """The look OPTIONS ``template`` names, as the looks network's index (the schema has checked the name)."""
+    name = str(context.options["template"])
+    figures = {"template": {"name": name, "strength": float(context.options["strength"])}}
+    return np.array([[template_index(name)]], dtype=np.int32), figures
+
+
+def strength(context: SideContext) -> tuple[np.ndarray, dict[str, Any]]:
+    """How much of the look: 0 keeps the photo, 1 applies it fully (INFO reports it with the template)."""
+    return np.array([[context.options["strength"]]], dtype=np.float32), {}
+
+
+PROVIDERS: dict[str, Provider] = {
+    contract.NOISE_LEVEL.name: noise_level,
+    contract.HOLE.name: hole,
+    contract.TEMPLATE.name: template,
+    contract.STRENGTH.name: strength,
+}

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from lumaflow.cli import main
-from lumaflow.client.compare import slider_page
+from lumaflow.client.compare import CAPTION, applied, compare_stem, slider_page
 from lumaflow.server.triton import TritonServer, free_endpoints
 from tests.photos import astronaut, encode
 
@@ -26,11 +26,27 @@ def test_enhance_writes_the_result_and_the_compare_views(server: TritonServer, t
         main(["enhance", str(source), "-o", str(out), "--pipeline", "upscale_x2_fast", "--compare", "--url", url]) == 0
     )
     assert Image.open(out).size == (256, 192)
-    assert Image.open(tmp_path / "photo_x2_compare.png").size == (256 + 8 + 256, 192)
+    assert Image.open(tmp_path / "photo_x2_compare.png").size == (256 + 8 + 256, 192 + CAPTION)
     page = (tmp_path / "photo_x2_compare.html").read_text()
-    assert page.count("data:image/png;base64,") == 2
+    assert page.count("data:image/png;base64,") == 2 and "photo.jpg, upscale_x2_fast: espcn_x2" in page
     printed = capsys.readouterr().out
     assert "photo.jpg -> " in printed and "; quality " in printed and "(the input, bicubic x2)" in printed
+    assert "; upscale_x2_fast: espcn_x2; compare: " in printed
+
+
+def test_a_look_is_applied_by_name_and_its_comparison_names_it(server: TritonServer, tmp_path: Path, capsys) -> None:
+    source = tmp_path / "photo.png"
+    source.write_bytes(encode(astronaut()[:96, :128]))
+    url = server.endpoints.grpc_url
+    args = ["enhance", str(source), "-o", str(tmp_path / "vivid.png"), "--pipeline", "stylize", "--url", url]
+    assert main([*args, "--template", "vivid", "--option", "strength=0.8", "--compare"]) == 0
+    assert Image.open(tmp_path / "vivid.png").size == (128, 96)
+    assert Image.open(tmp_path / "vivid_vivid_compare.png").size == (128 + 8 + 128, 96 + CAPTION)
+    assert "stylize: vivid look at strength 0.8" in (tmp_path / "vivid_vivid_compare.html").read_text()
+    assert "; stylize: vivid look at strength 0.8; compare: vivid_vivid_compare.png" in capsys.readouterr().out
+    assert main([*args, "--template", "no_such_look"]) == 1
+    error = capsys.readouterr().err
+    assert "[invalid_options] OPTIONS.template: 'no_such_look' is not one of" in error, error
 
 
 def test_enhance_with_a_mask_removes_what_it_marks(server: TritonServer, tmp_path: Path, capsys) -> None:
@@ -66,6 +82,7 @@ def test_pipelines_and_health(server: TritonServer, capsys) -> None:
     assert main(["pipelines", "--url", server.endpoints.grpc_url]) == 0
     listed = capsys.readouterr().out
     assert "upscale_x2 " in listed and "camera_x2 " in listed and "noise_level" in listed
+    assert "template warm_film " in listed and "template vintage_70s " in listed
     assert main(["health", "--url", server.endpoints.grpc_url]) == 0
     assert main(["health", "--url", server.endpoints.grpc_url, free_endpoints().grpc_url]) == 1
 
@@ -120,3 +137,18 @@ def test_the_slider_page_shows_both_images_in_headless_chromium(tmp_path: Path) 
     shown = pixels[top : top + 200]
     assert np.abs(shown[:, 10:140] - before[:, 10:140]).mean() < 12  # left of the 50 % line: before
     assert np.abs(shown[:, 160:290] - after[:, 160:290]).mean() < 12  # right of it: after
+
+
+def test_the_comparison_says_what_each_kind_of_pipeline_applied() -> None:
+    look = {"pipeline": "stylize", "analysis": {"template": {"name": "pastel", "strength": 1.0}}}
+    assert applied(look) == "stylize: pastel look" and compare_stem("cat", look) == "cat_pastel_compare"
+    routed = {
+        "pipeline": "old_photo",
+        "analysis": {"damage": {"coverage": 0.0213, "filled": True}},
+        "route": [{"stage": "damage"}, {"stage": "gated_inpainter"}, {"stage": "colorize"}, {"stage": "waifu2x_x2"}],
+    }
+    assert applied(routed) == "old_photo: damage 2.1% found > gated_inpainter > colorize > waifu2x_x2"
+    assert compare_stem("cat", routed) == "cat_compare"
+    assert applied({"pipeline": "photo_enhance", "route": []}) == "photo_enhance: nothing needed"
+    plain = {"pipeline": "upscale_x8", "stages": ["decode", "srmd_x4", "waifu2x_x2", "quality_check", "encode"]}
+    assert applied(plain) == "upscale_x8: srmd_x4 > waifu2x_x2"

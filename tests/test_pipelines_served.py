@@ -30,6 +30,8 @@ def _photo_for(pipeline: Pipeline) -> tuple[bytes, bytes | None, bytes | None]:
         mask = np.zeros(crop.shape[:2], dtype=np.uint8)
         mask[10:22, 20:34] = 255
         return encode(crop), None, encode(mask)
+    if pipeline.name == "stylize":
+        return encode(crop), json.dumps({"template": "teal_orange", "strength": 0.7}).encode(), None
     if pipeline.name == "lowlight":
         return encode((crop // 4).astype(np.uint8)), None, None
     return encode(crop), None, None

@@ -1,4 +1,4 @@
-"""photo_enhance's router: the analysis network decides, BLS runs the stages it decides on.
+"""The router of photo_enhance and old_photo: the analysis network decides, BLS runs the stages it decides on.
 
 A Triton ensemble is a fixed graph and cannot branch, so ``photo_enhance`` is decode -> this
 router -> quality check -> encode, and the router calls the analysis network and then, one after
@@ -8,7 +8,9 @@ with everyone else's. ``execute`` is a coroutine: one instance keeps many photos
 
 The photo arrives unpadded (photo_enhance's decode does not pad: the low-light stage needs the
 whole photo's statistics) and leaves at the scale OPTIONS chose; META says which stages ran and
-why, with the analysis figures, for INFO. Between steps the request is checked: a cancelled
+why, with the analysis figures, for INFO. Damage repair (old_photo) is two calls: the damage network's
+map, thresholded and grown, becomes the inpainter's HOLE, and INFO reports how much of the photo it
+covered; a photo with no damage found skips the inpainter. Between steps the request is checked: a cancelled
 request, or one past its deadline (Triton's request ``timeout``), stops without its remaining steps.
 """
 
@@ -34,7 +36,7 @@ from lumaflow.server.models.base import (
     single_bytes,
     time_left,
 )
-from lumaflow.server.routing import Step, plan_route
+from lumaflow.server.routing import Step, damage_hole, plan_route
 from lumaflow.server.side_inputs import rounded
 
 
@@ -68,24 +70,44 @@ class TritonPythonModel:
         rows = await self._call("analysis", {contract.PIXELS.name: grid_crops(pixels)}, request, deadline)
         analysis = summarise_analysis(rows)
         plan = plan_route(analysis, options)
-        ran = []
+        ran: list[tuple[Step, Stage]] = []
         for step in plan:
+            if step.role == "repair":
+                pixels, repaired = await self._repair(pixels, request, deadline)
+                meta["analysis"]["damage"] = repaired
+                stages = ("damage", "inpaint") if repaired["filled"] else ("damage",)
+                ran.extend((step, stage_serving(self.routes[role])) for role in stages)
+                continue
             stage = stage_serving(self.routes[step.role])
             inputs = {contract.PIXELS.name: np.ascontiguousarray(pixels[None])}
             if step.noise_level is not None:
                 inputs[contract.NOISE_LEVEL.name] = np.array([[step.noise_level]], dtype=np.float32)
             pixels = (await self._call(step.role, inputs, request, deadline))[0]
             ran.append((step, stage))
+            if step.role == "colorize":
+                meta["source"]["grey"] = False  # encode would write one channel for a grey input
         meta["analysis"]["photo"] = rounded(analysis)
         meta["route"] = [_described(step, stage) for step, stage in ran]
         meta["stages"] = [meta["stages"][0], meta["stages"][1], *(stage.name for _, stage in ran), *meta["stages"][2:]]
-        meta["models"].update({stage.name: f"{self.routes[step.role]}/1" for step, stage in ran})
+        meta["models"].update({stage.name: f"{stage.tiler_name}/1" for _, stage in ran})
         meta["scale"] = scale
         meta["padded"] = {"width": width, "height": height}  # what encode checks the result against
         return {
             contract.RESULT.name: np.ascontiguousarray(pixels[None]),
             contract.META.name: bytes_tensor(json.dumps(meta).encode()),
         }
+
+    async def _repair(
+        self, pixels: np.ndarray, request: Any, deadline: float | None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """The damage network's map as a HOLE, filled by the inpainter; the photo as it was when none is found."""
+        inputs = {contract.PIXELS.name: np.ascontiguousarray(pixels[None])}
+        damage = (await self._call("damage", inputs, request, deadline))[0, :, :, 0]
+        hole, figures = damage_hole(damage)
+        if hole is None:
+            return pixels, figures
+        inputs[contract.HOLE.name] = np.ascontiguousarray(hole[None, :, :, None])
+        return (await self._call("inpaint", inputs, request, deadline))[0], figures
 
     async def _call(self, role: str, inputs: dict[str, np.ndarray], request: Any, deadline: float | None) -> np.ndarray:
         """One BLS request to the model of ``role``; its first output. Refused once the client no longer waits."""

@@ -50,7 +50,9 @@ class TritonPythonModel:
         self.in_flight = int(parameters["max_tiles_in_flight"])
         self.identity_without = parameters.get("identity_without", "")
         self.pixels_name, *self.side_names = [spec["name"] for spec in config["input"]]
-        (self.output_name,) = [spec["name"] for spec in config["output"]]
+        ((self.output_name, self.output_channels),) = [
+            (spec["name"], int(spec["dims"][-1])) for spec in config["output"]
+        ]
 
     async def execute(self, requests: list[Any]) -> list[Any]:
         return list(await asyncio.gather(*(self.respond(request) for request in requests)))
@@ -82,7 +84,7 @@ class TritonPythonModel:
             return await self._infer(pixels, side, request, deadline)
         padded = tiling.pad_for_context(pixels[0], self.context)
         padded_side = {name: tiling.pad_for_context(array, self.context) for name, array in spatial.items()}
-        output = np.empty((height * self.scale, width * self.scale, pixels.shape[3]), dtype=np.uint8)
+        output = np.empty((height * self.scale, width * self.scale, self.output_channels), dtype=np.uint8)
         slots = asyncio.Semaphore(self.in_flight)  # a sliding window: the next tile goes as one returns
 
         async def one(tile: tiling.Tile) -> None:

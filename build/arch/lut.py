@@ -1,0 +1,218 @@
+"""Image-adaptive 3D LUTs (Zeng et al., "Learning Image-adaptive 3D Lookup Tables", 2020) for the looks.
+
+A colourist's grade is mostly a colour transform (curves, white balance, channel mixing,
+saturation) whose settings depend on the whole photo (its levels, its cast, its exposure). A 3D
+LUT applies any such transform at a few gathers per pixel, whatever its complexity; the
+adaptivity comes from a small CNN that looks at a 64 x 64 thumbnail of the photo and mixes a few
+basis LUTs per look. The CNN's cost is fixed per photo, so per-pixel cost is one trilinear lookup.
+
+Every look (``template``) has its own ``basis`` LUTs; the CNN predicts weights for all looks and
+each photo takes the ones of its own look, so one batch can mix looks. The first basis LUT of
+each look starts as the identity and the CNN as "weight 1 on it": an untrained network returns
+the photo (up to float rounding).
+
+Trilinear interpolation is written with ``gather`` on the flattened LUT, which exports to ONNX's
+GatherElements with dynamic height and width (``grid_sample`` has no 5-D ONNX form before opset 20).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+THUMBNAIL = 64  # the side of the square thumbnail the CNN sees
+PRE_POOL = 4  # bilinear to THUMBNAIL x PRE_POOL, then average PRE_POOL x PRE_POOL: a cheap anti-alias
+STATISTICS = 9  # per channel: mean, standard deviation, max - min of the thumbnail
+LEAKY_SLOPE = 0.2
+# The LUTs are stored divided by this and multiplied back in ``forward``: Adam moves every parameter
+# by about the learning rate per step, so this is the LUTs' learning rate relative to the CNN's. A
+# LUT node only gets a gradient when its look is drawn and a pixel falls near it; at the CNN's rate
+# the nodes had moved a third of the way to mono_classic's greys after 300 steps (ΔE 12.7).
+LUT_GAIN = 8.0
+
+
+def identity_lut(size: int) -> torch.Tensor:
+    """[3, size**3]: output colour = input colour at every node; index = (r * size + g) * size + b."""
+    axis = torch.linspace(0.0, 1.0, size)
+    r, g, b = torch.meshgrid(axis, axis, axis, indexing="ij")
+    return torch.stack((r, g, b)).reshape(3, size**3)
+
+
+def apply_lut(image: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
+    """Trilinear lookup of float NCHW ``image`` in [0, 1] through per-image ``lut`` [N, 3, S**3]."""
+    n, _, h, w = image.shape
+    size = round(lut.shape[-1] ** (1.0 / 3.0))
+    pos = image.clamp(0.0, 1.0).reshape(n, 3, h * w) * (size - 1)
+    lower = pos.floor().clamp(max=size - 2)  # 1.0 lands in the last cell with fraction 1
+    frac = pos - lower
+    index = lower.to(torch.int64)
+    r, g, b = index[:, 0:1], index[:, 1:2], index[:, 2:3]
+    fr, fg, fb = frac[:, 0:1], frac[:, 1:2], frac[:, 2:3]
+    out = torch.zeros_like(pos)
+    for dr in (0, 1):
+        wr = fr if dr else 1.0 - fr
+        for dg in (0, 1):
+            wg = fg if dg else 1.0 - fg
+            for db in (0, 1):
+                wb = fb if db else 1.0 - fb
+                flat = ((r + dr) * size + (g + dg)) * size + (b + db)
+                out = out + wr * wg * wb * torch.gather(lut, 2, flat.expand(n, 3, h * w))
+    return out.reshape(n, 3, h, w)
+
+
+class LookNet(nn.Module):
+    """(float NCHW RGB in [0, 1], int64 template [N], float strength [N]) -> float NCHW RGB in [0, 1].
+
+    State-dict keys: ``luts`` [templates, basis, 3, size**3] (divided by ``LUT_GAIN``);
+    ``features.{0,2,4,6}`` (3x3 stride-2 convs, widths ``width``, 2 x ``width``, 4 x ``width``,
+    4 x ``width``); ``hidden`` and ``weights`` (the head: templates x basis outputs);
+    ``mean_weights`` [templates, basis], a buffer holding the training set's average basis weights
+    per look (the fixed-LUT baseline of the evaluation).
+    """
+
+    mean_weights: torch.Tensor
+
+    def __init__(self, *, templates: int = 12, basis: int = 3, size: int = 17, width: int = 16) -> None:
+        super().__init__()
+        self.templates, self.basis, self.size, self.width = templates, basis, size, width
+        luts = torch.zeros(templates, basis, 3, size**3)
+        luts[:, 0] = identity_lut(size)
+        self.luts = nn.Parameter(luts / LUT_GAIN)
+        widths = (3, width, 2 * width, 4 * width, 4 * width)
+        layers: list[nn.Module] = []
+        for cin, cout in itertools.pairwise(widths):
+            layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.LeakyReLU(LEAKY_SLOPE)]
+        self.features = nn.Sequential(*layers)
+        self.hidden = nn.Linear(widths[-1] + STATISTICS, 64)
+        self.weights = nn.Linear(64, templates * basis)
+        nn.init.zeros_(self.weights.weight)
+        start = torch.zeros(templates, basis)
+        start[:, 0] = 1.0  # the identity LUT, fully
+        with torch.no_grad():
+            self.weights.bias.copy_(start.reshape(-1))
+        self.register_buffer("mean_weights", start.clone())
+        self.momentum = 0.01  # of the running average of the predicted weights (training only)
+
+    def thumbnail(self, image: torch.Tensor) -> torch.Tensor:
+        side = THUMBNAIL * PRE_POOL
+        large = F.interpolate(image, size=(side, side), mode="bilinear", align_corners=False)
+        return F.avg_pool2d(large, PRE_POOL)
+
+    def basis_weights(self, image: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
+        """[N, basis]: how much of each of the template's basis LUTs this photo gets."""
+        thumb = self.thumbnail(image)
+        flat = thumb.flatten(2)
+        stats = torch.cat(
+            (flat.mean(2), flat.std(2), flat.amax(2) - flat.amin(2)), dim=1
+        )  # whole-photo levels and cast
+        pooled = self.features(thumb).mean((2, 3))
+        hidden = F.leaky_relu(self.hidden(torch.cat((pooled, stats), dim=1)), LEAKY_SLOPE)
+        every = self.weights(hidden).reshape(-1, self.templates, self.basis)
+        index = template.reshape(-1, 1, 1).expand(-1, 1, self.basis)
+        return torch.gather(every, 1, index).reshape(-1, self.basis)
+
+    def mixed_lut(self, weights: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
+        """[N, 3, size**3]: the template's basis LUTs mixed by ``weights`` [N, basis]."""
+        chosen = self.luts[template] * LUT_GAIN  # [N, basis, 3, S**3]
+        return (weights.reshape(-1, self.basis, 1, 1) * chosen).sum(1)
+
+    def grade(self, image: torch.Tensor, template: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        return apply_lut(image, self.mixed_lut(weights, template))
+
+    def forward(self, image: torch.Tensor, template: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
+        weights = self.basis_weights(image, template)
+        if self.training:
+            self._track(weights.detach(), template)
+        # The look is clamped before the blend, so a partial strength lies on the line between the photo and
+        # the full look as the client sees it (a LUT may overshoot 1, which the full-strength output clips).
+        graded = self.grade(image, template, weights).clamp(0.0, 1.0)
+        amount = strength.clamp(0.0, 1.0).reshape(-1, 1, 1, 1)
+        return image + amount * (graded - image)
+
+    def fixed(self, image: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
+        """The look as one fixed LUT per template (the training set's average weights): no adaptivity."""
+        weights = self.mean_weights[template]
+        return self.grade(image, template, weights).clamp(0.0, 1.0)
+
+    @torch.no_grad()
+    def _track(self, weights: torch.Tensor, template: torch.Tensor) -> None:
+        for t in template.unique().tolist():
+            mean = weights[template == t].mean(0)
+            self.mean_weights[t].lerp_(mean, self.momentum)
+
+    def macs_per_input_pixel(self) -> int:
+        """Eight gathers and weights per channel per pixel (the CNN's fixed cost is per photo, not counted)."""
+        return 8 * 3 * 2
+
+
+class LooksGraph(nn.Module):
+    """The served interface: uint8 PIXELS [N, H, W, 3], int32 TEMPLATE [N, 1], float32 STRENGTH [N, 1] -> uint8."""
+
+    def __init__(self, model: LookNet) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixels: torch.Tensor, template: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
+        x = pixels.permute(0, 3, 1, 2).to(torch.float32) / 255.0
+        y = self.model(x, template.reshape(-1).to(torch.int64), strength.reshape(-1)) * 255.0
+        return torch.round(y).to(torch.uint8).permute(0, 2, 3, 1)  # round, not truncate, as PixelsGraph does
+
+
+def export_looks_onnx(graph: LooksGraph, path: str | os.PathLike[str], names: Sequence[str], output_name: str) -> None:
+    """Export with dynamic batch, height and width; TEMPLATE and STRENGTH share the batch axis."""
+    import warnings
+
+    if len(names) != 3:
+        raise ValueError(f"the looks graph takes PIXELS, TEMPLATE and STRENGTH, not {list(names)}")
+
+    from lumaflow.build.export import DEFAULT_OPSET, _quiet_exporter, save_program
+
+    dim = torch.export.Dim
+    batch = dim("batch", min=1, max=1024)
+    height, width = dim("height", min=1, max=16384), dim("width", min=1, max=16384)
+    example = (
+        torch.zeros(2, 32, 48, 3, dtype=torch.uint8),
+        torch.tensor([[0], [1]], dtype=torch.int32),
+        torch.ones(2, 1, dtype=torch.float32),
+    )
+    dynamic = ({0: batch, 1: height, 2: width}, {0: batch}, {0: batch})
+    with _quiet_exporter(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"# The axis name", category=UserWarning)
+        program = torch.onnx.export(
+            graph.eval(),
+            example,
+            dynamo=True,
+            dynamic_shapes=dynamic,
+            input_names=list(names),
+            output_names=[output_name],
+            opset_version=DEFAULT_OPSET,
+            verbose=False,
+        )
+    save_program(program, path)
+
+
+def looknet_hyperparameters(state: Mapping[str, torch.Tensor]) -> dict[str, int] | None:
+    """LookNet's hyper-parameters from its state dict's shapes, or None if it is not a LookNet's."""
+    if "luts" not in state or "mean_weights" not in state or "features.0.weight" not in state:
+        return None
+    luts = state["luts"]
+    if luts.ndim != 4 or luts.shape[2] != 3:
+        return None
+    size = round(int(luts.shape[3]) ** (1.0 / 3.0))
+    hp = {
+        "templates": int(luts.shape[0]),
+        "basis": int(luts.shape[1]),
+        "size": size,
+        "width": int(state["features.0.weight"].shape[0]),
+    }
+    if size**3 != luts.shape[3]:
+        return None
+    expected = LookNet(**hp).state_dict()
+    if set(state) != set(expected) or any(tuple(v.shape) != tuple(expected[k].shape) for k, v in state.items()):
+        return None
+    return {"scale": 1, "in_channels": 3, "out_channels": 3, **hp}

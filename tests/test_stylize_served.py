@@ -1,0 +1,75 @@
+"""stylize over gRPC: the looks network applies each template to a real photo, listed with thumbnails."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+from PIL import Image
+from tritonclient.utils import InferenceServerException
+
+from lumaflow.client import LumaflowClient
+from lumaflow.ensemble.looks import TEMPLATE_NAMES
+from lumaflow.server.triton import TritonServer
+from tests.conftest import enhance
+from tests.photos import decode, encode, sporco_photo
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return sporco_photo("kodim23")[:200, :264]  # odd-sized on purpose: stylize pads nothing
+
+
+def test_every_template_changes_a_real_photo_keeps_its_size_and_differs_from_the_others(
+    client: grpcclient.InferenceServerClient, photo: np.ndarray
+) -> None:
+    outputs = {}
+    for name in TEMPLATE_NAMES:
+        data, info = enhance(client, encode(photo), "stylize", options={"template": name})
+        styled = decode(data)
+        assert styled.shape == photo.shape, name
+        assert info["analysis"]["template"] == {"name": name, "strength": 1.0}
+        assert info["stages"] == ["decode", "looks", "quality_check", "encode"]
+        change = np.abs(styled.astype(np.int16) - photo).mean()
+        assert change > 3.0, f"{name} barely changes the photo (mean |diff| {change:.2f})"
+        outputs[name] = styled.astype(np.int16)
+    for i, first in enumerate(TEMPLATE_NAMES):
+        for second in TEMPLATE_NAMES[i + 1 :]:
+            assert np.abs(outputs[first] - outputs[second]).mean() > 1.0, (first, second)
+
+
+def test_strength_blends_the_look_with_the_photo(client: grpcclient.InferenceServerClient, photo: np.ndarray) -> None:
+    def styled(strength: float) -> np.ndarray:
+        data, _ = enhance(client, encode(photo), "stylize", options={"template": "teal_orange", "strength": strength})
+        return decode(data).astype(np.int16)
+
+    none, half, full = styled(0.0), styled(0.5), styled(1.0)
+    assert np.array_equal(none, photo)
+    assert np.abs(half - (photo + full) / 2).max() <= 1.0  # a linear blend, up to rounding
+
+
+def test_a_request_without_a_template_is_told_the_choices(
+    client: grpcclient.InferenceServerClient, photo: np.ndarray
+) -> None:
+    with pytest.raises(InferenceServerException) as refused:
+        enhance(client, encode(photo), "stylize")
+    message = refused.value.message()
+    assert "[invalid_options] OPTIONS: 'template' is a required property." in message
+    assert (
+        "Choose one of: warm_film, teal_orange," in message and refused.value.status() == "StatusCode.INVALID_ARGUMENT"
+    )
+    with pytest.raises(InferenceServerException, match=r"OPTIONS.strength: 1.5 is greater than the maximum of 1"):
+        enhance(client, encode(photo), "stylize", options={"template": "vivid", "strength": 1.5})
+
+
+def test_the_templates_are_listed_with_the_pipelines_with_a_thumbnail_each(server: TritonServer) -> None:
+    with LumaflowClient(server.endpoints.grpc_url) as lumaflow:
+        (stylize,) = [info for info in lumaflow.pipelines() if info.name == "stylize"]
+    assert [template.name for template in stylize.templates] == list(TEMPLATE_NAMES)
+    assert stylize.options_schema["properties"]["template"]["enum"] == list(TEMPLATE_NAMES)
+    for template in stylize.templates:
+        assert template.description
+        thumbnail = Image.open(io.BytesIO(template.thumbnail))
+        assert thumbnail.format == "JPEG" and 48 <= thumbnail.width <= 160, template.name
