@@ -29,6 +29,7 @@ from lumaflow.build import degrade
 from lumaflow.build.arch.colorize import chroma
 from lumaflow.build.assess import Report
 from lumaflow.build.assess_data import CropSampler, to_tensor
+from lumaflow.build.degrade import grey, sepia  # the inputs: BT.601 luma, and the full sepia tone
 from lumaflow.build.eval import rgb_psnr, upscale
 from lumaflow.build.photos import eval_photos
 from lumaflow.build.registry import ModelDescriptor
@@ -37,16 +38,6 @@ SEPIA_SHARE = 0.4
 SEPIA_STRENGTH = (0.6, 1.0)
 FLAT_KEEP = 0.5  # a flat crop (sky, a wall) still has a colour to learn, unlike for the restorers
 EXPOSURE_GAIN = (-0.4, 0.4)  # natural log of the input's brightness gain: 0.67x to 1.49x, as prints vary
-
-
-def grey(image: np.ndarray) -> np.ndarray:
-    """uint8 HxWx3: BT.601 luma in all three channels (a black-and-white photo stored as RGB)."""
-    return degrade.grey(image)
-
-
-def sepia(image: np.ndarray) -> np.ndarray:
-    """uint8 HxWx3: a fully sepia-toned print of ``image`` (luma times the sepia tint, clipped)."""
-    return degrade.sepia(image, 1.0)
 
 
 class ColorizeSampler(CropSampler):

@@ -14,7 +14,8 @@ import torch
 
 from lumaflow.build import WEIGHTS_DIR
 from lumaflow.build.arch.colorize import Colorizer, chroma, luma, to_rgb
-from lumaflow.build.colorize_data import chroma_psnr, grey, sepia
+from lumaflow.build.colorize_data import chroma_psnr
+from lumaflow.build.degrade import grey, sepia
 from lumaflow.build.eval import upscale
 from lumaflow.build.export import export_onnx, verify_onnx
 from lumaflow.build.photos import eval_photos

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tritonclient.grpc as grpcclient
 
-from lumaflow.build.colorize_data import grey, sepia
 from lumaflow.build.damage_data import damaged_photo
+from lumaflow.build.degrade import grey, sepia
 from lumaflow.build.eval import rgb_psnr
 from tests.conftest import enhance
 from tests.photos import decode, encode, sporco_photo
