@@ -43,6 +43,19 @@ def quality_of(graph: QualityGraph, pixels: np.ndarray) -> float:
     return summarise_quality(rows)
 
 
+def method_means(
+    scores: dict[str, list[tuple[float, float]]], names: tuple[str, str], digits: tuple[int, int]
+) -> dict[str, dict[str, float]]:
+    """Per method, the mean over the photos of each of its two figures (e.g. PSNR and SSIM), rounded to ``digits``."""
+    return {
+        method: {
+            name: round(float(np.mean([pair[index] for pair in pairs])), digit)
+            for index, (name, digit) in enumerate(zip(names, digits, strict=True))
+        }
+        for method, pairs in scores.items()
+    }
+
+
 @dataclass
 class Report:
     """Named figures and the lines that print them (what the manifest and the training log show)."""

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from lumaflow.build import degrade
 from lumaflow.build.arch.colorize import chroma
-from lumaflow.build.assess import Report
+from lumaflow.build.assess import Report, method_means
 from lumaflow.build.assess_data import CropSampler, to_tensor
 from lumaflow.build.degrade import grey, sepia  # the inputs: BT.601 luma, and the full sepia tone
 from lumaflow.build.eval import rgb_psnr, upscale
@@ -107,13 +107,7 @@ def evaluate_colorize(descriptor: ModelDescriptor) -> Report:
             scores = (chroma_psnr(out, photo), rgb_psnr(out, photo))
             figures["photos"][name][method] = {"chroma_psnr": round(scores[0], 3), "rgb_psnr": round(scores[1], 3)}
             totals[method].append(scores)
-    figures["mean"] = {
-        method: {
-            "chroma_psnr": round(float(np.mean([c for c, _ in s])), 3),
-            "rgb_psnr": round(float(np.mean([r for _, r in s])), 3),
-        }
-        for method, s in totals.items()
-    }
+    figures["mean"] = method_means(totals, ("chroma_psnr", "rgb_psnr"), (3, 3))
     text = [
         f"{method:17s} chroma {v['chroma_psnr']:.2f} dB, RGB {v['rgb_psnr']:.2f} dB"
         for method, v in figures["mean"].items()

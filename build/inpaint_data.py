@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-from lumaflow.build.assess import Report
+from lumaflow.build.assess import Report, method_means
 from lumaflow.build.assess_data import CropSampler, to_tensor
 from lumaflow.build.baselines import opencv_inpaint
 from lumaflow.build.photos import eval_photos
@@ -105,13 +105,7 @@ def evaluate_inpaint(descriptor: ModelDescriptor) -> Report:
             psnr, ssim = hole_scores(run(holed, mask), clean, mask)
             figures["photos"][name][method] = {"psnr": round(psnr, 3), "ssim": round(ssim, 4)}
             totals[method].append((psnr, ssim))
-    figures["mean"] = {
-        method: {
-            "psnr": round(float(np.mean([p for p, _ in s])), 3),
-            "ssim": round(float(np.mean([q for _, q in s])), 4),
-        }
-        for method, s in totals.items()
-    }
+    figures["mean"] = method_means(totals, ("psnr", "ssim"), (3, 4))
     text = [
         f"{method:14s} {v['psnr']:.2f} dB / SSIM {v['ssim']:.4f} in the hole" for method, v in figures["mean"].items()
     ]

@@ -20,7 +20,7 @@ from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.arch.inpaint import GatedInpainter
 from lumaflow.build.arch.lut import LookNet
 from lumaflow.build.arch.residual import ResidualRestorer
-from lumaflow.build.assess import Report, evaluate_analysis, evaluate_quality
+from lumaflow.build.assess import Report, evaluate_analysis, evaluate_quality, method_means
 from lumaflow.build.assess_data import AnalysisSampler, QualitySampler
 from lumaflow.build.baselines import autocontrast, best_gamma
 from lumaflow.build.colorize_data import (
@@ -353,13 +353,7 @@ def evaluate_low_light(descriptor: ModelDescriptor) -> Report:
                 out = method(dark, clean)
                 ssim = structural_similarity(clean, out, data_range=255, channel_axis=-1)
                 scores[name].append((rgb_psnr(out, clean), float(ssim)))
-        figures[condition] = {
-            name: {
-                "psnr": round(float(np.mean([p for p, _ in pairs])), 3),
-                "ssim": round(float(np.mean([q for _, q in pairs])), 4),
-            }
-            for name, pairs in scores.items()
-        }
+        figures[condition] = method_means(scores, ("psnr", "ssim"), (3, 4))
         text.append(
             f"[{condition}] "
             + "  ".join(f"{name} {v['psnr']:.2f} dB / {v['ssim']:.3f}" for name, v in figures[condition].items())
