@@ -47,6 +47,10 @@ class Tensor:
     dims: tuple[int, ...]
     doc: str = ""
     optional: bool = False
+    # The values a per-image side input may take (inclusive). Not a Triton field: an embedded ONNX stage
+    # gets it as a parameter and answers a value outside it with INVALID_ARGUMENT, instead of letting
+    # the graph index past a table (a look that does not exist) and fail the request as INTERNAL.
+    value_range: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Clients and outside checks rely on these names; changing one is a breaking chang
 from __future__ import annotations
 
 from .config import DataType, Tensor
+from .looks import TEMPLATE_NAMES
 
 OPTIONS = Tensor(
     "OPTIONS",
@@ -44,9 +45,15 @@ RESULT = Tensor(
     "RESULT", DataType.UINT8, (-1, -1, 3), "a router's result: RGB pixels, HWC, unpadded, at the scale META says"
 )
 TEMPLATE = Tensor(
-    "TEMPLATE", DataType.INT32, (1,), "stylize: the look's index in lumaflow.ensemble.looks.TEMPLATES (from OPTIONS)"
+    "TEMPLATE",
+    DataType.INT32,
+    (1,),
+    "stylize: the look's index in lumaflow.ensemble.looks.TEMPLATES (from OPTIONS)",
+    value_range=(0, len(TEMPLATE_NAMES) - 1),
 )
-STRENGTH = Tensor("STRENGTH", DataType.FP32, (1,), "stylize: 0 keeps the photo, 1 applies the look fully")
+STRENGTH = Tensor(
+    "STRENGTH", DataType.FP32, (1,), "stylize: 0 keeps the photo, 1 applies the look fully", value_range=(0.0, 1.0)
+)
 DAMAGE = Tensor(
     "DAMAGE", DataType.UINT8, (-1, -1, 1), "old photos: probability x 255 that a pixel is damage (scratch, dust, tear)"
 )

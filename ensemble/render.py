@@ -81,6 +81,9 @@ def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
             "shrink_arena": "1" if stage.tiling else "0",
             "scale": str(stage.scale),
         }
+        ranges = {tensor.name: list(tensor.value_range) for tensor in stage.inputs if tensor.value_range is not None}
+        if ranges:
+            runner["input_ranges"] = json.dumps(ranges, sort_keys=True)
         return replace(python_model, parameters={**runner, **stage.parameters})
     if isinstance(target, NgcOnnxRuntime):
         return replace(

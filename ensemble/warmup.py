@@ -91,6 +91,9 @@ def stage_warmups(stage: Stage) -> tuple[Warmup, ...]:
     inputs = {pixels.name: WarmupInput(pixels.dtype, (height, width, 3), random_data=True)}
     for tensor in side:  # per-image values keep their dims; per-pixel ones (HOLE) take the pixels' size
         dims = (height, width, *tensor.dims[2:]) if tensor.dims[:2] == (-1, -1) else tensor.dims
-        # An index (TEMPLATE) is zero, a valid look; random values would be out of its range.
-        inputs[tensor.name] = WarmupInput(tensor.dtype, dims, random_data=tensor.dtype is not DataType.INT32)
+        # An index or a bounded value (TEMPLATE, STRENGTH) is zero, inside its range; random bytes are out of it.
+        bounded = tensor.value_range is not None or tensor.dtype is DataType.INT32
+        if tensor.value_range is not None and not tensor.value_range[0] <= 0 <= tensor.value_range[1]:
+            raise ValueError(f"{stage.name}: warmup sends {tensor.name} = 0, outside its range {tensor.value_range}")
+        inputs[tensor.name] = WarmupInput(tensor.dtype, dims, random_data=not bounded)
     return (Warmup(name=f"random {height}x{width}", inputs=inputs),)

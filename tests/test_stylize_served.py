@@ -73,3 +73,32 @@ def test_the_templates_are_listed_with_the_pipelines_with_a_thumbnail_each(serve
         assert template.description
         thumbnail = Image.open(io.BytesIO(template.thumbnail))
         assert thumbnail.format == "JPEG" and 48 <= thumbnail.width <= 160, template.name
+
+
+def test_the_looks_model_called_directly_refuses_a_look_that_does_not_exist(
+    client: grpcclient.InferenceServerClient, photo: np.ndarray
+) -> None:
+    """TEMPLATE and STRENGTH declare their ranges: outside them is the caller's error, not the server's."""
+
+    def call(template: int, strength: float) -> np.ndarray:
+        inputs = [
+            grpcclient.InferInput("PIXELS", [1, *photo.shape], "UINT8"),
+            grpcclient.InferInput("TEMPLATE", [1, 1], "INT32"),
+            grpcclient.InferInput("STRENGTH", [1, 1], "FP32"),
+        ]
+        inputs[0].set_data_from_numpy(photo[None])
+        inputs[1].set_data_from_numpy(np.array([[template]], dtype=np.int32))
+        inputs[2].set_data_from_numpy(np.array([[strength]], dtype=np.float32))
+        return client.infer("looks", inputs).as_numpy("RESTORED")
+
+    last = len(TEMPLATE_NAMES) - 1
+    assert call(last, 1.0).shape == (1, *photo.shape)
+    for template, strength, message in (
+        (last + 1, 1.0, f"[invalid_options] TEMPLATE must lie within 0 to {last}, got {last + 1}."),
+        (-1, 1.0, f"[invalid_options] TEMPLATE must lie within 0 to {last}, got -1."),
+        (0, float("nan"), "[invalid_options] STRENGTH must lie within 0 to 1, got nan."),
+    ):
+        with pytest.raises(InferenceServerException) as refused:
+            call(template, strength)
+        assert refused.value.status() == "StatusCode.INVALID_ARGUMENT"
+        assert message in refused.value.message()

@@ -8,6 +8,7 @@ where the batch would exceed the stage's pixel budget (memory grows with batch x
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections import defaultdict
 from typing import Any
@@ -31,6 +32,8 @@ class TritonPythonModel(RequestModel):
         (self.output_spec,) = self.config["output"]
         self.channels = int(self.pixel_spec["dims"][-1])
         self.max_batch_pixels = int(self.parameters["max_batch_pixels"])
+        # Declared value ranges of side inputs (ensemble Tensor.value_range), e.g. TEMPLATE within the looks.
+        self.input_ranges: dict[str, list[float]] = json.loads(self.parameters.get("input_ranges", "{}"))
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(self.parameters.get("intra_op_threads", "1"))
         options.inter_op_num_threads = 1
@@ -67,7 +70,16 @@ class TritonPythonModel(RequestModel):
             side = pb_utils.get_input_tensor_by_name(request, spec["name"])
             if side is None or side.as_numpy().shape[0] != pixels.shape[0]:
                 raise InvalidInput(contract.INVALID_IMAGE, f"{spec['name']} must have one value per image.")
-            inputs[spec["name"]] = side.as_numpy()
+            values = side.as_numpy()
+            if spec["name"] in self.input_ranges:
+                low, high = self.input_ranges[spec["name"]]
+                outside = values[~((values >= low) & (values <= high))]  # NaN is outside too
+                if outside.size:
+                    raise InvalidInput(
+                        contract.INVALID_OPTIONS,
+                        f"{spec['name']} must lie within {low:g} to {high:g}, got {outside.flat[0]:g}.",
+                    )
+            inputs[spec["name"]] = values
         return inputs
 
     def execute(self, requests: list[Any]) -> list[Any]:
