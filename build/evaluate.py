@@ -54,6 +54,7 @@ from lumaflow.ensemble.pipelines import PIPELINES, Pipeline
 from lumaflow.ensemble.stages import ANALYSIS, Stage, stage_serving
 from lumaflow.server.crops import grid_crops, summarise_analysis
 from lumaflow.server.imaging import Limits, decode_image, pad_to_buckets
+from lumaflow.server.mask import navier_stokes_fill
 from lumaflow.server.routing import damage_hole, plan_route
 from lumaflow.server.side_inputs import PROVIDERS, SideContext
 
@@ -138,6 +139,9 @@ def _run_stage(
         raise ValueError(f"stage {stage.name!r} is not a neural stage")
     session = _session(repository / stage.name / "1" / stage.network.onnx_file)
     pixels_in, *side_in = stage.inputs
+    if stage.tiling is not None and stage.tiling.prefill:  # what the stage's tiler does first
+        holes = side[stage.tiling.prefill]
+        batch = np.stack([navier_stokes_fill(image, hole[..., 0]) for image, hole in zip(batch, holes, strict=True)])
     feed = {pixels_in.name: batch, **{tensor.name: side[tensor.name] for tensor in side_in}}
     started = time.perf_counter()
     return session.run(None, feed)[0], time.perf_counter() - started

@@ -21,6 +21,7 @@ from lumaflow.build.assess_data import CropSampler, to_tensor
 from lumaflow.build.baselines import opencv_inpaint
 from lumaflow.build.photos import eval_photos
 from lumaflow.build.registry import ModelDescriptor
+from lumaflow.server.mask import navier_stokes_fill
 
 
 def free_form_mask(
@@ -50,20 +51,23 @@ TRAIN_BRUSH = (4.0, 24.0)
 
 
 class InpaintSampler(CropSampler):
-    """((patch, mask), patch): clean patches and free-form masks of 1-4 strokes, brush 4-24 px."""
+    """((filled patch, mask), patch): free-form masks of 1-4 strokes, brush 4-24 px, over clean patches whose
+    hole is filled by Navier-Stokes as the served stage's tiler fills it (from the patch alone: the rest is unseen).
+    """
 
     def batch(self, n: int) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
         patches = [self.crop() for _ in range(n)]
         masks = [free_form_mask(self.patch, self.patch, self.rng, brush=TRAIN_BRUSH) for _ in range(n)]
-        target = to_tensor(patches)
+        holed = [patch * (1 - mask[..., None]) for patch, mask in zip(patches, masks, strict=True)]
+        filled = [navier_stokes_fill(image, mask) for image, mask in zip(holed, masks, strict=True)]
         mask = torch.from_numpy(np.stack(masks)[:, None].astype(np.float32))
-        return (target, mask), target
+        return (to_tensor(filled), mask), to_tensor(patches)
 
 
 def inpaint(model: torch.nn.Module, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """uint8 HxWx3 and HxW mask -> uint8 HxWx3 through the float model (as the served graph rounds)."""
+    """uint8 HxWx3 and HxW mask -> uint8 HxWx3: the Navier-Stokes fill, then the float model (rounded as served)."""
     with torch.inference_mode():
-        x = to_tensor([image])
+        x = to_tensor([navier_stokes_fill(image * (1 - mask[..., None]), mask)])
         m = torch.from_numpy(mask[None, None].astype(np.float32))
         out = model(x, m)[0].clamp(0, 1).mul(255).round().to(torch.uint8)
     return out.permute(1, 2, 0).numpy()

@@ -161,6 +161,7 @@ def tiler_config(stage: Stage) -> ModelConfig:
             # must not hold the stage's queue against everyone else's requests.
             "max_tiles_in_flight": str(2 * stage.max_batch_size),
             "identity_without": stage.tiling.identity_without,
+            "prefill": stage.tiling.prefill,
         },
     )
 

@@ -51,6 +51,10 @@ class Tiling:
     # A per-pixel side input (HOLE) whose all-zero window means the stage would return the tile
     # unchanged: such tiles are not sent (object removal touches a small part of a photo).
     identity_without: str = ""
+    # A per-pixel side input (HOLE) whose marked pixels the tiler fills classically (OpenCV's Navier-Stokes,
+    # ``lumaflow.server.mask.navier_stokes_fill``) on the whole photo before cutting tiles: the network
+    # corrects that fill, and tiles then agree with an untiled run.
+    prefill: str = ""
 
     def __post_init__(self) -> None:
         if self.tile - 2 * self.context < self.tile // 2:
@@ -431,7 +435,7 @@ LOW_LIGHT = Stage(
 
 INPAINT = Stage(
     name="gated_inpainter",
-    doc="object removal, ours: a gated-convolution U-Net fills the HOLE from its surroundings",
+    doc="object removal, ours: a gated-convolution U-Net corrects a Navier-Stokes fill of the HOLE",
     inputs=(contract.PIXELS, contract.HOLE),
     outputs=(contract.RESTORED,),
     max_batch_size=4,
@@ -442,7 +446,7 @@ INPAINT = Stage(
     threads=2,
     max_batch_pixels=2 * 1024 * 1024,
     # The network reaches about 90 px. A tile with nothing to fill is its own result, so it is not sent.
-    tiling=Tiling(tile=384, context=64, identity_without=contract.HOLE.name),
+    tiling=Tiling(tile=384, context=64, identity_without=contract.HOLE.name, prefill=contract.HOLE.name),
 )
 
 # --- looks and old-photo repair ---------------------------------------------------------------------

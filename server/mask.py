@@ -8,6 +8,9 @@ transparent layer), else where its grey level is above 127 (white on black).
 Growing the hole by a few pixels covers the soft edge, halo or shadow a hand-painted mask leaves
 behind; growth is a square dilation done by doubling, so a large radius costs a handful of array
 passes, not one per pixel of radius.
+
+The inpainter does not start from a black hole: ``navier_stokes_fill`` first fills it classically,
+and the network corrects that fill (``lumaflow.build.arch.inpaint``).
 """
 
 from __future__ import annotations
@@ -83,3 +86,21 @@ def grow(mask: np.ndarray, radius: int) -> np.ndarray:
     out = mask.copy()
     out[top:bottom, left:right] = _dilate_axis(_dilate_axis(mask[top:bottom, left:right], radius, 0), radius, 1)
     return out
+
+
+NAVIER_STOKES_RADIUS = 5  # OpenCV's neighbourhood, as the Navier-Stokes baseline of docs/quality.md is measured
+
+
+def navier_stokes_fill(pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """uint8 HxWx3 with the ``hole`` (HxW, non-zero = fill) filled by OpenCV's Navier-Stokes inpainting.
+
+    The inpainter's starting point: it carries the edges around the hole into it along their
+    isophotes, where an isotropic fill (push-pull, the first design) blurs them across a long stroke.
+    """
+    import cv2  # opencv-python-headless, in the server extra
+
+    if not hole.any():
+        return pixels
+    return np.asarray(
+        cv2.inpaint(np.ascontiguousarray(pixels), (hole > 0).astype(np.uint8), NAVIER_STOKES_RADIUS, cv2.INPAINT_NS)
+    )

@@ -51,8 +51,9 @@ def test_tiled_equals_untiled_for_an_operator_inside_the_context() -> None:
 
 # Real-ESRGAN's 23 RRDB blocks see hundreds of pixels: no practical context covers them, so its
 # tiles differ from untiled output by what lies beyond the context (measured in the served test).
-# The inpainter's push-pull fill averages over up to 128 px (and it needs its HOLE input): its tiles
-# differ from untiled output inside holes near a tile's edge; tiles without a hole are skipped whole
+# The inpainter's dilated convolutions reach about 90 px, beyond its 64 px of context (and it needs its
+# HOLE input, filled by Navier-Stokes on the whole photo before tiling): its tiles differ from untiled
+# output inside holes near a tile's edge; tiles without a hole are skipped whole
 # (tests/test_understanding_served.py).
 WIDE_NETWORKS = {"realesrgan_x4", "gated_inpainter"}
 

@@ -28,6 +28,7 @@ import triton_python_backend_utils as pb_utils
 from lumaflow.ensemble import contract
 from lumaflow.server import tiling
 from lumaflow.server.imaging import InvalidInput
+from lumaflow.server.mask import navier_stokes_fill
 from lumaflow.server.models.base import (
     Stopped,
     deadline_of,
@@ -49,6 +50,7 @@ class TritonPythonModel:
         self.context = int(parameters["context"])
         self.in_flight = int(parameters["max_tiles_in_flight"])
         self.identity_without = parameters.get("identity_without", "")
+        self.prefill = parameters.get("prefill", "")
         self.pixels_name, *self.side_names = [spec["name"] for spec in config["input"]]
         ((self.output_name, self.output_channels),) = [
             (spec["name"], int(spec["dims"][-1])) for spec in config["output"]
@@ -78,6 +80,9 @@ class TritonPythonModel:
             for tensor in side
             if tensor.as_numpy().ndim == 4 and tensor.as_numpy().shape[1:3] == (height, width)
         }
+        if self.prefill and spatial[self.prefill].any():  # on the whole photo, so that tiles agree
+            filled = navier_stokes_fill(pixels[0], spatial[self.prefill][..., 0])[None]
+            pixels = filled.astype(np.uint8, copy=False)
         if not tiling.needs_tiling(height, width, self.tile):
             if self._unchanged(spatial):
                 return pixels
