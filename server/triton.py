@@ -251,6 +251,25 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
+def processes_under(folder: Path) -> list[int]:
+    """Live processes whose program lies in ``folder``: a server's python-backend stubs run from its workdir.
+
+    Unlike ``child_pids`` this still finds a stub whose server has exited (it is then init's child), e.g. one
+    forked while a failed start was being stopped (seen once: a stub lived on for 20 minutes).
+    """
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        if command.startswith(f"{folder}/") and pid_alive(int(entry.name)):  # argv[0]: the stub itself
+            found.append(int(entry.name))
+    return found
+
+
 def pid_alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not count)."""
     fields = _proc_stat(pid)
@@ -491,6 +510,7 @@ class TritonServer:
 
     def _reap_stubs(self, grace_s: float = 5.0) -> None:
         """Stubs exit with their server; any that has not after ``grace_s`` is killed by PID."""
+        self._stubs.update(processes_under(self.workdir))
         deadline = time.monotonic() + grace_s
         while any(pid_alive(pid) for pid in self._stubs) and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -25,7 +25,7 @@ from lumaflow.client.health import probe_pipeline
 from lumaflow.client.protocol import PipelineInfo
 from lumaflow.server.distribution import ServeError
 from lumaflow.server.supervisor import Supervisor, broken_models
-from lumaflow.server.triton import child_pids, free_endpoints, running_server
+from lumaflow.server.triton import TritonServer, child_pids, free_endpoints, processes_under, running_server
 from tests.photos import astronaut, encode
 from tests.test_client_resilience import small_repository
 
@@ -218,8 +218,16 @@ def test_a_model_that_fails_to_load_stops_serving_unless_partial_is_allowed(
         "        raise RuntimeError('its weights are missing')\n"
     )
     refused = pytest.raises(ServeError, match=r"model 'broken' failed to load: .*weights are missing")
-    with refused, running_server(repository):
-        pass
+    server = TritonServer(model_repository=repository, endpoints=free_endpoints())
+    try:
+        server.start()
+        with refused:
+            server.wait_until_ready()
+    finally:
+        server.stop()
+    # Triton exits on its own once a model failed to load; the stubs it had started must not outlive it.
+    assert processes_under(server.workdir) == []
+    server.cleanup()
     with running_server(repository, allow_partial=True) as server:
         assert [model.name for model in server.missing] == ["broken"]
         assert server.entry_points == [PIPELINE]
