@@ -80,9 +80,11 @@ class TritonPythonModel:
             for tensor in side
             if tensor.as_numpy().ndim == 4 and tensor.as_numpy().shape[1:3] == (height, width)
         }
-        if self.prefill and spatial[self.prefill].any():  # on the whole photo, so that tiles agree
-            filled = navier_stokes_fill(pixels[0], spatial[self.prefill][..., 0])[None]
-            pixels = filled.astype(np.uint8, copy=False)
+        if self.prefill:  # on the whole photo, so that tiles agree
+            # OpenCV releases the GIL: in a thread, a large hole (seconds on a 12 MP photo) does not hold up
+            # the tiles of every other request this instance has in flight.
+            filled = await asyncio.to_thread(navier_stokes_fill, pixels[0], spatial[self.prefill][..., 0])
+            pixels = filled[None]
         if not tiling.needs_tiling(height, width, self.tile):
             if self._unchanged(spatial):
                 return pixels
