@@ -251,21 +251,22 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
-def processes_under(folder: Path) -> list[int]:
-    """Live processes whose program lies in ``folder``: a server's python-backend stubs run from its workdir.
+def stubs_with_prefix(shm_prefix: str) -> list[int]:
+    """Live python-backend stubs whose shared-memory region (their second argument) starts with ``shm_prefix``.
 
-    Unlike ``child_pids`` this still finds a stub whose server has exited (it is then init's child), e.g. one
-    forked while a failed start was being stopped (seen once: a stub lived on for 20 minutes).
+    Each server has its own prefix, so this finds its stubs whichever backend directory they run from, and
+    unlike ``child_pids`` still finds one whose server has exited (init's child then), e.g. one forked while
+    a failed start was being stopped (seen once: a stub lived on for 20 minutes).
     """
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            command = (entry / "cmdline").read_bytes().decode(errors="replace")
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:  # gone meanwhile
             continue
-        if command.startswith(f"{folder}/") and pid_alive(int(entry.name)):  # argv[0]: the stub itself
+        if len(argv) > 2 and argv[2].startswith(shm_prefix.encode()) and pid_alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
@@ -318,6 +319,8 @@ class TritonServer:
         self.missing: list[ModelState] = []  # models that failed to load (served anyway: allow_partial)
         self.distribution = distribution or TritonDistribution.locate()
         self.workdir = Path(tempfile.mkdtemp(prefix="lumaflow-triton-"))
+        # Names this server's shared-memory regions, which its stubs get as an argument (``stubs_with_prefix``).
+        self.shm_prefix = f"lumaflow{os.getpid()}_{self.workdir.name.rsplit('-', 1)[-1]}_"
         self.log_path = self.workdir / "tritonserver.log"
         self.process: subprocess.Popen[bytes] | None = None
         self._stubs: set[int] = set()
@@ -335,7 +338,7 @@ class TritonServer:
             model_repository=self.model_repository,
             backend_directory=self.distribution.backend_directory(self.workdir),
             endpoints=self.endpoints,
-            shm_prefix=f"lumaflow{os.getpid()}_{self.workdir.name.rsplit('-', 1)[-1]}_",
+            shm_prefix=self.shm_prefix,
             exit_timeout_s=self.exit_timeout_s,
             log_verbose=self.log_verbose,
             response_cache_mb=self.response_cache_mb,
@@ -510,7 +513,7 @@ class TritonServer:
 
     def _reap_stubs(self, grace_s: float = 5.0) -> None:
         """Stubs exit with their server; any that has not after ``grace_s`` is killed by PID."""
-        self._stubs.update(processes_under(self.workdir))
+        self._stubs.update(stubs_with_prefix(self.shm_prefix))
         deadline = time.monotonic() + grace_s
         while any(pid_alive(pid) for pid in self._stubs) and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -25,7 +25,7 @@ from lumaflow.client.health import probe_pipeline
 from lumaflow.client.protocol import PipelineInfo
 from lumaflow.server.distribution import ServeError
 from lumaflow.server.supervisor import Supervisor, broken_models
-from lumaflow.server.triton import TritonServer, child_pids, free_endpoints, processes_under, running_server
+from lumaflow.server.triton import TritonServer, child_pids, free_endpoints, running_server, stubs_with_prefix
 from tests.photos import astronaut, encode
 from tests.test_client_resilience import small_repository
 
@@ -226,10 +226,12 @@ def test_a_model_that_fails_to_load_stops_serving_unless_partial_is_allowed(
     finally:
         server.stop()
     # Triton exits on its own once a model failed to load; the stubs it had started must not outlive it.
-    assert processes_under(server.workdir) == []
+    assert stubs_with_prefix(server.shm_prefix) == []
     server.cleanup()
     with running_server(repository, allow_partial=True) as server:
         assert [model.name for model in server.missing] == ["broken"]
+        running = stubs_with_prefix(server.shm_prefix)  # what the stop above looked for, found while it lives
+        assert running and set(running) <= set(child_pids(server.pid))
         assert server.entry_points == [PIPELINE]
         with LumaflowClient(server.endpoints.grpc_url) as client:
             assert client.health()[server.endpoints.grpc_url]["ready"]  # ready for what it serves
