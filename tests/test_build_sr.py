@@ -173,3 +173,18 @@ def test_bicubic_convolution_equals_torch_bicubic(scale: int) -> None:
         expected = torch.nn.functional.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
         assert torch.allclose(BicubicUpsample(scale, 3)(x), expected, atol=1e-5)
     assert "weight" not in BicubicUpsample(scale, 3).state_dict()
+
+
+def test_espcn_shuffles_skip_and_residual_once_and_is_exactly_the_sum_of_both() -> None:
+    """One PixelShuffle for the bicubic skip and the residual together: a shuffle is a permutation."""
+    model = ESPCN(scale=2, features=8, mid_features=8, num_body=1, leaky=True).eval()
+    torch.nn.init.normal_(model.tail.weight, std=0.1)  # a non-zero residual, or the sum is trivially the skip
+    x = torch.rand(2, 3, 17, 23, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        y = model.act_head(model.head(x))
+        for conv, act in zip(model.body, model.act_body, strict=True):
+            y = act(conv(y))
+        separately = model.upsample(x) + model.shuffle(model.tail(y))
+        assert torch.equal(model(x), separately)
+    shuffles = [n for n in torch.fx.symbolic_trace(model).graph.nodes if "shuffle" in str(n.target)]
+    assert len(shuffles) == 1, shuffles

@@ -72,8 +72,7 @@ class ESPCN(nn.Module):
         y = self.act_head(self.head(x))
         for conv, act in zip(self.body, self.act_body, strict=True):
             y = act(conv(y))
-        residual = self.shuffle(self.tail(y))
-        return self.upsample(x) + residual
+        return self.shuffle(self.upsample.phases(x) + self.tail(y))  # one shuffle for skip and residual
 
     def macs_per_input_pixel(self) -> int:
         """Multiply-accumulates per LR pixel (every conv runs at input resolution)."""
