@@ -23,7 +23,7 @@ from lumaflow.build.noise import estimate_noise_sigma
 from lumaflow.build.photos import benchmark_photos
 from lumaflow.build.registry import ModelDescriptor
 from lumaflow.ensemble.contract import ANALYSIS_SCALES
-from lumaflow.server.crops import exposure_class, grid_crops, summarise_analysis, summarise_quality, tone
+from lumaflow.server.crops import exposure_class, grid_crops, summarise_analysis, tone
 
 NOISE_SIGMAS = (0, 5, 10, 15, 20, 25, 30, 40, 50)
 JPEG_QUALITIES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
@@ -38,9 +38,9 @@ def analyse(graph: AnalysisGraph, pixels: np.ndarray) -> dict[str, float]:
 
 
 def quality_of(graph: QualityGraph, pixels: np.ndarray) -> float:
+    """The photo's score from its grid of crops, scored together (one photo of K crops)."""
     with torch.inference_mode():
-        rows = graph(torch.from_numpy(grid_crops(pixels))).numpy()
-    return summarise_quality(rows)
+        return float(graph(torch.from_numpy(grid_crops(pixels))[None])[0, 0])
 
 
 def method_means(

@@ -18,6 +18,7 @@ import torch
 
 from lumaflow.build import degrade
 from lumaflow.ensemble.contract import ANALYSIS_SCALES
+from lumaflow.server.crops import crops_at, grid_positions
 
 # Tone classes (the analysis network's last three outputs are their logits).
 COLOUR, GREY, SEPIA = 0, 1, 2
@@ -100,30 +101,55 @@ def quality_target(impairments: Sequence[float]) -> float:
     return float(100.0 * np.prod([1.0 - i / 100.0 for i in impairments])) if impairments else 100.0
 
 
-def draw_quality_degradation(patch: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """What a photo (or a restorer's output) can suffer -- blur, resampling, haloes, noise, JPEG -- and its score."""
+@dataclass(frozen=True)
+class QualityDraw:
+    """What one quality sample suffers, drawn before it is applied: a photo's crops can then share it."""
+
+    blur_sigma: float = 0.0
+    resample_factor: float = 0.0  # bicubic down and up by this factor
+    unsharp: tuple[float, int] | None = None  # radius, percent
+    noise_sigma: float = 0.0
+    jpeg_quality: int = 0  # 0: not compressed
+
+    def apply(self, patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        out = degrade.gaussian_blur(patch, self.blur_sigma) if self.blur_sigma else patch
+        if self.resample_factor:
+            h, w = out.shape[:2]
+            small = degrade.resize(
+                out, max(8, round(w / self.resample_factor)), max(8, round(h / self.resample_factor))
+            )
+            out = degrade.resize(small, w, h)
+        if self.unsharp is not None:
+            out = degrade.unsharp(out, radius=self.unsharp[0], percent=self.unsharp[1])
+        if self.noise_sigma:
+            out = degrade.gaussian_noise(out, self.noise_sigma, rng)
+        return degrade.jpeg(out, self.jpeg_quality) if self.jpeg_quality else out
+
+    def score(self) -> float:
+        impairments = []
+        if self.blur_sigma:
+            impairments.append(blur_impairment(self.blur_sigma))
+        if self.resample_factor:  # about the blur of σ 0.45 x the factor
+            impairments.append(blur_impairment(0.45 * self.resample_factor))
+        if self.unsharp is not None:
+            impairments.append(10.0 + 20.0 * (self.unsharp[1] - 150) / 250)
+        if self.noise_sigma:
+            impairments.append(noise_impairment(self.noise_sigma))
+        if self.jpeg_quality:
+            impairments.append(jpeg_impairment(self.jpeg_quality))
+        return quality_target(impairments)
+
+
+def draw_quality(rng: np.random.Generator) -> QualityDraw:
+    """What a photo (or a restorer's output) can suffer -- blur, resampling, haloes, noise, JPEG -- each at random."""
     if rng.random() < 0.15:
-        return patch, 100.0
-    out, impairments = patch, list[float]()
-    if rng.random() < 0.4:
-        sigma = float(rng.uniform(0.3, 4.5))
-        out, impairments = degrade.gaussian_blur(out, sigma), [*impairments, blur_impairment(sigma)]
-    if rng.random() < 0.15:  # bicubic down and up: about the blur of σ 0.45 x the factor
-        factor = float(rng.uniform(1.5, 4.0))
-        h, w = out.shape[:2]
-        small = degrade.resize(out, max(8, round(w / factor)), max(8, round(h / factor)))
-        out, impairments = degrade.resize(small, w, h), [*impairments, blur_impairment(0.45 * factor)]
-    if rng.random() < 0.1:
-        percent = int(rng.integers(150, 400))
-        out = degrade.unsharp(out, radius=float(rng.uniform(1.0, 3.0)), percent=percent)
-        impairments.append(10.0 + 20.0 * (percent - 150) / 250)
-    if rng.random() < 0.45:
-        sigma = float(rng.uniform(1.0, 50.0))
-        out, impairments = degrade.gaussian_noise(out, sigma, rng), [*impairments, noise_impairment(sigma)]
-    if rng.random() < 0.45:
-        quality = int(rng.integers(5, 96))
-        out, impairments = degrade.jpeg(out, quality), [*impairments, jpeg_impairment(quality)]
-    return out, quality_target(impairments)
+        return QualityDraw()
+    blur = float(rng.uniform(0.3, 4.5)) if rng.random() < 0.4 else 0.0
+    resample = float(rng.uniform(1.5, 4.0)) if rng.random() < 0.15 else 0.0
+    unsharp = (float(rng.uniform(1.0, 3.0)), int(rng.integers(150, 400))) if rng.random() < 0.1 else None
+    noise = float(rng.uniform(1.0, 50.0)) if rng.random() < 0.45 else 0.0
+    jpeg = int(rng.integers(5, 96)) if rng.random() < 0.45 else 0
+    return QualityDraw(blur, resample, unsharp, noise, jpeg)
 
 
 class CropSampler:
@@ -186,6 +212,51 @@ class AnalysisSampler(CropSampler):
 
 
 class QualitySampler(CropSampler):
+    """Single crops, each degraded its own way: the first phase of the quality score's training."""
+
     def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        patches, scores = zip(*(draw_quality_degradation(self.crop(), self.rng) for _ in range(n)), strict=True)
-        return to_tensor(patches), torch.tensor(scores, dtype=torch.float32)[:, None] / 100.0
+        draws = [draw_quality(self.rng) for _ in range(n)]
+        patches = [draw.apply(self.crop(), self.rng) for draw in draws]
+        return to_tensor(patches), torch.tensor([d.score() for d in draws], dtype=torch.float32)[:, None] / 100.0
+
+
+class PhotoQualitySampler:
+    """A photo's worth of crops with one degradation and one score: the quality score's second phase.
+
+    Each sample is a random window of a photo (``MIN_WINDOW`` px to all of it), cut into the grid of
+    crops the server takes (`lumaflow.server.crops.grid_positions`), every crop degraded alike. Seeing
+    all of them at once, the network can tell a soft scene from a blurred photo: some crops of a
+    soft scene are sharp, none of a blurred one are, which no single 64 px crop can show.
+    """
+
+    MIN_WINDOW = 256
+    PER_SIDE = 5  # 25 crops, as the benchmark evaluation takes
+
+    def __init__(self, images: Sequence[np.ndarray], patch: int, rng: np.random.Generator) -> None:
+        self.images = [image for image in images if min(image.shape[:2]) >= self.MIN_WINDOW]
+        if not self.images:
+            raise ValueError(f"no photo is at least {self.MIN_WINDOW} px on its short side")
+        area = np.array([image.shape[0] * image.shape[1] for image in self.images], dtype=np.float64)
+        self.weights = area / area.sum()
+        self.patch = patch
+        self.rng = rng
+
+    def photo(self) -> tuple[list[np.ndarray], float]:
+        rng = self.rng
+        image = self.images[rng.choice(len(self.images), p=self.weights)]
+        height, width = image.shape[:2]
+        h, w = int(rng.integers(self.MIN_WINDOW, height + 1)), int(rng.integers(self.MIN_WINDOW, width + 1))
+        y, x = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
+        window = image[y : y + h, x : x + w]
+        crops = crops_at(window, grid_positions(h, w, self.PER_SIDE, self.patch), self.patch)
+        crops = np.rot90(crops, int(rng.integers(0, 4)), axes=(1, 2))
+        if rng.integers(0, 2):
+            crops = crops[:, :, ::-1]
+        draw = draw_quality(rng)
+        return [draw.apply(np.ascontiguousarray(crop), rng) for crop in crops], draw.score()
+
+    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """float [n, K, 3, s, s] crops (K = 25) and [n, 1] scores / 100."""
+        photos, scores = zip(*(self.photo() for _ in range(n)), strict=True)
+        crops = torch.stack([to_tensor(crops) for crops in photos])
+        return crops, torch.tensor(scores, dtype=torch.float32)[:, None] / 100.0

@@ -87,7 +87,8 @@ def export_onnx(
 ) -> Path:
     """Export `module` with dynamic N/H/W axes, writing `path` atomically; returns the path.
 
-    A uint8 example is taken as NHWC (the served `PixelsGraph` layout), anything else as NCHW.
+    A uint8 example is taken as NHWC (the served `PixelsGraph` layout), or as N K H W C when it has
+    five axes (a crop set per photo: K dynamic too); anything else as NCHW.
     Several inputs (a tuple of examples and names, e.g. PIXELS and HOLE) share one batch, height
     and width: they are the same images.
     """
@@ -108,6 +109,9 @@ def export_onnx(
     )
     dynamic = []
     for tensor in examples:
+        if tensor.dtype == torch.uint8 and tensor.dim() == 5:
+            dynamic.append({0: batch, 1: dim("crops", min=1, max=1024), 2: height, 3: width})
+            continue
         spatial = (1, 2) if tensor.dtype == torch.uint8 else (2, 3)
         dynamic.append({0: batch, spatial[0]: height, spatial[1]: width})
     with _quiet_exporter(), warnings.catch_warnings():

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from lumaflow.build import degrade
-from lumaflow.build.arch.assessor import Assessor
+from lumaflow.build.arch.assessor import Assessor, PhotoAssessor
 from lumaflow.build.arch.colorize import Colorizer
 from lumaflow.build.arch.damage import DamageNet
 from lumaflow.build.arch.espcn import ESPCN
@@ -21,7 +21,7 @@ from lumaflow.build.arch.inpaint import GatedInpainter
 from lumaflow.build.arch.lut import LookNet
 from lumaflow.build.arch.residual import ResidualRestorer
 from lumaflow.build.assess import Report, evaluate_analysis, evaluate_quality, method_means
-from lumaflow.build.assess_data import AnalysisSampler, QualitySampler
+from lumaflow.build.assess_data import AnalysisSampler, PhotoQualitySampler, QualitySampler
 from lumaflow.build.baselines import autocontrast, best_gamma
 from lumaflow.build.colorize_data import (
     CHROMA_SHRINK,
@@ -45,7 +45,7 @@ from lumaflow.build.looks import LooksSampler, evaluate_looks, looks_loss
 from lumaflow.build.photos import eval_photos
 from lumaflow.build.registry import ModelDescriptor
 from lumaflow.build.sr_data import Pair, make_pairs
-from lumaflow.build.training import Recipe
+from lumaflow.build.training import FineTune, Recipe
 from lumaflow.ensemble.contract import ANALYSIS_SCALES
 
 # --- evaluations -------------------------------------------------------------------------------------
@@ -299,6 +299,13 @@ RECIPES["analysis"] = Recipe(
     " + 0.1 x cross-entropy of the tone",
 )
 
+
+def _photo_assessor(model: torch.nn.Module) -> torch.nn.Module:
+    if not isinstance(model, Assessor):
+        raise TypeError("the quality score's first phase trains an Assessor")
+    return PhotoAssessor.from_crop_assessor(model)
+
+
 RECIPES["quality"] = Recipe(
     name="quality",
     make_model=lambda: Assessor(outputs=1, widths=ASSESSOR_WIDTHS),
@@ -316,6 +323,19 @@ RECIPES["quality"] = Recipe(
     make_sampler=QualitySampler,
     loss=quality_loss,
     loss_description="L1 of score / 100",
+    # Per crop, a 64 px view cannot tell a soft scene from a blurred photo (blur σ 2.5 and 4 scored
+    # alike, about 48); pooled over a photo's 25 crops it can (docs/quality.md).
+    then=FineTune(
+        description="6 photos a step, each a random window (256 px to the whole photo) cut into the served"
+        " 5 x 5 grid of 64 px crops, every crop degraded by one draw (the same kinds and rates), one score",
+        grow=_photo_assessor,
+        make_sampler=PhotoQualitySampler,
+        steps=800,
+        batch_size=6,
+        lr=1e-3,
+        pretrained_lr=2e-4,
+        loss=quality_loss,
+    ),
 )
 
 

@@ -15,7 +15,7 @@ from types import MappingProxyType
 import torch
 from torch import nn
 
-from lumaflow.build.arch.assessor import Assessor
+from lumaflow.build.arch.assessor import Assessor, PhotoAssessor
 from lumaflow.build.arch.colorize import Colorizer, colorizer_hyperparameters
 from lumaflow.build.arch.damage import DamageNet, damage_hyperparameters
 from lumaflow.build.arch.espcn import ESPCN
@@ -444,6 +444,35 @@ def _detect_assessor(state: StateDict) -> bool:
     return "stem.0.weight" in state and _assessor_hyperparameters(state) is not None
 
 
+def _photo_assessor_hyperparameters(state: StateDict) -> dict[str, int] | None:
+    """A PhotoAssessor is an Assessor's convolutions under ``crops.`` plus its own head."""
+    stages = sum(1 for k in state if _ASSESSOR_DOWN.fullmatch(k.removeprefix("crops.")) and k.startswith("crops."))
+    if stages < 1 or "out.weight" not in state:
+        return None
+    widths = tuple(
+        int(state[f"crops.{name}.weight"].shape[0]) for name in ("stem.0", *(f"down.{i}" for i in range(stages)))
+    )
+    outputs = int(state["out.weight"].shape[0])
+    expected = PhotoAssessor(outputs=outputs, widths=widths).state_dict()
+    if set(state) != set(expected) or any(tuple(v.shape) != tuple(expected[k].shape) for k, v in state.items()):
+        return None
+    hp = {"scale": 1, "in_channels": 3, "out_channels": outputs, "stages": stages}
+    hp.update({f"width{i}": w for i, w in enumerate(widths)})
+    return hp
+
+
+def _detect_photo_assessor(state: StateDict) -> bool:
+    return "crops.stem.0.weight" in state and _photo_assessor_hyperparameters(state) is not None
+
+
+def _load_photo_assessor(state: StateDict) -> ModelDescriptor:
+    hp = _photo_assessor_hyperparameters(state)
+    if hp is None:
+        raise ValueError("not a PhotoAssessor state dict")
+    widths = tuple(hp[f"width{i}"] for i in range(hp["stages"] + 1))
+    return _loaded("PhotoAssessor", PhotoAssessor(outputs=hp["out_channels"], widths=widths), state, hp, scale=1)
+
+
 def _load_assessor(state: StateDict) -> ModelDescriptor:
     hp = _assessor_hyperparameters(state)
     if hp is None:
@@ -551,6 +580,7 @@ REGISTRY: Mapping[str, ArchSupport] = _build_registry(
         ArchSupport(name="SRMD", detect=_detect_srmd, load=_load_srmd),
         ArchSupport(name="ResidualRestorer", detect=_detect_residual, load=_load_residual),
         ArchSupport(name="Assessor", detect=_detect_assessor, load=_load_assessor),
+        ArchSupport(name="PhotoAssessor", detect=_detect_photo_assessor, load=_load_photo_assessor),
         ArchSupport(name="GatedInpainter", detect=_detect_inpainter, load=_load_inpainter),
         ArchSupport(name="Colorizer", detect=_detect_colorizer, load=_load_colorizer),
         ArchSupport(name="LookNet", detect=_detect_looknet, load=_load_looknet),

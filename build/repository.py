@@ -143,6 +143,14 @@ def missing_artifacts(repository: Path, stages: list[Stage]) -> list[Artifact]:
     return [artifact for artifact in artifacts(repository, stages) if not artifact.is_current()]
 
 
+def _crop_set_samples() -> list:
+    """The parity samples as crop sets [photos, crops, H, W, 3]: 2 photos of 1 crop, 1 photo of 2 crops."""
+    import numpy as np
+
+    first, second = _parity_samples()
+    return [first[:, None], np.concatenate((second, second[:, ::-1]))[None]]
+
+
 def _parity_samples() -> list:
     """Deterministic photo-like uint8 NHWC samples of two sizes (smooth gradients plus texture)."""
     import numpy as np
@@ -224,20 +232,33 @@ def build_artifact(artifact: Artifact) -> dict[str, object]:
 
 
 def _build_assessor(model: object, artifact: Artifact, input_name: str, output_name: str) -> dict[str, object]:
-    """Export an assessor with its served units (`AnalysisGraph` / `QualityGraph`) and check it in those units."""
+    """Export an assessor with its served units (`AnalysisGraph` / `QualityGraph`) and check it in those units.
+
+    The analysis takes crops ([N, H, W, 3]), the quality score crop sets ([N, K, H, W, 3]).
+    """
     import torch
 
-    from lumaflow.build.arch.assessor import AnalysisGraph, Assessor, QualityGraph
+    from lumaflow.build.arch.assessor import AnalysisGraph, Assessor, PhotoAssessor, QualityGraph
     from lumaflow.build.export import export_onnx, verify_measures_onnx
 
-    if not isinstance(model, Assessor):
-        raise TypeError(f"stage {artifact.stage.name!r} outputs {output_name} but its network is not an Assessor")
-    graph = (
-        AnalysisGraph(model, contract.ANALYSIS_SCALES) if output_name == contract.ANALYSIS.name else QualityGraph(model)
-    )
-    example = torch.zeros(2, 48, 64, 3, dtype=torch.uint8)
+    graph: torch.nn.Module
+    if output_name == contract.QUALITY.name:
+        if not isinstance(model, PhotoAssessor):
+            raise TypeError(
+                f"stage {artifact.stage.name!r} outputs {output_name} but its network is not a PhotoAssessor"
+            )
+        graph, example, samples = (
+            QualityGraph(model),
+            torch.zeros(2, 3, 48, 64, 3, dtype=torch.uint8),
+            _crop_set_samples(),
+        )
+    else:
+        if not isinstance(model, Assessor):
+            raise TypeError(f"stage {artifact.stage.name!r} outputs {output_name} but its network is not an Assessor")
+        graph = AnalysisGraph(model, contract.ANALYSIS_SCALES)
+        example, samples = torch.zeros(2, 48, 64, 3, dtype=torch.uint8), _parity_samples()
     export_onnx(graph, artifact.onnx_path, input_name=input_name, output_name=output_name, example=example)
-    return _parity(verify_measures_onnx(graph, artifact.onnx_path, _parity_samples()))
+    return _parity(verify_measures_onnx(graph, artifact.onnx_path, samples))
 
 
 def _build_inpainter(model: object, artifact: Artifact) -> dict[str, object]:

@@ -52,6 +52,25 @@ Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
+class FineTune:
+    """A second training phase: the first phase's model, grown into ``grow(model)``, trained on other batches.
+
+    The quality score learns per crop first (many cheap samples), then per photo (a photo's crops
+    at once), which would take far longer to learn from scratch. The grown model's
+    ``pretrained_parameters()`` train at ``pretrained_lr``, the rest at ``lr``.
+    """
+
+    description: str  # what the batches are, for the manifest
+    grow: Callable[[nn.Module], nn.Module]
+    make_sampler: SamplerMaker
+    steps: int
+    batch_size: int
+    lr: float
+    pretrained_lr: float
+    loss: Loss
+
+
+@dataclass(frozen=True)
 class Recipe:
     """How one of our networks is made: everything `lumaflow train NAME` needs and records."""
 
@@ -73,6 +92,7 @@ class Recipe:
     make_sampler: SamplerMaker | None = None  # instead of pairs + PatchSampler
     loss: Loss | None = None  # instead of the L1 (+ luma) of an image restorer
     loss_description: str = ""
+    then: FineTune | None = None
 
     @property
     def loss_name(self) -> str:
@@ -127,21 +147,34 @@ def parse_args(recipe: Recipe, argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def fit(model: nn.Module, sampler: Sampler, args: argparse.Namespace, recipe: Recipe) -> float:
-    """Adam + the recipe's loss with a cosine schedule; returns the mean loss over the last 10% of steps."""
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+def fit(
+    model: nn.Module,
+    sampler: Sampler,
+    args: argparse.Namespace,
+    recipe: Recipe,
+    *,
+    loss_fn: Loss | None = None,
+    param_groups: list[dict[str, Any]] | None = None,
+    desc: str | None = None,
+) -> float:
+    """Adam + the recipe's loss with a cosine schedule; returns the mean loss over the last 10% of steps.
+
+    ``args`` gives steps, batch size, peak lr and device; ``loss_fn`` and ``param_groups`` (each
+    with its own peak lr) replace the recipe's loss and the single lr, for a `FineTune` phase.
+    """
+    opt = torch.optim.Adam(param_groups if param_groups is not None else model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(args.steps, 1), eta_min=args.lr * 0.01)
     tail: list[float] = []
     device = torch.device(args.device)
     model.to(device).train()
-    bar = tqdm(range(args.steps), desc=recipe.name, mininterval=2.0, file=sys.stderr)
+    bar = tqdm(range(args.steps), desc=desc or recipe.name, mininterval=2.0, file=sys.stderr)
     for step in bar:
         inputs, targets = sampler.batch(args.batch_size)
         if device.type != "cpu":
             inputs = tuple(x.to(device) for x in inputs) if isinstance(inputs, tuple) else inputs.to(device)
             targets = targets.to(device)
         output = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
-        loss = recipe_loss(recipe, output, targets)
+        loss = loss_fn(output, targets) if loss_fn is not None else recipe_loss(recipe, output, targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -179,6 +212,7 @@ def train(recipe: Recipe, argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     sampler: Sampler
+    photos: list[np.ndarray] = []  # the photos at the source scales, for samplers that take them
     if recipe.make_sampler is not None:
         photos = [pair.hr for pair in make_pairs([load_rgb(p) for p in paths], scales, 1)]
         sampler = recipe.make_sampler(photos, args.patch, rng)
@@ -188,6 +222,9 @@ def train(recipe: Recipe, argv: list[str] | None = None) -> int:
         sampler = PatchSampler(pairs, args.patch // recipe.factor, rng, factor=recipe.factor, degrade=recipe.degrade)
     model = recipe.make_model()
     loss = fit(model, sampler, args, recipe)
+    then_record: dict[str, Any] | None = None
+    if recipe.then is not None:
+        model, then_record = _fine_tune(recipe, recipe.then, model, photos, args, rng)
     seconds = time.perf_counter() - started
 
     weights = save_state_dict(model.state_dict(), args.out / f"{recipe.name}.pt")
@@ -217,6 +254,7 @@ def train(recipe: Recipe, argv: list[str] | None = None) -> int:
             "seconds": round(seconds, 1),
             "torch": torch.__version__,
             "smoke": args.smoke,
+            **({"then": then_record} if then_record is not None else {}),
         },
         "eval": report.as_dict(),
     }
@@ -225,6 +263,37 @@ def train(recipe: Recipe, argv: list[str] | None = None) -> int:
         print(line)
     print(f"trained {recipe.name} in {seconds:.0f} s -> {weights}")
     return 0
+
+
+def _fine_tune(
+    recipe: Recipe,
+    phase: FineTune,
+    model: nn.Module,
+    photos: list[np.ndarray],
+    args: argparse.Namespace,
+    rng: np.random.Generator,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Run ``phase`` on the first phase's model; returns the grown model and what the manifest records."""
+    grown = phase.grow(model)
+    pretrained = list(grown.pretrained_parameters())  # type: ignore[operator]
+    known = {id(p) for p in pretrained}
+    fresh = [p for p in grown.parameters() if id(p) not in known]
+    steps = min(phase.steps, args.steps) if args.smoke else phase.steps
+    batch_size = min(phase.batch_size, 2) if args.smoke else phase.batch_size
+    phase_args = argparse.Namespace(**{**vars(args), "steps": steps, "batch_size": batch_size, "lr": phase.lr})
+    groups = [{"params": pretrained, "lr": phase.pretrained_lr}, {"params": fresh, "lr": phase.lr}]
+    sampler = phase.make_sampler(photos, args.patch, rng)
+    loss = fit(
+        grown, sampler, phase_args, recipe, loss_fn=phase.loss, param_groups=groups, desc=f"{recipe.name} (then)"
+    )
+    record = {
+        "batches": phase.description,
+        "steps": steps,
+        "batch_size": batch_size,
+        "optimizer": f"Adam lr {phase.lr:g} (pretrained parts {phase.pretrained_lr:g}), cosine to {phase.lr * 0.01:g}",
+        "final_loss": round(loss, 5),
+    }
+    return grown, record
 
 
 def main(name: str, argv: list[str] | None = None) -> int:

@@ -58,7 +58,7 @@ DAMAGE = Tensor(
     "DAMAGE", DataType.UINT8, (-1, -1, 1), "old photos: probability x 255 that a pixel is damage (scratch, dust, tear)"
 )
 ORIGINAL = Tensor("ORIGINAL", DataType.UINT8, (-1, -1, 3), "the pipeline's input pixels as decode gave them")
-# The assessors (one row per crop; the caller aggregates a photo's crops).
+# The assessors: the analysis answers per crop (the caller aggregates a photo's crops), the quality score per photo.
 ANALYSIS_FIELDS = ("noise_sigma", "jpeg_quality", "blur_sigma", "exposure_ev", "p_colour", "p_grey", "p_sepia")
 # Served units of the first four fields per unit of the network's raw output (σ on 0-255; quality
 # 0-100 with 100 = not JPEG-compressed; blur σ in pixels; EV relative to a normal exposure).
@@ -69,7 +69,13 @@ ANALYSIS = Tensor(
     (len(ANALYSIS_FIELDS),),
     "per crop: noise σ (0-255), JPEG quality (100: none), blur σ px, exposure EV, P(colour), P(grey), P(sepia)",
 )
-QUALITY = Tensor("QUALITY", DataType.FP32, (1,), "per crop: no-reference quality, 0 (worst) to 100")
+CROPS = Tensor(
+    "CROPS",
+    DataType.UINT8,
+    (-1, -1, -1, 3),
+    "one photo's assessment crops, KHWC (lumaflow.server.crops), scored together",
+)
+QUALITY = Tensor("QUALITY", DataType.FP32, (1,), "per photo (its CROPS): no-reference quality, 0 (worst) to 100")
 META = Tensor("META", DataType.STRING, (1,), "JSON carried from decode to encode: sizes, timings, the card")
 
 # Reason codes that open every INVALID_ARGUMENT message, in brackets: "[invalid_image] ...".

@@ -116,7 +116,8 @@ class Stage:
     max_batch_pixels: int = 4 * 1024 * 1024
     parameters: dict[str, str] = field(default_factory=dict)
     tiling: Tiling | None = None  # photo stages: served to pipelines through ``<name>_tiles``
-    warmup_size: tuple[int, int] | None = None  # (height, width) to warm at; default: the tile, or a camera frame
+    # (height, width) to warm at, or (crops, height, width) for a crop-set input; default: the tile, or a camera frame
+    warmup_size: tuple[int, ...] | None = None
 
     @property
     def tiler_name(self) -> str:
@@ -390,8 +391,9 @@ CAMERA_X1 = Stage(
 
 # --- our understanding networks (analysis, quality), low light and inpainting ------------------------
 
-# The assessors take a photo's full-resolution crops (``lumaflow.server.crops``) in one request: a
-# batch of up to 25 crops of 64 px, from decode (analysis) or the quality check (two photos' worth).
+# The assessors take a photo's full-resolution crops (``lumaflow.server.crops``) in one request:
+# the analysis a batch of up to 25 crops of 64 px (from decode), one row each; the quality score one
+# crop set per photo (the quality check sends the result's and the input's, 25 crops each).
 ANALYSIS = Stage(
     name="analysis",
     doc="analysis, ours: per crop noise σ, JPEG quality, blur σ, exposure EV and colour/grey/sepia (a small CNN)",
@@ -407,15 +409,16 @@ ANALYSIS = Stage(
 
 QUALITY = Stage(
     name="quality",
-    doc="no-reference quality score 0-100 per crop, ours (the analysis network's architecture, one output)",
-    inputs=(contract.PIXELS,),
+    doc="no-reference quality score 0-100 per photo from its crops, ours (the analysis network's convolutions,"
+    " pooled over the crops)",
+    inputs=(contract.CROPS,),
     outputs=(contract.QUALITY,),
-    max_batch_size=64,
+    max_batch_size=8,
     dynamic_batching=DynamicBatching(max_queue_delay_us=1_000, queue_policy=FOLLOW_DEADLINE),
     instances=PHOTO_NETWORK,
     network=Network(architecture="assessor", weights="quality.pt"),
     threads=2,
-    warmup_size=(64, 64),
+    warmup_size=(25, 64, 64),  # a photo's 5 x 5 crops (lumaflow.server.crops.CROPS_PER_SIDE)
 )
 
 LOW_LIGHT = Stage(

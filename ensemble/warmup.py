@@ -86,9 +86,12 @@ def stage_warmups(stage: Stage) -> tuple[Warmup, ...]:
     """One random request at the shape the stage mostly sees: its tile, or a camera frame."""
     if stage.network is None:
         return ()
-    height, width = stage.warmup_size or ((stage.tiling.tile, stage.tiling.tile) if stage.tiling else CAMERA_FRAME)
+    size = stage.warmup_size or ((stage.tiling.tile, stage.tiling.tile) if stage.tiling else CAMERA_FRAME)
     pixels, *side = stage.inputs
-    inputs = {pixels.name: WarmupInput(pixels.dtype, (height, width, 3), random_data=True)}
+    if len(size) != len(pixels.dims) - 1:
+        raise ValueError(f"{stage.name}: warmup_size {size} does not fit {pixels.name} {pixels.dims}")
+    height, width = size[-2:]
+    inputs = {pixels.name: WarmupInput(pixels.dtype, (*size, pixels.dims[-1]), random_data=True)}
     for tensor in side:  # per-image values keep their dims; per-pixel ones (HOLE) take the pixels' size
         dims = (height, width, *tensor.dims[2:]) if tensor.dims[:2] == (-1, -1) else tensor.dims
         # An index or a bounded value (TEMPLATE, STRENGTH) is zero, inside its range; random bytes are out of it.
@@ -96,4 +99,4 @@ def stage_warmups(stage: Stage) -> tuple[Warmup, ...]:
         if tensor.value_range is not None and not tensor.value_range[0] <= 0 <= tensor.value_range[1]:
             raise ValueError(f"{stage.name}: warmup sends {tensor.name} = 0, outside its range {tensor.value_range}")
         inputs[tensor.name] = WarmupInput(tensor.dtype, dims, random_data=not bounded)
-    return (Warmup(name=f"random {height}x{width}", inputs=inputs),)
+    return (Warmup(name="random " + "x".join(map(str, size)), inputs=inputs),)

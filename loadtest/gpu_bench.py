@@ -87,7 +87,7 @@ def _model(weights: Path, entry: dict[str, Any]) -> nn.Module:
 
 
 def _is_assessor(entry: dict[str, Any]) -> bool:
-    return entry["architecture"] == "Assessor"
+    return entry["architecture"] in ("Assessor", "PhotoAssessor")
 
 
 def _inputs(entry: dict[str, Any], image: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -117,6 +117,8 @@ def _photo(height: int, width: int) -> torch.Tensor:
 
 
 def _unit_batch(entry: dict[str, Any], batch: int, device: torch.device, frame: tuple[int, int]) -> torch.Tensor:
+    if entry["architecture"] == "PhotoAssessor":  # the quality score: one crop set per photo
+        return torch.rand(batch, CROPS_PER_PHOTO, 3, CROP, CROP, device=device)
     if _is_assessor(entry):
         return torch.rand(batch * CROPS_PER_PHOTO, 3, CROP, CROP, device=device)
     return _photo(*frame).to(device).expand(batch, -1, -1, -1).contiguous()

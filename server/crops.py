@@ -18,8 +18,8 @@ CROPS_PER_SIDE = 5
 JPEG_GRID = 16  # a 4:2:0 JPEG's macroblock
 
 
-def _starts(length: int, count: int) -> list[int]:
-    last = (length - CROP_SIDE) // JPEG_GRID * JPEG_GRID
+def _starts(length: int, count: int, side: int) -> list[int]:
+    last = (length - side) // JPEG_GRID * JPEG_GRID
     if count == 1 or last == 0:
         return [last // 2 // JPEG_GRID * JPEG_GRID]
     return sorted({round(i * last / (count - 1) / JPEG_GRID) * JPEG_GRID for i in range(count)})
@@ -28,18 +28,18 @@ def _starts(length: int, count: int) -> list[int]:
 Position = tuple[int, int]  # (top, left) of a crop
 
 
-def grid_positions(height: int, width: int, per_side: int = CROPS_PER_SIDE) -> list[Position]:
-    """Up to ``per_side``² crop corners spread over the image, on the JPEG grid; [] if under one crop."""
-    if height < CROP_SIDE or width < CROP_SIDE:
+def grid_positions(height: int, width: int, per_side: int = CROPS_PER_SIDE, side: int = CROP_SIDE) -> list[Position]:
+    """Up to ``per_side``² corners of ``side``-pixel crops spread over the image, on the JPEG grid; [] if under one."""
+    if height < side or width < side:
         return []
-    return [(y, x) for y in _starts(height, per_side) for x in _starts(width, per_side)]
+    return [(y, x) for y in _starts(height, per_side, side) for x in _starts(width, per_side, side)]
 
 
-def crops_at(pixels: np.ndarray, positions: list[Position]) -> np.ndarray:
-    """uint8 [K, s, s, 3] at ``positions``; the whole image as one crop when there are none."""
+def crops_at(pixels: np.ndarray, positions: list[Position], side: int = CROP_SIDE) -> np.ndarray:
+    """uint8 [K, side, side, 3] at ``positions``; the whole image as one crop when there are none."""
     if not positions:
         return np.ascontiguousarray(pixels[None])
-    return np.ascontiguousarray(np.stack([pixels[y : y + CROP_SIDE, x : x + CROP_SIDE] for y, x in positions]))
+    return np.ascontiguousarray(np.stack([pixels[y : y + side, x : x + side] for y, x in positions]))
 
 
 def grid_crops(pixels: np.ndarray, per_side: int = CROPS_PER_SIDE) -> np.ndarray:
@@ -105,8 +105,3 @@ def exposure_class(exposure_ev: float, threshold: float = 0.75) -> str:
     if exposure_ev < -threshold:
         return "under"
     return "over" if exposure_ev > threshold else "normal"
-
-
-def summarise_quality(rows: np.ndarray) -> float:
-    """One photo's quality from its crops' scores: the median (a flat sky crop should not decide)."""
-    return float(np.median(rows[:, 0]))

@@ -172,12 +172,12 @@ def test_photo_networks_take_turns_and_camera_frames_skip_the_line(small_server:
     one runs, a camera frame does not."""
     url = small_server.endpoints.grpc_url
     tiles = np.ascontiguousarray(np.broadcast_to(astronaut()[:384, :384], (8, 384, 384, 3)))
-    crops = np.ascontiguousarray(astronaut()[None, :64, :64])
+    crops = np.ascontiguousarray(astronaut()[None, None, :64, :64])  # one photo's crop set, of one crop
     frame = np.ascontiguousarray(astronaut()[None, :240, :320])
 
-    def direct(model: str, pixels: np.ndarray, output: str) -> Callable[[], Any]:
+    def direct(model: str, pixels: np.ndarray, output: str, input_name: str = "PIXELS") -> Callable[[], Any]:
         def call() -> Any:
-            tensor = grpcclient.InferInput("PIXELS", list(pixels.shape), "UINT8")
+            tensor = grpcclient.InferInput(input_name, list(pixels.shape), "UINT8")
             tensor.set_data_from_numpy(pixels)
             with grpcclient.InferenceServerClient(url) as client:
                 return client.infer(
@@ -187,7 +187,7 @@ def test_photo_networks_take_turns_and_camera_frames_skip_the_line(small_server:
         return call
 
     slow = direct("espcn_x2", tiles, "UPSCALED")
-    quality = direct("quality", crops, "QUALITY")
+    quality = direct("quality", crops, "QUALITY", "CROPS")
     camera = direct("camera_sr_x2", frame, "UPSCALED")
     for warm in (slow, quality, camera):
         warm()

@@ -16,9 +16,10 @@ from PIL import Image
 from scipy.ndimage import binary_dilation
 
 from lumaflow.build import WEIGHTS_DIR, degrade
-from lumaflow.build.arch.assessor import AnalysisGraph, Assessor, QualityGraph
+from lumaflow.build.arch.assessor import AnalysisGraph, Assessor, PhotoAssessor, QualityGraph
 from lumaflow.build.arch.inpaint import GatedInpainter, InpaintGraph
-from lumaflow.build.assess import analyse, quality_of
+from lumaflow.build.assess import analyse, evaluate_quality, quality_of
+from lumaflow.build.assess_data import PhotoQualitySampler, QualityDraw, blur_impairment, jpeg_impairment
 from lumaflow.build.baselines import autocontrast, best_gamma, opencv_inpaint
 from lumaflow.build.eval import rgb_psnr, upscale
 from lumaflow.build.export import export_onnx, verify_measures_onnx, verify_onnx
@@ -79,19 +80,46 @@ def test_analysis_and_quality_graphs_export_with_dynamic_sizes(tmp_path: Path) -
         np.random.default_rng(1).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8),
         np.random.default_rng(2).integers(0, 256, (1, 40, 72, 3), dtype=np.uint8),
     ]
-    for graph, name in (
-        (AnalysisGraph(Assessor(outputs=7, widths=(8, 16, 24)), ANALYSIS_SCALES), "ANALYSIS"),
-        (QualityGraph(Assessor(outputs=1, widths=(8, 16, 24))), "QUALITY"),
+    crop_sets = [samples[0][None], samples[1][:, None].repeat(2, axis=0)]  # 1 photo of 3 crops, 2 of 1
+    for graph, name, example, inputs in (
+        (
+            AnalysisGraph(Assessor(outputs=7, widths=(8, 16, 24)), ANALYSIS_SCALES),
+            "ANALYSIS",
+            torch.zeros(2, 48, 64, 3, dtype=torch.uint8),
+            samples,
+        ),
+        (
+            QualityGraph(PhotoAssessor(outputs=1, widths=(8, 16, 24))),
+            "QUALITY",
+            torch.zeros(2, 3, 48, 64, 3, dtype=torch.uint8),
+            crop_sets,
+        ),
     ):
-        path = export_onnx(
-            graph, tmp_path / f"{name}.onnx", output_name=name, example=torch.zeros(2, 48, 64, 3, dtype=torch.uint8)
-        )
-        parity = verify_measures_onnx(graph, path, samples)
+        path = export_onnx(graph, tmp_path / f"{name}.onnx", output_name=name, example=example)
+        parity = verify_measures_onnx(graph, path, inputs)
         assert parity.max_abs_diff < 1e-2
     with torch.inference_mode():
         rows = AnalysisGraph(Assessor(outputs=7), ANALYSIS_SCALES)(torch.from_numpy(samples[0])).numpy()
     assert rows.shape == (3, len(ANALYSIS_FIELDS))
     assert np.allclose(rows[:, 4:].sum(axis=1), 1.0, atol=1e-5) and (rows[:, 1] <= 100).all()
+
+
+def test_photo_assessor_scores_each_photo_from_its_own_crops_only() -> None:
+    torch.manual_seed(0)
+    crop_model = Assessor(outputs=1, widths=(8, 16, 24)).eval()
+    photo_model = PhotoAssessor.from_crop_assessor(crop_model).eval()
+    crops = torch.rand(2, 4, 3, 32, 32)
+    with torch.inference_mode():
+        together = photo_model(crops)
+        alone = torch.cat([photo_model(crops[i : i + 1]) for i in range(2)])
+        # Grown from a crop assessor, it first reads the crops' mean features with the crop head.
+        mean_reading = crop_model.out(
+            torch.nn.functional.leaky_relu(crop_model.hidden(crop_model.features(crops[0]).mean(0, keepdim=True)), 0.1)
+        )
+    assert together.shape == (2, 1) and torch.allclose(together, alone, atol=1e-6)
+    assert torch.allclose(together[:1], mean_reading, atol=1e-6)
+    assert load_state_dict(photo_model.state_dict()).architecture == "PhotoAssessor"
+    assert load_state_dict(crop_model.state_dict()).architecture == "Assessor"
 
 
 def test_inpaint_graph_exports_with_two_inputs(tmp_path: Path) -> None:
@@ -117,6 +145,19 @@ def test_crops_are_on_the_jpeg_grid_and_cover_the_photo(photos: dict[str, np.nda
     assert len(positions) == 25 and all(y % 16 == 0 and x % 16 == 0 for y, x in positions)
     assert max(y for y, _ in positions) + CROP_SIDE > photo.shape[0] - 16
     assert grid_crops(photo[:40, :50]).shape == (1, 40, 50, 3)  # under one crop: the photo itself
+
+
+def test_photo_quality_samples_are_a_photos_grid_of_crops_with_one_score(photos: dict[str, np.ndarray]) -> None:
+    sampler = PhotoQualitySampler(list(photos.values()), 64, np.random.default_rng(0))
+    crops, scores = sampler.batch(3)
+    assert crops.shape == (3, PhotoQualitySampler.PER_SIDE**2, 3, 64, 64) and scores.shape == (3, 1)
+    assert bool(((scores >= 0) & (scores <= 1)).all())
+    assert QualityDraw().score() == 100.0
+    patch = photos["coffee"][:64, :64]
+    assert QualityDraw().apply(patch, np.random.default_rng(0)) is patch
+    assert QualityDraw(blur_sigma=2.5, jpeg_quality=30).score() == pytest.approx(
+        100 * (1 - blur_impairment(2.5) / 100) * (1 - jpeg_impairment(30) / 100)
+    )
 
 
 @pytest.mark.parametrize("scale", [1, 2, 4])
@@ -205,6 +246,12 @@ def test_quality_score_falls_with_every_degradation(photos: dict[str, np.ndarray
         blocky = quality_of(graph, degrade.jpeg(photo, 10))
         blurred = quality_of(graph, degrade.gaussian_blur(photo, 2.0))
         assert clean > max(noisy, blocky, blurred) + 10, (clean, noisy, blocky, blurred)
+
+
+def test_quality_score_ranks_severity_better_than_brisque() -> None:
+    """The issue's acceptance, recomputed from the committed weights: mean pooled Spearman rho over 8 photos."""
+    figures = evaluate_quality(load_file(str(WEIGHTS_DIR / "quality.pt"))).as_dict()
+    assert figures["mean_pooled_ours"] > figures["mean_pooled_brisque"], figures
 
 
 def test_low_light_beats_autocontrast_and_the_best_gamma(photos: dict[str, np.ndarray]) -> None:

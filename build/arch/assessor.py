@@ -7,10 +7,15 @@ features (noise shows as variance, not as a mean), and the crop's per-channel me
 deviation join them, so exposure and colour cast need no deep path. The head is a two-layer MLP.
 
 Output is raw (``outputs`` numbers per crop); what each number means, and the scaling to served
-units, belongs to the recipe and to `AssessorGraph`, not to the architecture.
+units, belongs to the recipe and to `AnalysisGraph` / `QualityGraph`, not to the architecture.
+
+`PhotoAssessor` scores a whole photo from its grid of crops: the same per-crop features, pooled over
+the crops (mean and max) before its head, so the score can rest on the photo's sharpest crops.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -28,9 +33,10 @@ class Assessor(nn.Module):
     ``body.{i}`` (3x3) per stage, ``hidden`` and ``out`` (linear).
     """
 
-    def __init__(self, *, outputs: int, widths: tuple[int, ...] = (32, 48, 64, 96)) -> None:
+    def __init__(self, *, outputs: int | None, widths: tuple[int, ...] = (32, 48, 64, 96)) -> None:
+        """``outputs`` None builds the convolutions only, for `PhotoAssessor` (``features``, no head)."""
         super().__init__()
-        if outputs < 1 or len(widths) < 2:
+        if (outputs is not None and outputs < 1) or len(widths) < 2:
             raise ValueError("an assessor needs >= 1 output and >= 2 widths")
         self.outputs = outputs
         self.widths = tuple(widths)
@@ -41,13 +47,16 @@ class Assessor(nn.Module):
             nn.Conv2d(widths[i], widths[i + 1], 3, stride=2, padding=1) for i in range(len(widths) - 1)
         )
         self.body = nn.ModuleList(nn.Conv2d(w, w, 3, padding=1) for w in widths[1:])
-        self.hidden = nn.Linear(2 * widths[-1] + CONTEXT_PLANES, HEAD_HIDDEN)
-        self.out = nn.Linear(HEAD_HIDDEN, outputs)
+        self.features_per_crop = 2 * widths[-1] + CONTEXT_PLANES
+        if outputs is not None:
+            self.hidden = nn.Linear(self.features_per_crop, HEAD_HIDDEN)
+            self.out = nn.Linear(HEAD_HIDDEN, outputs)
         for conv in (*self.stem, *self.down, *self.body):
             nn.init.kaiming_normal_(conv.weight, a=LEAKY_SLOPE, nonlinearity="leaky_relu")
             nn.init.zeros_(conv.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, features_per_crop]: the last stage's mean and std, then the crop's own mean and std."""
         context = torch.cat((x.mean(dim=(2, 3)), x.std(dim=(2, 3))), dim=1)
         y = x
         for conv in self.stem:
@@ -55,8 +64,12 @@ class Assessor(nn.Module):
         for down, body in zip(self.down, self.body, strict=True):
             y = F.leaky_relu(down(y), LEAKY_SLOPE)
             y = F.leaky_relu(body(y), LEAKY_SLOPE)
-        pooled = torch.cat((y.mean(dim=(2, 3)), y.std(dim=(2, 3)), context), dim=1)
-        return self.out(F.leaky_relu(self.hidden(pooled), LEAKY_SLOPE))
+        return torch.cat((y.mean(dim=(2, 3)), y.std(dim=(2, 3)), context), dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.outputs is None:
+            raise TypeError("this Assessor has no head (outputs=None); call features()")
+        return self.out(F.leaky_relu(self.hidden(self.features(x)), LEAKY_SLOPE))
 
     def macs_per_input_pixel(self) -> int:
         """Multiply-accumulates per input pixel (the stem at full resolution, each stage at a quarter of the last)."""
@@ -68,6 +81,54 @@ class Assessor(nn.Module):
         for i, (down, body) in enumerate(zip(self.down, self.body, strict=True)):
             total += (weights(down) + weights(body)) // 4 ** (i + 1)
         return total
+
+
+class PhotoAssessor(nn.Module):
+    """Float [N, K, 3, H, W] (K crops of each of N photos, RGB in [0, 1]) -> float [N, outputs].
+
+    The crops' features (``crops``, an `Assessor` without head) are pooled over the K crops, their
+    mean and their max, and one head scores the photo. The max is what separates a soft scene (some
+    crops sharp) from a blurred photo (none); a median of per-crop scores could not. State-dict keys:
+    ``crops.*`` as an `Assessor`'s convolutions, ``hidden`` and ``out``.
+    """
+
+    def __init__(self, *, outputs: int, widths: tuple[int, ...]) -> None:
+        super().__init__()
+        self.outputs = outputs
+        self.widths = tuple(widths)
+        self.crops = Assessor(outputs=None, widths=widths)
+        self.hidden = nn.Linear(2 * self.crops.features_per_crop, HEAD_HIDDEN)
+        self.out = nn.Linear(HEAD_HIDDEN, outputs)
+
+    @classmethod
+    def from_crop_assessor(cls, model: Assessor) -> PhotoAssessor:
+        """Start from a per-crop assessor: its convolutions, and its head reading the crops' mean features."""
+        if model.outputs is None:
+            raise ValueError("the crop assessor needs its head")
+        photo = cls(outputs=model.outputs, widths=model.widths)
+        photo.crops.load_state_dict(
+            {k: v for k, v in model.state_dict().items() if not k.startswith(("hidden.", "out."))}
+        )
+        per_crop = model.features_per_crop
+        with torch.no_grad():
+            photo.hidden.weight.zero_()
+            photo.hidden.weight[:, :per_crop] = model.hidden.weight
+            photo.hidden.bias.copy_(model.hidden.bias)
+            photo.out.load_state_dict(model.out.state_dict())
+        return photo
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, k = x.shape[0], x.shape[1]
+        features = self.crops.features(x.flatten(0, 1)).reshape(n, k, -1)
+        pooled = torch.cat((features.mean(dim=1), features.amax(dim=1)), dim=1)
+        return self.out(F.leaky_relu(self.hidden(pooled), LEAKY_SLOPE))
+
+    def pretrained_parameters(self) -> Iterator[nn.Parameter]:
+        """The crop convolutions (`from_crop_assessor` brings them trained; the head is new)."""
+        return self.crops.parameters()
+
+    def macs_per_input_pixel(self) -> int:
+        return self.crops.macs_per_input_pixel()
 
 
 class AnalysisGraph(nn.Module):
@@ -95,13 +156,13 @@ class AnalysisGraph(nn.Module):
 
 
 class QualityGraph(nn.Module):
-    """The served quality score: uint8 [N, H, W, 3] crops -> float [N, 1], 0 (worst) to 100."""
+    """The served quality score: uint8 [N, K, H, W, 3] (K crops of each of N photos) -> float [N, 1], 0 to 100."""
 
-    def __init__(self, model: Assessor) -> None:
+    def __init__(self, model: PhotoAssessor) -> None:
         super().__init__()
         if model.outputs != 1:
             raise ValueError(f"a quality assessor has one output, this one {model.outputs}")
         self.model = model
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return (self.model(pixels.permute(0, 3, 1, 2).to(torch.float32) / 255.0) * 100.0).clamp(0.0, 100.0)
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        return (self.model(crops.permute(0, 1, 4, 2, 3).to(torch.float32) / 255.0) * 100.0).clamp(0.0, 100.0)

@@ -31,6 +31,9 @@ class TritonPythonModel(RequestModel):
         self.pixel_spec, *self.side_specs = self.config["input"]
         (self.output_spec,) = self.config["output"]
         self.channels = int(self.pixel_spec["dims"][-1])
+        # [batch, height, width, C] images, or [batch, crops, height, width, C] crop sets (the quality score).
+        self.pixel_rank = len(self.pixel_spec["dims"]) + 1
+        self.pixel_layout = "batch, " + ("crops, " if self.pixel_rank == 5 else "") + f"height, width, {self.channels}"
         self.max_batch_pixels = int(self.parameters["max_batch_pixels"])
         # Declared value ranges of side inputs (ensemble Tensor.value_range), e.g. TEMPLATE within the looks.
         self.input_ranges: dict[str, list[float]] = json.loads(self.parameters.get("input_ranges", "{}"))
@@ -55,15 +58,19 @@ class TritonPythonModel(RequestModel):
     def _inputs(self, request: Any) -> dict[str, np.ndarray]:
         tensor = pb_utils.get_input_tensor_by_name(request, self.pixel_spec["name"])
         pixels = tensor.as_numpy() if tensor is not None else None
-        if pixels is None or pixels.dtype != np.uint8 or pixels.ndim != 4 or pixels.shape[-1] != self.channels:
+        if (
+            pixels is None
+            or pixels.dtype != np.uint8
+            or pixels.ndim != self.pixel_rank
+            or pixels.shape[-1] != self.channels
+        ):
             shape = None if pixels is None else list(pixels.shape)
             raise InvalidInput(
-                contract.INVALID_IMAGE,
-                f"{self.pixel_spec['name']} must be uint8 [batch, height, width, {self.channels}], got {shape}.",
+                contract.INVALID_IMAGE, f"{self.pixel_spec['name']} must be uint8 [{self.pixel_layout}], got {shape}."
             )
-        if pixels.shape[1] < 1 or pixels.shape[2] < 1:  # Triton passes a 0-pixel frame on to the camera stages
+        if min(pixels.shape[1:-1]) < 1:  # Triton passes a 0-pixel frame on to the camera stages
             raise InvalidInput(
-                contract.INVALID_IMAGE, f"The frame is empty ({pixels.shape[2]}x{pixels.shape[1]} pixels)."
+                contract.INVALID_IMAGE, f"The frame is empty ({pixels.shape[-2]}x{pixels.shape[-3]} pixels)."
             )
         inputs = {self.pixel_spec["name"]: pixels}
         for spec in self.side_specs:
@@ -93,7 +100,7 @@ class TritonPythonModel(RequestModel):
                 continue
             by_shape[inputs[self.pixel_spec["name"]].shape[1:]].append((index, inputs))
         for group in by_shape.values():
-            sizes = [int(np.prod(inputs[self.pixel_spec["name"]].shape[:3])) for _, inputs in group]
+            sizes = [int(np.prod(inputs[self.pixel_spec["name"]].shape[:-1])) for _, inputs in group]
             for chunk in chunk_by_pixels(sizes, self.max_batch_pixels):
                 self._run([group[position] for position in chunk], responses)
         return responses
