@@ -426,18 +426,30 @@ def _load_residual(state: StateDict) -> ModelDescriptor:
 _ASSESSOR_DOWN = re.compile(r"down\.(\d+)\.weight")
 
 
-def _assessor_hyperparameters(state: StateDict) -> dict[str, int] | None:
-    stages = sum(1 for k in state if _ASSESSOR_DOWN.fullmatch(k))
-    names = ("stem.0", "stem.1", *(f"down.{i}" for i in range(stages)), *(f"body.{i}" for i in range(stages)))
-    if stages < 1 or set(state) != {f"{n}.{p}" for n in (*names, "hidden", "out") for p in ("weight", "bias")}:
+def _assessor_widths(state: StateDict, prefix: str = "") -> tuple[int, ...]:
+    """An assessor's convolution widths (stem, then each stride-2 stage), read under ``prefix``; () if none."""
+    stages = sum(1 for k in state if k.startswith(prefix) and _ASSESSOR_DOWN.fullmatch(k.removeprefix(prefix)))
+    if stages < 1 or f"{prefix}stem.0.weight" not in state:
+        return ()
+    names = ("stem.0", *(f"down.{i}" for i in range(stages)))
+    return tuple(int(state[f"{prefix}{name}.weight"].shape[0]) for name in names)
+
+
+def _checked_assessor(state: StateDict, model: nn.Module, widths: tuple[int, ...]) -> dict[str, int] | None:
+    """The hyper-parameters of ``state`` when it has exactly ``model``'s keys and shapes, else None."""
+    expected = model.state_dict()
+    if set(state) != set(expected) or any(tuple(v.shape) != tuple(expected[k].shape) for k, v in state.items()):
         return None
-    widths = [int(state["stem.0.weight"].shape[0]), *(int(state[f"down.{i}.weight"].shape[0]) for i in range(stages))]
-    hp = {"scale": 1, "in_channels": 3, "out_channels": int(state["out.weight"].shape[0]), "stages": stages}
+    hp = {"scale": 1, "in_channels": 3, "out_channels": int(state["out.weight"].shape[0]), "stages": len(widths) - 1}
     hp.update({f"width{i}": w for i, w in enumerate(widths)})
-    expected = Assessor(outputs=hp["out_channels"], widths=tuple(widths)).state_dict()
-    if any(tuple(value.shape) != tuple(expected[key].shape) for key, value in state.items()):
-        return None
     return hp
+
+
+def _assessor_hyperparameters(state: StateDict) -> dict[str, int] | None:
+    widths = _assessor_widths(state)
+    if not widths or "out.weight" not in state:
+        return None
+    return _checked_assessor(state, Assessor(outputs=int(state["out.weight"].shape[0]), widths=widths), widths)
 
 
 def _detect_assessor(state: StateDict) -> bool:
@@ -446,19 +458,10 @@ def _detect_assessor(state: StateDict) -> bool:
 
 def _photo_assessor_hyperparameters(state: StateDict) -> dict[str, int] | None:
     """A PhotoAssessor is an Assessor's convolutions under ``crops.`` plus its own head."""
-    stages = sum(1 for k in state if _ASSESSOR_DOWN.fullmatch(k.removeprefix("crops.")) and k.startswith("crops."))
-    if stages < 1 or "out.weight" not in state:
+    widths = _assessor_widths(state, "crops.")
+    if not widths or "out.weight" not in state:
         return None
-    widths = tuple(
-        int(state[f"crops.{name}.weight"].shape[0]) for name in ("stem.0", *(f"down.{i}" for i in range(stages)))
-    )
-    outputs = int(state["out.weight"].shape[0])
-    expected = PhotoAssessor(outputs=outputs, widths=widths).state_dict()
-    if set(state) != set(expected) or any(tuple(v.shape) != tuple(expected[k].shape) for k, v in state.items()):
-        return None
-    hp = {"scale": 1, "in_channels": 3, "out_channels": outputs, "stages": stages}
-    hp.update({f"width{i}": w for i, w in enumerate(widths)})
-    return hp
+    return _checked_assessor(state, PhotoAssessor(outputs=int(state["out.weight"].shape[0]), widths=widths), widths)
 
 
 def _detect_photo_assessor(state: StateDict) -> bool:
