@@ -120,9 +120,11 @@ def scene_exposure_pairs(images: list[np.ndarray], scales: tuple[float, ...], fa
 # --- recipes ----------------------------------------------------------------------------------------
 
 ESPCN_X2_HP = {"scale": 2, "features": 32, "mid_features": 24, "num_body": 3}
-# Narrower than espcn_x2 (2.7 against 4.7 GFLOP per 320x240 frame) for 30 fps on 2 cores; LeakyReLU is a
-# third faster than PReLU in ONNX Runtime.
-CAMERA_X2_HP = {"scale": 2, "features": 24, "mid_features": 16, "num_body": 3, "leaky": True}
+# Narrower than espcn_x2 (1.9 against 4.7 GFLOP per 320x240 frame) for 30 fps on 2 cores. 16 features, not
+# 24: ONNX Runtime's CPU convs work in blocks of 16 channels (NCHWc on AVX-512), so 24 ran as 32 and a
+# 24-wide body cost as much as a 32-wide one; four 16-wide body convs trained 10k steps score as the
+# three 24-wide did at 5k, in half the time (docs/performance.md). LeakyReLU is a third faster than PReLU.
+CAMERA_X2_HP = {"scale": 2, "features": 16, "mid_features": 16, "num_body": 4, "leaky": True}
 SR_X4_HP = {"scale": 4, "features": 64, "mid_features": 48, "num_body": 6}
 DEJPEG_HP = {"features": 64, "num_blocks": 8}
 CAMERA_X1_HP = {"features": 32, "num_blocks": 6, "global_context": True, "curve_steps": 4}
@@ -170,7 +172,7 @@ RECIPES: dict[str, Recipe] = {
             factor=2,
             degradation="Pillow BICUBIC /2; 2/3 of patches then get noise σ 0.5-4, half of those JPEG q 70-95",
             evaluate=evaluate_camera_x2,
-            steps=5000,
+            steps=10000,
             batch_size=16,
             patch=96,
             degrade=degrade.mild_camera,

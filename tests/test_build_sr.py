@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -188,3 +189,23 @@ def test_espcn_shuffles_skip_and_residual_once_and_is_exactly_the_sum_of_both() 
         assert torch.equal(model(x), separately)
     shuffles = [n for n in torch.fx.symbolic_trace(model).graph.nodes if "shuffle" in str(n.target)]
     assert len(shuffles) == 1, shuffles
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_served_espcn_moves_uint8_phases_instead_of_shuffling(scale: int, tmp_path: Path) -> None:
+    """PixelsGraph makes an ESPCN's phases uint8 and moves one axis; its bytes equal the shuffled model's."""
+    model = ESPCN(scale=scale, features=8, mid_features=8, num_body=1, leaky=True).eval()
+    torch.nn.init.normal_(model.tail.weight, std=0.1)
+    torch.nn.init.normal_(model.tail.bias, std=0.05)  # lands in a phase-dependent place: order matters
+    pixels = torch.randint(0, 256, (2, 13, 19, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        shuffled = model(pixels.permute(0, 3, 1, 2).float() / 255.0)
+        expected = torch.round(shuffled.clamp(0, 1) * 255).to(torch.uint8).permute(0, 2, 3, 1)
+        assert torch.equal(PixelsGraph(model)(pixels), expected)
+    example = torch.zeros(2, 16, 16, 3, dtype=torch.uint8)
+    path = export_onnx(PixelsGraph(model), tmp_path / "espcn.onnx", example=example)
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert "DepthToSpace" not in ops and "Conv" in ops, ops
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    served = session.run(None, {"PIXELS": pixels.numpy()})[0]
+    assert np.abs(served.astype(int) - expected.numpy()).max() <= 1

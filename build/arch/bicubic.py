@@ -54,6 +54,13 @@ class BicubicUpsample(nn.Module):
         # persistent=False: the weights are a formula, not part of any state dict we load or save.
         self.weight: torch.Tensor
         self.register_buffer("weight", weight, persistent=False)
+        # The same kernels as one dense conv whose outputs are ordered (py, px, channel): see
+        # `interleaved_phases`. Output (py, px, c) reads input channel c only.
+        dense = torch.zeros(scale * scale, channels, channels, *kernels.shape[2:], dtype=torch.float32)
+        for channel in range(channels):
+            dense[:, channel, channel] = kernels[:, 0]
+        self.interleaved_weight: torch.Tensor
+        self.register_buffer("interleaved_weight", dense.flatten(0, 1), persistent=False)
         self.pad = taps.shape[1] // 2
 
     def phases(self, x: torch.Tensor) -> torch.Tensor:
@@ -65,6 +72,16 @@ class BicubicUpsample(nn.Module):
         """
         padded = F.pad(x, (self.pad, self.pad, self.pad, self.pad), mode="replicate")
         return F.conv2d(padded, self.weight, groups=self.channels)
+
+    def interleaved_phases(self, x: torch.Tensor) -> torch.Tensor:
+        """``phases`` with channels ordered (py, px, channel) instead of PixelShuffle's (channel, py, px).
+
+        In that order an NHWC frame is [N, H, W, py, px, C], one axis move from [N, H, py, W, px, C],
+        the upscaled NHWC frame: the served uint8 graph (`PixelsGraph`) shuffles that way, where
+        ONNX Runtime's DepthToSpace was the costliest node of a small camera network after its convs.
+        """
+        padded = F.pad(x, (self.pad, self.pad, self.pad, self.pad), mode="replicate")
+        return F.conv2d(padded, self.interleaved_weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.pixel_shuffle(self.phases(x), self.scale)

@@ -9,6 +9,7 @@ equal to ``F.interpolate(mode="bicubic")`` but several times faster in ONNX Runt
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .bicubic import BicubicUpsample
@@ -68,11 +69,30 @@ class ESPCN(nn.Module):
         if self.tail.bias is not None:
             nn.init.zeros_(self.tail.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features_of(self, x: torch.Tensor) -> torch.Tensor:
+        """What the tail reads: the head and body convs with their activations."""
         y = self.act_head(self.head(x))
         for conv, act in zip(self.body, self.act_body, strict=True):
             y = act(conv(y))
-        return self.shuffle(self.upsample.phases(x) + self.tail(y))  # one shuffle for skip and residual
+        return y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # One shuffle for skip and residual.
+        return self.shuffle(self.upsample.phases(x) + self.tail(self.features_of(x)))
+
+    def interleaved_phases(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before its shuffle, channels ordered (py, px, colour): see `BicubicUpsample`.
+
+        The tail's filters are taken in that order (a constant gather, folded at export), so each
+        phase is computed exactly as in `forward`; only where it lands differs.
+        """
+        scale, colours = self.scale, self.out_channels
+        phases = [(py, px) for py in range(scale) for px in range(scale)]
+        order = [c * scale * scale + py * scale + px for py, px in phases for c in range(colours)]
+        index = torch.tensor(order, device=x.device)
+        bias = None if self.tail.bias is None else self.tail.bias[index]
+        residual = F.conv2d(self.features_of(x), self.tail.weight[index], bias, padding=1)
+        return self.upsample.interleaved_phases(x) + residual
 
     def macs_per_input_pixel(self) -> int:
         """Multiply-accumulates per LR pixel (every conv runs at input resolution)."""
