@@ -123,7 +123,8 @@ ESPCN_X2_HP = {"scale": 2, "features": 32, "mid_features": 24, "num_body": 3}
 # Narrower than espcn_x2 (1.9 against 4.7 GFLOP per 320x240 frame) for 30 fps on 2 cores. 16 features, not
 # 24: ONNX Runtime's CPU convs work in blocks of 16 channels (NCHWc on AVX-512), so 24 ran as 32 and a
 # 24-wide body cost as much as a 32-wide one; four 16-wide body convs trained 10k steps score as the
-# three 24-wide did at 5k, in half the time (docs/performance.md). LeakyReLU is a third faster than PReLU.
+# three 24-wide did at 5k, at half the time a frame (docs/performance.md). LeakyReLU is a third faster than
+# PReLU.
 CAMERA_X2_HP = {"scale": 2, "features": 16, "mid_features": 16, "num_body": 4, "leaky": True}
 SR_X4_HP = {"scale": 4, "features": 64, "mid_features": 48, "num_body": 6}
 DEJPEG_HP = {"features": 64, "num_blocks": 8}

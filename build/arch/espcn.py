@@ -64,6 +64,11 @@ class ESPCN(nn.Module):
         self.tail = nn.Conv2d(mid_features, out_channels * scale * scale, 3, padding=1)
         self.shuffle = nn.PixelShuffle(scale)
         self.upsample = BicubicUpsample(scale, in_channels)
+        # The tail's output channels in (py, px, colour) order, for `interleaved_phases`.
+        phases = [(py, px) for py in range(scale) for px in range(scale)]
+        order = [c * scale * scale + py * scale + px for py, px in phases for c in range(out_channels)]
+        self.interleave: torch.Tensor
+        self.register_buffer("interleave", torch.tensor(order), persistent=False)
         # Start as exactly bicubic: a zero residual is a safe, already-decent starting point.
         nn.init.zeros_(self.tail.weight)
         if self.tail.bias is not None:
@@ -86,10 +91,7 @@ class ESPCN(nn.Module):
         The tail's filters are taken in that order (a constant gather, folded at export), so each
         phase is computed exactly as in `forward`; only where it lands differs.
         """
-        scale, colours = self.scale, self.out_channels
-        phases = [(py, px) for py in range(scale) for px in range(scale)]
-        order = [c * scale * scale + py * scale + px for py, px in phases for c in range(colours)]
-        index = torch.tensor(order, device=x.device)
+        index = self.interleave
         bias = None if self.tail.bias is None else self.tail.bias[index]
         residual = F.conv2d(self.features_of(x), self.tail.weight[index], bias, padding=1)
         return self.upsample.interleaved_phases(x) + residual
