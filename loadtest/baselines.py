@@ -4,7 +4,8 @@ Three configurations on the same inputs, on this machine, one after the other:
 
 1. **direct ONNX Runtime**: the pipeline's network graph called in this process, with the stage's own
    session settings, one item at a time and in batches (the batch Lumaflow's dynamic batcher actually
-   formed, and the stage's max_batch_size): the network's cost with nothing around it;
+   formed, and the stage's max_batch_size): the network's cost with nothing around it; behind a tiler
+   also on the windows the tiler sends (the photo with its context), the served network's same work;
 2. **Triton, dynamic batching off**: the pipeline's models served with its network stage's
    ``dynamic_batching`` removed (rendered from the same declaration), N closed-loop clients;
 3. **Lumaflow as shipped**: the same models with their declared batching, the same clients.
@@ -14,13 +15,16 @@ Photo pipelines are sent small real photos with the quality check off (it is a s
 cost is measured by ``understanding_bench``); camera pipelines raw frames. The report says, per
 configuration, throughput and latency, and for both served ones where the time went (Triton's
 per-model statistics): on CPU a compute-bound network gains little from batching, so the gain
-has to come from per-request overhead.
+has to come from per-request overhead. It also says how the machine's cores were shared during each
+measured window: CPU time of this process (the gRPC clients, or ONNX Runtime itself when direct) and of
+the server with its python-backend stubs, since clients and server compete for the same two cores here.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -43,7 +47,8 @@ from lumaflow.ensemble.stages import STAGES, Stage
 from lumaflow.loadtest.photos import Request, closed_loop, photo_inputs
 from lumaflow.loadtest.report import StageTime, machine, stage_table, stage_times
 from lumaflow.loadtest.stats import statistics_snapshot
-from lumaflow.server.triton import running_server
+from lumaflow.server import tiling
+from lumaflow.server.triton import running_server, stubs_with_prefix
 
 SHIPPED = "Lumaflow as shipped (dynamic batching)"
 UNBATCHED = "Triton, dynamic batching off"
@@ -60,6 +65,27 @@ class Configuration:
     batch: float  # items per network call (direct) or the network stage's average batch (served)
     failed: dict[str, int] = field(default_factory=dict)
     stages: list[StageTime] = field(default_factory=list)
+    # CPU seconds spent in the measured window by this process (clients, or ONNX Runtime when direct) and by
+    # the server and its stubs, over `seconds` of wall time: the cores' share each side had.
+    seconds: float = 0.0
+    process_cpu_s: float = 0.0
+    server_cpu_s: float = 0.0
+
+    def cpu_percent(self, cpu_s: float) -> float:
+        """``cpu_s`` as a percentage of all this machine's cores over the measured window."""
+        return 100.0 * cpu_s / (self.seconds * (os.cpu_count() or 1)) if self.seconds else float("nan")
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU seconds so far of the live processes ``pids`` (Linux /proc; gone ones count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of proc(5)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def ensemble_config(repository: Path, pipeline: str) -> pb.ModelConfig:
@@ -79,6 +105,24 @@ def pipeline_models(repository: Path, pipeline: str) -> list[str]:
             needed.append(step.removesuffix("_tiles"))
     needed += [name for name in ALWAYS if (repository / name).is_dir()]
     return list(dict.fromkeys(needed))
+
+
+def tile_windows(repository: Path, models: Sequence[str], pixels: Sequence[np.ndarray]) -> tuple[list[np.ndarray], int]:
+    """What the network stage is given for ``pixels`` behind the pipeline's tiler, and the tiler's context.
+
+    A tiler hands its network each tile with ``context`` pixels around it, reflected at the photo's edges,
+    so a 128 px photo reaches waifu2x as 144 x 144 (1.27 times the pixels). Without a tiler: the pixels, 0.
+    """
+    tilers = [name for name in models if name.endswith("_tiles")]
+    if not tilers:
+        return list(pixels), 0
+    config = text_format.Parse((repository / tilers[0] / "config.pbtxt").read_text(), pb.ModelConfig())
+    context, tile = (int(config.parameters[key].string_value) for key in ("context", "tile"))
+    windows = []
+    for image in pixels:
+        padded = tiling.pad_for_context(image, context)
+        windows += [tiling.window(padded, t) for t in tiling.plan(image.shape[0], image.shape[1], tile, context)]
+    return windows, context
 
 
 def network_stage(models: Sequence[str]) -> Stage:
@@ -118,7 +162,9 @@ def workload(kind: str, side: int, frame: tuple[int, int]) -> tuple[list[np.ndar
     return crops, photo_inputs(requests, '{"format": "jpeg", "quality_check": false}')
 
 
-def direct(stage: Stage, graph: Path, pixels: Sequence[np.ndarray], batch: int, seconds: float) -> Configuration:
+def direct(
+    stage: Stage, graph: Path, pixels: Sequence[np.ndarray], batch: int, seconds: float, what: str = ""
+) -> Configuration:
     """The stage's graph in this process, ``batch`` items a call, as its python model runs it."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = stage.threads
@@ -133,19 +179,23 @@ def direct(stage: Stage, graph: Path, pixels: Sequence[np.ndarray], batch: int, 
         feed[name] = np.full((batch, 1), 15.0, dtype=np.float32)
     session.run(None, feed)  # warm-up
     latencies = []
-    stop_at = time.monotonic() + seconds
+    began, cpu_before = time.monotonic(), time.process_time()
+    stop_at = began + seconds
     while time.monotonic() < stop_at:
         started = time.monotonic()
         session.run(None, feed)
         latencies.append(time.monotonic() - started)
+    cpu_s, wall_s = time.process_time() - cpu_before, time.monotonic() - began
     calls = len(latencies)
     return Configuration(
-        name=f"direct ONNX Runtime, batch {batch}",
+        name=f"direct ONNX Runtime, batch {batch}{what}",
         throughput_per_s=calls * batch / sum(latencies),
         p50_ms=statistics.median(latencies) * 1e3,
         p99_ms=sorted(latencies)[min(calls - 1, int(0.99 * calls))] * 1e3,
         items=calls * batch,
         batch=batch,
+        seconds=wall_s,
+        process_cpu_s=cpu_s,
     )
 
 
@@ -166,9 +216,13 @@ def served(
         with running_server(repository) as server:
             url = server.endpoints.grpc_url
             closed_loop(url, pipeline, clients, min(2.0, seconds), make_inputs, 60.0)  # warm every client path
+            server_pids = [server.pid, *stubs_with_prefix(server.shm_prefix)]
             with grpcclient.InferenceServerClient(url) as client:
                 before = statistics_snapshot(client)
+                began, cpu_before, server_before = time.monotonic(), time.process_time(), cpu_seconds(server_pids)
                 measured = closed_loop(url, pipeline, clients, seconds, make_inputs, 60.0)
+                cpu_s, server_s = time.process_time() - cpu_before, cpu_seconds(server_pids) - server_before
+                wall_s = time.monotonic() - began
                 stages = stage_times(before, statistics_snapshot(client))
     network = next((s for s in stages if s.model == stage.name), None)
     return Configuration(
@@ -180,6 +234,9 @@ def served(
         batch=network.average_batch if network else 0.0,
         failed=measured.failed,
         stages=stages,
+        seconds=wall_s,
+        process_cpu_s=cpu_s,
+        server_cpu_s=server_s,
     )
 
 
@@ -219,15 +276,23 @@ class BaselineReport:
             f"Machine: {machine()['summary']}. {self.workload}; served configurations: {self.clients} closed-loop "
             f"gRPC clients for {self.seconds:g} s each.",
             "",
-            "| configuration | items/s | p50 ms | p99 ms | items | network batch | failed |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| configuration | items/s | p50 ms | p99 ms | items | network batch | failed | this process CPU % "
+            "| server CPU % |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
         ]
         for c in self.configurations:
             failed = ", ".join(f"{k} {v}" for k, v in c.failed.items()) or "0"
+            server = f"{c.cpu_percent(c.server_cpu_s):.0f}" if c.stages else "–"
             lines.append(
                 f"| {c.name} | {c.throughput_per_s:.2f} | {c.p50_ms:.1f} | {c.p99_ms:.1f} | {c.items} | "
-                f"{c.batch:.2f} | {failed} |"
+                f"{c.batch:.2f} | {failed} | {c.cpu_percent(c.process_cpu_s):.0f} | {server} |"
             )
+        lines += [
+            "",
+            f"CPU %: CPU time over the measured window as a share of all {os.cpu_count()} cores; this process is the"
+            " gRPC clients for the served rows and ONNX Runtime itself for the direct ones; the server's includes"
+            " its python-backend stubs.",
+        ]
         for c in (served for served in self.configurations if served.stages):
             lines += ["", f"{c.name}: where the time went inside the server, per inference:", ""]
             lines += stage_table(c.stages)
@@ -280,10 +345,11 @@ def run(
     )
     graph = source / stage.name / "1" / (stage.network.onnx_file if stage.network else "model.onnx")
     batches = sorted({1, max(1, round(shipped.batch)), stage.max_batch_size})
-    report.configurations = [
-        *(direct(stage, graph, pixels, batch, min(seconds, 10.0)) for batch in batches),
-        unbatched,
-        shipped,
-    ]
+    directs = [direct(stage, graph, pixels, batch, min(seconds, 10.0)) for batch in batches]
+    windows, context = tile_windows(source, models, pixels)
+    if context:  # the same work as the served network: the tiles with their context, at the batch it formed
+        what = f", the tiler's windows ({windows[0].shape[1]}x{windows[0].shape[0]}: {context} px context)"
+        directs.append(direct(stage, graph, windows, max(1, round(shipped.batch)), min(seconds, 10.0), what))
+    report.configurations = [*directs, unbatched, shipped]
     report.write(out)
     return report

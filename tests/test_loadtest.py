@@ -13,6 +13,7 @@ import math
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
@@ -182,10 +183,25 @@ def test_baselines_compare_direct_onnx_runtime_unbatched_and_shipped(model_repos
     assert unbatched.batch == 1.0  # the re-rendered stage really ran one request per execution
     for configuration in report.configurations:
         assert configuration.items > 0 and not configuration.failed, configuration
+        assert configuration.seconds >= 1.0 and configuration.process_cpu_s > 0, configuration
+    # The server's CPU is its own and its stubs': the network ran there, not in this process.
+    assert unbatched.server_cpu_s > 0.1 and by_name["direct ONNX Runtime, batch 1"].server_cpu_s == 0
     assert {stage.model for stage in unbatched.stages} >= {"camera_x2", "camera_sr_x2"}
     written = json.loads((tmp_path / "report.json").read_text())
     assert written["network_stage"] == "camera_sr_x2"
     assert (tmp_path / "throughput.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_baselines_time_a_tiled_network_on_the_windows_its_tiler_sends(model_repository: Path) -> None:
+    models = baselines.pipeline_models(model_repository, "upscale_x2")
+    crop = np.arange(128 * 128 * 3, dtype=np.uint8).reshape(128, 128, 3)
+    windows, context = baselines.tile_windows(model_repository, models, [crop])
+    assert context == 8 and [w.shape for w in windows] == [(144, 144, 3)]
+    assert np.array_equal(windows[0][context:-context, context:-context], crop)  # the photo, with context around
+    frames, none = baselines.tile_windows(
+        model_repository, baselines.pipeline_models(model_repository, "camera_x2"), [crop]
+    )
+    assert none == 0 and frames[0] is crop
 
 
 def test_a_routed_pipeline_is_refused_by_the_baselines(model_repository: Path) -> None:
