@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from types import MappingProxyType
 
 import torch
@@ -445,43 +446,29 @@ def _checked_assessor(state: StateDict, model: nn.Module, widths: tuple[int, ...
     return hp
 
 
-def _assessor_hyperparameters(state: StateDict) -> dict[str, int] | None:
-    widths = _assessor_widths(state)
+# The crop network (analysis), and the photo network (quality score) that keeps the crop network's
+# convolutions under ``crops.`` and adds its own head: one reader for both, by class and key prefix.
+AssessorKind = type[Assessor] | type[PhotoAssessor]
+ASSESSOR_PREFIX: dict[AssessorKind, str] = {Assessor: "", PhotoAssessor: "crops."}
+
+
+def _assessor_hyperparameters(state: StateDict, kind: AssessorKind) -> dict[str, int] | None:
+    widths = _assessor_widths(state, ASSESSOR_PREFIX[kind])
     if not widths or "out.weight" not in state:
         return None
-    return _checked_assessor(state, Assessor(outputs=int(state["out.weight"].shape[0]), widths=widths), widths)
+    return _checked_assessor(state, kind(outputs=int(state["out.weight"].shape[0]), widths=widths), widths)
 
 
-def _detect_assessor(state: StateDict) -> bool:
-    return "stem.0.weight" in state and _assessor_hyperparameters(state) is not None
+def _detect_assessor(state: StateDict, kind: AssessorKind) -> bool:
+    return f"{ASSESSOR_PREFIX[kind]}stem.0.weight" in state and _assessor_hyperparameters(state, kind) is not None
 
 
-def _photo_assessor_hyperparameters(state: StateDict) -> dict[str, int] | None:
-    """A PhotoAssessor is an Assessor's convolutions under ``crops.`` plus its own head."""
-    widths = _assessor_widths(state, "crops.")
-    if not widths or "out.weight" not in state:
-        return None
-    return _checked_assessor(state, PhotoAssessor(outputs=int(state["out.weight"].shape[0]), widths=widths), widths)
-
-
-def _detect_photo_assessor(state: StateDict) -> bool:
-    return "crops.stem.0.weight" in state and _photo_assessor_hyperparameters(state) is not None
-
-
-def _load_photo_assessor(state: StateDict) -> ModelDescriptor:
-    hp = _photo_assessor_hyperparameters(state)
+def _load_assessor(state: StateDict, kind: AssessorKind) -> ModelDescriptor:
+    hp = _assessor_hyperparameters(state, kind)
     if hp is None:
-        raise ValueError("not a PhotoAssessor state dict")
+        raise ValueError(f"not a {kind.__name__} state dict")
     widths = tuple(hp[f"width{i}"] for i in range(hp["stages"] + 1))
-    return _loaded("PhotoAssessor", PhotoAssessor(outputs=hp["out_channels"], widths=widths), state, hp, scale=1)
-
-
-def _load_assessor(state: StateDict) -> ModelDescriptor:
-    hp = _assessor_hyperparameters(state)
-    if hp is None:
-        raise ValueError("not an Assessor state dict")
-    widths = tuple(hp[f"width{i}"] for i in range(hp["stages"] + 1))
-    return _loaded("Assessor", Assessor(outputs=hp["out_channels"], widths=widths), state, hp, scale=1)
+    return _loaded(kind.__name__, kind(outputs=hp["out_channels"], widths=widths), state, hp, scale=1)
 
 
 # --- GatedInpainter (object removal) ----------------------------------------------------------------
@@ -582,8 +569,12 @@ REGISTRY: Mapping[str, ArchSupport] = _build_registry(
         ArchSupport(name="RRDBNet", detect=_detect_rrdbnet, load=_load_rrdbnet),
         ArchSupport(name="SRMD", detect=_detect_srmd, load=_load_srmd),
         ArchSupport(name="ResidualRestorer", detect=_detect_residual, load=_load_residual),
-        ArchSupport(name="Assessor", detect=_detect_assessor, load=_load_assessor),
-        ArchSupport(name="PhotoAssessor", detect=_detect_photo_assessor, load=_load_photo_assessor),
+        *(
+            ArchSupport(
+                name=kind.__name__, detect=partial(_detect_assessor, kind=kind), load=partial(_load_assessor, kind=kind)
+            )
+            for kind in (Assessor, PhotoAssessor)
+        ),
         ArchSupport(name="GatedInpainter", detect=_detect_inpainter, load=_load_inpainter),
         ArchSupport(name="Colorizer", detect=_detect_colorizer, load=_load_colorizer),
         ArchSupport(name="LookNet", detect=_detect_looknet, load=_load_looknet),

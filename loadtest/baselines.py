@@ -344,12 +344,13 @@ def run(
         source, models, stage, UNBATCHED, pipeline, clients, seconds, make_inputs, replace(stage, dynamic_batching=None)
     )
     graph = source / stage.name / "1" / (stage.network.onnx_file if stage.network else "model.onnx")
-    batches = sorted({1, max(1, round(shipped.batch)), stage.max_batch_size})
+    formed = max(1, round(shipped.batch))  # the batch Lumaflow's dynamic batcher formed
+    batches = sorted({1, formed, stage.max_batch_size})
     directs = [direct(stage, graph, pixels, batch, min(seconds, 10.0)) for batch in batches]
     windows, context = tile_windows(source, models, pixels)
     if context:  # the same work as the served network: the tiles with their context, at the batch it formed
         what = f", the tiler's windows ({windows[0].shape[1]}x{windows[0].shape[0]}: {context} px context)"
-        directs.append(direct(stage, graph, windows, max(1, round(shipped.batch)), min(seconds, 10.0), what))
+        directs.append(direct(stage, graph, windows, formed, min(seconds, 10.0), what))
     report.configurations = [*directs, unbatched, shipped]
     report.write(out)
     return report
