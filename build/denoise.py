@@ -26,7 +26,7 @@ from skimage.restoration import denoise_nl_means
 from torch import nn
 
 from lumaflow.build.arch.ffdnet import NoiseLevelPixelsGraph
-from lumaflow.build.export import DEFAULT_OPSET, Parity, _quiet_exporter, _session, judge_uint8, save_program
+from lumaflow.build.export import DEFAULT_OPSET, Parity, _quiet_exporter, judge_uint8, open_graph, save_program
 
 PIXELS, NOISE_LEVEL, DENOISED = "PIXELS", "NOISE_LEVEL", "DENOISED"
 FLOAT_INPUT, FLOAT_SIGMA, FLOAT_OUTPUT = "INPUT", "SIGMA", "OUTPUT"  # the bare model's graph (checks only)
@@ -104,8 +104,8 @@ def verify_denoiser_onnx(
     """
     if len({pixels.shape[1:3] for pixels, _ in samples}) < 2:
         raise ValueError("give samples of at least two different H x W, or dynamic axes go unchecked")
-    session = _session(path)
-    names = [i.name for i in session.get_inputs()]
+    engine = open_graph(path)
+    names = list(engine.input_names)
     if names != [PIXELS, NOISE_LEVEL]:
         raise AssertionError(f"graph inputs are {names}, expected {[PIXELS, NOISE_LEVEL]}")
     module = module.eval()
@@ -114,7 +114,7 @@ def verify_denoiser_onnx(
         for pixels, level in samples:
             level = np.ascontiguousarray(level, dtype=np.float32)
             expected = module(torch.from_numpy(np.ascontiguousarray(pixels)), torch.from_numpy(level)).numpy()
-            got = session.run(None, {PIXELS: pixels, NOISE_LEVEL: level})[0]
+            got = engine.run({PIXELS: pixels, NOISE_LEVEL: level})[0]
             if got.shape != expected.shape or got.dtype != expected.dtype:
                 raise AssertionError(f"ORT gave {got.dtype}{got.shape}, torch {expected.dtype}{expected.shape}")
             pairs.append((expected, got))
@@ -134,7 +134,7 @@ def verify_float_denoiser_onnx(
     """
     if len({pixels.shape[1:3] for pixels, _ in samples}) < 2:
         raise ValueError("give samples of at least two different H x W, or dynamic axes go unchecked")
-    session = _session(path)
+    engine = open_graph(path)
     model = model.eval()
     worst, over, total = 0.0, 0, 0
     with torch.inference_mode():
@@ -142,7 +142,7 @@ def verify_float_denoiser_onnx(
             x = np.ascontiguousarray(pixels.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
             sigma = np.ascontiguousarray(level, dtype=np.float32).reshape(-1, 1, 1, 1) / np.float32(255.0)
             expected = model(torch.from_numpy(x), torch.from_numpy(sigma)).numpy()
-            got = session.run(None, {FLOAT_INPUT: x, FLOAT_SIGMA: sigma})[0]
+            got = engine.run({FLOAT_INPUT: x, FLOAT_SIGMA: sigma})[0]
             if got.shape != expected.shape:
                 raise AssertionError(f"ORT gave {got.shape}, torch {expected.shape}")
             diff = np.abs(expected - got)

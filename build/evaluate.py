@@ -20,8 +20,8 @@ fixed seeds, restored by each pipeline and by a classical baseline, and scored a
 
 x2, x4, camera_x2 and dejpeg are scored in Y-PSNR and SSIM on BT.601 luma with ``border = scale`` pixels left
 out (as ``lumaflow.build.eval``, the SR papers' convention); denoise, camera_x1 and lowlight in RGB PSNR and SSIM (as
-published denoising results). Offline (the default) the pipelines' ONNX graphs run with ONNX Runtime
-exactly as the server runs them (`run_offline`); ``--url`` sends the same files to a running server.
+published denoising results). Offline (the default) the pipelines' ONNX graphs run through the same request
+functions as the server (``lumaflow.build.offline``); ``--url`` sends the same files to a running server.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
@@ -47,19 +47,12 @@ from lumaflow.build.baselines import autocontrast, best_gamma
 from lumaflow.build.denoise import add_gaussian_noise, center_crop, gaussian_blur, nl_means
 from lumaflow.build.eval import rgb_to_y, y_psnr
 from lumaflow.build.noise import estimate_noise_sigma
+from lumaflow.build.offline import REPOSITORY, OfflineServer
 from lumaflow.build.photos import BENCHMARK_PHOTOS, MissingPhotosError, benchmark_photos, crop_to_multiple
 from lumaflow.build.recipes import EXPOSURES, LOW_LIGHT, camera_lr, exposed
-from lumaflow.ensemble import contract
 from lumaflow.ensemble.pipelines import PIPELINES, Pipeline
-from lumaflow.ensemble.stages import ANALYSIS, Stage, stage_serving
-from lumaflow.server.crops import grid_crops, summarise_analysis
-from lumaflow.server.imaging import Limits, decode_image, pad_to_buckets
-from lumaflow.server.mask import navier_stokes_fill
-from lumaflow.server.routing import damage_hole, plan_route
-from lumaflow.server.side_inputs import PROVIDERS, SideContext
 
-REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
-THREADS = 2
+THREADS = 2  # each stage's own (StageParams.intra_op_threads); all are 2 today
 SIGMAS: tuple[int, ...] = (15, 25, 50)
 QUALITIES: tuple[int, ...] = (10, 20, 30)
 DEFAULT_CROP = 384
@@ -84,99 +77,35 @@ Runner = Callable[[Pipeline, bytes, Mapping[str, Any]], tuple[np.ndarray, float]
 
 # --- running a pipeline --------------------------------------------------------------------------
 
-_SESSIONS: dict[str, ort.InferenceSession] = {}
+_OFFLINE: dict[bool, OfflineServer] = {}
+# The benchmark scores pixels: the quality check's verdict is not needed, and its network's time is not the pipeline's.
+NO_QUALITY_CHECK = {"quality_check": False}
 
 
-def _session(path: Path) -> ort.InferenceSession:
-    """One ONNX Runtime session per graph, on `THREADS` threads as the served stages are."""
-    key = str(path)
-    if key not in _SESSIONS:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = THREADS
-        options.inter_op_num_threads = 1
-        _SESSIONS[key] = ort.InferenceSession(key, sess_options=options, providers=["CPUExecutionProvider"])
-    return _SESSIONS[key]
+def offline_server(untiled: bool = False) -> OfflineServer:
+    """One in-process server per mode for the whole run (each graph opened once)."""
+    if untiled not in _OFFLINE:
+        _OFFLINE[untiled] = OfflineServer(REPOSITORY, untiled=untiled)
+    return _OFFLINE[untiled]
 
 
-def analyse_offline(pixels: np.ndarray, repository: Path = REPOSITORY) -> dict[str, float]:
+def run_offline_timed(pipeline: Pipeline, data: bytes, options: Mapping[str, Any]) -> tuple[np.ndarray, float]:
+    """`run_offline`, and the wall time of the pipeline's own stage calls in seconds."""
+    result = offline_server().run(pipeline, data, {**NO_QUALITY_CHECK, **options})
+    return result.pixels, result.stage_seconds
+
+
+def run_offline(
+    pipeline: Pipeline, data: bytes, options: Mapping[str, Any], mask: bytes | None = None, *, untiled: bool = False
+) -> np.ndarray:
+    """What the served pipeline returns for `data` and OPTIONS `options`, computed without a server
+    (``lumaflow.build.offline``); ``untiled`` runs each stage on the whole photo, the tiling's reference."""
+    return offline_server(untiled).run(pipeline, data, options, mask).pixels
+
+
+def analyse_offline(pixels: np.ndarray) -> dict[str, float]:
     """What decode's BLS call to the analysis stage returns, from the same graph."""
-    session = _session(repository / ANALYSIS.name / "1" / "model.onnx")
-    return summarise_analysis(session.run(None, {contract.PIXELS.name: grid_crops(pixels)})[0])
-
-
-def run_offline_timed(
-    pipeline: Pipeline,
-    data: bytes,
-    options: Mapping[str, Any],
-    repository: Path = REPOSITORY,
-    mask: bytes | None = None,
-) -> tuple[np.ndarray, float]:
-    """`run_offline`, and the wall time of its ONNX Runtime calls in seconds."""
-    pixels = decode_image(data, limits=Limits(pipeline.max_input_megapixels)).pixels
-    batch = pad_to_buckets(pixels, pipeline.size_buckets)[None]
-    side: dict[str, np.ndarray] = {}
-    defaults = {option.name: option.default for option in pipeline.options}
-    context = SideContext(
-        pixels, batch[0], {**defaults, **options}, mask, lambda photo: analyse_offline(photo, repository)
-    )
-    for name in (tensor.name for tensor in pipeline.side_inputs):
-        side[name], _ = PROVIDERS[name](context)  # as decode computes them
-    if pipeline.router is not None:
-        return _run_routed(pipeline.router, pixels, context, repository)
-    seconds = 0.0
-    for stage in pipeline.stages:
-        batch, took = _run_stage(stage, batch, side, repository)
-        seconds += took
-    height, width = pixels.shape[0] * pipeline.scale, pixels.shape[1] * pipeline.scale
-    return np.ascontiguousarray(batch[0, :height, :width]), seconds
-
-
-def _run_stage(
-    stage: Stage, batch: np.ndarray, side: Mapping[str, np.ndarray], repository: Path
-) -> tuple[np.ndarray, float]:
-    """One stage's ONNX graph on a batch (untiled), and its wall time."""
-    if stage.network is None:
-        raise ValueError(f"stage {stage.name!r} is not a neural stage")
-    session = _session(repository / stage.name / "1" / stage.network.onnx_file)
-    pixels_in, *side_in = stage.inputs
-    if stage.tiling is not None and stage.tiling.prefill:  # what the stage's tiler does first
-        holes = side[stage.tiling.prefill]
-        batch = np.stack([navier_stokes_fill(image, hole[..., 0]) for image, hole in zip(batch, holes, strict=True)])
-    feed = {pixels_in.name: batch, **{tensor.name: side[tensor.name] for tensor in side_in}}
-    started = time.perf_counter()
-    return session.run(None, feed)[0], time.perf_counter() - started
-
-
-def _run_routed(router: Stage, pixels: np.ndarray, context: SideContext, repository: Path) -> tuple[np.ndarray, float]:
-    """What a router does (``lumaflow.server.models.photo_route``), with each chosen stage run untiled."""
-    routes = json.loads(router.parameters["routes"])
-    batch, seconds = pixels[None], 0.0
-    for step in plan_route(context.analysis(), context.options):
-        if step.role == "repair":  # the damage map, then the inpainter where it found damage
-            damage, took = _run_stage(stage_serving(routes["damage"]), batch, {}, repository)
-            seconds += took
-            hole, _ = damage_hole(damage[0, :, :, 0])
-            if hole is not None:
-                fill = {contract.HOLE.name: hole[None, :, :, None]}
-                batch, took = _run_stage(stage_serving(routes["inpaint"]), batch, fill, repository)
-                seconds += took
-            continue
-        side = (
-            {} if step.noise_level is None else {contract.NOISE_LEVEL.name: np.array([[step.noise_level]], np.float32)}
-        )
-        batch, took = _run_stage(stage_serving(routes[step.role]), batch, side, repository)
-        seconds += took
-    return np.ascontiguousarray(batch[0]), seconds
-
-
-def run_offline(pipeline: Pipeline, data: bytes, options: dict[str, Any], mask: bytes | None = None) -> np.ndarray:
-    """What the served pipeline returns for `data` and OPTIONS `options`, computed without a server.
-
-    Decode and pad to the size bucket as the pipeline's decode does (side inputs such as
-    NOISE_LEVEL from `options` or estimated, by the same providers), run each stage's ONNX graph
-    from the model repository with ONNX Runtime, and crop back to ``scale x`` the input's size.
-    """
-    return run_offline_timed(pipeline, data, options, mask=mask)[0]
+    return offline_server().analysis(pixels)
 
 
 def url_runner(url: str, timeout_s: float = 600.0) -> Runner:
@@ -189,7 +118,8 @@ def url_runner(url: str, timeout_s: float = 600.0) -> Runner:
         image = grpcclient.InferInput("IMAGE", [1, 1], "BYTES")
         image.set_data_from_numpy(np.array([[data]], dtype=np.object_))
         sent = grpcclient.InferInput("OPTIONS", [1, 1], "BYTES")
-        sent.set_data_from_numpy(np.array([[json.dumps({**options, "format": "png"}).encode()]], dtype=np.object_))
+        chosen = {**NO_QUALITY_CHECK, **options, "format": "png"}
+        sent.set_data_from_numpy(np.array([[json.dumps(chosen).encode()]], dtype=np.object_))
         started = time.perf_counter()
         result = client.infer(pipeline.name, [image, sent], client_timeout=timeout_s)
         seconds = time.perf_counter() - started
@@ -451,7 +381,7 @@ def machine_info(mode: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(),
-        "onnxruntime": ort.__version__,
+        "onnxruntime": version("onnxruntime"),
         "threads": THREADS,
         "timing": "wall time of the ONNX Runtime calls" if mode == "offline" else "wall time of the gRPC request",
     }
@@ -671,13 +601,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.url:
         runner, mode = url_runner(args.url), "url"
     else:
-        from lumaflow.cli import ensure_artifacts
-        from lumaflow.server.distribution import ServeError
+        from lumaflow.build.deploy import ensure_artifacts
+        from lumaflow.build.errors import BuildError
 
         stages = sorted({step for task in tasks for ours in TASKS[task].ours for step in ours.resolve().steps})
         try:
             ensure_artifacts(REPOSITORY, stages=stages)
-        except ServeError as error:
+        except BuildError as error:
             print(f"lumaflow eval: error: {error}", file=sys.stderr)
             return 1
         runner, mode = run_offline_timed, "offline"

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 from torch import nn
 
 from lumaflow.build.pixels import PixelsGraph
+from lumaflow.params import ONNX_RUNTIME
+from lumaflow.runtime.engines import Engine, EnginePolicy, open_engine
 
 DEFAULT_OPSET = 18
 
@@ -130,10 +131,9 @@ def export_onnx(
     return save_program(program, path)
 
 
-def _session(path: str | os.PathLike[str]) -> ort.InferenceSession:
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
-    return ort.InferenceSession(os.fspath(path), opts, providers=["CPUExecutionProvider"])
+def open_graph(path: str | os.PathLike[str]) -> Engine:
+    """The exported graph, opened as the server opens it (through the engine registry), on two threads."""
+    return open_engine(ONNX_RUNTIME, os.fspath(path), EnginePolicy(threads=2))
 
 
 Sample = np.ndarray | tuple[np.ndarray, ...]  # one input, or one array per graph input
@@ -142,15 +142,15 @@ Sample = np.ndarray | tuple[np.ndarray, ...]  # one input, or one array per grap
 def _run_both(
     module: nn.Module, path: str | os.PathLike[str], inputs: Sequence[Sample]
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    session = _session(path)
-    in_names = [graph_input.name for graph_input in session.get_inputs()]
+    engine = open_graph(path)
+    in_names = engine.input_names
     module = module.eval()
     pairs = []
     with torch.inference_mode():
         for sample in inputs:
             arrays = sample if isinstance(sample, tuple) else (sample,)
             expected = module(*(torch.from_numpy(np.ascontiguousarray(x)) for x in arrays)).numpy()
-            got = session.run(None, dict(zip(in_names, arrays, strict=True)))[0]
+            got = engine.run(dict(zip(in_names, arrays, strict=True)))[0]
             if got.shape != expected.shape or got.dtype != expected.dtype:
                 raise AssertionError(
                     f"ORT gave {got.dtype}{got.shape}, torch {expected.dtype}{expected.shape} for {arrays[0].shape}"

@@ -21,7 +21,7 @@ from lumaflow.build.assess_data import CropSampler, to_tensor
 from lumaflow.build.baselines import opencv_inpaint
 from lumaflow.build.photos import eval_photos
 from lumaflow.build.registry import ModelDescriptor
-from lumaflow.server.mask import navier_stokes_fill
+from lumaflow.runtime.mask import navier_stokes_fill
 
 
 def free_form_mask(

@@ -46,7 +46,7 @@ from lumaflow.build.photos import eval_photos
 from lumaflow.build.registry import ModelDescriptor
 from lumaflow.build.sr_data import Pair, make_pairs
 from lumaflow.build.training import FineTune, Recipe
-from lumaflow.ensemble.contract import ANALYSIS_SCALES
+from lumaflow.contract import ANALYSIS_SCALES
 
 # --- evaluations -------------------------------------------------------------------------------------
 

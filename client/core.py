@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 import grpc
@@ -33,19 +33,22 @@ PROBE_TIMEOUT_S = 2.0
 
 
 class ClientCore(Generic[C]):
-    """Endpoints made with ``client_class`` (tritonclient's sync or aio client), round-robin with failover."""
+    """Endpoints made with ``_client`` (tritonclient's sync or aio client), round-robin with failover.
+
+    The sync and the asyncio client take the same keywords; each says how it opens a tritonclient
+    (``_client``) and how its calls wait for a slot (``_new_slots``).
+    """
 
     def __init__(
         self,
         url: str | Sequence[str],
-        client_class: Callable[..., C],
         *,
-        token: str | None,
-        tls: TLSConfig | None,
-        timeout: float,
-        retry: RetryPolicy | None,
-        metrics: ClientMetrics | None,
-        seed: int | None,
+        token: str | None = None,
+        tls: TLSConfig | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        retry: RetryPolicy | None = None,
+        metrics: ClientMetrics | None = None,
+        seed: int | None = None,
         max_in_flight: int | None = None,
         wait_when_full: bool = True,
     ) -> None:
@@ -58,23 +61,31 @@ class ClientCore(Generic[C]):
         self.retry = retry or RetryPolicy()
         self.metrics = metrics
         self.headers = {AUTH_HEADER: token} if token else None
-        self._client_class = client_class
         self._tls = tls
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
+        self._slots = self._new_slots(max_in_flight) if max_in_flight else None
         self.pool: EndpointPool[C] = EndpointPool(urls, self._connect)
+
+    def _client(self, url: str, **kwargs: Any) -> C:
+        """A tritonclient of this flavour for ``url``."""
+        raise NotImplementedError
+
+    def _new_slots(self, count: int) -> Any:
+        """A semaphore of ``count`` slots that this flavour's calls wait on."""
+        raise NotImplementedError
 
     def _connect(self, url: str) -> C:
         # No channel_args: tritonclient then sets its own unlimited message sizes (photos are large).
         if self._tls is None:
-            return self._client_class(url)
+            return self._client(url)
         # tritonclient's root_certificates= etc. are file paths; our PEM bytes go in as credentials.
         credentials = grpc.ssl_channel_credentials(
             root_certificates=self._tls.root_certificates,
             private_key=self._tls.private_key,
             certificate_chain=self._tls.certificate_chain,
         )
-        return self._client_class(url, creds=credentials)
+        return self._client(url, creds=credentials)
 
     def _deadline(self, timeout: float | None) -> tuple[float, float]:
         """(budget in seconds, monotonic deadline) of one call: every try fits inside it."""

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import tritonclient.grpc as grpcclient
 
-from lumaflow.ensemble import contract  # the tensor names, declared once (a light module: no server code)
+from lumaflow import contract  # the tensor names, declared once (a light module: no server code)
 
 PHOTO_INPUT, PHOTO_MASK, PHOTO_OPTIONS = contract.IMAGE.name, contract.MASK.name, contract.OPTIONS.name
 PHOTO_OUTPUT, PHOTO_INFO = contract.ENHANCED.name, contract.INFO.name

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,11 +23,10 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from .core import DEFAULT_TIMEOUT_S, PROBE_TIMEOUT_S, ClientCore
+from .core import PROBE_TIMEOUT_S, ClientCore
 from .errors import LumaflowError, Unavailable, from_triton
 from .images import ImageLike, encoded, encoded_mask
-from .metrics import ClientMetrics
-from .policy import Endpoint, RetryPolicy, TLSConfig
+from .policy import Endpoint
 from .protocol import (
     FRAME_OUTPUT,
     PipelineInfo,
@@ -49,32 +48,11 @@ class LumaflowClient(ClientCore[grpcclient.InferenceServerClient]):
     ``wait_when_full=False`` raises ``Overloaded`` at once without reaching the server.
     """
 
-    def __init__(
-        self,
-        url: str | Sequence[str],
-        *,
-        token: str | None = None,
-        tls: TLSConfig | None = None,
-        timeout: float = DEFAULT_TIMEOUT_S,
-        retry: RetryPolicy | None = None,
-        metrics: ClientMetrics | None = None,
-        seed: int | None = None,
-        max_in_flight: int | None = None,
-        wait_when_full: bool = True,
-    ) -> None:
-        super().__init__(
-            url,
-            grpcclient.InferenceServerClient,
-            token=token,
-            tls=tls,
-            timeout=timeout,
-            retry=retry,
-            metrics=metrics,
-            seed=seed,
-            max_in_flight=max_in_flight,
-            wait_when_full=wait_when_full,
-        )
-        self._slots = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
+    def _client(self, url: str, **kwargs: Any) -> grpcclient.InferenceServerClient:
+        return grpcclient.InferenceServerClient(url, **kwargs)
+
+    def _new_slots(self, count: int) -> Any:
+        return threading.BoundedSemaphore(count)
 
     # --- the calls -------------------------------------------------------------------------------------
 

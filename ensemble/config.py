@@ -2,8 +2,9 @@
 
 Each class names the proto message it mirrors, so a reader can check a field against
 https://github.com/triton-inference-server/common/blob/main/protobuf/model_config.proto.
-They hold no behaviour: the renderer (``render.py``) turns them into the real protobuf
-message, so a misspelt field fails at generation time, not when Triton loads the model.
+Tensors and their data types are the public contract's (``lumaflow.contract``). They hold no
+behaviour: the renderer (``render.py``) turns them into the real protobuf message, so a misspelt
+field fails at generation time, not when Triton loads the model.
 """
 
 from __future__ import annotations
@@ -11,16 +12,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from lumaflow.contract import DataType, Tensor
 
-class DataType(enum.Enum):
-    """``DataType``: the element types our tensors use, by their proto names."""
-
-    UINT8 = "TYPE_UINT8"
-    INT32 = "TYPE_INT32"
-    INT64 = "TYPE_INT64"
-    FP16 = "TYPE_FP16"
-    FP32 = "TYPE_FP32"
-    STRING = "TYPE_STRING"
+__all__ = ["DataType", "Tensor"]  # re-exported: the mirrors below use them
 
 
 class TimeoutAction(enum.Enum):
@@ -36,21 +30,6 @@ class InstanceKind(enum.Enum):
     CPU = "KIND_CPU"
     GPU = "KIND_GPU"
     MODEL = "KIND_MODEL"
-
-
-@dataclass(frozen=True)
-class Tensor:
-    """``ModelInput`` / ``ModelOutput``: one named tensor, dims without the batch dimension."""
-
-    name: str
-    dtype: DataType
-    dims: tuple[int, ...]
-    doc: str = ""
-    optional: bool = False
-    # The values a per-image side input may take (inclusive). Not a Triton field: an embedded ONNX stage
-    # gets it as a parameter and answers a value outside it with INVALID_ARGUMENT, instead of letting
-    # the graph index past a table (a look that does not exist) and fail the request as INTERNAL.
-    value_range: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +65,7 @@ class RateLimitResource:
     """``ModelRateLimiter.Resource``: ``count`` copies of ``name`` an instance holds while it executes.
 
     ``global_resource`` (the proto's ``global``) makes one pool for the whole server rather than one
-    per device. The server's pool size is ``--rate-limit-resource`` (``lumaflow.server.triton.server_argv``).
+    per device. The server's pool size is ``--rate-limit-resource`` (``lumaflow.server.argv.server_argv``).
     """
 
     name: str

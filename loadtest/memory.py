@@ -2,7 +2,8 @@
 
 Summed as PSS (proportional set size, /proc/PID/smaps_rollup): the server and its stubs map the
 same shared-memory regions for every tensor they pass, and summing RSS counts those pages once per
-process. The RSS sum is kept too, since it is the figure most tools show.
+process. The RSS sum is kept too, since it is the figure most tools show. Only /proc is read: any
+process can be sampled (``lumaflow loadtest overload --server-pid``), whoever started it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,19 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
-from lumaflow.server.triton import child_pids
+
+def child_pids(pid: int) -> list[int]:
+    """PIDs whose parent is ``pid`` (a tritonserver's python-backend stubs), read from /proc/PID/stat."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # After the parenthesised command name (which may hold spaces): the state, then the parent's PID.
+        if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
 
 
 def _status_bytes(path: str, field: str) -> int:

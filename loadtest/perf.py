@@ -32,6 +32,7 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 from PIL import Image
 
+from lumaflow.client.protocol import FRAME_INPUT, PHOTO_INPUT, PHOTO_OPTIONS
 from lumaflow.loadtest.report import LoadPoint, LoadReport, stage_times
 from lumaflow.loadtest.stats import statistics_snapshot
 
@@ -93,16 +94,17 @@ def input_data(inputs: Sequence[str], photos: Sequence[np.ndarray], frame: tuple
     entries = []
     for pixels in photos:
         entry: dict[str, Any] = {}
-        if "FRAME" in inputs:
+        if FRAME_INPUT in inputs:
             width, height = frame
             resized = np.asarray(Image.fromarray(pixels).resize((width, height), Image.Resampling.BILINEAR))
-            entry["FRAME"] = {"b64": base64.b64encode(resized.tobytes()).decode("ascii"), "shape": [height, width, 3]}
-        if "IMAGE" in inputs:
+            raw = base64.b64encode(resized.tobytes()).decode("ascii")
+            entry[FRAME_INPUT] = {"b64": raw, "shape": [height, width, 3]}
+        if PHOTO_INPUT in inputs:
             buffer = io.BytesIO()
             Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
-            entry["IMAGE"] = {"b64": _serialised(buffer.getvalue()), "shape": [1]}
-        if "OPTIONS" in inputs:
-            entry["OPTIONS"] = {"b64": _serialised(options.encode()), "shape": [1]}
+            entry[PHOTO_INPUT] = {"b64": _serialised(buffer.getvalue()), "shape": [1]}
+        if PHOTO_OPTIONS in inputs:
+            entry[PHOTO_OPTIONS] = {"b64": _serialised(options.encode()), "shape": [1]}
         entries.append(entry)
     return {"data": entries}
 
@@ -204,6 +206,7 @@ def run(
     except Exception as error:
         raise SystemExit(f"lumaflow loadtest perf: cannot read {pipeline!r} from {url}: {error}") from None
     inputs = [tensor["name"] for tensor in metadata.get("inputs", [])]
+    framed = FRAME_INPUT in inputs
     report = LoadReport(
         command="lumaflow loadtest perf",
         pipeline=pipeline,
@@ -212,7 +215,7 @@ def run(
         settings={
             "url": url,
             "driver": "perf_analyzer (tritonclient 2.51.0), gRPC, synchronous requests",
-            "input": f"raw frames {frame[0]}x{frame[1]}" if "FRAME" in inputs else f"JPEG photos, long side {side} px",
+            "input": f"raw frames {frame[0]}x{frame[1]}" if framed else f"JPEG photos, long side {side} px",
             "measurement_ms": measurement_ms,
             "stability_percentage": stability_percentage,
         },

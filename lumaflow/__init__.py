@@ -1,3 +1,5 @@
 """Lumaflow: photo and camera-frame enhancement served by NVIDIA Triton."""
 
-__version__ = "0.1.0"
+from lumaflow.contract import VERSION as __version__
+
+__all__ = ["__version__"]

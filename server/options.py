@@ -1,70 +1,94 @@
-"""Parse and validate a request's OPTIONS against its pipeline's JSON Schema."""
+"""Every option of ``lumaflow serve``, read once into a frozen ``ServerOptions`` and passed down unchanged.
+
+``from_args`` is the only place that reads the parsed command line (and the token and TLS files it
+names); the tritonserver wrapper, the supervisor and the serve loop take the ``ServerOptions``.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from jsonschema import Draft202012Validator
-
-from lumaflow.ensemble import contract
-from lumaflow.ensemble.options import PRESET_KEY
-from lumaflow.server.imaging import InvalidInput
-
-# A jsonschema message quotes the offending value; a long one is cut so the reply stays one readable sentence.
-MAX_DETAIL = 200
+from .access import read_tls, read_token
+from .argv import ServerTLS
+from .distribution import ServeError
+from .endpoints import Endpoints, is_remote
 
 
-def _not_json(constant: str) -> Any:
-    """``json`` accepts NaN and ±Infinity, which JSON does not; NaN would pass every minimum and maximum."""
-    raise ValueError(f"{constant} is not a JSON number")
+@dataclass(frozen=True)
+class ServerOptions:
+    """One tritonserver as ``lumaflow serve`` runs it; tests and benchmarks build one directly."""
+
+    model_repository: Path | str
+    """A local directory (made absolute here) or an ``s3://`` ``gs://`` ``as://`` URL Triton reads itself."""
+    endpoints: Endpoints = field(default_factory=Endpoints)
+    """Bind addresses and ports of gRPC, HTTP and metrics (``--host``, ``--grpc-port``, ...)."""
+    exit_timeout_s: int = 30
+    """Seconds in-flight requests get on shutdown (``--exit-timeout``; Triton's ``--exit-timeout-secs``)."""
+    ready_timeout_s: float = 600.0
+    """Seconds to wait for every model to load, at start and after a restart (``--ready-timeout``)."""
+    log_verbose: int = 0
+    """Triton's ``--log-verbose`` level."""
+    response_cache_mb: int = 0
+    """Size of Triton's response cache for the pipelines that enable it; 0: off (``--response-cache-mb``)."""
+    allow_partial: bool = False
+    """Serve the models that loaded when some fail (``--allow-partial``; Triton's ``--strict-readiness=false``)."""
+    token: str | None = field(default=None, repr=False)
+    """The token every call but health needs (read from ``--auth-token-file``); never shown."""
+    tls: ServerTLS | None = None
+    """gRPC TLS certificate and key (``--tls-cert``, ``--tls-key``)."""
+    gpu_metrics: bool = False
+    """Export Triton's GPU metrics (``--gpu-metrics``)."""
+    deep_check_interval_s: float = 30.0
+    """Seconds between the supervisor's probe requests through every pipeline; 0: processes only."""
+    max_restarts: int = 3
+    """tritonserver restarts the supervisor may make per hour; -1: no supervision (``--max-restarts``)."""
+
+    def __post_init__(self) -> None:
+        repository = self.model_repository
+        normal = str(repository) if is_remote(repository) else Path(repository).resolve()
+        object.__setattr__(self, "model_repository", normal)  # "s3://" as a Path would collapse to "s3:/"
+
+    @property
+    def remote(self) -> bool:
+        """Whether Triton reads the repository from an object store (nothing is built or generated here)."""
+        return isinstance(self.model_repository, str)
 
 
-class OptionsParser:
-    """Built once per model from the pipeline's schema; ``parse`` per request."""
+def from_args(args: argparse.Namespace, *, warn: Callable[[str], None]) -> ServerOptions:
+    """The options ``lumaflow serve``'s parser read; ``warn`` gets what is unsafe but allowed (a readable token file).
 
-    def __init__(self, schema: dict[str, Any], presets: dict[str, dict[str, Any]] | None = None) -> None:
-        Draft202012Validator.check_schema(schema)
-        self.validator = Draft202012Validator(schema)
-        self.presets = presets or {}
-        # A key without a default (e.g. noise_level) is None: the pipeline decides (e.g. estimates it).
-        self.defaults = {key: value.get("default") for key, value in schema["properties"].items() if key != PRESET_KEY}
-        self.properties: dict[str, Any] = schema["properties"]
+    Raises ``ServeError`` for a missing local repository, a bad token file or bad TLS files.
+    """
+    from lumaflow.build.deploy import DEFAULT_REPOSITORY
 
-    def _choices_hint(self, required: list[str], given: dict[str, Any]) -> str:
-        """For a missing key with a fixed set of values: what it may be (a client sees the looks at once)."""
-        missing = [key for key in required if key not in given]
-        choices = self.properties.get(missing[0], {}).get("enum") if missing else None
-        return f" Choose one of: {', '.join(map(str, choices))}." if choices else ""
-
-    def parse(self, raw: bytes | None) -> dict[str, Any]:
-        """The request's options with defaults filled in; ``[invalid_options]`` when they are wrong."""
-        if raw is None or not raw.strip():
-            raw = b"{}"  # still validated: a pipeline may require a key (stylize's template)
-        try:
-            given = json.loads(raw, parse_constant=_not_json)
-        except RecursionError:
-            raise InvalidInput(contract.INVALID_OPTIONS, "OPTIONS is nested too deeply to be read.") from None
-        except (ValueError, UnicodeDecodeError) as error:
-            raise InvalidInput(contract.INVALID_OPTIONS, f"OPTIONS is not valid JSON ({_short(str(error))}).") from None
-        if not isinstance(given, dict):
-            raise InvalidInput(contract.INVALID_OPTIONS, f"OPTIONS must be a JSON object, got {type(given).__name__}.")
-        problems = sorted(self.validator.iter_errors(given), key=lambda problem: list(problem.path))
-        if problems:
-            first = problems[0]
-            where = ".".join(str(part) for part in first.path)
-            prefix = f"OPTIONS.{where}" if where else "OPTIONS"
-            known = ", ".join(sorted(self.defaults))
-            hint = f" Known keys: {known}." if first.validator == "additionalProperties" else ""
-            if first.validator == "required":
-                hint = self._choices_hint(first.validator_value, given)
-            raise InvalidInput(contract.INVALID_OPTIONS, f"{prefix}: {_short(first.message)}.{hint}")
-        name = given.pop(PRESET_KEY, None)
-        if name is None:
-            return {**self.defaults, **given}
-        # A preset fills in its bundle; the request's own keys still win. INFO shows which preset it was.
-        return {**self.defaults, **self.presets[name], **given, PRESET_KEY: name}
-
-
-def _short(detail: str) -> str:
-    return detail if len(detail) <= MAX_DETAIL else f"{detail[: MAX_DETAIL - 3]}..."
+    repository: Path | str = args.model_repository or DEFAULT_REPOSITORY
+    if not is_remote(repository):
+        repository = Path(repository).resolve()
+        if not repository.is_dir():
+            raise ServeError(f"model repository {repository} does not exist (see --model-repository)")
+    token = None
+    if args.auth_token_file:
+        token, warnings = read_token(Path(args.auth_token_file))
+        for warning in warnings:
+            warn(warning)
+    tls = read_tls(args.tls_cert, args.tls_key)
+    # Triton has no TLS for HTTP: with gRPC encrypted, HTTP stays on loopback unless asked.
+    http_host = args.http_host or ("127.0.0.1" if tls is not None else None)
+    ports = (args.grpc_port, args.http_port, args.metrics_port)
+    return ServerOptions(
+        model_repository=repository,
+        endpoints=Endpoints(args.host, *ports, http_host=http_host, metrics_host=args.metrics_host),
+        exit_timeout_s=args.exit_timeout,
+        ready_timeout_s=args.ready_timeout,
+        log_verbose=args.log_verbose,
+        response_cache_mb=args.response_cache_mb,
+        allow_partial=args.allow_partial,
+        token=token,
+        tls=tls,
+        gpu_metrics=args.gpu_metrics,
+        deep_check_interval_s=args.deep_check_interval,
+        max_restarts=args.max_restarts,
+    )

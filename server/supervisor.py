@@ -1,4 +1,4 @@
-"""Keep a running tritonserver whole: reload models whose python stub died, restart Triton when that fails.
+"""``lumaflow serve``'s loop, and what keeps its tritonserver whole: reload dead stubs, restart Triton.
 
 Triton 2.51 does not restart a python-backend stub that was killed (out of memory, a crash in a
 native library), keeps reporting its model ready, and fails every later request to it as INTERNAL
@@ -11,18 +11,32 @@ native library), keeps reporting its model ready, and fails every later request 
 A dead or failing model is loaded again through the model-repository protocol, which only this
 supervisor can use (``TritonServer.admin_token``); if that does not bring it back, tritonserver
 is restarted on the same ports, at most ``max_restarts`` times per ``restart_window_s``.
+
+``serve`` is the loop around it: build what is missing, start, print the ready line, supervise, and on
+SIGINT or SIGTERM drain the pipelines and stop.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
+import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import lumaflow
+from lumaflow.build.errors import BuildError
 
 from .distribution import ServeError
-from .triton import TritonServer, pid_alive
+from .endpoints import check_ports_free
+from .options import ServerOptions, from_args
+from .process import TritonServer, one_line
+from .procfs import pid_alive
 
 STUB_NAME = re.compile(r"Stub process '(?P<instance>[\w.-]+?)_\d+_\d+' is not healthy")
 
@@ -137,3 +151,132 @@ class Supervisor:
     def _record(self, repair: Repair) -> None:
         self.repairs.append(repair)
         self.say(f"supervisor: {repair.what} {repair.target} ({repair.reason}) took {repair.seconds:.1f} s")
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _fail(message: str) -> int:
+    print(f"lumaflow serve: error: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """``lumaflow serve``: read its options once, then ``serve``."""
+    try:
+        options = from_args(args, warn=lambda line: print(f"lumaflow serve: warning: {line}", file=sys.stderr))
+    except ServeError as error:
+        return _fail(str(error))
+    return serve(options)
+
+
+class _Stopping:
+    """The SIGINT/SIGTERM handler while serving: the loop drains and stops once ``requested``.
+
+    Before the server is ready there is nothing to drain, so Triton is told at once (a second signal also
+    means "now"). Before it is installed, Ctrl-C simply interrupts the build.
+    """
+
+    def __init__(self, server: TritonServer) -> None:
+        self.server = server
+        self.requested = False
+        signal.signal(signal.SIGINT, self)
+        signal.signal(signal.SIGTERM, self)
+
+    def __call__(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.requested or not self.server.entry_points:
+            self.server.send_stop()
+        self.requested = True
+
+
+def serve(options: ServerOptions, *, say: Callable[[str], None] = _say) -> int:
+    """Serve until SIGINT or SIGTERM, supervised unless ``max_restarts`` < 0; the exit code of ``lumaflow serve``.
+
+    ``say`` gets the lines for stdout (the ready line, repairs, the final line); failures go to stderr
+    as one ``lumaflow serve: error:`` line, which names tritonserver's kept log when it ran.
+    """
+    server: TritonServer | None = None
+    try:
+        _prepare(options, say)
+        server = TritonServer(options=options)
+        stopping = _Stopping(server)
+        server.start()
+        try:
+            server.wait_until_ready()
+        except ServeError:
+            if stopping.requested:
+                return _finish(server, say)
+            raise
+        _announce(server, say)
+        _watch(server, stopping, say)
+        return _finish(server, say)
+    except (ServeError, BuildError) as error:
+        message = str(error)
+        if server is not None:
+            server.stop()
+            if server.process is not None:  # it ran: its log tells what happened
+                kept = server.keep_log()
+                message += "" if str(kept) in message else f" (log: {kept})"
+            server.cleanup()
+        return _fail(message)
+    except KeyboardInterrupt:
+        print("lumaflow serve: interrupted before the server started", file=sys.stderr, flush=True)
+        return 130
+
+
+def _prepare(options: ServerOptions, say: Callable[[str], None]) -> None:
+    """Regenerate the source repository's stale configs, check the ports, then build missing graphs (minutes)."""
+    from lumaflow.build.deploy import DEFAULT_REPOSITORY, ensure_artifacts
+    from lumaflow.ensemble.generate import stale_files, write_repository
+
+    local = options.model_repository if isinstance(options.model_repository, Path) else None
+    if local == DEFAULT_REPOSITORY and stale_files(DEFAULT_REPOSITORY):
+        changed = write_repository(DEFAULT_REPOSITORY)
+        say(f"regenerated {len(changed)} model repository files from the declarations")
+    check_ports_free(options.endpoints)  # before any build: a taken port should not cost minutes
+    if local is not None:  # a remote repository was built and exported by `lumaflow build --export`
+        ensure_artifacts(local)
+
+
+def _announce(server: TritonServer, say: Callable[[str], None]) -> None:
+    """The ready line, then one line for each model that failed to load (served anyway: ``allow_partial``)."""
+    endpoints = server.endpoints
+    pipelines = sorted(server.entry_points)
+    say(
+        f"Lumaflow {lumaflow.__version__} serving gRPC{' (TLS)' if server.tls else ''} on {endpoints.grpc_url} "
+        f"(HTTP {endpoints.bind_host('HTTP')}:{endpoints.http_port}, metrics {endpoints.metrics_host}:"
+        f"{endpoints.metrics_port}); {'token required; ' if server.token else ''}"
+        f"pipelines: {', '.join(pipelines) or 'none'}"
+    )
+    for model in server.missing:
+        say(f"lumaflow serve: not serving {model.name}: {one_line(model.reason)}")
+
+
+def _watch(server: TritonServer, stopping: _Stopping, say: Callable[[str], None]) -> None:
+    """Until a stop is requested: supervise, or (``max_restarts`` < 0) only notice tritonserver exiting."""
+    options = server.options
+    supervisor = None
+    if options.max_restarts >= 0:
+        supervisor = Supervisor(
+            server,
+            deep_interval_s=options.deep_check_interval_s,
+            max_restarts=options.max_restarts,
+            ready_timeout_s=options.ready_timeout_s,
+            say=say,
+        )
+    while not stopping.requested:
+        code = server.poll(timeout_s=0.5)
+        if stopping.requested:
+            break
+        if supervisor is not None:
+            supervisor.step()
+        elif code is not None:
+            raise ServeError(f"tritonserver exited unexpectedly with code {code} (log: {server.keep_log()})")
+
+
+def _finish(server: TritonServer, say: Callable[[str], None]) -> int:
+    code = server.stop()
+    server.cleanup()
+    say(f"Lumaflow stopped (tritonserver exit code {code})")
+    return 0 if code == 0 else 1

@@ -30,7 +30,7 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 from PIL import Image
 
-from lumaflow.ensemble import contract
+from lumaflow import contract
 from tests.odd_files import heic
 from tests.photos import astronaut, encode
 

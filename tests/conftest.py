@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from lumaflow.cli import DEFAULT_REPOSITORY, ensure_artifacts
-from lumaflow.server.triton import TritonServer, running_server
+from lumaflow.build.deploy import DEFAULT_REPOSITORY, ensure_artifacts
+from lumaflow.server.process import TritonServer, running_server
 
 
 @pytest.fixture(scope="session")

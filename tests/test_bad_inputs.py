@@ -18,11 +18,12 @@ import tritonclient.grpc as grpcclient
 from PIL import Image, ImageFile
 from tritonclient.utils import InferenceServerException
 
-from lumaflow.ensemble import contract
+from lumaflow import contract
 from lumaflow.ensemble.pipelines import PIPELINES
-from lumaflow.server.imaging import InvalidInput, Limits, decode_image
-from lumaflow.server.mask import decode_mask
-from lumaflow.server.triton import TritonServer
+from lumaflow.runtime.errors import InvalidInput
+from lumaflow.runtime.imaging import Limits, decode_image
+from lumaflow.runtime.mask import decode_mask
+from lumaflow.server.process import TritonServer
 from tests.bad_inputs import (
     CAMERA,
     DECODE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lumaflow.server.batching import chunk_by_pixels
+from lumaflow.runtime.batching import chunk_by_pixels
 
 MP4 = 2048 * 2048
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from lumaflow.client import CameraSession, FrameResult, LumaflowClient, SessionStats
 from lumaflow.client.cli import frame_source
-from lumaflow.server.triton import TritonServer
+from lumaflow.server.process import TritonServer
 
 FRAMES = 300
 SIZE = (240, 320)

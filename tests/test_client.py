@@ -23,7 +23,8 @@ from lumaflow.client import (
     Unavailable,
     UnknownPipeline,
 )
-from lumaflow.server.triton import TritonServer, free_endpoints
+from lumaflow.server.endpoints import free_endpoints
+from lumaflow.server.process import TritonServer
 from tests.photos import astronaut, encode
 
 

@@ -13,7 +13,8 @@ from PIL import Image
 
 from lumaflow.cli import main
 from lumaflow.client.compare import CAPTION, applied, compare_stem, slider_page
-from lumaflow.server.triton import TritonServer, free_endpoints
+from lumaflow.server.endpoints import free_endpoints
+from lumaflow.server.process import TritonServer
 from tests.photos import astronaut, encode
 
 

@@ -21,7 +21,7 @@ from lumaflow.client import (
     Unauthenticated,
     Unavailable,
 )
-from lumaflow.server.triton import TritonServer, running_server
+from lumaflow.server.process import TritonServer, running_server
 from tests.photos import astronaut, encode
 
 # The models upscale_x2_fast needs: a small repository starts in seconds.

@@ -17,11 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lumaflow.ensemble import contract
+from lumaflow import contract
 from lumaflow.ensemble.options import PRESET_KEY
-from lumaflow.server.imaging import DecodedImage, InvalidInput, Limits, decode_image
-from lumaflow.server.mask import decode_mask
-from lumaflow.server.options import OptionsParser
+from lumaflow.runtime.errors import InvalidInput
+from lumaflow.runtime.imaging import DecodedImage, Limits, decode_image
+from lumaflow.runtime.mask import decode_mask
+from lumaflow.runtime.options import OptionsParser
 from tests.bad_inputs import leaks
 from tests.odd_files import heic
 from tests.photos import astronaut, encode

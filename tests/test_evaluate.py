@@ -13,7 +13,7 @@ from PIL import Image
 from lumaflow.build.evaluate import main
 from lumaflow.build.photos import BENCHMARK_PHOTOS, benchmark_photos
 from lumaflow.cli import main as cli_main
-from lumaflow.server.triton import TritonServer
+from lumaflow.server.process import TritonServer
 
 TINY = ["--photos", "1", "--crop", "64", "--sigmas", "25", "--qualities", "20", "--no-progress"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lumaflow.cli import DEFAULT_REPOSITORY
+from lumaflow.build.deploy import DEFAULT_REPOSITORY
 from lumaflow.ensemble.config import DataType, DynamicBatching, InstanceKind, Tensor
 from lumaflow.ensemble.generate import repository_files, stale_files, write_repository
 from lumaflow.ensemble.pipelines import DENOISE, UPSCALE_X2, UPSCALE_X8, Pipeline

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from lumaflow.ensemble.stages import PHOTO_BUCKETS
-from lumaflow.server.imaging import InvalidInput, Limits, decode_image, encode_png, pad_to_buckets
+from lumaflow.runtime.errors import InvalidInput
+from lumaflow.runtime.imaging import Limits, decode_image, encode_png, pad_to_buckets
 from tests.photos import astronaut, encode
 
 

@@ -7,23 +7,30 @@ that the report holds what the issue asks: percentiles, the per-stage breakdown,
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import math
+import os
 import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
+from lumaflow.bench import baselines, tune
+from lumaflow.bench.cli import add_bench, cmd_baselines, cmd_tune
 from lumaflow.cli import main
 from lumaflow.ensemble.render import render, stage_config
 from lumaflow.ensemble.stages import STAGES
 from lumaflow.ensemble.tuning import apply_tuning
-from lumaflow.loadtest import baselines, cameras, perf, photos, tune
+from lumaflow.loadtest import cameras, perf, photos
+from lumaflow.loadtest.cli import add_loadtest
+from lumaflow.loadtest.memory import child_pids
 from lumaflow.loadtest.report import LoadReport, percentile_ms
-from lumaflow.server.triton import TritonServer
+from lumaflow.server.process import TritonServer
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -207,6 +214,49 @@ def test_baselines_time_a_tiled_network_on_the_windows_its_tiler_sends(model_rep
 def test_a_routed_pipeline_is_refused_by_the_baselines(model_repository: Path) -> None:
     with pytest.raises(ValueError, match="routes between stages"):
         baselines.pipeline_models(model_repository, "photo_enhance")
+
+
+def _bench_parser() -> argparse.ArgumentParser:
+    """``lumaflow``'s loadtest and tune commands as lumaflow.cli wires them."""
+    top = argparse.ArgumentParser(prog="lumaflow")
+    commands = top.add_subparsers(dest="command", required=True)
+    add_bench(add_loadtest(commands), commands)
+    return top
+
+
+def test_bench_commands_join_loadtest_and_the_top_level() -> None:
+    parse = _bench_parser().parse_args
+    baselines_args = parse(["loadtest", "baselines", "--out", "x", "--frame", "64x48", "--clients", "2"])
+    assert baselines_args.handler is cmd_baselines and baselines_args.frame == (64, 48) and baselines_args.clients == 2
+    assert baselines_args.pipeline == "upscale_x2_fast" and baselines_args.seconds == 20.0
+    tune_args = parse(["tune", "--batch-sizes", "8,16", "--delays-us", "0,500", "--instances", "1,2"])
+    assert tune_args.handler is cmd_tune and tune_args.batch_sizes == [8, 16] and tune_args.delays_us == [0, 500]
+    assert tune_args.instances == [1, 2] and tune_args.budget_ms == 1000.0 and tune_args.frame == (320, 240)
+    assert parse(["loadtest", "photos", "--clients", "1,2", "--out", "x"]).clients == [1, 2]  # the kinds stay
+    with pytest.raises(SystemExit):
+        parse(["tune", "--batch-sizes", "0"])
+
+
+def test_baselines_command_refuses_a_routed_pipeline_in_one_line(
+    model_repository: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repository, out = str(model_repository), str(tmp_path)
+    args = _bench_parser().parse_args(
+        ["loadtest", "baselines", "--pipeline", "photo_enhance", "--model-repository", repository, "--out", out]
+    )
+    assert args.handler(args) == 1
+    assert "lumaflow loadtest baselines: error: photo_enhance routes between stages" in capsys.readouterr().out
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_memory_sampling_finds_a_process_children() -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        assert child.pid in child_pids(os.getpid())
+        assert child_pids(child.pid) == []
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_tune_measures_candidates_and_writes_the_best(model_repository: Path, tmp_path: Path) -> None:

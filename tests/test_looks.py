@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from lumaflow import contract
 from lumaflow.build import WEIGHTS_DIR
 from lumaflow.build.arch.lut import LookNet, LooksGraph, apply_lut, export_looks_onnx, identity_lut
 from lumaflow.build.export import verify_onnx
 from lumaflow.build.looks import delta_e, grade, looks_parity_samples, stylize
 from lumaflow.build.photos import eval_photos
 from lumaflow.build.registry import load_file, load_state_dict
-from lumaflow.ensemble import contract
 from lumaflow.ensemble.looks import TEMPLATE_NAMES
 from lumaflow.ensemble.stages import Network, Stage
 

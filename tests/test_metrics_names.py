@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import tritonclient.grpc as grpcclient
 
-from lumaflow.server.triton import TritonServer
+from lumaflow.server.process import TritonServer
 from tests.conftest import enhance
 from tests.photos import astronaut, encode
 

@@ -14,7 +14,9 @@ from lumaflow.ensemble.generate import stale_files
 from lumaflow.ensemble.render import NgcOnnxRuntime
 from lumaflow.ensemble.stages import STAGES
 from lumaflow.server.distribution import ROOT_VARIABLE, ServeError, TritonDistribution
-from lumaflow.server.triton import TritonServer, is_remote
+from lumaflow.server.endpoints import is_remote
+from lumaflow.server.options import ServerOptions
+from lumaflow.server.process import TritonServer
 
 
 def config(path: Path) -> pb.ModelConfig:
@@ -47,9 +49,19 @@ def test_export_needs_a_native_target(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "--target ngc-cpu or ngc-gpu" in capsys.readouterr().err
 
 
+def test_build_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", "--stages", "no_such_stage"]) == 1
+    assert capsys.readouterr().err.startswith("lumaflow build: error: unknown stage(s) no_such_stage; declared: ")
+    assert main(["build", f"--model-repository={tmp_path / 'nowhere'}"]) == 1
+    assert capsys.readouterr().err == (
+        f"lumaflow build: error: model repository {tmp_path / 'nowhere'} does not exist "
+        "(lumaflow generate --model-repository DIR)\n"
+    )
+
+
 def test_object_store_repositories_go_to_triton_as_urls() -> None:
     assert is_remote("s3://bucket/models") and is_remote("gs://bucket/models") and not is_remote("/srv/models")
-    remote = TritonServer(model_repository="s3://bucket/lumaflow")
+    remote = TritonServer(options=ServerOptions("s3://bucket/lumaflow"))
     assert remote.model_repository == "s3://bucket/lumaflow"  # not a Path: "s3://" would collapse to "s3:/"
     assert "--model-repository=s3://bucket/lumaflow" in remote.argv()
     remote.cleanup()

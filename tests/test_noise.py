@@ -7,7 +7,7 @@ import pytest
 from skimage import data
 
 from lumaflow.build.noise import estimate_noise_sigma
-from lumaflow.server.side_inputs import SideContext, noise_level
+from lumaflow.runtime.side_inputs import SideContext, noise_level
 from tests.photos import sporco_photo
 
 

@@ -10,7 +10,8 @@ from PIL import Image
 from skimage import data as skdata
 
 from lumaflow.build.eval import rgb_psnr
-from lumaflow.server.imaging import InvalidInput, Limits, decode_image, encode_image
+from lumaflow.runtime.errors import InvalidInput
+from lumaflow.runtime.imaging import Limits, decode_image, encode_image
 from tests import odd_files
 from tests.photos import astronaut, encode
 
@@ -126,3 +127,21 @@ def test_file_size_and_output_size_are_checked_before_decoding(photo: np.ndarray
         decode_image(data, limits=Limits(max_megapixels=4, max_megabytes=0.05))
     with pytest.raises(InvalidInput, match=r"^\[image_too_large\] The result would be 1024x768"):
         decode_image(data, limits=Limits(max_megapixels=4, max_output_megapixels=0.5, scale=4))
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF", "WEBP"])
+def test_every_truncation_of_a_multi_frame_file_is_invalid_image(photo: np.ndarray, fmt: str) -> None:
+    """A truncated animation, counted or loaded, must be the client's [invalid_image], never a server error.
+
+    Before this was found, a GIF cut short raised IndexError or struct.error and a TIFF TypeError or
+    SyntaxError from Pillow's frame counting, outside the decoder's error handling (INTERNAL).
+    """
+    frames = [Image.fromarray(np.roll(photo[:64, :64], 9 * shift, axis=1)) for shift in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format=fmt, save_all=True, append_images=frames[1:])
+    data = buffer.getvalue()
+    for end in range(1, len(data), max(1, len(data) // 300)):
+        try:
+            decode_image(data[:end], limits=LIMITS)
+        except InvalidInput as error:
+            assert error.reason == "invalid_image", (end, str(error))

@@ -11,10 +11,10 @@ import tritonclient.grpc as grpcclient
 from PIL import Image
 from tritonclient.utils import InferenceServerException
 
-from lumaflow.cli import DEFAULT_REPOSITORY
+from lumaflow.build.deploy import DEFAULT_REPOSITORY
 from lumaflow.ensemble.options import SCHEMA_FILE
-from lumaflow.server.imaging import InvalidInput
-from lumaflow.server.options import OptionsParser
+from lumaflow.runtime.errors import InvalidInput
+from lumaflow.runtime.options import OptionsParser
 from tests.conftest import image_input
 from tests.photos import astronaut, encode
 

@@ -30,7 +30,9 @@ from lumaflow.client import AsyncLumaflowClient, DeadlineExceeded, EnhanceResult
 from lumaflow.client.errors import from_triton
 from lumaflow.client.protocol import photo_inputs
 from lumaflow.ensemble.stages import CAMERA_X2, ESPCN_X2, PHOTO_COMPUTE, PHOTO_COMPUTE_COUNT, STAGES
-from lumaflow.server.triton import Endpoints, TritonServer, running_server, server_argv
+from lumaflow.server.argv import server_argv
+from lumaflow.server.endpoints import Endpoints
+from lumaflow.server.process import TritonServer, running_server
 from tests.photos import astronaut, encode
 from tests.test_client_resilience import FAST_MODELS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lumaflow.server.triton import TritonServer
+from lumaflow.server.process import TritonServer
 from tests.photos import astronaut, encode
 
 README = Path(__file__).resolve().parent.parent / "README.md"

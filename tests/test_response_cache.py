@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import tritonclient.grpc as grpcclient
 
-from lumaflow.server.triton import TritonServer, running_server
+from lumaflow.server.process import TritonServer, running_server
 from tests.conftest import enhance
 from tests.photos import astronaut, encode
 

@@ -9,7 +9,7 @@ import pytest
 
 from lumaflow.ensemble.options import defaults
 from lumaflow.ensemble.pipelines import PHOTO_ENHANCE
-from lumaflow.server.routing import plan_route
+from lumaflow.runtime.routing import plan_route
 
 CLEAN = {
     "noise_sigma": 0.5,
@@ -111,7 +111,7 @@ def test_a_colourisation_says_what_the_analysis_read() -> None:
 
 
 def test_the_damage_map_becomes_a_grown_hole_and_too_much_of_it_is_left_alone() -> None:
-    from lumaflow.server.routing import DAMAGE_GROW_PX, damage_hole
+    from lumaflow.runtime.routing import DAMAGE_GROW_PX, damage_hole
 
     damage = np.zeros((40, 60), dtype=np.uint8)
     assert damage_hole(damage) == (None, {"coverage": 0.0, "threshold": 0.502, "grown_px": 0, "filled": False})

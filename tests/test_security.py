@@ -16,8 +16,9 @@ from tritonclient.utils import InferenceServerException
 from lumaflow.client import LumaflowClient, RetryPolicy, TLSConfig, Unauthenticated, Unavailable
 from lumaflow.client.policy import AUTH_HEADER
 from lumaflow.server.access import read_tls, read_token
+from lumaflow.server.argv import ADMIN_KEY, TOKEN_KEY
 from lumaflow.server.distribution import ServeError
-from lumaflow.server.triton import ADMIN_KEY, TOKEN_KEY, TritonServer, running_server
+from lumaflow.server.process import TritonServer, running_server
 from tests.certificates import CertificateFiles, make_certificates
 from tests.photos import astronaut, encode
 from tests.test_client_resilience import small_repository

@@ -15,7 +15,8 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from lumaflow.ensemble.pipelines import CAMERA_PIPELINES, PIPELINES
-from lumaflow.server.triton import Endpoints, child_pids, free_endpoints, pid_alive
+from lumaflow.server.endpoints import Endpoints, free_endpoints
+from lumaflow.server.procfs import child_pids, pid_alive
 from tests.conftest import enhance
 from tests.photos import astronaut, decode, encode
 
@@ -136,12 +137,17 @@ instance_group { kind: KIND_CPU count: 1 }
 """
 
 
-def test_a_model_that_fails_to_load_is_named_with_its_reason(tmp_path: Path) -> None:
-    (tmp_path / "broken" / "1").mkdir(parents=True)
-    (tmp_path / "broken" / "config.pbtxt").write_text(BROKEN_CONFIG)
-    (tmp_path / "broken" / "1" / "model.py").write_text(BROKEN_MODEL)
+def test_a_model_that_fails_to_load_is_named_with_its_reason_and_its_log_is_kept(tmp_path: Path) -> None:
+    repository = tmp_path / "repository"
+    (repository / "broken" / "1").mkdir(parents=True)
+    (repository / "broken" / "config.pbtxt").write_text(BROKEN_CONFIG)
+    (repository / "broken" / "1" / "model.py").write_text(BROKEN_MODEL)
     result = subprocess.run(
-        serve_argv(free_endpoints(), f"--model-repository={tmp_path}"), capture_output=True, text=True, timeout=180
+        serve_argv(free_endpoints(), f"--model-repository={repository}"),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "LUMAFLOW_LOG_DIR": str(tmp_path / "logs")},
     )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -149,6 +155,10 @@ def test_a_model_that_fails_to_load_is_named_with_its_reason(tmp_path: Path) -> 
     assert "model 'broken' failed to load" in lines[0]
     assert "weights file is unreadable on purpose" in lines[0]
     assert result.stdout.strip() == ""
+    # The temporary workdir is gone; the log the line points at is not.
+    (kept,) = (tmp_path / "logs").iterdir()
+    assert lines[0].endswith(f"(log: {kept})")
+    assert "weights file is unreadable on purpose" in kept.read_text()
 
 
 def test_missing_repository_is_one_line(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from tritonclient.utils import InferenceServerException
 
 from lumaflow.client import LumaflowClient
 from lumaflow.ensemble.looks import TEMPLATE_NAMES
-from lumaflow.server.triton import TritonServer
+from lumaflow.server.process import TritonServer
 from tests.conftest import enhance
 from tests.photos import decode, encode, sporco_photo
 

@@ -24,8 +24,11 @@ from lumaflow.client import LumaflowClient, LumaflowError, Overloaded, RetryPoli
 from lumaflow.client.health import probe_pipeline
 from lumaflow.client.protocol import PipelineInfo
 from lumaflow.server.distribution import ServeError
+from lumaflow.server.endpoints import free_endpoints
+from lumaflow.server.options import ServerOptions
+from lumaflow.server.process import TritonServer, running_server
+from lumaflow.server.procfs import child_pids, stubs_with_prefix
 from lumaflow.server.supervisor import Supervisor, broken_models
-from lumaflow.server.triton import TritonServer, child_pids, free_endpoints, running_server, stubs_with_prefix
 from tests.photos import astronaut, encode
 from tests.test_client_resilience import small_repository
 
@@ -218,7 +221,7 @@ def test_a_model_that_fails_to_load_stops_serving_unless_partial_is_allowed(
         "        raise RuntimeError('its weights are missing')\n"
     )
     refused = pytest.raises(ServeError, match=r"model 'broken' failed to load: .*weights are missing")
-    server = TritonServer(model_repository=repository, endpoints=free_endpoints())
+    server = TritonServer(options=ServerOptions(repository, endpoints=free_endpoints()))
     try:
         server.start()
         with refused:

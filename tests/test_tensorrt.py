@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from lumaflow.build.deploy import DEFAULT_REPOSITORY
 from lumaflow.build.tensorrt import plan_key, profiles_for
-from lumaflow.cli import DEFAULT_REPOSITORY
 from lumaflow.ensemble.stages import ESPCN_X2
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None

@@ -9,7 +9,7 @@ import pytest
 from scipy import ndimage
 
 from lumaflow.ensemble.stages import STAGES
-from lumaflow.server import tiling
+from lumaflow.runtime import tiling
 from tests.photos import astronaut
 
 

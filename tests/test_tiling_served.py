@@ -15,7 +15,7 @@ from lumaflow.build.eval import rgb_psnr
 from lumaflow.build.evaluate import run_offline
 from lumaflow.ensemble.pipelines import PIPELINES
 from lumaflow.loadtest.stats import model_counts
-from lumaflow.server import tiling
+from lumaflow.runtime import tiling
 from tests.conftest import enhance, image_input
 from tests.photos import astronaut, decode, encode
 

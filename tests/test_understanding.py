@@ -27,10 +27,10 @@ from lumaflow.build.inpaint_data import eval_mask, hole_scores, inpaint
 from lumaflow.build.photos import eval_photos
 from lumaflow.build.recipes import LOW_LIGHT
 from lumaflow.build.registry import load_file, load_state_dict
-from lumaflow.ensemble.contract import ANALYSIS_FIELDS, ANALYSIS_SCALES
-from lumaflow.server.crops import CROP_SIDE, crops_at, grid_crops, grid_positions, tone, upscaled_crops
-from lumaflow.server.imaging import InvalidInput
-from lumaflow.server.mask import decode_mask, grow
+from lumaflow.contract import ANALYSIS_FIELDS, ANALYSIS_SCALES
+from lumaflow.runtime.crops import CROP_SIDE, crops_at, grid_crops, grid_positions, tone, upscaled_crops
+from lumaflow.runtime.errors import InvalidInput
+from lumaflow.runtime.mask import decode_mask, grow
 
 
 @pytest.fixture(scope="module")

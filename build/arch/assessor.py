@@ -134,7 +134,7 @@ class PhotoAssessor(nn.Module):
 class AnalysisGraph(nn.Module):
     """The served analysis: uint8 [N, H, W, 3] crops -> float [N, 7] in served units.
 
-    Columns as ``lumaflow.ensemble.contract.ANALYSIS_FIELDS``: noise σ, JPEG quality, blur σ and
+    Columns as ``lumaflow.contract.ANALYSIS_FIELDS``: noise σ, JPEG quality, blur σ and
     exposure EV (the first four raw outputs times ``scales``, the non-negative ones clamped), then the
     softmax of the three tone logits.
     """

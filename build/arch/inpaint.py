@@ -1,6 +1,6 @@
 """A small gated-convolution inpainter: a photo whose hole is filled classically and the hole's mask in, the photo out.
 
-The hole arrives filled by OpenCV's Navier-Stokes inpainting (``lumaflow.server.mask.navier_stokes_fill``,
+The hole arrives filled by OpenCV's Navier-Stokes inpainting (``lumaflow.runtime.mask.navier_stokes_fill``,
 done by the stage's tiler on the whole photo, and by the training sampler per patch), which carries the
 edges around the hole into it along their isophotes. The network sees that fill and the mask and
 predicts a *correction* to it, from a zero tail, so it starts as the classical fill and learns texture

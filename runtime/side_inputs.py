@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from lumaflow.ensemble import contract
-from lumaflow.ensemble.looks import template_index
-from lumaflow.server.mask import decode_mask, grow
+from lumaflow import contract
+from lumaflow.runtime.mask import decode_mask, grow
 
 Analysis = dict[str, float]
 
@@ -28,6 +27,7 @@ class SideContext:
     options: dict[str, Any]
     mask: bytes | None
     analyser: Callable[[np.ndarray], Analysis]
+    templates: tuple[str, ...] = ()  # the looks in the looks network's order (TEMPLATE is an index into them)
     _analysis: Analysis | None = field(default=None, init=False)
 
     def analysis(self) -> Analysis:
@@ -74,7 +74,7 @@ def template(context: SideContext) -> tuple[np.ndarray, dict[str, Any]]:
     """The look OPTIONS ``template`` names, as the looks network's index (the schema has checked the name)."""
     name = str(context.options["template"])
     figures = {"template": {"name": name, "strength": float(context.options["strength"])}}
-    return np.array([[template_index(name)]], dtype=np.int32), figures
+    return np.array([[context.templates.index(name)]], dtype=np.int32), figures
 
 
 def strength(context: SideContext) -> tuple[np.ndarray, dict[str, Any]]:

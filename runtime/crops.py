@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lumaflow.ensemble.contract import ANALYSIS_FIELDS
+from lumaflow.contract import ANALYSIS_FIELDS
 
 CROP_SIDE = 64  # the assessors' training patch
 CROPS_PER_SIDE = 5

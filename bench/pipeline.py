@@ -12,7 +12,7 @@ Three measurements on real tritonservers, one after the other, on this machine:
 
 Prints a table per measurement and writes JSON:
 
-    python -m lumaflow.loadtest.pipeline_bench --out bench/pipelines.json [--skip-12mp]
+    python -m lumaflow.bench.pipeline --out bench-results/pipelines.json [--skip-12mp]
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ from google.protobuf import text_format
 from PIL import Image
 from tritonclient.grpc import model_config_pb2 as pb
 
+from lumaflow.client.protocol import photo_inputs
 from lumaflow.loadtest.memory import PeakMemory
 from lumaflow.loadtest.stats import model_counts
-from lumaflow.server.triton import TritonServer, running_server
+from lumaflow.server.process import TritonServer, running_server
 
 FIRST_REQUEST_PIPELINES = ("upscale_x2_fast", "upscale_x2", "denoise")
 MIXED_SIZES = ((120, 160), (400, 300), (700, 900), (96, 96), (300, 500), (640, 480), (200, 200), (512, 768))
@@ -57,10 +58,9 @@ def _photo() -> np.ndarray:
 
 
 def _infer(client: grpcclient.InferenceServerClient, pipeline: str, data: bytes, timeout_s: float = 3600) -> float:
-    tensor = grpcclient.InferInput("IMAGE", [1, 1], "BYTES")
-    tensor.set_data_from_numpy(np.array([[data]], dtype=np.object_))
+    inputs = photo_inputs(data, {})  # IMAGE alone: the pipeline's default options
     started = time.perf_counter()
-    client.infer(pipeline, [tensor], client_timeout=timeout_s)
+    client.infer(pipeline, inputs, client_timeout=timeout_s)
     return time.perf_counter() - started
 
 
@@ -137,12 +137,12 @@ def _table(title: str, rows: dict[str, dict[str, Any]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lumaflow.cli import DEFAULT_REPOSITORY, ensure_artifacts
+    from lumaflow.build.deploy import DEFAULT_REPOSITORY, ensure_artifacts
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="requests per client in the mixed-sizes run")
     parser.add_argument("--skip-12mp", action="store_true", help="leave out the 12 MP photo (minutes on 2 cores)")
-    parser.add_argument("--out", type=Path, default=Path("bench/pipelines.json"))
+    parser.add_argument("--out", type=Path, default=Path("bench-results/pipelines.json"))
     args = parser.parse_args(argv)
     ensure_artifacts(DEFAULT_REPOSITORY)
 

@@ -8,7 +8,7 @@ On one real tritonserver, sequential requests (one at a time, so latencies are t
 - **inpaint, large photo**: a 4000x3000 photo with a small mask: latency and how many of its tiles
   reached the network.
 
-    python -m lumaflow.loadtest.understanding_bench --out bench/understanding.json
+    python -m lumaflow.bench.understanding --out bench-results/understanding.json
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from PIL import Image
 from lumaflow.client.protocol import photo_inputs
 from lumaflow.ensemble.stages import INPAINT
 from lumaflow.loadtest.stats import model_counts
-from lumaflow.server import tiling
-from lumaflow.server.triton import running_server
+from lumaflow.runtime import tiling
+from lumaflow.server.process import running_server
 
 
 def _encode(pixels: np.ndarray, fmt: str = "PNG", **options: Any) -> bytes:
@@ -68,15 +68,17 @@ def median_ms(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from lumaflow.build.deploy import DEFAULT_REPOSITORY
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--out", type=Path, default=Path("bench/understanding.json"))
+    parser.add_argument("--out", type=Path, default=Path("bench-results/understanding.json"))
     args = parser.parse_args(argv)
     photo = _photo(512, 384)
     noisy = np.clip(photo + np.random.default_rng(0).normal(0, 15, photo.shape), 0, 255).astype(np.uint8)
     png, noisy_png, blocky = _encode(photo), _encode(noisy), _encode(photo, "JPEG", quality=15)
     rows: dict[str, dict[str, Any]] = {}
-    repository = Path(__file__).resolve().parents[1] / "model_repository"
+    repository = DEFAULT_REPOSITORY
     with running_server(repository) as server, grpcclient.InferenceServerClient(server.endpoints.grpc_url) as client:
         for pipeline, data in (("upscale_x2_fast", png), ("denoise", noisy_png), ("dejpeg", blocky)):
             on = median_ms(client, pipeline, data, {"noise_level": 15} if pipeline == "denoise" else {}, args.repeats)
@@ -101,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         seconds = _once(client, "inpaint", data, {"quality_check": False, "format": "jpeg"}, mask_png) / 1e3
         after, _ = model_counts(client, "gated_inpainter")
         tiles = INPAINT.tiling
-        assert tiles is not None
+        if tiles is None:
+            raise RuntimeError("the inpaint stage declares no tiling")
         total = len(tiling.plan(3000, 4000, tiles.tile, tiles.context))
         rows["inpaint 4000x3000, 160x80 mask"] = {
             "seconds": seconds,

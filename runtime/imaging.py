@@ -1,4 +1,4 @@
-"""Pure image I/O for the python-backend stages: decode, pad to size buckets, crop, encode.
+"""Pure image I/O for the serving models: decode, pad to size buckets, crop, encode.
 
 No Triton imports here, so every function is unit-tested without a server. Errors a client
 caused raise ``InvalidInput`` whose text is the wire message: ``[reason_code] sentence``.
@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from lumaflow.ensemble import contract
-from lumaflow.ensemble.stages import SizeBuckets
-from lumaflow.server.colour import SourceProfile, from_srgb, is_srgb, read_profile, to_srgb
-from lumaflow.server.metadata import output_exif
+from lumaflow import contract
+from lumaflow.params import SizeBuckets
+from lumaflow.runtime.colour import SourceProfile, from_srgb, is_srgb, read_profile, to_srgb
+from lumaflow.runtime.errors import InvalidInput
+from lumaflow.runtime.metadata import output_exif
 
 SUPPORTED_FORMATS = "JPEG, PNG, WebP, TIFF, BMP, GIF, HEIC or AVIF"
 
@@ -34,19 +35,11 @@ except ImportError:  # pragma: no cover - a server without the extra refuses HEI
 Image.MAX_IMAGE_PIXELS = None
 
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
-# What Pillow and pillow-heif raise for a file whose pixels cannot be decoded (pillow-heif raises
-# EOFError for corrupt HEIC data, e.g. an item extent shorter than its bitstream).
-DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError)
-
-
-class InvalidInput(Exception):
-    """A request the client got wrong; ``str()`` is the message sent back as INVALID_ARGUMENT."""
-
-    def __init__(self, reason: str, sentence: str) -> None:
-        if reason not in contract.REASON_CODES:
-            raise ValueError(f"unknown reason code {reason!r}")
-        super().__init__(f"[{reason}] {sentence}")
-        self.reason = reason
+# What Pillow and pillow-heif raise for a file whose pixels cannot be decoded: pillow-heif raises EOFError for
+# corrupt HEIC data (an item extent shorter than its bitstream); a truncated multi-frame GIF or TIFF, counted
+# (n_frames) or loaded, raises IndexError, struct.error or TypeError from Pillow's parsers (found by a sweep of
+# truncation points, tests/test_odd_inputs.py).
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error)
 
 
 @dataclass(frozen=True)
@@ -112,7 +105,7 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
         )
     try:
         image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+    except (UnidentifiedImageError, *DECODE_ERRORS):
         raise InvalidInput(contract.INVALID_IMAGE, _unreadable(data)) from None
     width, height = image.size
     if width < 1 or height < 1:
@@ -265,10 +258,10 @@ def decode_image(data: bytes, *, limits: Limits, keep_gps: bool = False) -> Deco
     image = _open(data, limits)
     file_format = image.format or "unknown"
     notes: dict[str, object] = {}
-    frames = int(getattr(image, "n_frames", 1))
-    if frames > 1:
-        notes["frames"] = f"{frames} (the first is used)"
     try:
+        frames = int(getattr(image, "n_frames", 1))  # counting seeks through every frame of the file
+        if frames > 1:
+            notes["frames"] = f"{frames} (the first is used)"
         image.load()
         mode = image.mode
         exif, exif_notes = output_exif(image, keep_gps=keep_gps)

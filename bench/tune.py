@@ -17,8 +17,8 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+from lumaflow.bench.baselines import ensemble_config, network_stage, pipeline_models, served, workload
 from lumaflow.ensemble.tuning import TUNING_FILE, read_tuning, tuned
-from lumaflow.loadtest.baselines import ensemble_config, network_stage, pipeline_models, served, workload
 from lumaflow.loadtest.report import machine
 
 

@@ -12,7 +12,7 @@ Three configurations on the same inputs, on this machine, one after the other:
 
 Each server is started on free loopback ports with only the pipeline's models, and stopped by PID.
 Photo pipelines are sent small real photos with the quality check off (it is a second network; its
-cost is measured by ``understanding_bench``); camera pipelines raw frames. The report says, per
+cost is measured by ``lumaflow.bench.understanding``); camera pipelines raw frames. The report says, per
 configuration, throughput and latency, and for both served ones where the time went (Triton's
 per-model statistics): on CPU a compute-bound network gains little from batching, so the gain
 has to come from per-request overhead. It also says how the machine's cores were shared during each
@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 import tritonclient.grpc as grpcclient
 from google.protobuf import text_format
 from PIL import Image
@@ -47,12 +46,15 @@ from lumaflow.ensemble.stages import STAGES, Stage
 from lumaflow.loadtest.photos import Request, closed_loop, photo_inputs
 from lumaflow.loadtest.report import StageTime, machine, stage_table, stage_times
 from lumaflow.loadtest.stats import statistics_snapshot
-from lumaflow.server import tiling
-from lumaflow.server.triton import running_server, stubs_with_prefix
+from lumaflow.runtime import tiling
+from lumaflow.runtime.engines import EnginePolicy, open_engine
+from lumaflow.server.process import running_server
+from lumaflow.server.procfs import stubs_with_prefix
 
 SHIPPED = "Lumaflow as shipped (dynamic batching)"
 UNBATCHED = "Triton, dynamic batching off"
 ALWAYS = ("quality", "analysis")  # BLS callees of decode and the quality check: small, load them too
+ENGINE_NAMES = {"onnxruntime": "ONNX Runtime"}  # how a direct configuration names its engine
 
 
 @dataclass
@@ -166,29 +168,26 @@ def direct(
     stage: Stage, graph: Path, pixels: Sequence[np.ndarray], batch: int, seconds: float, what: str = ""
 ) -> Configuration:
     """The stage's graph in this process, ``batch`` items a call, as its python model runs it."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = stage.threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(graph), sess_options=options, providers=["CPUExecutionProvider"])
-    names = [tensor.name for tensor in session.get_inputs()]
+    kind = stage.network.engine if stage.network else "onnxruntime"  # the engine its python model opens
+    engine = open_engine(kind, graph, EnginePolicy(threads=stage.threads, spinning=False))
+    names = engine.input_names
     same_size = [p for p in pixels if p.shape == pixels[0].shape]
     items = np.stack([same_size[i % len(same_size)] for i in range(batch)])
     feed: dict[str, np.ndarray] = {names[0]: items}
     for name in names[1:]:  # a side input (noise level): a typical value per item
         feed[name] = np.full((batch, 1), 15.0, dtype=np.float32)
-    session.run(None, feed)  # warm-up
+    engine.run(feed)  # warm-up
     latencies = []
     began, cpu_before = time.monotonic(), time.process_time()
     stop_at = began + seconds
     while time.monotonic() < stop_at:
         started = time.monotonic()
-        session.run(None, feed)
+        engine.run(feed)
         latencies.append(time.monotonic() - started)
     cpu_s, wall_s = time.process_time() - cpu_before, time.monotonic() - began
     calls = len(latencies)
     return Configuration(
-        name=f"direct ONNX Runtime, batch {batch}{what}",
+        name=f"direct {ENGINE_NAMES.get(engine.name, engine.name)}, batch {batch}{what}",
         throughput_per_s=calls * batch / sum(latencies),
         p50_ms=statistics.median(latencies) * 1e3,
         p99_ms=sorted(latencies)[min(calls - 1, int(0.99 * calls))] * 1e3,

@@ -6,7 +6,7 @@ machine slows every configuration alike and the speed-up ratio stays meaningful.
 measured on scikit-image's evaluation photos (full size, never calibrated on). Prints a markdown
 table and writes JSON. A benchmark, not a test:
 
-    python -m lumaflow.loadtest.camera_bench --weights espcn_x2.pt --seconds 30 --out bench/camera.json
+    python -m lumaflow.bench.camera --weights espcn_x2.pt --seconds 30 --out bench/camera.json
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 import lumaflow.build
 from lumaflow.build.eval import bicubic_up, downscale, rgb_psnr, y_psnr
@@ -32,10 +32,12 @@ from lumaflow.build.pixels import PixelsGraph
 from lumaflow.build.quantize import calibration_frames, quantize_int8
 from lumaflow.build.registry import ModelDescriptor, load_file
 from lumaflow.loadtest import report
+from lumaflow.runtime.engines import Engine, EnginePolicy, open_engine
 
 WEIGHTS_DIR = Path(lumaflow.build.__file__).parent / "weights"
 DEFAULT_WEIGHTS: tuple[str, ...] = ("camera_x2.pt", "camera_x1.pt")
 FRAME_HW = (240, 320)
+ENGINE = "onnxruntime"
 THREADS = 2
 WINDOWS = 8  # timed windows per configuration; the median ignores a window hit by a noisy neighbour
 WARMUP_RUNS = 3
@@ -43,19 +45,16 @@ WARMUP_RUNS = 3
 Row = dict[str, object]
 
 
-def _session(path: Path) -> ort.InferenceSession:
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = THREADS
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(os.fspath(path), opts, providers=["CPUExecutionProvider"])
+def _session(path: Path) -> Engine:
+    """ONNX Runtime on the CPU, THREADS intra-op threads, idle threads spinning (its default)."""
+    return open_engine(ENGINE, path, EnginePolicy(threads=THREADS, spinning=True))
 
 
-def _runner(session: ort.InferenceSession) -> Callable[[np.ndarray], np.ndarray]:
-    name = session.get_inputs()[0].name
+def _runner(session: Engine) -> Callable[[np.ndarray], np.ndarray]:
+    name = session.input_names[0]
 
     def run(pixels: np.ndarray) -> np.ndarray:
-        out: np.ndarray = session.run(None, {name: pixels})[0]
-        return out
+        return session.run({name: pixels})[0]
 
     return run
 
@@ -194,7 +193,7 @@ def table(results: Sequence[dict[str, object]]) -> str:
 
 def machine() -> dict[str, object]:
     """What the numbers were measured on (the load average shows whether the CPU was shared)."""
-    return {**report.machine(), "onnxruntime": ort.__version__}
+    return {**report.machine(), "onnxruntime": metadata.version("onnxruntime")}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,44 @@
-"""The public contract of every photo pipeline: tensor names and error reason codes.
+"""The public contract of every pipeline: tensor names, dtypes and dims, OPTIONS keys, reason codes.
 
-Clients and outside checks rely on these names; changing one is a breaking change.
+A leaf: it imports the standard library only, so the client, the declarations, the runtime and the
+serving stubs all read the same names without importing each other. Clients and outside checks rely
+on these names; changing one is a breaking change.
 """
 
 from __future__ import annotations
 
-from .config import DataType, Tensor
-from .looks import TEMPLATE_NAMES
+import enum
+from dataclasses import dataclass
+
+# The release: INFO's ``version``, the package's version (pyproject reads it from here).
+VERSION = "0.1.0"
+
+
+class DataType(enum.Enum):
+    """``DataType`` of Triton's model_config.proto: the element types our tensors use, by their proto names."""
+
+    UINT8 = "TYPE_UINT8"
+    INT32 = "TYPE_INT32"
+    INT64 = "TYPE_INT64"
+    FP16 = "TYPE_FP16"
+    FP32 = "TYPE_FP32"
+    STRING = "TYPE_STRING"
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """``ModelInput`` / ``ModelOutput``: one named tensor, dims without the batch dimension."""
+
+    name: str
+    dtype: DataType
+    dims: tuple[int, ...]
+    doc: str = ""
+    optional: bool = False
+    # The values a per-image side input may take (inclusive). Not a Triton field: an embedded ONNX stage
+    # gets it as a parameter and answers a value outside it with INVALID_ARGUMENT, instead of letting
+    # the graph index past a table (a look that does not exist) and fail the request as INTERNAL.
+    value_range: tuple[float, float] | None = None
+
 
 OPTIONS = Tensor(
     "OPTIONS",
@@ -44,13 +76,8 @@ HOLE = Tensor("HOLE", DataType.UINT8, (-1, -1, 1), "1 where pixels are to be fil
 RESULT = Tensor(
     "RESULT", DataType.UINT8, (-1, -1, 3), "a router's result: RGB pixels, HWC, unpadded, at the scale META says"
 )
-TEMPLATE = Tensor(
-    "TEMPLATE",
-    DataType.INT32,
-    (1,),
-    "stylize: the look's index in lumaflow.ensemble.looks.TEMPLATES (from OPTIONS)",
-    value_range=(0, len(TEMPLATE_NAMES) - 1),
-)
+# Its value range is the looks the network knows, declared with the looks (lumaflow.ensemble.stages.LOOKS).
+TEMPLATE = Tensor("TEMPLATE", DataType.INT32, (1,), "stylize: the look's index in lumaflow.ensemble.looks.TEMPLATES")
 STRENGTH = Tensor(
     "STRENGTH", DataType.FP32, (1,), "stylize: 0 keeps the photo, 1 applies the look fully", value_range=(0.0, 1.0)
 )
@@ -73,7 +100,7 @@ CROPS = Tensor(
     "CROPS",
     DataType.UINT8,
     (-1, -1, -1, 3),
-    "one photo's assessment crops, KHWC (lumaflow.server.crops), scored together",
+    "one photo's assessment crops, KHWC (lumaflow.runtime.crops), scored together",
 )
 QUALITY = Tensor("QUALITY", DataType.FP32, (1,), "per photo (its CROPS): no-reference quality, 0 (worst) to 100")
 META = Tensor("META", DataType.STRING, (1,), "JSON carried from decode to encode: sizes, timings, the card")
@@ -84,3 +111,7 @@ IMAGE_TOO_LARGE = "image_too_large"
 INVALID_OPTIONS = "invalid_options"
 MASK_MISMATCH = "mask_mismatch"
 REASON_CODES = (INVALID_IMAGE, IMAGE_TOO_LARGE, INVALID_OPTIONS, MASK_MISMATCH)
+
+# OPTIONS: the schema file beside each pipeline in the model repository, and the key that names a preset.
+SCHEMA_FILE = "options.schema.json"
+PRESET_KEY = "preset"

@@ -20,8 +20,9 @@ import io
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
-from lumaflow.ensemble import contract
-from lumaflow.server.imaging import DECODE_ERRORS, InvalidInput
+from lumaflow import contract
+from lumaflow.runtime.errors import InvalidInput
+from lumaflow.runtime.imaging import DECODE_ERRORS
 
 
 def decode_mask(data: bytes, width: int, height: int) -> np.ndarray:

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from lumaflow.server.crops import tone as photo_tone
-from lumaflow.server.mask import grow
+from lumaflow.runtime.crops import tone as photo_tone
+from lumaflow.runtime.mask import grow
 
 JPEG_RESTORE_AT_OR_BELOW = 70.0
 NOISE_RESTORE_FROM = 4.0

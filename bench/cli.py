@@ -1,0 +1,111 @@
+"""``lumaflow loadtest baselines`` and ``lumaflow tune``: the commands that start their own tritonservers.
+
+``add_bench(kinds, commands)`` registers ``baselines`` among ``lumaflow loadtest``'s kinds (the
+sub-parsers ``lumaflow.loadtest.cli.add_loadtest`` returns) and ``tune`` as a top-level command.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from lumaflow.loadtest.cli import frame_size, numbers
+
+
+def _repository(args: argparse.Namespace) -> Path:
+    """--model-repository, or the package's own, with its generated artefacts built."""
+    from lumaflow.build.deploy import DEFAULT_REPOSITORY, ensure_artifacts
+
+    repository: Path = args.model_repository.resolve() if args.model_repository else DEFAULT_REPOSITORY
+    ensure_artifacts(repository)
+    return repository
+
+
+def cmd_baselines(args: argparse.Namespace) -> int:
+    from lumaflow.bench.baselines import run
+
+    repository = _repository(args)
+    try:
+        report = run(
+            repository,
+            args.pipeline,
+            args.out,
+            clients=args.clients,
+            seconds=args.seconds,
+            side=args.side,
+            frame=args.frame,
+        )
+    except ValueError as error:  # a routed pipeline has no one network stage to compare
+        print(f"lumaflow loadtest baselines: error: {error}")
+        return 1
+    print(report.markdown())
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from lumaflow.bench.tune import tune
+    from lumaflow.ensemble.tuning import TUNING_FILE
+
+    repository = _repository(args)
+    tuning_file = args.tuning_file or TUNING_FILE
+    try:
+        entry = tune(
+            repository,
+            args.pipeline,
+            batch_sizes=args.batch_sizes or (),
+            delays_us=args.delays_us,
+            instances=args.instances,
+            clients=args.clients,
+            seconds=args.seconds,
+            budget_ms=args.budget_ms,
+            side=args.side,
+            frame=args.frame,
+            tuning_file=tuning_file,
+        )
+    except ValueError as error:  # a routed pipeline, or candidates the ensemble could not load
+        print(f"lumaflow tune: error: {error}")
+        return 1
+    print(
+        f"chose max_batch_size {entry['max_batch_size']}, queue delay {entry['max_queue_delay_us']} us, "
+        f"{entry['instances']} instance(s) ({entry['chosen_by']}); wrote {tuning_file}"
+    )
+    if tuning_file == TUNING_FILE:
+        print("now run `lumaflow generate` to render the configs from it")
+    return 0
+
+
+def add_bench(kinds: Any, commands: Any) -> None:
+    """``baselines`` under ``lumaflow loadtest`` (``kinds``), ``tune`` among the top-level ``commands``."""
+    baselines = kinds.add_parser(
+        "baselines", help="direct ONNX Runtime, Triton without batching and Lumaflow as shipped, in one run"
+    )
+    baselines.add_argument("--pipeline", default="upscale_x2_fast")
+    baselines.add_argument("--out", type=Path, required=True)
+    baselines.add_argument("--model-repository", type=Path, help="default: the package's model_repository")
+    baselines.add_argument("--clients", type=int, default=16)
+    baselines.add_argument("--seconds", type=float, default=20.0, help="per configuration")
+    baselines.add_argument("--side", type=int, default=128, help="square photo crops sent (photo pipelines)")
+    baselines.add_argument("--frame", type=frame_size, default=(320, 240), help="frame size (camera pipelines)")
+    baselines.set_defaults(handler=cmd_baselines)
+
+    tune = commands.add_parser(
+        "tune", help="measure batching settings of a pipeline's network stage, write the best into tuning.json"
+    )
+    tune.add_argument("--pipeline", default="upscale_x2_fast")
+    tune.add_argument("--model-repository", type=Path, help="default: the package's model_repository")
+    tune.add_argument("--batch-sizes", type=numbers, help="max_batch_size candidates (default: the declared one)")
+    tune.add_argument(
+        "--delays-us",
+        type=lambda text: [int(v) for v in text.split(",")],
+        default=[0, 2000, 5000, 10000],
+        help="max_queue_delay_microseconds candidates",
+    )
+    tune.add_argument("--instances", type=numbers, default=[1], help="instance count candidates, e.g. 1,2")
+    tune.add_argument("--clients", type=int, default=16)
+    tune.add_argument("--seconds", type=float, default=10.0, help="per candidate")
+    tune.add_argument("--budget-ms", type=float, default=1000.0, help="p99 a candidate must stay within")
+    tune.add_argument("--side", type=int, default=128)
+    tune.add_argument("--frame", type=frame_size, default=(320, 240))
+    tune.add_argument("--tuning-file", type=Path, help="default: the package's ensemble/tuning.json")
+    tune.set_defaults(handler=cmd_tune)

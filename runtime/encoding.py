@@ -1,0 +1,112 @@
+"""A photo pipeline's last step as a pure function: crop the padding away, encode (PNG by default), write INFO.
+
+INFO joins the pipeline's static card (read once: ``served_cards``) with the request's META. The
+served encode model (``lumaflow.server.models.encode``) and the offline evaluation both call
+``encode_result``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lumaflow.params import PipelineCard
+from lumaflow.runtime.colour import SourceProfile
+from lumaflow.runtime.imaging import encode_image
+from lumaflow.runtime.meta import Meta
+
+
+def served_cards(cards: dict[str, PipelineCard], repository: Path) -> dict[str, dict[str, Any]]:
+    """Each card as INFO reports it, each network with the sha256 of the weights its served graph was built from.
+
+    Read once at start from the build records beside the graphs (a network without a record is reported as
+    declared).
+    """
+    served = {}
+    for name, card in cards.items():
+        networks = {}
+        for stage, network in card.networks.items():
+            entry: dict[str, Any] = {
+                "architecture": network.architecture,
+                "weights": network.weights,
+                "source": network.source,
+                "licence": network.licence,
+            }
+            record = repository / network.record
+            if record.is_file():
+                entry["sha256"] = json.loads(record.read_text()).get("weights_sha256", "")[:16]
+            networks[stage] = entry
+        served[name] = {
+            "stages": list(card.stages),
+            "models": dict(card.models),
+            "networks": networks,
+            "version": card.version,
+        }
+    return served
+
+
+def _stages_and_models(card: dict[str, Any], meta: Meta) -> tuple[list[str], dict[str, str]]:
+    """The card's stages and models, with the stages a router ran put in its place."""
+    stages, models = list(card["stages"]), dict(card["models"])
+    if meta.route is not None:
+        stages = [*stages[:2], *(step.stage for step in meta.route), *stages[2:]]
+        models.update({step.stage: f"{step.model}/1" for step in meta.route})
+    return stages, models
+
+
+def encode_result(
+    pixels: np.ndarray, alpha: np.ndarray, meta: Meta, card: dict[str, Any], arrived_ns: int
+) -> tuple[bytes, dict[str, Any]]:
+    """The encoded result of ``pixels`` ([1, H, W, 3] at META's scale) and INFO; ``arrived_ns`` is when encode began."""
+    started = time.perf_counter()
+    pixels, alpha = pixels[0], alpha[0]
+    scale = meta.scale
+    if pixels.shape != (meta.padded_height * scale, meta.padded_width * scale, 3):
+        raise RuntimeError(
+            f"pixels of shape {pixels.shape} do not match {meta.padded_width}x{meta.padded_height} at scale {scale}"
+        )
+    width, height = meta.width * scale, meta.height * scale
+    options, source = meta.options, meta.source
+    profile = SourceProfile(base64.b64decode(source.icc), source.icc_description, "RGB") if source.icc else None
+    encoded, fmt, notes = encode_image(
+        pixels[:height, :width],
+        fmt=options["format"],
+        quality=options["quality"],
+        alpha=alpha if alpha.size else None,
+        grey=source.grey,
+        exif=base64.b64decode(source.exif),
+        profile=profile,
+    )
+    if options["color_profile"] == "source" and profile is None:
+        notes["color_profile"] = "sRGB (the input has no RGB profile to return to)"
+    encode_ms = (time.perf_counter() - started) * 1e3
+    stages, models = _stages_and_models(card, meta)
+    # Stages are decode, the neural stages, quality_check, encode; the gap between decode's handoff and
+    # encode's arrival is the neural stages' (queueing included) plus the quality check's own time.
+    timings = {
+        stages[0]: round(meta.decode_ms, 3),
+        "+".join(stages[1:-2]): round((arrived_ns - meta.handoff_ns) / 1e6 - meta.quality_ms, 3),
+        stages[-2]: round(meta.quality_ms, 3),
+        stages[-1]: round(encode_ms, 3),
+    }
+    info: dict[str, Any] = {
+        "pipeline": meta.pipeline,
+        "input": meta.input,
+        "output": {"width": width, "height": height, "format": fmt, **notes},
+        "stages": stages,
+        "timings_ms": timings,
+        "models": models,
+        "networks": card["networks"],
+        "analysis": meta.analysis,
+        "version": card["version"],
+    }
+    if meta.quality is not None:
+        info["quality"] = meta.quality
+    if meta.route is not None:
+        info["route"] = [step.described() for step in meta.route]
+    return encoded, info

@@ -1,0 +1,89 @@
+"""The router of photo_enhance and old_photo as a pure coroutine: the analysis decides, ``call`` runs the stages.
+
+A Triton ensemble is a fixed graph and cannot branch, so ``photo_enhance`` is decode -> a router ->
+quality check -> encode. ``route`` asks the analysis network, plans the steps
+(``lumaflow.runtime.routing.plan_route``) and calls each chosen role through ``call``: by BLS in the
+served router (``lumaflow.server.models.photo_route``), so a routed photo's tiles share batches with
+everyone else's; in this process in the offline evaluation. Damage repair (old_photo) is two calls: the
+damage network's map, thresholded, becomes the inpainter's HOLE; a photo with no damage found skips the
+inpainter. ``call`` raises to stop the request (cancelled, past its deadline, refused by a stage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from lumaflow import contract
+from lumaflow.params import Route
+from lumaflow.runtime.crops import grid_crops, summarise_analysis
+from lumaflow.runtime.errors import InvalidInput
+from lumaflow.runtime.meta import Meta, RouteStep
+from lumaflow.runtime.routing import damage_hole, plan_route
+from lumaflow.runtime.side_inputs import rounded
+
+# One request to a role's model: its inputs by name -> its one output.
+Call = Callable[[str, dict[str, np.ndarray]], Awaitable[np.ndarray]]
+
+
+def _check_scale(meta: Meta, scale: int) -> None:
+    megapixels = meta.width * meta.height * scale * scale / 1e6
+    if megapixels > meta.max_output_megapixels:
+        raise InvalidInput(
+            contract.IMAGE_TOO_LARGE,
+            f"At scale {scale} the result would be {meta.width * scale}x{meta.height * scale} ({megapixels:.1f}"
+            f" megapixels); this pipeline writes at most {meta.max_output_megapixels:g} megapixels.",
+        )
+
+
+async def _repair(pixels: np.ndarray, call: Call) -> tuple[np.ndarray, dict[str, Any]]:
+    """The damage network's map as a HOLE, filled by the inpainter; the photo as it was when none is found."""
+    inputs = {contract.PIXELS.name: np.ascontiguousarray(pixels[None])}
+    damage = (await call("damage", inputs))[0, :, :, 0]
+    hole, figures = damage_hole(damage)
+    if hole is None:
+        return pixels, figures
+    inputs[contract.HOLE.name] = np.ascontiguousarray(hole[None, :, :, None])
+    return (await call("inpaint", inputs))[0], figures
+
+
+async def route(pixels: np.ndarray, meta: Meta, routes: Mapping[str, Route], call: Call) -> tuple[np.ndarray, Meta]:
+    """One photo ([1, H, W, 3], unpadded or padded) through the stages its analysis and OPTIONS call for.
+
+    Returns the result (unpadded, at the chosen scale) and META with the route, the analysis and the scale.
+    """
+    options = meta.options
+    photo = pixels[0, : meta.height, : meta.width]
+    scale = int(options["scale"])
+    _check_scale(meta, scale)
+    analysis = summarise_analysis(await call("analysis", {contract.PIXELS.name: grid_crops(photo)}))
+    figures = dict(meta.analysis)
+    grey = meta.source.grey
+    ran: list[RouteStep] = []
+    for step in plan_route(analysis, options):
+        if step.role == "repair":
+            photo, figures["damage"] = await _repair(photo, call)
+            roles = ("damage", "inpaint") if figures["damage"]["filled"] else ("damage",)
+            ran.extend(RouteStep(routes[role].stage, routes[role].model, step.reason) for role in roles)
+            continue
+        inputs = {contract.PIXELS.name: np.ascontiguousarray(photo[None])}
+        if step.noise_level is not None:
+            inputs[contract.NOISE_LEVEL.name] = np.array([[step.noise_level]], dtype=np.float32)
+        photo = (await call(step.role, inputs))[0]
+        ran.append(RouteStep(routes[step.role].stage, routes[step.role].model, step.reason, step.noise_level))
+        if step.role == "colorize":
+            grey = False  # encode would write one channel for a grey input
+    figures["photo"] = rounded(analysis)
+    routed = replace(
+        meta,
+        analysis=figures,
+        route=tuple(ran),
+        scale=scale,
+        padded_width=meta.width,  # the result is unpadded: what encode checks it against
+        padded_height=meta.height,
+        source=replace(meta.source, grey=grey),
+    )
+    return np.ascontiguousarray(photo[None]), routed

@@ -1,0 +1,78 @@
+"""A neural stage for photos of any size, as a pure coroutine: tiles out to ``infer``, the result put back.
+
+The served tiler (``lumaflow.server.models.tiler``) passes an ``infer`` that sends one tile to the
+stage model by BLS (its dynamic batcher stacks the tiles of every request in flight); the offline
+evaluation passes one that runs the stage's engine in this process. An image no larger than one tile
+goes whole; a larger one is cut into fixed-size tiles with context (``lumaflow.runtime.tiling``),
+sent through a sliding window of ``max_tiles_in_flight``. ``infer`` raises to stop the request (its
+deadline passed, a called model refused): tiles not yet sent are then never sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+import numpy as np
+
+from lumaflow import contract
+from lumaflow.params import TilerParams
+from lumaflow.runtime import tiling
+from lumaflow.runtime.errors import InvalidInput
+from lumaflow.runtime.mask import navier_stokes_fill
+
+# One call of the stage: pixels [1, h, w, C] and the side inputs (per-pixel ones cut to the same window)
+# -> [1, h*s, w*s, C'].
+Infer = Callable[[np.ndarray, dict[str, np.ndarray]], Awaitable[np.ndarray]]
+
+
+def _unchanged(params: TilerParams, spatial: Mapping[str, np.ndarray]) -> bool:
+    """Whether the stage would return these pixels as they are: its ``identity_without`` input is all zero."""
+    return bool(params.identity_without) and params.scale == 1 and not spatial[params.identity_without].any()
+
+
+async def tile_and_run(
+    params: TilerParams, pixels: np.ndarray, side: Mapping[str, np.ndarray], output_channels: int, infer: Infer
+) -> np.ndarray:
+    """The stage's output for one image ``pixels`` [1, H, W, C] with its ``side`` inputs (by name)."""
+    if pixels.ndim != 4 or pixels.shape[0] != 1:
+        raise InvalidInput(contract.INVALID_IMAGE, f"The pixels must be one image, got {list(pixels.shape)}.")
+    height, width = pixels.shape[1:3]
+    # Per-pixel side inputs (HOLE) are cut into the same tiles; per-image ones (NOISE_LEVEL) go whole.
+    spatial = {
+        name: array[0] for name, array in side.items() if array.ndim == 4 and array.shape[1:3] == (height, width)
+    }
+    if params.prefill:  # on the whole photo, so that tiles agree
+        # OpenCV releases the GIL: in a thread, a large hole (seconds on a 12 MP photo) does not hold up
+        # the tiles of every other request in flight.
+        filled = await asyncio.to_thread(navier_stokes_fill, pixels[0], spatial[params.prefill][..., 0])
+        pixels = filled[None]
+    if not tiling.needs_tiling(height, width, params.tile):
+        if _unchanged(params, spatial):
+            return pixels
+        return await infer(np.ascontiguousarray(pixels), dict(side))
+    padded = tiling.pad_for_context(pixels[0], params.context)
+    padded_side = {name: tiling.pad_for_context(array, params.context) for name, array in spatial.items()}
+    output = np.empty((height * params.scale, width * params.scale, output_channels), dtype=np.uint8)
+    slots = asyncio.Semaphore(params.max_tiles_in_flight)  # a sliding window: the next tile goes as one returns
+
+    async def one(tile: tiling.Tile) -> None:
+        windows = {name: tiling.window(array, tile) for name, array in padded_side.items()}
+        if _unchanged(params, windows):
+            result = tiling.window(padded, tile)[None]
+        else:
+            tile_side = {
+                name: np.ascontiguousarray(windows[name][None]) if name in windows else array
+                for name, array in side.items()
+            }
+            async with slots:
+                result = await infer(np.ascontiguousarray(tiling.window(padded, tile)[None]), tile_side)
+        tiling.place(output, result[0], tile, params.context, params.scale)
+
+    tasks = [asyncio.ensure_future(one(tile)) for tile in tiling.plan(height, width, params.tile, params.context)]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:  # after a failure, tiles not yet sent are not sent
+            task.cancel()
+    return output[None]

@@ -1,0 +1,79 @@
+"""A model that another model calls by BLS and that refuses (a full queue) reaches the client as Overloaded.
+
+The router of photo_enhance asks the analysis network first of all. Here the analysis stage is made to hold
+requests: a routed photo's 25 crops wait in its batcher for more (a long delay), and a second routed photo's
+25 crops, which do not fit that batch, fill its one-request queue (the router keeps many photos in flight).
+The next photo is refused, and the router must answer the client with Triton's own status (UNAVAILABLE
+"Exceeds maximum queue size", the client's ``Overloaded``), not a server error: the python backend hands a BLS
+caller that refusal as INTERNAL (measured), and ``lumaflow.server.models.base.bls_status`` restores it.
+decode's BLS call to the analysis network goes through the same helper (``call_model``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as pb
+
+from lumaflow.client import LumaflowClient, Overloaded, RetryPolicy
+from lumaflow.server.process import running_server
+from tests.photos import astronaut, encode
+
+pytestmark = pytest.mark.served
+
+MODELS = (
+    "denoise",
+    "denoise_decode",
+    "ffdnet_tiles",
+    "ffdnet",
+    "photo_enhance",
+    "photo_enhance_decode",
+    "photo_route",
+    "analysis",
+    "quality_check",
+    "quality",
+    "encode",
+)
+HOLD_S = 5.0  # how long the analysis batcher holds a batch it waits to fill
+CROPS = 25  # one photo's crops: two do not fit the batch below
+
+
+def _repository(source: Path, destination: Path) -> Path:
+    for name in MODELS:
+        shutil.copytree(source / name, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+    path = destination / "analysis" / "config.pbtxt"
+    config = text_format.Parse(path.read_text(), pb.ModelConfig())
+    batching = config.dynamic_batching
+    config.max_batch_size = 2 * CROPS - 1
+    batching.max_queue_delay_microseconds = int(HOLD_S * 1e6)
+    batching.preferred_batch_size[:] = [config.max_batch_size]  # never reached: a photo's crops wait the delay
+    batching.default_queue_policy.max_queue_size = 1
+    del config.model_warmup[:]  # a warmup would wait the delay too
+    path.write_text(text_format.MessageToString(config))
+    return destination
+
+
+def test_a_full_queue_behind_the_router_is_overloaded(model_repository: Path, tmp_path: Path) -> None:
+    photo = encode(astronaut()[:320, :320])  # 25 crops
+    with running_server(_repository(model_repository, tmp_path / "repository")) as server:
+        once = RetryPolicy(attempts=1)
+        with LumaflowClient(server.endpoints.grpc_url, retry=once, timeout=60) as client:
+            held: list[object] = []
+            holders = [
+                threading.Thread(target=lambda: held.append(client.enhance(photo, "photo_enhance").info))
+                for _ in range(2)
+            ]
+            for holder in holders:  # the router asks the analysis network first, which holds them
+                holder.start()
+                threading.Event().wait(1.0)
+            with pytest.raises(Overloaded) as by_router:
+                client.enhance(photo, "photo_enhance")
+            for holder in holders:
+                holder.join(timeout=60)
+    assert "exceeds maximum queue size" in by_router.value.message.lower()
+    assert "analysis: " in by_router.value.message  # the router names the model that refused
+    assert len(held) == 2 and all("photo" in info["analysis"] for info in held)  # the held photos were served
