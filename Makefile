@@ -53,6 +53,7 @@ lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy ensemble runtime server lumaflow build bench loadtest client tests tools
 	$(PY) tools/check_imports.py
+	$(PY) tools/check_sizes.py
 
 bench: $(VENV)/.test-installed
 	$(VENV)/bin/lumaflow loadtest baselines --pipeline upscale_x2 --out bench-results/baselines_upscale_x2
@@ -63,3 +64,14 @@ bench: $(VENV)/.test-installed
 .PHONY: helm-check
 helm-check:
 	bash helm/check.sh
+
+# The GPU benchmark's dry run (docs/performance.md, "GPU serving"): the same script and the same staged Triton as
+# the one call on a lent GPU, on the CPU with small frames and short phases. .gpu-stage/ is ignored through
+# .git/info/exclude; `rm -r .gpu-stage` packs it afresh (about a minute: pip download, strip, xz).
+.gpu-stage/manifest.json: | $(VENV)/.serve-installed
+	$(PY) bench/gpu_stage.py pack
+
+.PHONY: gpu-dry-run
+gpu-dry-run: .gpu-stage/manifest.json
+	$(PY) bench/gpu_stage.py run -- --device cpu --frame 320x240 --photo 320x240 --levels 1,4,16 \
+		--photo-clients 1,2 --instances 2 --seconds 3 --warm-s 1 --budget-s 240 --check-onnx --strict --out bench-results/gpu_dry_run

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from lumaflow.loadtest.cli import frame_size, numbers
+from lumaflow.loadtest.cli import frame_size, given, numbers
 
 
 def _repository(args: argparse.Namespace) -> Path:
@@ -27,15 +27,7 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
     repository = _repository(args)
     try:
-        report = run(
-            repository,
-            args.pipeline,
-            args.out,
-            clients=args.clients,
-            seconds=args.seconds,
-            side=args.side,
-            frame=args.frame,
-        )
+        report = run(repository, args.pipeline, args.out, **given(args, "clients", "seconds", "side", "frame"))
     except ValueError as error:  # a routed pipeline has no one network stage to compare
         print(f"lumaflow loadtest baselines: error: {error}")
         return 1
@@ -50,19 +42,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     repository = _repository(args)
     tuning_file = args.tuning_file or TUNING_FILE
     try:
-        entry = tune(
-            repository,
-            args.pipeline,
-            batch_sizes=args.batch_sizes or (),
-            delays_us=args.delays_us,
-            instances=args.instances,
-            clients=args.clients,
-            seconds=args.seconds,
-            budget_ms=args.budget_ms,
-            side=args.side,
-            frame=args.frame,
-            tuning_file=tuning_file,
-        )
+        keywords = given(args, "delays_us", "instances", "clients", "seconds", "budget_ms", "side", "frame")
+        entry = tune(repository, args.pipeline, batch_sizes=args.batch_sizes or (), tuning_file=tuning_file, **keywords)
     except ValueError as error:  # a routed pipeline, or candidates the ensemble could not load
         print(f"lumaflow tune: error: {error}")
         return 1

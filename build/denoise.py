@@ -12,7 +12,6 @@ and scikit-image's non-local means, in RGB PSNR and SSIM.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,8 @@ from skimage.restoration import denoise_nl_means
 from torch import nn
 
 from lumaflow.build.arch.ffdnet import NoiseLevelPixelsGraph
-from lumaflow.build.export import DEFAULT_OPSET, Parity, _quiet_exporter, judge_uint8, open_graph, save_program
+from lumaflow.build.eval import run_served
+from lumaflow.build.export import DEFAULT_OPSET, Parity, export_program, image_axes, judge_uint8, open_graph
 
 PIXELS, NOISE_LEVEL, DENOISED = "PIXELS", "NOISE_LEVEL", "DENOISED"
 FLOAT_INPUT, FLOAT_SIGMA, FLOAT_OUTPUT = "INPUT", "SIGMA", "OUTPUT"  # the bare model's graph (checks only)
@@ -55,15 +55,7 @@ def export_denoiser_onnx(
     The example is batch 2 with H != W, so no axis can be specialised to a constant by the tracer;
     the noise input's batch axis is the same symbol as the image's.
     """
-    if opset < 17:
-        raise ValueError("opset must be >= 17")
-    module = module.eval()
-    dim = torch.export.Dim
-    batch, height, width = (
-        dim("batch", min=1, max=1024),
-        dim("height", min=1, max=16384),
-        dim("width", min=1, max=16384),
-    )
+    batch, height, width = image_axes()
     example: tuple[torch.Tensor, torch.Tensor]
     if float_graph:
         example = (torch.zeros(2, 3, 32, 48), torch.full((2, 1, 1, 1), 25.0 / 255.0))
@@ -73,20 +65,7 @@ def export_denoiser_onnx(
         example = (torch.zeros(2, 32, 48, 3, dtype=torch.uint8), torch.full((2, 1), 25.0))
         dynamic = ({0: batch, 1: height, 2: width}, {0: batch})
         names = (PIXELS, NOISE_LEVEL, DENOISED)
-    with _quiet_exporter(), warnings.catch_warnings():
-        # The shared batch symbol makes the exporter say it drops the second, identical, axis name.
-        warnings.filterwarnings("ignore", message=r"# The axis name", category=UserWarning)
-        program = torch.onnx.export(
-            module,
-            example,
-            dynamo=True,
-            dynamic_shapes=dynamic,
-            input_names=list(names[:2]),
-            output_names=[names[2]],
-            opset_version=opset,
-            verbose=False,
-        )
-    return save_program(program, path)
+    return export_program(module, path, example, dynamic, names[:2], names[2], opset)
 
 
 def verify_denoiser_onnx(
@@ -199,10 +178,7 @@ def nl_means(noisy: np.ndarray, sigma: float) -> np.ndarray:
 
 def denoise(model: nn.Module, noisy: np.ndarray, sigma: float) -> np.ndarray:
     """Run a float FFDNet-style model through the served uint8 wrapper on one HxWx3 image."""
-    graph = NoiseLevelPixelsGraph(model).eval()
-    with torch.inference_mode():
-        out = graph(torch.from_numpy(np.array(noisy))[None], torch.tensor([[float(sigma)]]))
-    return out[0].numpy()
+    return run_served(NoiseLevelPixelsGraph(model), noisy, torch.tensor([[float(sigma)]]))
 
 
 @dataclass(frozen=True)

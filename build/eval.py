@@ -57,11 +57,16 @@ def bicubic_x2(lr: np.ndarray) -> np.ndarray:
     return bicubic_up(lr, 2)
 
 
+def run_served(graph: torch.nn.Module, image: np.ndarray, *side: torch.Tensor) -> np.ndarray:
+    """One uint8 HxWx3 image (and its side inputs, batch 1) through a served uint8 wrapper, in eval mode."""
+    with torch.inference_mode():
+        out = graph.eval()(torch.from_numpy(np.array(image))[None], *side)
+    return out[0].numpy()
+
+
 def upscale(model: torch.nn.Module, lr: np.ndarray) -> np.ndarray:
     """Run a float model through the served uint8 wrapper on one HxWx3 image."""
-    with torch.inference_mode():
-        out = PixelsGraph(model).eval()(torch.from_numpy(np.array(lr))[None])
-    return out[0].numpy()
+    return run_served(PixelsGraph(model), lr)
 
 
 @dataclass(frozen=True)

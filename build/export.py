@@ -77,6 +77,43 @@ def _quiet_exporter() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def image_axes() -> tuple[torch.export.Dim, torch.export.Dim, torch.export.Dim]:
+    """The dynamic batch, height and width every exported graph has (images of any size, batches of any count)."""
+    dim = torch.export.Dim
+    return dim("batch", min=1, max=1024), dim("height", min=1, max=16384), dim("width", min=1, max=16384)
+
+
+def export_program(
+    module: nn.Module,
+    path: str | os.PathLike[str],
+    examples: tuple[torch.Tensor, ...],
+    dynamic: tuple[dict[int, torch.export.Dim], ...],
+    input_names: Sequence[str],
+    output_name: str,
+    opset: int = DEFAULT_OPSET,
+) -> Path:
+    """Export ``module`` with torch's dynamo exporter, quietly, and write ``path`` atomically; every exporter ends here.
+
+    ``dynamic`` gives each example's dynamic axes; inputs that share a symbol (the batch) share that axis.
+    """
+    if opset < 17:
+        raise ValueError("opset must be >= 17")
+    with _quiet_exporter(), warnings.catch_warnings():
+        # Shared symbols make the exporter say it drops the second, identical, axis name.
+        warnings.filterwarnings("ignore", message=r"# The axis name", category=UserWarning)
+        program = torch.onnx.export(
+            module.eval(),
+            examples,
+            dynamo=True,
+            dynamic_shapes=dynamic,
+            input_names=list(input_names),
+            output_names=[output_name],
+            opset_version=opset,
+            verbose=False,
+        )
+    return save_program(program, path)
+
+
 def export_onnx(
     module: nn.Module,
     path: str | os.PathLike[str],
@@ -93,8 +130,6 @@ def export_onnx(
     Several inputs (a tuple of examples and names, e.g. PIXELS and HOLE) share one batch, height
     and width: they are the same images.
     """
-    if opset < 17:
-        raise ValueError("opset must be >= 17")
     module = module.eval()
     if example is None:
         example = _default_example(module)
@@ -102,33 +137,15 @@ def export_onnx(
     names = [input_name] if isinstance(input_name, str) else list(input_name)
     if len(names) != len(examples):
         raise ValueError(f"{len(names)} input names for {len(examples)} examples")
-    dim = torch.export.Dim
-    batch, height, width = (
-        dim("batch", min=1, max=1024),
-        dim("height", min=1, max=16384),
-        dim("width", min=1, max=16384),
-    )
+    batch, height, width = image_axes()
     dynamic = []
     for tensor in examples:
         if tensor.dtype == torch.uint8 and tensor.dim() == 5:
-            dynamic.append({0: batch, 1: dim("crops", min=1, max=1024), 2: height, 3: width})
+            dynamic.append({0: batch, 1: torch.export.Dim("crops", min=1, max=1024), 2: height, 3: width})
             continue
         spatial = (1, 2) if tensor.dtype == torch.uint8 else (2, 3)
         dynamic.append({0: batch, spatial[0]: height, spatial[1]: width})
-    with _quiet_exporter(), warnings.catch_warnings():
-        # Shared symbols make the exporter say it drops the second, identical, axis name.
-        warnings.filterwarnings("ignore", message=r"# The axis name", category=UserWarning)
-        program = torch.onnx.export(
-            module,
-            examples,
-            dynamo=True,
-            dynamic_shapes=tuple(dynamic),
-            input_names=names,
-            output_names=[output_name],
-            opset_version=opset,
-            verbose=False,
-        )
-    return save_program(program, path)
+    return export_program(module, path, examples, tuple(dynamic), names, output_name, opset)
 
 
 def open_graph(path: str | os.PathLike[str]) -> Engine:

@@ -1,15 +1,13 @@
 """The recipes of our own networks: what each trains on, how long, and how it is judged.
 
-Held-out evaluation always runs on scikit-image's photos, which no recipe trains on.
+Held-out evaluation always runs on scikit-image's photos, which no recipe trains on. The recipes are
+declarations; what they name lives with the data of each kind of network: ``sr_data`` (pairs),
+``restoration_evals`` (camera, JPEG, exposure and low-light conditions), ``refine``, ``assess`` / ``assess_data``,
+``inpaint_data``, ``colorize_data``, ``damage_data`` and ``looks``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
-import numpy as np
 import torch
 
 from lumaflow.build import degrade
@@ -20,9 +18,14 @@ from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.arch.inpaint import GatedInpainter
 from lumaflow.build.arch.lut import LookNet
 from lumaflow.build.arch.residual import ResidualRestorer
-from lumaflow.build.assess import Report, evaluate_analysis, evaluate_quality, method_means
-from lumaflow.build.assess_data import AnalysisSampler, PhotoQualitySampler, QualitySampler
-from lumaflow.build.baselines import autocontrast, best_gamma
+from lumaflow.build.assess import evaluate_analysis, evaluate_quality
+from lumaflow.build.assess_data import (
+    AnalysisSampler,
+    PhotoQualitySampler,
+    QualitySampler,
+    analysis_loss,
+    quality_loss,
+)
 from lumaflow.build.colorize_data import (
     CHROMA_SHRINK,
     SEPIA_SHARE,
@@ -31,91 +34,19 @@ from lumaflow.build.colorize_data import (
     evaluate_colorize,
 )
 from lumaflow.build.damage_data import DamageSampler, damage_loss, evaluate_damage
-from lumaflow.build.eval import (
-    EvalReport,
-    Suite,
-    downscale,
-    evaluate_restoration,
-    evaluate_sr,
-    rgb_psnr,
-    upscale,
-)
 from lumaflow.build.inpaint_data import InpaintSampler, evaluate_inpaint, inpaint_loss
 from lumaflow.build.looks import LooksSampler, evaluate_looks, looks_loss
-from lumaflow.build.photos import eval_photos
-from lumaflow.build.registry import ModelDescriptor
-from lumaflow.build.sr_data import Pair, make_pairs
+from lumaflow.build.refine import REFINE_SOURCES, evaluate_refine, refine_pairs
+from lumaflow.build.restoration_evals import (
+    evaluate_camera_x1,
+    evaluate_camera_x2,
+    evaluate_dejpeg,
+    evaluate_low_light,
+    evaluate_sr_only,
+)
+from lumaflow.build.sr_data import scene_exposure_pairs
 from lumaflow.build.training import FineTune, Recipe
 from lumaflow.contract import ANALYSIS_SCALES
-
-# --- evaluations -------------------------------------------------------------------------------------
-
-DEJPEG_QUALITIES = (10, 20, 30, 50)
-CAMERA_LR_NOISE = 3.0
-CAMERA_LR_QUALITY = 80
-
-
-def camera_lr(lr: np.ndarray, seed: int) -> np.ndarray:
-    """The held-out camera-frame degradation: mild noise, then JPEG q80 (fixed seed per photo)."""
-    noisy = degrade.gaussian_noise(lr, CAMERA_LR_NOISE, np.random.default_rng(1000 + seed))
-    return degrade.jpeg(noisy, CAMERA_LR_QUALITY)
-
-
-def evaluate_camera_x2(descriptor: ModelDescriptor) -> Suite:
-    return Suite(
-        {
-            "clean": evaluate_sr(descriptor),
-            "camera": evaluate_sr(descriptor, camera_lr, f", noise σ{CAMERA_LR_NOISE:g}, JPEG q{CAMERA_LR_QUALITY}"),
-        }
-    )
-
-
-def evaluate_sr_only(descriptor: ModelDescriptor) -> EvalReport:
-    return evaluate_sr(descriptor)
-
-
-def evaluate_dejpeg(descriptor: ModelDescriptor) -> Suite:
-    conditions = {f"q{q}": (lambda image, _seed, q=q: degrade.jpeg(image, q)) for q in DEJPEG_QUALITIES}
-    return evaluate_restoration(descriptor, conditions, luma=True, what="Pillow JPEG 4:2:0")
-
-
-# Held-out exposure conditions: (EV, read noise), fixed seeds per photo.
-EXPOSURES: dict[str, tuple[float, float]] = {
-    "ev-2.5": (-2.5, 0.008),
-    "ev-1.5": (-1.5, 0.005),
-    "ev+0.7": (0.7, 0.003),
-    "ev0": (0.0, 0.003),
-}
-
-
-def exposed(image: np.ndarray, seed: int, stops: float, noise: float) -> np.ndarray:
-    return degrade.exposure(image, stops, read_noise=noise, rng=np.random.default_rng(2000 + seed))
-
-
-def evaluate_camera_x1(descriptor: ModelDescriptor) -> Suite:
-    conditions = {
-        name: (lambda image, seed, s=stops, n=noise: exposed(image, seed, s, n))
-        for name, (stops, noise) in EXPOSURES.items()
-    }
-    return evaluate_restoration(descriptor, conditions, luma=False, what="re-exposed in linear light + sensor noise")
-
-
-# Target exposures of the camera x1's training photos. A dark scene (night, a dark room) must stay
-# dark: with only well-exposed wallpapers as targets, the network learned "brighten anything below
-# the wallpapers' mean" and doubled a night launch photo's brightness at 0 EV (rocket: 31.7 -> 12.5 dB).
-# Targets spread over 1.5 EV make a plausibly exposed frame ambiguous, and L1 then leaves it alone.
-SCENE_EXPOSURES = (-1.0, -0.5, 0.0, 0.5)
-
-
-def scene_exposure_pairs(images: list[np.ndarray], scales: tuple[float, ...], factor: int = 1) -> list[Pair]:
-    """Restoration pairs whose targets are each photo at each of `SCENE_EXPOSURES` (no noise)."""
-    pairs = []
-    for pair in make_pairs(images, scales, factor):
-        for stops in SCENE_EXPOSURES:
-            target = pair.hr if stops == 0.0 else degrade.exposure(pair.hr, stops)
-            pairs.append(Pair(hr=target, lr=target))
-    return pairs
-
 
 # --- recipes ----------------------------------------------------------------------------------------
 
@@ -201,45 +132,6 @@ RECIPES: dict[str, Recipe] = {
 
 # --- refinement: trained on the outputs of the served SR stages ----------------------------------------
 
-# The stages whose outputs the refinement learns to correct: (stage name, scale).
-REFINE_SOURCES: tuple[tuple[str, int], ...] = (("waifu2x_x2", 2), ("srmd_x4", 4))
-
-
-def _stage_model(stage_name: str) -> torch.nn.Module:
-    """The torch model of a declared stage, from the same weights the served graph is built from."""
-    from lumaflow.build.repository import Artifact, load_network
-    from lumaflow.ensemble.stages import STAGES
-
-    stage = STAGES[stage_name]
-    assert stage.network is not None
-    artifact = Artifact(stage, stage.network, Path("."))
-    return load_network(stage.network, artifact.weights_path()).model
-
-
-def _refine_pairs(images: list[np.ndarray], scales: tuple[float, ...], factor: int) -> list[Pair]:
-    """(stage output, original) pairs: each photo at each scale through each source stage."""
-    pairs = []
-    for stage_name, scale in REFINE_SOURCES:
-        model = _stage_model(stage_name)
-        for pair in make_pairs(images, scales, scale):
-            pairs.append(Pair(hr=pair.hr, lr=upscale(model, pair.lr)))
-    return pairs
-
-
-def evaluate_refine(descriptor: ModelDescriptor) -> Suite:
-    conditions = {}
-    for stage_name, scale in REFINE_SOURCES:
-        model = _stage_model(stage_name)
-
-        def through(image: np.ndarray, _seed: int, model: torch.nn.Module = model, scale: int = scale) -> np.ndarray:
-            return upscale(model, downscale(image, scale))
-
-        conditions[stage_name] = through
-    return evaluate_restoration(
-        descriptor, conditions, luma=True, what="the stage's output on a bicubic-downscaled photo", multiple=4
-    )
-
-
 REFINE_HP = {"features": 32, "num_blocks": 4}
 
 RECIPES["refine"] = Recipe(
@@ -254,31 +146,11 @@ RECIPES["refine"] = Recipe(
     batch_size=16,
     patch=64,
     lr=5e-4,
-    make_pairs=_refine_pairs,
+    make_pairs=refine_pairs,
 )
 
 
 # --- the assessors: analysis and quality score --------------------------------------------------------
-
-
-def analysis_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """L1 on noise σ and JPEG quality, 2 x smooth L1 (β 0.5) on blur and exposure, 0.1 x cross-entropy on tone.
-
-    Blur and exposure are often ambiguous in a crop (a flat sky shows no blur, a dark wall may be
-    lit normally); an L1 then learns the conditional median, which is "none" for most crops (the
-    first run predicted 0 EV for a photo at -2.5 EV). Quadratic near zero, smooth L1 learns the
-    mean instead, which the photo-level average of the crops then sharpens.
-    """
-    measures = len(ANALYSIS_SCALES)
-    exact = (output[:, :2] - target[:, :2]).abs().mean()
-    ambiguous = torch.nn.functional.smooth_l1_loss(output[:, 2:measures], target[:, 2:measures], beta=0.5)
-    tone = torch.nn.functional.cross_entropy(output[:, measures:], target[:, measures].long())
-    return exact + 2.0 * ambiguous + 0.1 * tone
-
-
-def quality_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return torch.nn.functional.l1_loss(output, target)
-
 
 ANALYSIS_OUTPUTS = len(ANALYSIS_SCALES) + 3  # the measures, then the colour / grey / sepia logits
 ASSESSOR_WIDTHS = (16, 32, 64, 96)
@@ -343,46 +215,6 @@ RECIPES["quality"] = Recipe(
 
 
 # --- low light ------------------------------------------------------------------------------------------
-
-# Held-out low-light conditions: how each photo is darkened (fixed seeds per photo).
-LOW_LIGHT: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
-    "ev-1.5": lambda image, seed: exposed(image, seed, -1.5, 0.005),
-    "ev-2.5": lambda image, seed: exposed(image, seed, -2.5, 0.008),
-    "ev-3.5": lambda image, seed: exposed(image, seed, -3.5, 0.010),
-    "gamma2.5": lambda image, seed: degrade.gaussian_noise(
-        degrade.gamma_darken(image, 2.5), 2.0, np.random.default_rng(3000 + seed)
-    ),
-}
-
-
-def evaluate_low_light(descriptor: ModelDescriptor) -> Report:
-    """RGB PSNR / SSIM against the un-darkened photo: the model, its input, autocontrast and the oracle gamma."""
-    from skimage.metrics import structural_similarity
-
-    photos = eval_photos()
-    methods: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-        "model": lambda dark, _clean: upscale(descriptor.model, dark),
-        "input": lambda dark, _clean: dark,
-        "autocontrast": lambda dark, _clean: autocontrast(dark),
-        "best_gamma": best_gamma,
-    }
-    figures: dict[str, Any] = {"photos": list(photos), "metric": "RGB PSNR dB / SSIM against the un-darkened photo"}
-    text = []
-    for condition, darken in LOW_LIGHT.items():
-        scores: dict[str, list[tuple[float, float]]] = {name: [] for name in methods}
-        for index, clean in enumerate(photos.values()):
-            dark = darken(clean, index)
-            for name, method in methods.items():
-                out = method(dark, clean)
-                ssim = structural_similarity(clean, out, data_range=255, channel_axis=-1)
-                scores[name].append((rgb_psnr(out, clean), float(ssim)))
-        figures[condition] = method_means(scores, ("psnr", "ssim"), (3, 4))
-        text.append(
-            f"[{condition}] "
-            + "  ".join(f"{name} {v['psnr']:.2f} dB / {v['ssim']:.3f}" for name, v in figures[condition].items())
-        )
-    return Report(figures, text)
-
 
 LOW_LIGHT_HP = {"features": 32, "num_blocks": 6, "global_context": True, "curve_steps": 8, "range_statistics": True}
 

@@ -35,8 +35,8 @@ def graph_sources(architecture: str) -> list[Path]:
     """The files whose code turns ``architecture``'s weights into a graph.
 
     ``arch/<architecture>.py`` and the sibling ``arch`` modules it imports (read with ``ast``, so
-    no torch is needed), plus the shared wrappers, exporters, converters and registry. Another architecture's file is
-    not among them, so adding one does not rebuild this graph.
+    no torch is needed), plus the shared wrappers, exporters, ncnn reader and converters, and the registry with its
+    readings. Another architecture's file is not among them, so adding one does not rebuild this graph.
     """
     arch_dir = BUILD_DIR / "arch"
     pending, seen = [arch_dir / f"{architecture}.py"], set()
@@ -51,7 +51,10 @@ def graph_sources(architecture: str) -> list[Path]:
                     pending.append(arch_dir / f"{node.module}.py")
                 elif node.module.startswith("lumaflow.build.arch."):
                     pending.append(arch_dir / f"{node.module.rsplit('.', 1)[1]}.py")
-    shared = ("pixels.py", "export.py", "denoise.py", "ncnn.py", "registry.py")
+    shared = [
+        *("pixels.py", "export.py", "denoise.py", "ncnn.py", "ncnn_convert.py"),  # wrappers, exporters, converters
+        *("registry.py", "arch_support.py", "supports_restorers.py", "supports_photo_tools.py"),  # the registry
+    ]
     return [*sorted(seen), *(BUILD_DIR / name for name in shared)]
 
 
@@ -168,7 +171,8 @@ def _parity_samples() -> list:
 
 def load_network(network: Network, path: Path) -> ModelDescriptor:
     """The torch model of ``network`` from its weights: a torch state dict, or ncnn .param/.bin."""
-    from lumaflow.build.ncnn import read_ncnn, rrdbnet_state_dict, srmd_state_dict, upconv7_state_dict
+    from lumaflow.build.ncnn import read_ncnn
+    from lumaflow.build.ncnn_convert import rrdbnet_state_dict, srmd_state_dict, upconv7_state_dict
     from lumaflow.build.registry import load_file, load_state_dict
 
     if path.suffix in (".pt", ".pth"):

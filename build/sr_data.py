@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from lumaflow.build.degrade import exposure
 from lumaflow.build.eval import downscale
 from lumaflow.build.photos import crop_to_multiple
 
@@ -45,6 +46,23 @@ def make_pairs(images: Iterable[np.ndarray], scales: Sequence[float], factor: in
                 hr = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
             hr = crop_to_multiple(hr, factor)
             pairs.append(Pair(hr=hr, lr=hr if factor == 1 else downscale(hr, factor)))
+    return pairs
+
+
+# Target exposures of the camera x1's training photos. A dark scene (night, a dark room) must stay
+# dark: with only well-exposed wallpapers as targets, the network learned "brighten anything below
+# the wallpapers' mean" and doubled a night launch photo's brightness at 0 EV (rocket: 31.7 -> 12.5 dB).
+# Targets spread over 1.5 EV make a plausibly exposed frame ambiguous, and L1 then leaves it alone.
+SCENE_EXPOSURES = (-1.0, -0.5, 0.0, 0.5)
+
+
+def scene_exposure_pairs(images: list[np.ndarray], scales: tuple[float, ...], factor: int = 1) -> list[Pair]:
+    """Restoration pairs whose targets are each photo at each of `SCENE_EXPOSURES` (no noise)."""
+    pairs = []
+    for pair in make_pairs(images, scales, factor):
+        for stops in SCENE_EXPOSURES:
+            target = pair.hr if stops == 0.0 else exposure(pair.hr, stops)
+            pairs.append(Pair(hr=target, lr=target))
     return pairs
 
 

@@ -10,7 +10,6 @@ Retries, failover, deadlines and errors behave exactly as ``LumaflowClient``'s (
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import tritonclient.grpc.aio as aioclient
 from tritonclient.utils import InferenceServerException
 
-from .core import PROBE_TIMEOUT_S, ClientCore
+from .core import PROBE_TIMEOUT_S, ClientCore, Progress
 from .errors import LumaflowError, Unavailable, from_triton
 from .images import ImageLike, encoded, encoded_mask
 from .policy import Endpoint
@@ -74,23 +73,19 @@ class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
         """As ``LumaflowClient.enhance_many``: input order kept, each failure in its place."""
         items = list(images)
         slots = asyncio.Semaphore(max(1, concurrency))
-        done = 0
+        shown = Progress(pipeline, len(items), progress)
 
         async def one(image: ImageLike) -> EnhanceResult | LumaflowError:
-            nonlocal done
             async with slots:
                 try:
                     return await self.enhance(image, pipeline, preset=preset, timeout=timeout, **options)
                 except LumaflowError as error:
                     return error
                 finally:
-                    done += 1
-                    if progress:
-                        print(f"\r{pipeline}: {done}/{len(items)}", end="", file=sys.stderr, flush=True)
+                    shown.step()
 
         results = list(await asyncio.gather(*(one(image) for image in items)))
-        if progress:
-            print(file=sys.stderr)
+        shown.close()
         return results
 
     async def pipelines(self) -> list[PipelineInfo]:

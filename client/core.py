@@ -15,6 +15,7 @@ returns a result or raises its typed error.
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -143,3 +144,22 @@ class ClientCore(Generic[C]):
         """The deadline goes to the server too, as Triton's request timeout (µs): a gRPC deadline does not
         reach the models inside an ensemble (measured with Triton 2.51), and a tiler stops at it."""
         return {"headers": headers, "client_timeout": remaining, "timeout": max(1, int(remaining * 1e6))}
+
+
+class Progress:
+    """``enhance_many``'s progress line on stderr (when asked): one count per finished image, from any thread."""
+
+    def __init__(self, pipeline: str, total: int, shown: bool) -> None:
+        self.pipeline, self.total, self.shown = pipeline, total, shown
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def step(self) -> None:
+        with self._lock:
+            self.done += 1
+            if self.shown:
+                print(f"\r{self.pipeline}: {self.done}/{self.total}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)

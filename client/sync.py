@@ -12,7 +12,6 @@ a large photo's tiles once it passes.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,7 +22,7 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from .core import PROBE_TIMEOUT_S, ClientCore
+from .core import PROBE_TIMEOUT_S, ClientCore, Progress
 from .errors import LumaflowError, Unavailable, from_triton
 from .images import ImageLike, encoded, encoded_mask
 from .policy import Endpoint
@@ -104,8 +103,7 @@ class LumaflowClient(ClientCore[grpcclient.InferenceServerClient]):
         nothing is lost silently; ``progress`` prints a progress line on stderr.
         """
         items = list(images)
-        done = [0]
-        lock = threading.Lock()
+        shown = Progress(pipeline, len(items), progress)
 
         def one(image: ImageLike) -> EnhanceResult | LumaflowError:
             try:
@@ -113,15 +111,11 @@ class LumaflowClient(ClientCore[grpcclient.InferenceServerClient]):
             except LumaflowError as error:
                 return error
             finally:
-                if progress:
-                    with lock:
-                        done[0] += 1
-                        print(f"\r{pipeline}: {done[0]}/{len(items)}", end="", file=sys.stderr, flush=True)
+                shown.step()
 
         with ThreadPoolExecutor(max(1, concurrency)) as pool:
             results = list(pool.map(one, items))
-        if progress:
-            print(file=sys.stderr)
+        shown.close()
         return results
 
     def pipelines(self) -> list[PipelineInfo]:

@@ -17,7 +17,7 @@ from lumaflow import contract
 from .config import EnsembleStep, Tensor
 from .looks import TEMPLATE_NAMES, TEMPLATES, Look
 from .options import OUTPUT_OPTIONS, Option
-from .stages import DECODE, ENCODE, QUALITY_CHECK, STAGES, SizeBuckets, Stage
+from .stages import DECODE, ENCODE, QUALITY_CHECK, STAGES, SizeBuckets, Stage, by_name
 
 
 @dataclass(frozen=True)
@@ -377,25 +377,22 @@ OLD_PHOTO = Pipeline(
     ),
 )
 
-PIPELINES: dict[str, Pipeline] = {
-    pipeline.name: pipeline
-    for pipeline in (
-        UPSCALE_X2,
-        UPSCALE_X2_FAST,
-        UPSCALE_X4,
-        UPSCALE_X4_FAST,
-        UPSCALE_X4_REALISTIC,
-        UPSCALE_X8,
-        DENOISE,
-        DEJPEG,
-        DEJPEG_WAIFU2X,
-        LOWLIGHT,
-        INPAINT,
-        PHOTO_ENHANCE,
-        OLD_PHOTO,
-        STYLIZE,
-    )
-}
+PIPELINES: dict[str, Pipeline] = by_name(
+    UPSCALE_X2,
+    UPSCALE_X2_FAST,
+    UPSCALE_X4,
+    UPSCALE_X4_FAST,
+    UPSCALE_X4_REALISTIC,
+    UPSCALE_X8,
+    DENOISE,
+    DEJPEG,
+    DEJPEG_WAIFU2X,
+    LOWLIGHT,
+    INPAINT,
+    PHOTO_ENHANCE,
+    OLD_PHOTO,
+    STYLIZE,
+)
 
 
 @dataclass(frozen=True)
@@ -432,18 +429,15 @@ class CameraPipeline:
         )
 
 
-CAMERA_PIPELINES: dict[str, CameraPipeline] = {
-    camera.name: camera
-    for camera in (
-        CameraPipeline(
-            "camera_x2", "real-time x2 of camera frames: our ESPCN, about 75 fps at 320x240 on 2 cores", "camera_sr_x2"
-        ),
-        CameraPipeline("camera_x2_int8", "camera_x2 quantised to int8 (ONNX Runtime, VNNI)", "camera_sr_x2_int8"),
-        CameraPipeline(
-            "camera_x1", "real-time light denoise and exposure correction of camera frames", "camera_restore_x1"
-        ),
-    )
-}
+CAMERA_PIPELINES: dict[str, CameraPipeline] = by_name(
+    CameraPipeline(
+        "camera_x2", "real-time x2 of camera frames: our ESPCN, about 75 fps at 320x240 on 2 cores", "camera_sr_x2"
+    ),
+    CameraPipeline("camera_x2_int8", "camera_x2 quantised to int8 (ONNX Runtime, VNNI)", "camera_sr_x2_int8"),
+    CameraPipeline(
+        "camera_x1", "real-time light denoise and exposure correction of camera frames", "camera_restore_x1"
+    ),
+)
 
 
 def model_names(

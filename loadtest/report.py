@@ -66,17 +66,10 @@ class LoadReport:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "command": self.command,
-            "pipeline": self.pipeline,
-            "level_name": self.level_name,
-            "unit": self.unit,
-            "machine": machine(),
-            "settings": self.settings,
-            "points": [asdict(point) for point in self.points],
-            "stages": [{**asdict(stage), "average_batch": round(stage.average_batch, 3)} for stage in self.stages],
-            "notes": self.notes,
-        }
+        """Every field, the machine it ran on, and each stage's average batch (a property, so not a field)."""
+        report = asdict(self)
+        report["stages"] = [{**asdict(stage), "average_batch": round(stage.average_batch, 3)} for stage in self.stages]
+        return {**report, "machine": machine()}
 
     def markdown(self) -> str:
         lines = [

@@ -10,7 +10,7 @@ native library), keeps reporting its model ready, and fails every later request 
 
 A dead or failing model is loaded again through the model-repository protocol, which only this
 supervisor can use (``TritonServer.admin_token``); if that does not bring it back, tritonserver
-is restarted on the same ports, at most ``max_restarts`` times per ``restart_window_s``.
+is restarted on the same ports, at most ``max_restarts`` times per ``RESTART_WINDOW_S``.
 
 ``serve`` is the loop around it: build what is missing, start, print the ready line, supervise, and on
 SIGINT or SIGTERM drain the pipelines and stop.
@@ -38,6 +38,7 @@ from .options import ServerOptions, from_args
 from .process import TritonServer, one_line
 from .procfs import pid_alive
 
+RESTART_WINDOW_S = 3600.0  # --max-restarts counts restarts over the last hour
 STUB_NAME = re.compile(r"Stub process '(?P<instance>[\w.-]+?)_\d+_\d+' is not healthy")
 
 
@@ -57,28 +58,21 @@ def broken_models(message: str) -> list[str]:
 
 
 class Supervisor:
-    """Checks and repairs one ``TritonServer``; ``step()`` is called from ``lumaflow serve``'s loop."""
+    """Checks and repairs one ``TritonServer``; ``step()`` is called from ``lumaflow serve``'s loop.
 
-    def __init__(
-        self,
-        server: TritonServer,
-        *,
-        deep_interval_s: float = 30.0,
-        max_restarts: int = 3,
-        restart_window_s: float = 3600.0,
-        ready_timeout_s: float = 600.0,
-        say: Callable[[str], None] = print,
-    ) -> None:
+    How often it probes, how many restarts it allows and how long a restart may take are the server's own
+    ``ServerOptions`` (``deep_check_interval_s``, ``max_restarts``, ``ready_timeout_s``); restarts are counted
+    over ``RESTART_WINDOW_S``.
+    """
+
+    def __init__(self, server: TritonServer, *, say: Callable[[str], None] = print) -> None:
         self.server = server
-        self.deep_interval_s = deep_interval_s
-        self.max_restarts = max_restarts
-        self.restart_window_s = restart_window_s
-        self.ready_timeout_s = ready_timeout_s
+        self.options = server.options
         self.say = say
         self.repairs: list[Repair] = []
         self._restarts: deque[float] = deque()
         self._stubs = server.stub_models()
-        self._next_deep = time.monotonic() + deep_interval_s
+        self._next_deep = time.monotonic() + self.options.deep_check_interval_s
 
     def step(self) -> None:
         """One round of checks; repairs what it finds; raises ``ServeError`` when it must give up."""
@@ -90,9 +84,10 @@ class Supervisor:
         dead = sorted({model for pid, model in self._stubs.items() if not pid_alive(pid)})
         if dead:
             self.reload(dead, "its python stub died")
-        if self.deep_interval_s > 0 and time.monotonic() >= self._next_deep:
+        interval = self.options.deep_check_interval_s
+        if interval > 0 and time.monotonic() >= self._next_deep:
             self.deep_check()
-            self._next_deep = time.monotonic() + self.deep_interval_s
+            self._next_deep = time.monotonic() + interval
 
     def deep_check(self) -> None:
         failed = self._failing_pipelines()
@@ -135,16 +130,16 @@ class Supervisor:
 
     def restart(self, reason: str) -> None:
         now = time.monotonic()
-        while self._restarts and now - self._restarts[0] > self.restart_window_s:
+        while self._restarts and now - self._restarts[0] > RESTART_WINDOW_S:
             self._restarts.popleft()
-        if len(self._restarts) >= self.max_restarts:
+        if len(self._restarts) >= self.options.max_restarts:
             raise ServeError(
                 f"giving up: {reason}, and tritonserver was restarted {len(self._restarts)} times "
-                f"in the last {self.restart_window_s:.0f} s (--max-restarts)"
+                f"in the last {RESTART_WINDOW_S:.0f} s (--max-restarts)"
             )
         self._restarts.append(now)
         self.say(f"supervisor: restarting tritonserver: {reason}")
-        self.server.restart(self.ready_timeout_s)
+        self.server.restart(self.options.ready_timeout_s)
         self._stubs = self.server.stub_models()
         self._record(Repair("restart", "tritonserver", reason, time.monotonic() - now))
 
@@ -258,13 +253,7 @@ def _watch(server: TritonServer, stopping: _Stopping, say: Callable[[str], None]
     options = server.options
     supervisor = None
     if options.max_restarts >= 0:
-        supervisor = Supervisor(
-            server,
-            deep_interval_s=options.deep_check_interval_s,
-            max_restarts=options.max_restarts,
-            ready_timeout_s=options.ready_timeout_s,
-            say=say,
-        )
+        supervisor = Supervisor(server, say=say)
     while not stopping.requested:
         code = server.poll(timeout_s=0.5)
         if stopping.requested:

@@ -1,7 +1,7 @@
 """The bad-input corpus: every way a client can send something wrong, generated from real photos.
 
 Nothing here is a committed file: each case is built in memory, deterministically, from the
-photos in ``tests.photos`` (truncated, bytes flipped, headers patched by hand with valid CRCs),
+photos in ``tests.fixtures`` (truncated, bytes flipped, headers patched by hand with valid CRCs),
 so the corpus is small in the repository and the same on every machine. Each ``BadInput`` says
 which pipeline it is sent to, what it sends, the reason code the refusal must open with, and the
 words its sentence must contain to name the problem.
@@ -31,8 +31,8 @@ import tritonclient.grpc as grpcclient
 from PIL import Image
 
 from lumaflow import contract
+from tests.fixtures import astronaut, encode
 from tests.odd_files import heic
-from tests.photos import astronaut, encode
 
 # Layers that refuse a case (see the module docstring).
 DECODE, OPTIONS, MASK, CAMERA, TRITON = "decode", "options", "mask", "camera stage", "triton"

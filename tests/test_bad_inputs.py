@@ -37,7 +37,7 @@ from tests.bad_inputs import (
     leaks,
     own_message,
 )
-from tests.photos import astronaut, encode
+from tests.fixtures import astronaut, encode
 
 CORPUS = corpus()
 # Pillow warns (naming its own file) about the corrupt EXIF of the broken TIFFs; expected here.
@@ -84,6 +84,7 @@ def check_refusal(case: BadInput, error: InferenceServerException) -> None:
     assert not missing, f"{case.id}: {missing} not in {message!r}"
 
 
+@pytest.mark.unit
 def test_the_corpus_covers_every_category_the_issue_names() -> None:
     ids = {case.id for case in CORPUS}
     assert len(CORPUS) >= 50
@@ -92,6 +93,7 @@ def test_the_corpus_covers_every_category_the_issue_names() -> None:
     assert all(case.words for case in CORPUS)
 
 
+@pytest.mark.served
 @pytest.mark.parametrize("case", CORPUS, ids=[case.id for case in CORPUS])
 def test_each_bad_input_is_refused_with_its_reason_and_a_sentence(
     client: grpcclient.InferenceServerClient, case: BadInput
@@ -99,6 +101,7 @@ def test_each_bad_input_is_refused_with_its_reason_and_a_sentence(
     check_refusal(case, refusal(client, case))
 
 
+@pytest.mark.served
 def test_the_server_still_serves_after_the_corpus(client: grpcclient.InferenceServerClient) -> None:
     """Every pipeline the corpus hit still answers a good request (run after the corpus, by file order)."""
     good = encode(astronaut()[:48, :64])
@@ -150,6 +153,7 @@ def burst(client: grpcclient.InferenceServerClient, bad_cases: list[BadInput], p
     return [answers.get(timeout=180) for _ in range(2 * len(photos))]
 
 
+@pytest.mark.served
 def test_bad_requests_batched_with_good_ones_leave_them_unaffected(
     client: grpcclient.InferenceServerClient, server: TritonServer
 ) -> None:
@@ -214,6 +218,7 @@ def no_pixels_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
 IMAGE_CASES = [case for case in CORPUS if case.image is not None and case.options is None]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("case", IMAGE_CASES, ids=lambda case: case.id)
 def test_decode_image_refuses_each_image_case_offline(case: BadInput) -> None:
     assert case.image is not None
@@ -223,6 +228,7 @@ def test_decode_image_refuses_each_image_case_offline(case: BadInput) -> None:
     assert all(word in str(caught.value) for word in case.words), str(caught.value)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "case", [case for case in IMAGE_CASES if case.reason == contract.IMAGE_TOO_LARGE], ids=lambda case: case.id
 )
@@ -233,6 +239,7 @@ def test_bombs_and_huge_images_are_refused_before_any_pixel_is_decoded(case: Bad
     assert caught.value.reason == contract.IMAGE_TOO_LARGE
 
 
+@pytest.mark.unit
 def test_a_mask_bomb_is_refused_before_its_pixels_are_decoded(no_pixels_decoded: None) -> None:
     """Reading the orientation or transposing decodes every pixel: 900 megapixels took 2.5 s and 1.8 GB here."""
     (bomb,) = [case.mask for case in CORPUS if case.id == "mask-bomb-30000x30000"]
@@ -242,6 +249,7 @@ def test_a_mask_bomb_is_refused_before_its_pixels_are_decoded(no_pixels_decoded:
     assert caught.value.reason == contract.MASK_MISMATCH
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "case", [case for case in CORPUS if case.mask is not None and case.reason], ids=lambda case: case.id
 )

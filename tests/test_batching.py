@@ -6,6 +6,8 @@ import pytest
 
 from lumaflow.runtime.batching import chunk_by_pixels
 
+pytestmark = pytest.mark.unit
+
 MP4 = 2048 * 2048
 
 

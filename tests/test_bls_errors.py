@@ -21,7 +21,7 @@ from tritonclient.grpc import model_config_pb2 as pb
 
 from lumaflow.client import LumaflowClient, Overloaded, RetryPolicy
 from lumaflow.server.process import running_server
-from tests.photos import astronaut, encode
+from tests.fixtures import astronaut, encode
 
 pytestmark = pytest.mark.served
 
@@ -62,7 +62,7 @@ def test_a_full_queue_behind_the_router_is_overloaded(model_repository: Path, tm
     with running_server(_repository(model_repository, tmp_path / "repository")) as server:
         once = RetryPolicy(attempts=1)
         with LumaflowClient(server.endpoints.grpc_url, retry=once, timeout=60) as client:
-            held: list[object] = []
+            held: list[dict] = []
             holders = [
                 threading.Thread(target=lambda: held.append(client.enhance(photo, "photo_enhance").info))
                 for _ in range(2)

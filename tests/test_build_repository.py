@@ -7,9 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lumaflow.build.repository import build_artifact, graph_sources, missing_artifacts
 from lumaflow.ensemble.generate import write_repository
 from lumaflow.ensemble.stages import ESPCN_X2, STAGES
+
+pytestmark = pytest.mark.build
 
 
 def test_missing_then_built_then_stale_when_the_weights_change(tmp_path: Path) -> None:
@@ -52,5 +56,17 @@ def test_serve_without_the_build_extra_says_what_to_install(tmp_path: Path) -> N
 
 def test_graph_sources_follow_the_architecture_and_its_imports_only() -> None:
     names = [path.name for path in graph_sources("espcn")]
-    assert names == ["bicubic.py", "espcn.py", "pixels.py", "export.py", "denoise.py", "ncnn.py", "registry.py"]
+    assert names == [
+        "bicubic.py",
+        "espcn.py",
+        "pixels.py",
+        "export.py",
+        "denoise.py",
+        "ncnn.py",
+        "ncnn_convert.py",
+        "registry.py",
+        "arch_support.py",
+        "supports_restorers.py",
+        "supports_photo_tools.py",
+    ]
     assert next(path.name for path in graph_sources("residual")) == "residual.py"

@@ -27,6 +27,8 @@ from lumaflow.build.registry import (
 )
 from lumaflow.build.train_sr import WEIGHTS_DIR, main
 
+pytestmark = pytest.mark.build
+
 WEIGHTS = WEIGHTS_DIR / "espcn_x2.pt"
 
 

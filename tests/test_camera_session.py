@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 from lumaflow.client import CameraSession, FrameResult, LumaflowClient, SessionStats
 from lumaflow.client.cli import frame_source
 from lumaflow.server.process import TritonServer
+
+pytestmark = pytest.mark.served
 
 FRAMES = 300
 SIZE = (240, 320)

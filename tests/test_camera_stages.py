@@ -10,9 +10,11 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from lumaflow.build.eval import bicubic_up, downscale, rgb_psnr, y_psnr
-from lumaflow.build.recipes import exposed
+from lumaflow.build.restoration_evals import exposed
 from lumaflow.loadtest.stats import model_counts
-from tests.photos import astronaut
+from tests.fixtures import astronaut
+
+pytestmark = pytest.mark.served
 
 
 def _frames(client: grpcclient.InferenceServerClient, model: str, frames: np.ndarray) -> np.ndarray:

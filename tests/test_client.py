@@ -25,7 +25,9 @@ from lumaflow.client import (
 )
 from lumaflow.server.endpoints import free_endpoints
 from lumaflow.server.process import TritonServer
-from tests.photos import astronaut, encode
+from tests.fixtures import astronaut, encode
+
+pytestmark = pytest.mark.served
 
 
 @pytest.fixture()

@@ -15,9 +15,10 @@ from lumaflow.cli import main
 from lumaflow.client.compare import CAPTION, applied, compare_stem, slider_page
 from lumaflow.server.endpoints import free_endpoints
 from lumaflow.server.process import TritonServer
-from tests.photos import astronaut, encode
+from tests.fixtures import astronaut, encode
 
 
+@pytest.mark.served
 def test_enhance_writes_the_result_and_the_compare_views(server: TritonServer, tmp_path: Path, capsys) -> None:
     source = tmp_path / "photo.jpg"
     source.write_bytes(encode(astronaut()[:96, :128], "JPEG", quality=90))
@@ -35,6 +36,7 @@ def test_enhance_writes_the_result_and_the_compare_views(server: TritonServer, t
     assert "; upscale_x2_fast: espcn_x2; compare: " in printed
 
 
+@pytest.mark.served
 def test_a_look_is_applied_by_name_and_its_comparison_names_it(server: TritonServer, tmp_path: Path, capsys) -> None:
     source = tmp_path / "photo.png"
     source.write_bytes(encode(astronaut()[:96, :128]))
@@ -50,6 +52,7 @@ def test_a_look_is_applied_by_name_and_its_comparison_names_it(server: TritonSer
     assert "[invalid_options] OPTIONS.template: 'no_such_look' is not one of" in error, error
 
 
+@pytest.mark.served
 def test_enhance_with_a_mask_removes_what_it_marks(server: TritonServer, tmp_path: Path, capsys) -> None:
     photo = astronaut()[:96, :128]
     source, mask_file, out = tmp_path / "photo.png", tmp_path / "mask.png", tmp_path / "clean.png"
@@ -66,6 +69,7 @@ def test_enhance_with_a_mask_removes_what_it_marks(server: TritonServer, tmp_pat
     assert "--mask no such file" in capsys.readouterr().err
 
 
+@pytest.mark.served
 def test_enhance_many_into_a_folder_reports_each_failure(server: TritonServer, tmp_path: Path, capsys) -> None:
     good, bad = tmp_path / "good.png", tmp_path / "bad.png"
     good.write_bytes(encode(astronaut()[:40, :40]))
@@ -79,6 +83,7 @@ def test_enhance_many_into_a_folder_reports_each_failure(server: TritonServer, t
     assert "bad.png: InvalidImage: " in capsys.readouterr().err
 
 
+@pytest.mark.served
 def test_pipelines_and_health(server: TritonServer, capsys) -> None:
     assert main(["pipelines", "--url", server.endpoints.grpc_url]) == 0
     listed = capsys.readouterr().out
@@ -88,6 +93,7 @@ def test_pipelines_and_health(server: TritonServer, capsys) -> None:
     assert main(["health", "--url", server.endpoints.grpc_url, free_endpoints().grpc_url]) == 1
 
 
+@pytest.mark.served
 def test_camera_command_streams_and_writes_its_stats(server: TritonServer, tmp_path: Path) -> None:
     report = tmp_path / "camera.json"
     args = ["camera", "--frames", "40", "--fps", "15", "--budget-ms", "1000", "--json", str(report)]
@@ -96,6 +102,7 @@ def test_camera_command_streams_and_writes_its_stats(server: TritonServer, tmp_p
     assert stats["submitted"] == 40 and stats["delivered"] + sum(stats["dropped"].values()) == 40
 
 
+@pytest.mark.served
 def test_camera_command_reads_a_video_file_over_grpc(server: TritonServer, tmp_path: Path) -> None:
     import cv2
 
@@ -115,6 +122,7 @@ def test_camera_command_reads_a_video_file_over_grpc(server: TritonServer, tmp_p
 NO_CHROMIUM = "Debian's chromium is not installed (make test installs it)"
 
 
+@pytest.mark.unit
 @pytest.mark.skipif(shutil.which("chromium") is None, reason=NO_CHROMIUM)
 def test_the_slider_page_shows_both_images_in_headless_chromium(tmp_path: Path) -> None:
     photo = astronaut()[:200, :300]
@@ -140,6 +148,7 @@ def test_the_slider_page_shows_both_images_in_headless_chromium(tmp_path: Path) 
     assert np.abs(shown[:, 160:290] - after[:, 160:290]).mean() < 12  # right of it: after
 
 
+@pytest.mark.unit
 def test_the_comparison_says_what_each_kind_of_pipeline_applied() -> None:
     look = {"pipeline": "stylize", "analysis": {"template": {"name": "pastel", "strength": 1.0}}}
     assert applied(look) == "stylize: pastel look" and compare_stem("cat", look) == "cat_pastel_compare"

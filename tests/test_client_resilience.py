@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-from google.protobuf import text_format
-from tritonclient.grpc import model_config_pb2 as pb
 
 from lumaflow.client import (
     EnhanceResult,
@@ -22,31 +18,11 @@ from lumaflow.client import (
     Unavailable,
 )
 from lumaflow.server.process import TritonServer, running_server
-from tests.photos import astronaut, encode
+from tests.fixtures import astronaut, encode, small_repository
 
-# The models upscale_x2_fast needs: a small repository starts in seconds.
-FAST_MODELS = (
-    "upscale_x2_fast",
-    "upscale_x2_fast_decode",
-    "espcn_x2_tiles",
-    "espcn_x2",
-    "quality_check",
-    "quality",
-    "encode",
-)
+pytestmark = pytest.mark.served
+
 TOKEN = "s3cret-token"
-
-
-def small_repository(source: Path, destination: Path, decode_queue: int = 0) -> Path:
-    for name in FAST_MODELS:
-        shutil.copytree(source / name, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
-    if decode_queue:
-        path = destination / "upscale_x2_fast_decode" / "config.pbtxt"
-        config = text_format.Parse(path.read_text(), pb.ModelConfig())
-        config.dynamic_batching.default_queue_policy.max_queue_size = decode_queue
-        config.dynamic_batching.max_queue_delay_microseconds = 0
-        path.write_text(text_format.MessageToString(config))
-    return destination
 
 
 def test_three_servers_share_the_load_evenly_and_one_killed_mid_run_loses_nothing(

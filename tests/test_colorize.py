@@ -50,6 +50,7 @@ def image_luma(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
 
 
+@pytest.mark.unit
 def test_chroma_round_trips_and_out_of_gamut_chroma_is_scaled_not_clipped() -> None:
     rgb = torch.rand(2, 3, 9, 7, dtype=torch.float64)
     assert torch.allclose(to_rgb(luma(rgb), chroma(rgb)), rgb, atol=1e-9)
@@ -59,6 +60,7 @@ def test_chroma_round_trips_and_out_of_gamut_chroma_is_scaled_not_clipped() -> N
     assert torch.allclose(luma(out), y, atol=1e-9)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("tone", ["grey", "sepia", "colour"])
 def test_the_output_keeps_the_input_luma(photo: np.ndarray, tone: str) -> None:
     image = {"grey": grey, "sepia": sepia, "colour": lambda p: p}[tone](photo)
@@ -68,11 +70,13 @@ def test_the_output_keeps_the_input_luma(photo: np.ndarray, tone: str) -> None:
     assert np.abs(image_luma(out) - image_luma(image)).max() <= 0.5 + 1e-6
 
 
+@pytest.mark.unit
 def test_an_untrained_colorizer_returns_the_grey_photo(photo: np.ndarray) -> None:
     """The chroma tail starts at zero: training begins from the grey baseline, not from noise."""
     assert np.array_equal(upscale(Colorizer(widths=WIDTHS).eval(), grey(photo)), grey(photo))
 
 
+@pytest.mark.unit
 def test_a_sepia_print_gives_what_its_grey_version_gives(photo: np.ndarray) -> None:
     """The network sees only luma: the tone of a print cannot change its colours (float, before rounding)."""
     toned = torch.from_numpy(sepia(photo)).permute(2, 0, 1)[None].to(torch.float64) / 255
@@ -81,6 +85,7 @@ def test_a_sepia_print_gives_what_its_grey_version_gives(photo: np.ndarray) -> N
         assert torch.allclose(model(toned), model(luma(toned).expand(-1, 3, -1, -1)), atol=1e-9)
 
 
+@pytest.mark.build
 def test_grey_and_sepia_versions_of_a_photo_are_coloured_alike(photo: np.ndarray, committed: torch.nn.Module) -> None:
     """A full sepia tone lifts luma by about 22% (and the output keeps it), yet the two get alike colours:
     closer to each other than either is to the photo's own, and as far from those (within 1 dB)."""
@@ -90,6 +95,7 @@ def test_grey_and_sepia_versions_of_a_photo_are_coloured_alike(photo: np.ndarray
     assert chroma_psnr(from_sepia, from_grey) > max(to_photo)
 
 
+@pytest.mark.unit
 def test_the_colorizer_round_trips_through_the_registry() -> None:
     model = random_colorizer()
     loaded = load_state_dict(model.state_dict())
@@ -100,6 +106,7 @@ def test_the_colorizer_round_trips_through_the_registry() -> None:
         assert torch.equal(loaded.model(x), model(x))
 
 
+@pytest.mark.unit
 def test_each_architecture_claims_only_its_own_state_dicts() -> None:
     """Every network we train, and the colouriser, is detected by exactly one registry entry."""
     states = {name: recipe.make_model().state_dict() for name, recipe in RECIPES.items()}
@@ -114,6 +121,7 @@ def test_each_architecture_claims_only_its_own_state_dicts() -> None:
         load_state_dict(broken)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("size", [(1, 1), (5, 17), (13, 22), (33, 16)])
 def test_any_size_works(size: tuple[int, int]) -> None:
     x = torch.rand(1, 3, *size)
@@ -123,6 +131,7 @@ def test_any_size_works(size: tuple[int, int]) -> None:
     assert torch.allclose(luma(out), luma(x), atol=1e-5)
 
 
+@pytest.mark.build
 def test_onnx_parity_through_the_pixels_graph(tmp_path: Path) -> None:
     graph = PixelsGraph(random_colorizer()).eval()
     path = export_onnx(graph, tmp_path / "colorize.onnx", input_name="PIXELS", output_name="RESTORED")
@@ -132,6 +141,7 @@ def test_onnx_parity_through_the_pixels_graph(tmp_path: Path) -> None:
     assert parity.max_abs_diff <= 1
 
 
+@pytest.mark.build
 def test_the_committed_colorizer_colours_the_photo_as_the_manifest_says(
     photo: np.ndarray, committed: torch.nn.Module
 ) -> None:
@@ -142,6 +152,7 @@ def test_the_committed_colorizer_colours_the_photo_as_the_manifest_says(
     assert chroma_psnr(coloured, grey(photo)) < 30
 
 
+@pytest.mark.build
 def test_the_committed_colorizer_beats_the_grey_photo(committed: torch.nn.Module) -> None:
     """Issue 12's bar: mean chroma PSNR over the held-out photos above the grey photo's (22.57 against 20.86 dB).
 

@@ -40,6 +40,7 @@ def photo() -> np.ndarray:
 # --- the generator ------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_damaged_photo_is_deterministic_and_covers_a_few_percent(photo: np.ndarray) -> None:
     first, mask = damaged_photo(photo, 3)
     again, mask_again = damaged_photo(photo, 3)
@@ -51,6 +52,7 @@ def test_damaged_photo_is_deterministic_and_covers_a_few_percent(photo: np.ndarr
     assert 0.01 < mask.mean() < 0.15
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("kind", DAMAGE_KINDS)
 def test_each_kind_is_marked_where_it_changed_the_photo_and_only_there(photo: np.ndarray, kind: str) -> None:
     damaged, mask = add_damage(photo, np.random.default_rng(1), kinds=(kind,), amount=2.0, age=False)
@@ -60,6 +62,7 @@ def test_each_kind_is_marked_where_it_changed_the_photo_and_only_there(photo: np
     assert change[mask == 0].max() < VISIBLE
 
 
+@pytest.mark.unit
 def test_ageing_alone_changes_the_photo_but_marks_nothing(photo: np.ndarray) -> None:
     for seed in range(3):  # grain, paper mottle, fading and toning are not damage
         aged, mask = add_damage(photo, np.random.default_rng(seed), kinds=())
@@ -67,6 +70,7 @@ def test_ageing_alone_changes_the_photo_but_marks_nothing(photo: np.ndarray) -> 
         assert np.abs(aged.astype(np.int16) - photo.astype(np.int16)).mean() > 2.0
 
 
+@pytest.mark.unit
 def test_sepia_toning_is_applied_before_the_damage(photo: np.ndarray) -> None:
     aged, mask = add_damage(photo, np.random.default_rng(0), tone="sepia")
     clean = aged[mask == 0].astype(np.int16)
@@ -74,6 +78,7 @@ def test_sepia_toning_is_applied_before_the_damage(photo: np.ndarray) -> None:
     assert mask.sum() > 0
 
 
+@pytest.mark.unit
 def test_the_loss_prefers_the_true_mask() -> None:
     target = torch.zeros(1, 1, 32, 32)
     target[..., 10:12, :] = 1.0
@@ -83,6 +88,7 @@ def test_the_loss_prefers_the_true_mask() -> None:
 # --- the network --------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("widths", [(16, 32, 48), (8, 12, 20)])
 def test_damage_net_round_trips_through_the_registry(widths: tuple[int, int, int]) -> None:
     model = DamageNet(widths=widths)
@@ -97,6 +103,7 @@ def test_damage_net_round_trips_through_the_registry(widths: tuple[int, int, int
         assert torch.equal(model.eval()(x), loaded.model(x))
 
 
+@pytest.mark.unit
 def test_no_other_architecture_claims_a_damage_net_and_it_claims_no_other() -> None:
     assert load_state_dict(GatedInpainter().state_dict()).architecture == "GatedInpainter"
     state = DamageNet().state_dict()
@@ -105,6 +112,7 @@ def test_no_other_architecture_claims_a_damage_net_and_it_claims_no_other() -> N
         load_state_dict(state)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("size", [(1, 1), (13, 22), (31, 7)])
 def test_any_size_gives_a_probability_per_pixel(size: tuple[int, int]) -> None:
     model = DamageNet().eval()
@@ -113,10 +121,12 @@ def test_any_size_gives_a_probability_per_pixel(size: tuple[int, int]) -> None:
     assert p.shape == (2, 1, *size) and float(p.min()) >= 0.0 and float(p.max()) <= 1.0
 
 
+@pytest.mark.unit
 def test_receptive_radius_is_what_the_docs_say() -> None:
     assert receptive_radius(DamageNet()) == RECEPTIVE_RADIUS
 
 
+@pytest.mark.build
 def test_the_generic_pixels_graph_serves_a_one_channel_mask(tmp_path: Path) -> None:
     """PIXELS uint8 [N, H, W, 3] -> DAMAGE uint8 [N, H, W, 1], through the same path as build_artifact."""
     model = load_file(str(WEIGHTS_DIR / "damage.pt")).model
@@ -134,6 +144,7 @@ def test_the_generic_pixels_graph_serves_a_one_channel_mask(tmp_path: Path) -> N
 # --- the committed weights ---------------------------------------------------------------------------
 
 
+@pytest.mark.build
 def test_committed_weights_beat_the_top_hat_baseline_on_a_held_out_photo() -> None:
     model = load_file(str(WEIGHTS_DIR / "damage.pt")).model
     _, damaged, mask = eval_cases()["astronaut/sepia/all"]

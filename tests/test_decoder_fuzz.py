@@ -24,8 +24,8 @@ from lumaflow.runtime.imaging import DecodedImage, Limits, decode_image
 from lumaflow.runtime.mask import decode_mask
 from lumaflow.runtime.options import OptionsParser
 from tests.bad_inputs import leaks
+from tests.fixtures import astronaut, encode
 from tests.odd_files import heic
-from tests.photos import astronaut, encode
 
 FUZZ = settings(
     max_examples=200,
@@ -37,7 +37,7 @@ FUZZ = settings(
 # Small, so a mutated header that declares a large size is refused (or decoded) quickly.
 LIMITS = Limits(max_megapixels=1.0, max_output_megapixels=4.0, scale=2)
 # Pillow warns (with its own file path) about the corrupt EXIF blocks mutations make; expected here.
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [pytest.mark.unit, pytest.mark.filterwarnings("ignore::UserWarning")]
 
 
 @functools.cache

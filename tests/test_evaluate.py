@@ -29,6 +29,7 @@ def _mean(report: dict[str, Any], task: str, level: str, method: str) -> dict[st
     return report["tasks"][task]["levels"][level]["methods"][method]["mean"]
 
 
+@pytest.mark.unit
 def test_the_benchmark_has_its_eight_photos() -> None:
     photos = benchmark_photos()
     assert tuple(photos) == BENCHMARK_PHOTOS and len(photos) == 8
@@ -37,6 +38,7 @@ def test_the_benchmark_has_its_eight_photos() -> None:
     )
 
 
+@pytest.mark.build
 def test_a_tiny_run_writes_the_report_and_strips(offline: tuple[Path, dict[str, Any]]) -> None:
     out, report = offline
     assert report["mode"] == "offline"
@@ -68,6 +70,7 @@ def test_a_tiny_run_writes_the_report_and_strips(offline: tuple[Path, dict[str, 
         assert strip.size == (4 * 64 + 3 * 4, 64)  # four 64 px panels (the crop is under 128 px) and gaps
 
 
+@pytest.mark.build
 def test_the_numbers_are_sane(offline: tuple[Path, dict[str, Any]]) -> None:
     _, report = offline
     x2, bicubic = _mean(report, "x2", "x2", "upscale_x2"), _mean(report, "x2", "x2", "bicubic")
@@ -85,6 +88,7 @@ def test_the_numbers_are_sane(offline: tuple[Path, dict[str, Any]]) -> None:
     assert set(photos) == {"astronaut"} and 0 < photos["astronaut"]["ssim"] <= 1
 
 
+@pytest.mark.served
 def test_the_served_pipelines_score_as_offline(
     server: TritonServer, offline: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:

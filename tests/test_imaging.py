@@ -13,7 +13,9 @@ from PIL import Image
 from lumaflow.ensemble.stages import PHOTO_BUCKETS
 from lumaflow.runtime.errors import InvalidInput
 from lumaflow.runtime.imaging import Limits, decode_image, encode_png, pad_to_buckets
-from tests.photos import astronaut, encode
+from tests.fixtures import astronaut, encode
+
+pytestmark = pytest.mark.unit
 
 
 def png_declaring(width: int, height: int) -> bytes:

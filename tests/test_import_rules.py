@@ -7,6 +7,7 @@ those two lines.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import shutil
@@ -17,6 +18,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+pytestmark = pytest.mark.unit
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 CHECKER = REPOSITORY / "tools" / "check_imports.py"
@@ -248,7 +251,6 @@ def write_tree(root: Path, planted: bool) -> dict[tuple[str, int], str]:
     return expected
 
 
-@pytest.mark.unit
 def test_synthetic_tree_reports_exactly_the_planted_crossings(tmp_path: Path) -> None:
     expected = write_tree(tmp_path, planted=True)
     status, crossings = run_checker(tmp_path)
@@ -262,7 +264,6 @@ def test_synthetic_tree_reports_exactly_the_planted_crossings(tmp_path: Path) ->
     assert {crossing["rule"] for crossing in crossings} == {rule.name for rule in checker.RULES}
 
 
-@pytest.mark.unit
 def test_synthetic_tree_names_room_and_module(tmp_path: Path) -> None:
     write_tree(tmp_path, planted=True)
     found = {(c["path"], c["line"]): (c["room"], c["module"]) for c in run_checker(tmp_path)[1]}
@@ -275,7 +276,6 @@ def test_synthetic_tree_names_room_and_module(tmp_path: Path) -> None:
     assert found[("lumaflow/extra.py", 1)] == ("unassigned", "lumaflow.extra")
 
 
-@pytest.mark.unit
 def test_synthetic_tree_text_output(tmp_path: Path) -> None:
     expected = write_tree(tmp_path, planted=True)
     done = subprocess.run(
@@ -288,13 +288,11 @@ def test_synthetic_tree_text_output(tmp_path: Path) -> None:
     assert lines[-1].startswith(f"{len(expected)} import(s) cross")
 
 
-@pytest.mark.unit
 def test_clean_tree_reports_nothing(tmp_path: Path) -> None:
     write_tree(tmp_path, planted=False)
     assert run_checker(tmp_path) == (0, [])
 
 
-@pytest.mark.unit
 def test_module_names_follow_package_dir() -> None:
     dirs = {"lumaflow": "lumaflow", "lumaflow.runtime": "runtime", "lumaflow.server": "server"}
     assert checker.module_name(Path("runtime/engines/__init__.py"), dirs) == ("lumaflow.runtime.engines", True)
@@ -323,7 +321,6 @@ def plant(path: Path, line: str) -> int:
     return text.count("\n") + 1
 
 
-@pytest.mark.unit
 def test_planted_imports_in_a_copy_of_the_repository_fail(tmp_path: Path) -> None:
     copy_python_files(REPOSITORY, tmp_path)
     runtime_line = plant(tmp_path / "runtime" / "imaging.py", "import onnxruntime")
@@ -339,8 +336,22 @@ def test_planted_imports_in_a_copy_of_the_repository_fail(tmp_path: Path) -> Non
     assert client["rule"] == "the client imports only contract of ours"
 
 
-@pytest.mark.unit
-@pytest.mark.xfail(strict=False, reason="modules still moving")
 def test_real_tree_keeps_the_import_graph() -> None:
     status, crossings = run_checker(REPOSITORY)
     assert status == 0, "\n".join(f"{c['path']}:{c['line']}: {c['module']} ({c['rule']})" for c in crossings)
+
+
+def test_tests_import_helpers_from_the_fixtures_module_only() -> None:
+    """A test module imports no other test module and not conftest.py: shared helpers live in tests/fixtures.py."""
+    allowed = {"tests", "tests.fixtures", "tests.bad_inputs", "tests.odd_files"}  # the two corpora are data
+    crossings = []
+    for path in sorted((REPOSITORY / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] if node.module != "tests" else [f"tests.{a.name}" for a in node.names]
+            else:
+                continue
+            crossings += [f"{path.name}:{node.lineno}: {name}" for name in names if name.split(".")[0] == "tests"]
+    assert [line for line in crossings if line.rsplit(": ", 1)[1] not in allowed] == []

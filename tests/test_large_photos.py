@@ -12,8 +12,7 @@ from PIL import Image
 
 from lumaflow.build.photos import MissingPhotosError, load_rgb, wallpaper_photo_paths
 from lumaflow.loadtest.memory import PeakMemory
-from tests.conftest import enhance
-from tests.photos import encode
+from tests.fixtures import encode, enhance
 
 MEMORY_LIMIT = 4 * 1024**3
 
@@ -49,12 +48,12 @@ def test_realesrgan_tiles_agree_with_untiled_beyond_its_context(client: grpcclie
     from lumaflow.build.eval import rgb_psnr
     from lumaflow.build.evaluate import run_offline
     from lumaflow.ensemble.pipelines import PIPELINES
-    from tests.photos import decode
+    from tests.fixtures import decode
 
     photo = np.asarray(skdata.coffee(), dtype=np.uint8)[:400, :500]  # 2 x 2 tiles of 384 with 32 px context
     data = encode(photo)
     served, _ = enhance(client, data, "upscale_x4_realistic", timeout_s=1800)
-    untiled = run_offline(PIPELINES["upscale_x4_realistic"], data, {})
+    untiled = run_offline(PIPELINES["upscale_x4_realistic"], data, {}, untiled=True)
     psnr = rgb_psnr(decode(served), untiled)
     print(f"\nupscale_x4_realistic tiled vs untiled on a 500x400 photo: {psnr:.2f} dB")
     assert psnr >= 40.0

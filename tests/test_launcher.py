@@ -17,6 +17,7 @@ from lumaflow.server.options import ServerOptions, from_args
 from lumaflow.server.process import KEPT_LOGS, LOG_DIR_VARIABLE, TritonServer, error_line, exit_reason
 
 
+@pytest.mark.unit
 def test_argv_is_exactly_what_triton_needs() -> None:
     argv = server_argv(
         Path("/opt/triton/bin/tritonserver"),
@@ -52,6 +53,7 @@ def test_argv_is_exactly_what_triton_needs() -> None:
     ]
 
 
+@pytest.mark.unit
 def test_the_token_guards_every_protocol_but_health_and_only_the_supervisor_loads_models(tmp_path: Path) -> None:
     tls = ServerTLS(tmp_path / "cert.pem", tmp_path / "key.pem")
     flags = access_argv("client-secret", "admin-secret", tls)
@@ -69,6 +71,7 @@ def test_the_token_guards_every_protocol_but_health_and_only_the_supervisor_load
     assert "health" not in " ".join(flags)
 
 
+@pytest.mark.unit
 def test_endpoints_default_to_loopback_and_wildcards_are_dialled_on_loopback() -> None:
     assert Endpoints().host == "127.0.0.1"
     assert Endpoints().grpc_url == "127.0.0.1:8001"
@@ -77,6 +80,7 @@ def test_endpoints_default_to_loopback_and_wildcards_are_dialled_on_loopback() -
     assert Endpoints(host="0.0.0.0", http_host="127.0.0.1").http_url == "http://127.0.0.1:8000"
 
 
+@pytest.mark.unit
 def test_env_puts_our_interpreter_first_and_finds_libpython() -> None:
     distribution = TritonDistribution.locate()
     env = server_env({"PATH": "/usr/bin", "LD_LIBRARY_PATH": "/opt/lib"}, distribution, python="/venv/bin/python")
@@ -86,6 +90,7 @@ def test_env_puts_our_interpreter_first_and_finds_libpython() -> None:
     assert sysconfig.get_config_var("LIBDIR") in parts
 
 
+@pytest.mark.unit
 def test_stub_for_an_unshipped_python_is_one_clear_line() -> None:
     distribution = TritonDistribution.locate()
     assert distribution.stub_for((3, 11)).is_file()
@@ -96,6 +101,7 @@ def test_stub_for_an_unshipped_python_is_one_clear_line() -> None:
     assert "\n" not in message
 
 
+@pytest.mark.unit
 def test_prepared_backend_has_the_matching_stub(tmp_path: Path) -> None:
     distribution = TritonDistribution.locate()
     backends = distribution.prepare_backends(tmp_path / "backends", (3, 11))
@@ -104,6 +110,7 @@ def test_prepared_backend_has_the_matching_stub(tmp_path: Path) -> None:
     assert (python_dir / "triton_python_backend_stub").read_bytes() == distribution.stub_for((3, 11)).read_bytes()
 
 
+@pytest.mark.unit
 def test_a_taken_port_is_reported_with_the_flag_to_change_it() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -158,6 +165,7 @@ TERMINATE = (
 )
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("log", "expected"),
     [
@@ -184,6 +192,7 @@ def test_the_first_error_line_is_tritons_own_and_never_a_warning(log: str, expec
         assert "\n" not in found and "pinned" not in found and "CudaDriverHelper" not in found
 
 
+@pytest.mark.unit
 def test_an_abort_after_the_pinned_memory_warning_names_the_signal_and_the_log() -> None:
     log = Path("/var/log/tritonserver-1.log")
     # The CI failure of test_response_cache: the log's last line is the pinned-memory warning, then SIGABRT.
@@ -208,6 +217,7 @@ def aborting_distribution(root: Path) -> TritonDistribution:
     return TritonDistribution(root, bundled=False)
 
 
+@pytest.mark.served
 def test_a_failed_start_keeps_its_log_where_the_message_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(LOG_DIR_VARIABLE, str(tmp_path / "logs"))
     (tmp_path / "repository").mkdir()
@@ -235,6 +245,7 @@ class _AlsoMissing(TritonServer):
         return [*super().argv(), "--exit-on-error=true", "--model-repository=/nonexistent/lumaflow"]
 
 
+@pytest.mark.served
 def test_a_real_failed_start_says_tritons_error_not_its_warnings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -254,6 +265,7 @@ def test_a_real_failed_start_says_tritons_error_not_its_warnings(
     assert server.kept_log is not None and "failed to stat file" in server.kept_log.read_text()
 
 
+@pytest.mark.unit
 def test_kept_logs_are_pruned_to_the_newest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(LOG_DIR_VARIABLE, str(tmp_path))
     for number in range(KEPT_LOGS + 5):
@@ -268,6 +280,7 @@ def test_kept_logs_are_pruned_to_the_newest(tmp_path: Path, monkeypatch: pytest.
 # --- the options: read once from the command line, frozen, the token never shown ---------------------------------
 
 
+@pytest.mark.unit
 def test_serve_options_are_read_once_from_the_command_line(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("a-token-long-enough-0123456789\n")
@@ -293,8 +306,9 @@ def test_serve_options_are_read_once_from_the_command_line(tmp_path: Path) -> No
         from_args(parser().parse_args(["serve", f"--model-repository={tmp_path / 'nowhere'}"]), warn=warnings.append)
 
 
+@pytest.mark.unit
 def test_with_tls_http_stays_on_loopback_unless_asked(tmp_path: Path) -> None:
-    from tests.certificates import make_certificates
+    from tests.fixtures import make_certificates
 
     certificates = make_certificates(tmp_path)
     argv = ["serve", f"--model-repository={tmp_path}", "--host=0.0.0.0"]

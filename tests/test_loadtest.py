@@ -46,6 +46,7 @@ def _check_written(out: Path) -> dict:
     return report
 
 
+@pytest.mark.served
 def test_perf_analyzer_drives_a_photo_pipeline_with_real_photos(server: TritonServer, tmp_path: Path) -> None:
     report = perf.run(
         server.endpoints.grpc_url,
@@ -68,6 +69,7 @@ def test_perf_analyzer_drives_a_photo_pipeline_with_real_photos(server: TritonSe
     assert ran["espcn_x2"]["inferences"] >= ran["upscale_x2_fast_decode"]["inferences"]
 
 
+@pytest.mark.served
 def test_perf_analyzer_sends_raw_frames_to_a_camera_pipeline(server: TritonServer, tmp_path: Path) -> None:
     report = perf.run(
         server.endpoints.grpc_url,
@@ -83,6 +85,7 @@ def test_perf_analyzer_sends_raw_frames_to_a_camera_pipeline(server: TritonServe
     assert {stage.model for stage in report.stages} >= {"camera_x2", "camera_sr_x2"}
 
 
+@pytest.mark.unit
 def test_perf_input_data_is_the_serialised_string_tensor() -> None:
     data = perf.input_data(["IMAGE", "OPTIONS"], perf.default_photos(32)[:1], (8, 8), '{"format": "png"}')
     raw = base64.b64decode(data["data"][0]["OPTIONS"]["b64"])
@@ -95,6 +98,7 @@ def test_perf_input_data_is_the_serialised_string_tensor() -> None:
     assert len(base64.b64decode(frames["data"][0]["FRAME"]["b64"])) == 6 * 8 * 3
 
 
+@pytest.mark.served
 def test_open_loop_counts_every_request(server: TritonServer, tmp_path: Path) -> None:
     report = photos.run(server.endpoints.grpc_url, "upscale_x2_fast", tmp_path, rates=[4.0], seconds=2.0, sides=[96])
     written = _check_written(tmp_path)
@@ -106,6 +110,7 @@ def test_open_loop_counts_every_request(server: TritonServer, tmp_path: Path) ->
     assert any(stage["model"] == "espcn_x2" for stage in written["stages"])
 
 
+@pytest.mark.served
 def test_closed_loop_through_the_cli(server: TritonServer, tmp_path: Path) -> None:
     code = main(
         [
@@ -131,32 +136,22 @@ def test_closed_loop_through_the_cli(server: TritonServer, tmp_path: Path) -> No
     assert all(point["succeeded"] >= 1 and not point["failed"] for point in written["points"])
 
 
+@pytest.mark.served
 def test_failures_are_counted_by_reason(server: TritonServer, tmp_path: Path) -> None:
+    not_an_output_format = '{"format": "tiff"}'  # every request is answered INVALID_ARGUMENT
+    url = server.endpoints.grpc_url
     report = photos.run(
-        server.endpoints.grpc_url,
-        "upscale_x2_fast",
-        tmp_path,
-        clients=[1],
-        seconds=1.0,
-        sides=[96],
-        options='{"format": "tiff"}',  # not an output format: every request is answered INVALID_ARGUMENT
+        url, "upscale_x2_fast", tmp_path, clients=[1], seconds=1.0, sides=[96], options=not_an_output_format
     )
     (point,) = report.points
     assert point.succeeded == 0 and point.sent >= 1
     assert point.failed == {"invalid_options": point.sent}
 
 
+@pytest.mark.served
 def test_camera_load_finds_how_many_cameras_hold(server: TritonServer, tmp_path: Path) -> None:
-    report = cameras.run(
-        server.endpoints.grpc_url,
-        "camera_x2",
-        tmp_path,
-        fps=5.0,
-        seconds=1.6,
-        max_streams=2,
-        size=(64, 48),
-        budget_ms=2000.0,
-    )
+    load = cameras.CameraLoad(fps=5.0, seconds=1.6, max_streams=2, size=(64, 48), budget_ms=2000.0)
+    report = cameras.run(server.endpoints.grpc_url, "camera_x2", tmp_path, load)
     written = _check_written(tmp_path)
     held = [point["extra"]["held"] for point in written["points"]]
     assert held and all(held[:-1])  # it stops at the first level that does not hold
@@ -167,12 +162,14 @@ def test_camera_load_finds_how_many_cameras_hold(server: TritonServer, tmp_path:
         assert point.succeeded + sum(point.failed.values()) <= point.sent
 
 
+@pytest.mark.unit
 def test_failure_reason_prefers_the_lumaflow_code() -> None:
     error = InferenceServerException("[image_too_large] 120 megapixels", status="StatusCode.INVALID_ARGUMENT")
     assert photos.failure_reason(error) == "image_too_large"
     assert photos.failure_reason(InferenceServerException("x", status="StatusCode.UNAVAILABLE")) == "unavailable"
 
 
+@pytest.mark.unit
 def test_percentiles_and_an_empty_report() -> None:
     assert percentile_ms([0.001 * i for i in range(1, 101)], 99) == pytest.approx(99.0)
     assert percentile_ms([0.5], 50) == 500.0
@@ -180,6 +177,7 @@ def test_percentiles_and_an_empty_report() -> None:
     assert "| concurrency |" in LoadReport("c", "p", "concurrency", "requests").markdown()
 
 
+@pytest.mark.served
 def test_baselines_compare_direct_onnx_runtime_unbatched_and_shipped(model_repository: Path, tmp_path: Path) -> None:
     report = baselines.run(model_repository, "camera_x2", tmp_path, clients=2, seconds=1.0, frame=(64, 48))
     names = [configuration.name for configuration in report.configurations]
@@ -199,6 +197,7 @@ def test_baselines_compare_direct_onnx_runtime_unbatched_and_shipped(model_repos
     assert (tmp_path / "throughput.png").read_bytes()[:8] == PNG_MAGIC
 
 
+@pytest.mark.build
 def test_baselines_time_a_tiled_network_on_the_windows_its_tiler_sends(model_repository: Path) -> None:
     models = baselines.pipeline_models(model_repository, "upscale_x2")
     crop = np.arange(128 * 128 * 3, dtype=np.uint8).reshape(128, 128, 3)
@@ -211,6 +210,7 @@ def test_baselines_time_a_tiled_network_on_the_windows_its_tiler_sends(model_rep
     assert none == 0 and frames[0] is crop
 
 
+@pytest.mark.build
 def test_a_routed_pipeline_is_refused_by_the_baselines(model_repository: Path) -> None:
     with pytest.raises(ValueError, match="routes between stages"):
         baselines.pipeline_models(model_repository, "photo_enhance")
@@ -224,6 +224,7 @@ def _bench_parser() -> argparse.ArgumentParser:
     return top
 
 
+@pytest.mark.unit
 def test_bench_commands_join_loadtest_and_the_top_level() -> None:
     parse = _bench_parser().parse_args
     baselines_args = parse(["loadtest", "baselines", "--out", "x", "--frame", "64x48", "--clients", "2"])
@@ -237,6 +238,7 @@ def test_bench_commands_join_loadtest_and_the_top_level() -> None:
         parse(["tune", "--batch-sizes", "0"])
 
 
+@pytest.mark.build
 def test_baselines_command_refuses_a_routed_pipeline_in_one_line(
     model_repository: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -249,6 +251,7 @@ def test_baselines_command_refuses_a_routed_pipeline_in_one_line(
     assert not (tmp_path / "report.json").exists()
 
 
+@pytest.mark.unit
 def test_memory_sampling_finds_a_process_children() -> None:
     child = subprocess.Popen(["sleep", "30"])
     try:
@@ -259,6 +262,7 @@ def test_memory_sampling_finds_a_process_children() -> None:
         child.wait()
 
 
+@pytest.mark.served
 def test_tune_measures_candidates_and_writes_the_best(model_repository: Path, tmp_path: Path) -> None:
     tuning_file = tmp_path / "tuning.json"
     entry = tune.tune(
@@ -286,6 +290,7 @@ def test_tune_measures_candidates_and_writes_the_best(model_repository: Path, tm
     )
 
 
+@pytest.mark.unit
 def test_tuning_an_unknown_stage_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "tuning.json"
     path.write_text('{"no_such_stage": {"max_batch_size": 4}}')
@@ -293,12 +298,14 @@ def test_tuning_an_unknown_stage_is_refused(tmp_path: Path) -> None:
         apply_tuning(STAGES, path)
 
 
+@pytest.mark.served
 def test_no_server_is_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"lumaflow loadtest camera: no server at 127\.0\.0\.1:1 "):
         main(["loadtest", "camera", "--url", "127.0.0.1:1", "--out", str(tmp_path)])
     assert not (tmp_path / "report.json").exists()
 
 
+@pytest.mark.build
 def test_tune_refuses_a_batch_the_ensemble_could_not_load(model_repository: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"max_batch_size \[1\] is below camera_x2's own 8"):
         tune.tune(model_repository, "camera_x2", batch_sizes=(1,), tuning_file=tmp_path / "tuning.json")

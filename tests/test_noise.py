@@ -8,7 +8,9 @@ from skimage import data
 
 from lumaflow.build.noise import estimate_noise_sigma
 from lumaflow.runtime.side_inputs import SideContext, noise_level
-from tests.photos import sporco_photo
+from tests.fixtures import sporco_photo
+
+pytestmark = pytest.mark.unit
 
 
 def _noisy(photo: np.ndarray, sigma: float, seed: int) -> np.ndarray:

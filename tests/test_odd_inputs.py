@@ -13,7 +13,9 @@ from lumaflow.build.eval import rgb_psnr
 from lumaflow.runtime.errors import InvalidInput
 from lumaflow.runtime.imaging import Limits, decode_image, encode_image
 from tests import odd_files
-from tests.photos import astronaut, encode
+from tests.fixtures import astronaut, encode
+
+pytestmark = pytest.mark.unit
 
 LIMITS = Limits(max_megapixels=4)
 

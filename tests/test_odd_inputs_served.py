@@ -12,8 +12,9 @@ from skimage import data as skdata
 
 from lumaflow.build.eval import rgb_psnr
 from tests import odd_files
-from tests.conftest import enhance
-from tests.photos import astronaut, encode
+from tests.fixtures import astronaut, encode, enhance
+
+pytestmark = pytest.mark.served
 
 PIPELINE = "upscale_x2_fast"  # the cheapest x2: these tests are about the files, not the network
 

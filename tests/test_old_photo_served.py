@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tritonclient.grpc as grpcclient
 
 from lumaflow.build.damage_data import damaged_photo
 from lumaflow.build.degrade import grey, sepia
 from lumaflow.build.eval import rgb_psnr
-from tests.conftest import enhance
-from tests.photos import decode, encode, sporco_photo
+from tests.fixtures import decode, encode, enhance, sporco_photo
+
+pytestmark = pytest.mark.served
 
 
 def _stages(info: dict) -> list[str]:

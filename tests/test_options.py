@@ -15,12 +15,12 @@ from lumaflow.build.deploy import DEFAULT_REPOSITORY
 from lumaflow.ensemble.options import SCHEMA_FILE
 from lumaflow.runtime.errors import InvalidInput
 from lumaflow.runtime.options import OptionsParser
-from tests.conftest import image_input
-from tests.photos import astronaut, encode
+from tests.fixtures import astronaut, encode, image_input
 
 SCHEMA = json.loads((DEFAULT_REPOSITORY / "upscale_x2" / SCHEMA_FILE).read_text())
 
 
+@pytest.mark.unit
 def test_no_options_means_the_defaults() -> None:
     parser = OptionsParser(SCHEMA)
     defaults = {"format": "png", "quality": 92, "color_profile": "srgb", "keep_gps": False, "quality_check": True}
@@ -29,6 +29,7 @@ def test_no_options_means_the_defaults() -> None:
     assert parser.parse(b'{"format": "jpeg"}') == {**defaults, "format": "jpeg"}
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -57,6 +58,7 @@ def _send(client: grpcclient.InferenceServerClient, options: bytes | None) -> tu
     return result.as_numpy("ENHANCED")[0, 0], json.loads(result.as_numpy("INFO")[0, 0])
 
 
+@pytest.mark.served
 @pytest.mark.parametrize("fmt", ["jpeg", "webp", "png"])
 def test_output_format_follows_options(client: grpcclient.InferenceServerClient, fmt: str) -> None:
     enhanced, info = _send(client, json.dumps({"format": fmt, "quality": 80}).encode())
@@ -65,12 +67,14 @@ def test_output_format_follows_options(client: grpcclient.InferenceServerClient,
     assert image.size == (256, 192)
 
 
+@pytest.mark.served
 def test_jpeg_quality_changes_the_file(client: grpcclient.InferenceServerClient) -> None:
     low, _ = _send(client, b'{"format": "jpeg", "quality": 20}')
     high, _ = _send(client, b'{"format": "jpeg", "quality": 95}')
     assert len(low) < len(high) / 2
 
 
+@pytest.mark.served
 def test_bad_options_over_grpc_are_invalid_argument(client: grpcclient.InferenceServerClient) -> None:
     with pytest.raises(InferenceServerException) as caught:
         _send(client, b'{"format": "gif"}')
@@ -80,12 +84,14 @@ def test_bad_options_over_grpc_are_invalid_argument(client: grpcclient.Inference
     assert info["output"]["format"] == "PNG" and Image.open(io.BytesIO(enhanced)).format == "PNG"
 
 
+@pytest.mark.served
 def test_the_ensemble_declares_options_optional(client: grpcclient.InferenceServerClient) -> None:
     config = client.get_model_config("upscale_x2", as_json=True)["config"]
     options = [tensor for tensor in config["input"] if tensor["name"] == "OPTIONS"]
     assert options and options[0]["optional"] is True and options[0]["data_type"] == "TYPE_STRING"
 
 
+@pytest.mark.unit
 def test_a_preset_fills_in_its_bundle_under_the_requests_own_keys() -> None:
     schema = json.loads((DEFAULT_REPOSITORY / "photo_enhance" / SCHEMA_FILE).read_text())
     presets = {"camera_720p": {"scale": 2, "fast": True, "format": "jpeg", "quality": 90}}

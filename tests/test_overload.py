@@ -33,8 +33,7 @@ from lumaflow.ensemble.stages import CAMERA_X2, ESPCN_X2, PHOTO_COMPUTE, PHOTO_C
 from lumaflow.server.argv import server_argv
 from lumaflow.server.endpoints import Endpoints
 from lumaflow.server.process import TritonServer, running_server
-from tests.photos import astronaut, encode
-from tests.test_client_resilience import FAST_MODELS
+from tests.fixtures import FAST_MODELS, astronaut, encode
 
 MODELS = (*FAST_MODELS, "camera_x2", "camera_sr_x2")
 
@@ -64,6 +63,7 @@ def photo(side: int) -> bytes:
 # --- the declarations ------------------------------------------------------------------------------------
 
 
+@pytest.mark.build
 def test_every_photo_network_needs_photo_compute_and_camera_stages_do_not(model_repository: Path) -> None:
     """Catches: a photo network without the rate limiter's resource, a camera stage given it."""
     for stage in STAGES.values():
@@ -95,6 +95,7 @@ def test_every_photo_network_needs_photo_compute_and_camera_stages_do_not(model_
 # --- (a) a bounded queue refuses fast, and what it lets in is finished ---------------------------------
 
 
+@pytest.mark.served
 def test_a_burst_beyond_the_gates_is_refused_fast_and_nothing_let_in_is_lost(small_server: TritonServer) -> None:
     """Catches: the gates' max_queue_size (decode, tiler) taken away, or a request let in then lost."""
     payload = photo(384)  # four tiles each
@@ -127,6 +128,7 @@ def test_a_burst_beyond_the_gates_is_refused_fast_and_nothing_let_in_is_lost(sma
 # --- (b) a deadline shorter than the wait is answered where the request waits --------------------------
 
 
+@pytest.mark.served
 def test_a_deadline_shorter_than_the_queue_wait_is_answered_by_the_queue(small_server: TritonServer) -> None:
     """Catches: allow_timeout_override taken from the gates (the request would wait behind the big photo)."""
     url = small_server.endpoints.grpc_url
@@ -167,13 +169,14 @@ def timed(call: Callable[[], Any]) -> Callable[[], float]:
     return run
 
 
+@pytest.mark.served
 def test_photo_networks_take_turns_and_camera_frames_skip_the_line(small_server: TritonServer) -> None:
     """Catches: the photo networks' rate_limiter (or the server's --rate-limit) taken away, or a camera
     stage made to wait for photo_compute. Latency under a photo flood is too noisy on 2 shared cores
     to compare with and without; what the limiter does is exact: a second photo network waits while
     one runs, a camera frame does not."""
     url = small_server.endpoints.grpc_url
-    tiles = np.ascontiguousarray(np.broadcast_to(astronaut()[:384, :384], (8, 384, 384, 3)))
+    tiles = np.ascontiguousarray(np.broadcast_to(astronaut()[:512, :512], (8, 512, 512, 3)))  # about 1.3 s of work
     crops = np.ascontiguousarray(astronaut()[None, None, :64, :64])  # one photo's crop set, of one crop
     frame = np.ascontiguousarray(astronaut()[None, :240, :320])
 
@@ -203,7 +206,7 @@ def test_photo_networks_take_turns_and_camera_frames_skip_the_line(small_server:
     took = {name: end - sent for name, end in ends.items()}
     assert took["espcn_x2"] > 0.5  # the photo network was still running when the others came
     # The second photo network waited for its turn (alone it takes a few milliseconds; the big batch's
-    # 14 MB answer still travels after the network is done, so "after" is not to the millisecond).
+    # 25 MB answer still travels after the network is done, so "after" is not to the millisecond).
     assert took["quality"] > 0.7 * took["espcn_x2"], took
     assert took["camera"] < 0.5 * took["espcn_x2"], took  # the camera frame did not wait
 
@@ -230,6 +233,7 @@ class CountingInfer:
                 self.now -= 1
 
 
+@pytest.mark.served
 def test_the_client_keeps_at_most_max_in_flight_calls_and_sheds_the_rest_when_asked(
     small_server: TritonServer,
 ) -> None:

@@ -21,9 +21,12 @@ from lumaflow.build.eval import bicubic_up, downscale, rgb_psnr, upscale, y_psnr
 from lumaflow.build.export import export_onnx, verify_onnx
 from lumaflow.build.photos import crop_to_multiple, eval_photos
 from lumaflow.build.pixels import PixelsGraph
-from lumaflow.build.recipes import RECIPES, exposed
+from lumaflow.build.recipes import RECIPES
 from lumaflow.build.registry import load_file, load_state_dict
+from lumaflow.build.restoration_evals import exposed
 from lumaflow.build.training import main as train_main
+
+pytestmark = pytest.mark.build
 
 MANIFEST = json.loads((WEIGHTS_DIR / "manifest.json").read_text())["networks"]
 OWN = tuple(RECIPES)  # every network we train is committed with its manifest entry

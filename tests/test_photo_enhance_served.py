@@ -9,9 +9,10 @@ from tritonclient.utils import InferenceServerException
 
 from lumaflow.build import degrade
 from lumaflow.build.eval import rgb_psnr, y_psnr
-from lumaflow.build.recipes import LOW_LIGHT
-from tests.conftest import enhance
-from tests.photos import astronaut, decode, encode, sporco_photo
+from lumaflow.build.restoration_evals import LOW_LIGHT
+from tests.fixtures import astronaut, decode, encode, enhance, sporco_photo
+
+pytestmark = pytest.mark.served
 
 
 def _stages(info: dict) -> list[str]:

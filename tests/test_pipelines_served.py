@@ -1,4 +1,8 @@
-"""What is served is what was measured: each pipeline over gRPC equals its ONNX graphs run offline."""
+"""What is served is what was measured: each pipeline over gRPC equals the same request functions run offline.
+
+The offline run (``lumaflow.build.offline``) differs from the server only by its hops (direct calls instead of
+BLS requests), so pixels and INFO (but its timings) must be identical.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,13 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from lumaflow.build.evaluate import run_offline
+from lumaflow.build.evaluate import offline_server
 from lumaflow.client.protocol import photo_inputs
 from lumaflow.ensemble.options import defaults
 from lumaflow.ensemble.pipelines import PIPELINES, Pipeline
-from tests.photos import astronaut, decode, encode
+from tests.fixtures import astronaut, decode, encode
+
+pytestmark = pytest.mark.served
 
 NOISE_SIGMA = 25.0
 
@@ -45,12 +51,14 @@ def test_served_output_equals_the_offline_graphs(client: grpcclient.InferenceSer
     result = client.infer(name, photo_inputs(data, sent, mask), client_timeout=300)
     served = decode(result.as_numpy("ENHANCED")[0, 0])
     info = json.loads(result.as_numpy("INFO")[0, 0])
-    offline = run_offline(pipeline, data, sent, mask)
+    answered = offline_server().run(pipeline, data, sent, mask)  # the same request functions, in this process
+    offline = answered.pixels
     # A routed pipeline's scale is an option (old_photo's default is 2); a fixed one's is its stages'.
     scale = int(defaults(pipeline.options).get("scale", pipeline.scale)) if pipeline.router else pipeline.scale
     assert served.shape == offline.shape == (40 * scale, 56 * scale, 3)
-    assert int(np.abs(served.astype(np.int16) - offline.astype(np.int16)).max()) <= 1
+    assert int(np.abs(served.astype(np.int16) - offline.astype(np.int16)).max()) == 0  # one path, one hop apart
     routed = [step["stage"] for step in info.get("route", [])]  # photo_enhance: what its router chose
     assert info["stages"] == ["decode", *pipeline.steps, *routed, "quality_check", "encode"]
+    assert {**info, "timings_ms": None} == {**answered.info, "timings_ms": None}
     if name == "denoise":
         assert info["analysis"] == {"noise_level": {"sigma": NOISE_SIGMA, "source": "options"}}

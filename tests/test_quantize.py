@@ -40,6 +40,7 @@ def _run(path: Path, pixels: np.ndarray) -> np.ndarray:
     return out
 
 
+@pytest.mark.unit
 def test_calibration_frames_are_deterministic_low_res_crops() -> None:
     first, second = quantize.calibration_frames(6), quantize.calibration_frames(6)
     assert len(first) == 6
@@ -50,6 +51,7 @@ def test_calibration_frames_are_deterministic_low_res_crops() -> None:
     assert len({f.tobytes() for f in first}) == 6
 
 
+@pytest.mark.unit
 def test_calibration_never_uses_evaluation_photos() -> None:
     files = set(quantize.CALIBRATION_FILES)
     assert files == {"motorcycle_left.png", "motorcycle_right.png", "hubble_deep_field.jpg"}
@@ -57,6 +59,7 @@ def test_calibration_never_uses_evaluation_photos() -> None:
     assert not any(name.startswith(photo) for name in files for photo in EVAL_PHOTOS)
 
 
+@pytest.mark.build
 def test_int8_graph_runs_other_shapes_close_to_fp32(graphs: tuple[Path, Path, dict[str, object]]) -> None:
     fp32, int8, record = graphs
     assert record["format"] == "QDQ" and record["per_channel"] is True and record["frames"] == 4
@@ -67,11 +70,13 @@ def test_int8_graph_runs_other_shapes_close_to_fp32(graphs: tuple[Path, Path, di
     assert rgb_psnr(got[0], want[0]) > MIN_PSNR_VS_FP32
 
 
+@pytest.mark.build
 def test_int8_file_is_written_atomically(graphs: tuple[Path, Path, dict[str, object]]) -> None:
     _, int8, _ = graphs
     assert [p.name for p in int8.parent.iterdir()] == ["model.onnx"]
 
 
+@pytest.mark.build
 def test_quantize_int8_needs_frames(tmp_path: Path, graphs: tuple[Path, Path, dict[str, object]]) -> None:
     with pytest.raises(ValueError, match="calibration frame"):
         quantize.quantize_int8(graphs[0], tmp_path / "x.onnx", [])

@@ -7,10 +7,11 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from lumaflow.server.process import TritonServer
-from tests.photos import astronaut, encode
+from tests.fixtures import astronaut, encode
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -32,11 +33,13 @@ def run_example(code: str, server: TritonServer, folder: Path) -> None:
         os.chdir(previous)
 
 
+@pytest.mark.unit
 def test_readme_starts_with_the_two_commands() -> None:
     commands = [line for line in README.read_text().splitlines()[:6] if line.startswith("make ")]
     assert [command.split()[1] for command in commands] == ["serve", "test"]
 
 
+@pytest.mark.served
 def test_readme_examples_upscale_a_photo(server: TritonServer, tmp_path: Path, capsys) -> None:
     examples = readme_examples("Send a photo")
     assert len(examples) == 2 and all(len(code.strip().splitlines()) <= 12 for code in examples)
@@ -58,6 +61,7 @@ def test_readme_examples_upscale_a_photo(server: TritonServer, tmp_path: Path, c
     assert "'waifu2x_x2" in printed and "'decode'" in printed
 
 
+@pytest.mark.served
 def test_readme_camera_example_streams_frames(server: TritonServer, tmp_path: Path, capsys) -> None:
     (example,) = readme_examples("Stream camera frames")
     run_example(example, server, tmp_path)

@@ -9,8 +9,9 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from lumaflow.server.process import TritonServer, running_server
-from tests.conftest import enhance
-from tests.photos import astronaut, encode
+from tests.fixtures import astronaut, encode, enhance
+
+pytestmark = pytest.mark.served
 
 
 def cache_hits(client: grpcclient.InferenceServerClient, model: str) -> int:

@@ -11,6 +11,8 @@ from lumaflow.ensemble.options import defaults
 from lumaflow.ensemble.pipelines import PHOTO_ENHANCE
 from lumaflow.runtime.routing import plan_route
 
+pytestmark = pytest.mark.unit
+
 CLEAN = {
     "noise_sigma": 0.5,
     "jpeg_quality": 98.0,

@@ -19,9 +19,7 @@ from lumaflow.server.access import read_tls, read_token
 from lumaflow.server.argv import ADMIN_KEY, TOKEN_KEY
 from lumaflow.server.distribution import ServeError
 from lumaflow.server.process import TritonServer, running_server
-from tests.certificates import CertificateFiles, make_certificates
-from tests.photos import astronaut, encode
-from tests.test_client_resilience import small_repository
+from tests.fixtures import CertificateFiles, astronaut, encode, make_certificates, small_repository
 
 TOKEN = "a-long-enough-test-token-0123456789"
 PIPELINE = "upscale_x2_fast"
@@ -73,6 +71,7 @@ def _refused(call: Callable[[dict[str, str]], object], headers: dict[str, str]) 
     return False
 
 
+@pytest.mark.served
 def test_without_the_token_every_protocol_but_health_is_refused_over_grpc(locked, certificates) -> None:
     with _grpc(locked, certificates) as client:
         assert client.is_server_live() and client.is_server_ready()  # probes need no token
@@ -81,6 +80,7 @@ def test_without_the_token_every_protocol_but_health_is_refused_over_grpc(locked
             assert _refused(call, {GRPC_TOKEN: "wrong"}), protocol
 
 
+@pytest.mark.served
 def test_the_token_opens_everything_but_loading_models(locked, certificates) -> None:
     with _grpc(locked, certificates) as client:
         calls = _grpc_calls(client)
@@ -104,6 +104,7 @@ def _http(server: TritonServer, path: str, headers: dict[str, str], method: str 
         return int(error.code)
 
 
+@pytest.mark.served
 def test_http_is_restricted_the_same_way(locked: TritonServer) -> None:
     assert _http(locked, "/v2/health/ready", {}) == 200
     guarded = [
@@ -121,6 +122,7 @@ def test_http_is_restricted_the_same_way(locked: TritonServer) -> None:
     assert _http(locked, index, {ADMIN_KEY: locked.admin_token}, "POST") == 200  # the supervisor's key
 
 
+@pytest.mark.served
 def test_tls_round_trip_with_the_client_library(locked: TritonServer, certificates: CertificateFiles) -> None:
     tls = TLSConfig(root_certificates=certificates.ca.read_bytes())
     with LumaflowClient(locked.endpoints.grpc_url, token=TOKEN, tls=tls) as client:
@@ -134,6 +136,7 @@ def test_tls_round_trip_with_the_client_library(locked: TritonServer, certificat
         plaintext.enhance(astronaut()[:32, :32], PIPELINE)
 
 
+@pytest.mark.served
 def test_the_token_and_tls_never_reach_the_metrics_port(locked: TritonServer) -> None:
     assert locked.endpoints.metrics_host == "127.0.0.1"
     with urllib.request.urlopen(locked.endpoints.metrics_url, timeout=10) as response:
@@ -141,6 +144,7 @@ def test_the_token_and_tls_never_reach_the_metrics_port(locked: TritonServer) ->
     assert "nv_inference_request_success" in text and TOKEN not in text
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("content", "mode", "expected"),
     [
@@ -158,6 +162,7 @@ def test_bad_token_files_are_refused(tmp_path: Path, content: str, mode: int, ex
         read_token(path)
 
 
+@pytest.mark.unit
 def test_a_token_file_others_can_read_is_warned_about(tmp_path: Path) -> None:
     path = tmp_path / "token"
     path.write_text(TOKEN + "\n")
@@ -170,6 +175,7 @@ def test_a_token_file_others_can_read_is_warned_about(tmp_path: Path) -> None:
         read_token(tmp_path / "absent")
 
 
+@pytest.mark.unit
 def test_tls_needs_both_files_and_real_pem(tmp_path: Path, certificates: CertificateFiles) -> None:
     assert read_tls(None, None) is None
     with pytest.raises(ServeError, match="both"):

@@ -11,14 +11,14 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from lumaflow.ensemble.pipelines import CAMERA_PIPELINES, PIPELINES
 from lumaflow.server.endpoints import Endpoints, free_endpoints
 from lumaflow.server.procfs import child_pids, pid_alive
-from tests.conftest import enhance
-from tests.photos import astronaut, decode, encode
+from tests.fixtures import astronaut, decode, encode, enhance
 
 # The console script a user runs, from the same environment as the tests.
 LUMAFLOW = [str(Path(sys.executable).parent / "lumaflow")]
@@ -51,6 +51,7 @@ def wait_for_line(process: subprocess.Popen[str], needle: str, timeout_s: float 
     raise AssertionError(f"no line with {needle!r} in {seen!r}")
 
 
+@pytest.mark.served
 def test_sigterm_under_load_finishes_requests_and_leaves_no_stubs(model_repository: Path) -> None:
     endpoints = free_endpoints()
     process = subprocess.Popen(serve_argv(endpoints), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -105,6 +106,7 @@ def test_sigterm_under_load_finishes_requests_and_leaves_no_stubs(model_reposito
             process.wait()
 
 
+@pytest.mark.unit
 def test_port_in_use_fails_with_one_line() -> None:
     endpoints = free_endpoints()
     with socket.socket() as taken:
@@ -137,6 +139,7 @@ instance_group { kind: KIND_CPU count: 1 }
 """
 
 
+@pytest.mark.served
 def test_a_model_that_fails_to_load_is_named_with_its_reason_and_its_log_is_kept(tmp_path: Path) -> None:
     repository = tmp_path / "repository"
     (repository / "broken" / "1").mkdir(parents=True)
@@ -161,6 +164,7 @@ def test_a_model_that_fails_to_load_is_named_with_its_reason_and_its_log_is_kept
     assert "weights file is unreadable on purpose" in kept.read_text()
 
 
+@pytest.mark.unit
 def test_missing_repository_is_one_line(tmp_path: Path) -> None:
     result = subprocess.run(
         serve_argv(free_endpoints(), f"--model-repository={tmp_path / 'nowhere'}"),

@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 
 from lumaflow.client import InvalidImage, InvalidOptions, LumaflowClient, LumaflowError, RetryPolicy
-from tests.photos import astronaut, encode, sporco_photo
-from tests.test_supervision import PIPELINE, TOKEN, Serve
+from tests.fixtures import FAST_PIPELINE, SERVE_TOKEN, Serve, astronaut, encode, sporco_photo
 
 SOAK_S = float(os.environ.get("LUMAFLOW_SOAK_S", "180"))
 PATIENT = RetryPolicy(attempts=80, backoff_s=0.2, max_backoff_s=1.0)
@@ -41,7 +40,7 @@ def _requests() -> list[tuple[str, bytes, dict[str, object], type[LumaflowError]
 @pytest.mark.slow
 def test_soak_with_a_server_crash_accounts_for_every_request(model_repository: Path, tmp_path: Path) -> None:
     token_file = tmp_path / "token"
-    token_file.write_text(TOKEN)
+    token_file.write_text(SERVE_TOKEN)
     token_file.chmod(0o600)
     serve, url = Serve.small(model_repository, tmp_path, token_file, "--deep-check-interval=20")
     kinds = _requests()
@@ -51,7 +50,7 @@ def test_soak_with_a_server_crash_accounts_for_every_request(model_repository: P
     stop = threading.Event()
 
     def sender(index: int) -> None:
-        with LumaflowClient(url, token=TOKEN, retry=PATIENT, timeout=300) as client:
+        with LumaflowClient(url, token=SERVE_TOKEN, retry=PATIENT, timeout=300) as client:
             turn = index
             while not stop.is_set():
                 kind, data, options, _ = kinds[turn % len(kinds)]
@@ -59,7 +58,7 @@ def test_soak_with_a_server_crash_accounts_for_every_request(model_repository: P
                 with lock:
                     sent[kind] += 1
                 try:
-                    client.enhance(data, PIPELINE, **options)
+                    client.enhance(data, FAST_PIPELINE, **options)
                     outcome = "ok"
                 except LumaflowError as error:
                     outcome = type(error).__name__

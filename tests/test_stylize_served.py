@@ -13,8 +13,9 @@ from tritonclient.utils import InferenceServerException
 from lumaflow.client import LumaflowClient
 from lumaflow.ensemble.looks import TEMPLATE_NAMES
 from lumaflow.server.process import TritonServer
-from tests.conftest import enhance
-from tests.photos import decode, encode, sporco_photo
+from tests.fixtures import decode, encode, enhance, sporco_photo
+
+pytestmark = pytest.mark.served
 
 
 @pytest.fixture(scope="module")

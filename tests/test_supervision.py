@@ -8,10 +8,7 @@ processes by PID and count every request a client sent.
 from __future__ import annotations
 
 import os
-import queue
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -29,12 +26,9 @@ from lumaflow.server.options import ServerOptions
 from lumaflow.server.process import TritonServer, running_server
 from lumaflow.server.procfs import child_pids, stubs_with_prefix
 from lumaflow.server.supervisor import Supervisor, broken_models
-from tests.photos import astronaut, encode
-from tests.test_client_resilience import small_repository
+from tests.fixtures import FAST_PIPELINE, SERVE_TOKEN, Serve, astronaut, encode, small_repository
 
-PIPELINE = "upscale_x2_fast"
 DECODE = "upscale_x2_fast_decode"
-TOKEN = "supervision-test-token-0123456789"
 PATIENT = RetryPolicy(attempts=60, backoff_s=0.2, max_backoff_s=1.0)
 
 
@@ -45,6 +39,7 @@ def stub_of(server_pid: int, model: str) -> int:
     raise AssertionError(f"no stub runs {model}")
 
 
+@pytest.mark.unit
 def test_stub_names_are_read_from_tritons_message() -> None:
     message = "in ensemble 'upscale_x2_fast', Stub process 'upscale_x2_fast_decode_0_0' is not healthy."
     assert broken_models(message) == [DECODE]
@@ -62,17 +57,19 @@ class _Refusing:
         raise self.error
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("error", "alive"), [(Overloaded("queue full"), True), (Unavailable("stub died"), False)])
 def test_a_busy_pipeline_is_alive_and_a_broken_one_is_not(error: LumaflowError, alive: bool) -> None:
-    info = PipelineInfo(PIPELINE, "photo", "", {}, {}, ("IMAGE", "OPTIONS"))
+    info = PipelineInfo(FAST_PIPELINE, "photo", "", {}, {}, ("IMAGE", "OPTIONS"))
     probe = probe_pipeline(_Refusing(error), info, timeout=5.0)  # type: ignore[arg-type]
     assert probe.ok is alive and type(error).__name__ in probe.error
 
 
+@pytest.mark.served
 def test_deep_health_finds_a_killed_stub_that_ready_misses_and_the_supervisor_reloads_it(
     model_repository: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with running_server(small_repository(model_repository, tmp_path / "r")) as server:
+    with running_server(small_repository(model_repository, tmp_path / "r"), deep_check_interval_s=0.0) as server:
         url = server.endpoints.grpc_url
         assert main(["health", "--deep", "--url", url]) == 0
         os.kill(stub_of(server.pid, DECODE), signal.SIGKILL)
@@ -82,87 +79,33 @@ def test_deep_health_finds_a_killed_stub_that_ready_misses_and_the_supervisor_re
         capsys.readouterr()
         assert main(["health", "--deep", "--url", url]) == 1
         report = capsys.readouterr().out
-        assert f"{PIPELINE}" in report and "FAILED" in report and "is not healthy" in report
+        assert f"{FAST_PIPELINE}" in report and "FAILED" in report and "is not healthy" in report
         # The stub is gone before the supervisor starts: only its probe requests can find the damage.
-        supervisor = Supervisor(server, deep_interval_s=0.0, say=lambda _: None)
+        supervisor = Supervisor(server, say=lambda _: None)
         supervisor.deep_check()
         assert [(repair.what, repair.target) for repair in supervisor.repairs] == [("reload", DECODE)]
         assert main(["health", "--deep", "--url", url]) == 0
 
 
-class Serve:
-    """`lumaflow serve` in a child process, its output lines collected with their arrival times."""
-
-    def __init__(self, argv: list[str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "lumaflow.cli", "serve", *argv],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[tuple[float, str]] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put((time.monotonic(), line.rstrip()))
-
-    def wait_for(self, fragment: str, timeout_s: float = 240.0) -> float:
-        """When a line containing ``fragment`` arrived."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                stamp, line = self.lines.get(timeout=0.5)
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    break
-                continue
-            self.seen.append(line)
-            if fragment in line:
-                return stamp
-        raise AssertionError(f"no line with {fragment!r}; got: {self.seen[-20:]}")
-
-    @classmethod
-    def small(cls, model_repository: Path, workdir: Path, token_file: Path, *flags: str) -> tuple[Serve, str]:
-        """``serve`` on the upscale_x2_fast models alone, on free loopback ports, with a token; and its gRPC URL."""
-        endpoints = free_endpoints()
-        serve = cls(
-            [
-                f"--model-repository={small_repository(model_repository, workdir / 'r')}",
-                f"--grpc-port={endpoints.grpc_port}",
-                f"--http-port={endpoints.http_port}",
-                f"--metrics-port={endpoints.metrics_port}",
-                f"--auth-token-file={token_file}",
-                *flags,
-            ]
-        )
-        return serve, endpoints.grpc_url
-
-    def triton_pid(self) -> int:
-        (pid,) = child_pids(self.process.pid)
-        return pid
-
-
 @pytest.fixture()
 def token_file(tmp_path: Path) -> Path:
     path = tmp_path / "token"
-    path.write_text(TOKEN)
+    path.write_text(SERVE_TOKEN)
     path.chmod(0o600)
     return path
 
 
 def _traffic(url: str, stop: threading.Event, outcomes: list[object]) -> None:
     payload = encode(astronaut()[:40, :56])
-    with LumaflowClient(url, token=TOKEN, retry=PATIENT, timeout=180) as client:
+    with LumaflowClient(url, token=SERVE_TOKEN, retry=PATIENT, timeout=180) as client:
         while not stop.is_set():
             try:
-                outcomes.append(client.enhance(payload, PIPELINE).image.size)
+                outcomes.append(client.enhance(payload, FAST_PIPELINE).image.size)
             except LumaflowError as error:
                 outcomes.append(error)
 
 
+@pytest.mark.served
 def test_serve_reloads_a_killed_stub_restarts_a_killed_server_and_loses_nothing(
     model_repository: Path, tmp_path: Path, token_file: Path
 ) -> None:
@@ -208,6 +151,7 @@ def test_serve_reloads_a_killed_stub_restarts_a_killed_server_and_loses_nothing(
             serve.process.wait(timeout=120)
 
 
+@pytest.mark.served
 def test_a_model_that_fails_to_load_stops_serving_unless_partial_is_allowed(
     model_repository: Path, tmp_path: Path
 ) -> None:
@@ -235,7 +179,7 @@ def test_a_model_that_fails_to_load_stops_serving_unless_partial_is_allowed(
         assert [model.name for model in server.missing] == ["broken"]
         running = stubs_with_prefix(server.shm_prefix)  # what the stop above looked for, found while it lives
         assert running and set(running) <= set(child_pids(server.pid))
-        assert server.entry_points == [PIPELINE]
+        assert server.entry_points == [FAST_PIPELINE]
         with LumaflowClient(server.endpoints.grpc_url) as client:
             assert client.health()[server.endpoints.grpc_url]["ready"]  # ready for what it serves
-            assert client.enhance(astronaut()[:32, :32], PIPELINE).image.size == (64, 64)
+            assert client.enhance(astronaut()[:32, :32], FAST_PIPELINE).image.size == (64, 64)

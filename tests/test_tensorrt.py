@@ -18,6 +18,7 @@ HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 NO_TENSORRT = "tensorrt is not importable here (no GPU, and PyPI's wheels download from NVIDIA's index)"
 
 
+@pytest.mark.unit
 def test_profiles_cover_every_bucket_within_the_pixel_budget() -> None:
     profiles = profiles_for(ESPCN_X2)
     assert len(profiles) == 3
@@ -33,6 +34,7 @@ def test_profiles_cover_every_bucket_within_the_pixel_budget() -> None:
     assert covered == set(ESPCN_X2.size_buckets.ladder)
 
 
+@pytest.mark.unit
 def test_the_plan_key_changes_with_every_ingredient() -> None:
     profiles = profiles_for(ESPCN_X2)
     base = plan_key("a" * 64, profiles, True, "10.5.0", "NVIDIA H100 80GB HBM3")
@@ -51,6 +53,7 @@ def _lumaflow(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.unit
 @pytest.mark.skipif(HAS_TENSORRT, reason="TensorRT is installed here, so the missing-TensorRT path cannot be shown")
 def test_without_tensorrt_the_build_says_so_in_one_line(tmp_path: Path) -> None:
     result = _lumaflow("build", "--engine", "tensorrt", f"--model-repository={tmp_path}")
@@ -61,11 +64,13 @@ def test_without_tensorrt_the_build_says_so_in_one_line(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.unit
 def test_tensorrt_never_overwrites_the_cpu_repository() -> None:
     result = _lumaflow("build", "--engine", "tensorrt", f"--model-repository={DEFAULT_REPOSITORY}")
     assert result.returncode == 1 and "pass --model-repository DIR for TensorRT" in result.stderr
 
 
+@pytest.mark.build
 @pytest.mark.skipif(not HAS_TENSORRT, reason=NO_TENSORRT)
 def test_a_tensorrt_plan_is_built_for_espcn_x2_and_reused(tmp_path: Path) -> None:
     result = _lumaflow(

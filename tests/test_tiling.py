@@ -10,9 +10,10 @@ from scipy import ndimage
 
 from lumaflow.ensemble.stages import STAGES
 from lumaflow.runtime import tiling
-from tests.photos import astronaut
+from tests.fixtures import astronaut
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("length", "tile", "context"), [(1000, 256, 16), (256, 256, 16), (300, 256, 32), (97, 256, 8)])
 def test_cores_cover_each_pixel_once_and_windows_fit(length: int, tile: int, context: int) -> None:
     spans = tiling.spans(length, tile, context)
@@ -27,6 +28,7 @@ def test_cores_cover_each_pixel_once_and_windows_fit(length: int, tile: int, con
     assert (owned == 1).all()
 
 
+@pytest.mark.unit
 def test_a_tile_too_small_for_its_context_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot carry"):
         tiling.spans(1000, 32, 16)
@@ -38,6 +40,7 @@ def upscale_local(pixels: np.ndarray) -> np.ndarray:
     return np.repeat(np.repeat(blurred, 2, axis=0), 2, axis=1)
 
 
+@pytest.mark.unit
 def test_tiled_equals_untiled_for_an_operator_inside_the_context() -> None:
     photo = astronaut()[:300, :450]
     context = 8
@@ -87,6 +90,7 @@ def receptive_radius(stage_name: str) -> float:
     return max(reach)
 
 
+@pytest.mark.build
 @pytest.mark.parametrize("stage_name", sorted(n for n, s in STAGES.items() if s.tiling and n not in WIDE_NETWORKS))
 def test_tile_context_covers_the_networks_receptive_field(stage_name: str) -> None:
     tiling_of = STAGES[stage_name].tiling

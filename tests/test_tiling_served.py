@@ -16,8 +16,9 @@ from lumaflow.build.evaluate import run_offline
 from lumaflow.ensemble.pipelines import PIPELINES
 from lumaflow.loadtest.stats import model_counts
 from lumaflow.runtime import tiling
-from tests.conftest import enhance, image_input
-from tests.photos import astronaut, decode, encode
+from tests.fixtures import astronaut, decode, encode, enhance, image_input
+
+pytestmark = pytest.mark.served
 
 
 @pytest.mark.parametrize(("pipeline", "minimum_db"), [("upscale_x2_fast", 45.0), ("denoise", 45.0)])
@@ -31,7 +32,7 @@ def test_tiled_output_agrees_with_untiled(client: grpcclient.InferenceServerClie
     stage = PIPELINES[pipeline].stages[0]
     assert stage.tiling is not None
     assert inferences - inferences_before == len(tiling.plan(380, 560, stage.tiling.tile, stage.tiling.context))
-    untiled = run_offline(PIPELINES[pipeline], data, options or {})  # the whole photo in one ONNX call
+    untiled = run_offline(PIPELINES[pipeline], data, options or {}, untiled=True)  # the whole photo in one call
     assert rgb_psnr(decode(served), untiled) >= minimum_db
 
 

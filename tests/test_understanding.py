@@ -25,8 +25,8 @@ from lumaflow.build.eval import rgb_psnr, upscale
 from lumaflow.build.export import export_onnx, verify_measures_onnx, verify_onnx
 from lumaflow.build.inpaint_data import eval_mask, hole_scores, inpaint
 from lumaflow.build.photos import eval_photos
-from lumaflow.build.recipes import LOW_LIGHT
 from lumaflow.build.registry import load_file, load_state_dict
+from lumaflow.build.restoration_evals import LOW_LIGHT
 from lumaflow.contract import ANALYSIS_FIELDS, ANALYSIS_SCALES
 from lumaflow.runtime.crops import CROP_SIDE, crops_at, grid_crops, grid_positions, tone, upscaled_crops
 from lumaflow.runtime.errors import InvalidInput
@@ -47,6 +47,7 @@ def _png(pixels: np.ndarray) -> bytes:
 # --- architectures ------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("outputs", [1, 7])
 def test_assessor_round_trips_through_the_registry(outputs: int) -> None:
     model = Assessor(outputs=outputs, widths=(8, 16, 24))
@@ -57,6 +58,7 @@ def test_assessor_round_trips_through_the_registry(outputs: int) -> None:
         assert torch.equal(descriptor.model(x), model.eval()(x))
 
 
+@pytest.mark.unit
 def test_inpainter_round_trips_and_never_touches_known_pixels() -> None:
     model = GatedInpainter(widths=(8, 12, 16))
     descriptor = load_state_dict(model.state_dict())
@@ -74,6 +76,7 @@ def test_inpainter_round_trips_and_never_touches_known_pixels() -> None:
     assert not torch.equal(out[~keep], pixels[~keep])
 
 
+@pytest.mark.build
 def test_analysis_and_quality_graphs_export_with_dynamic_sizes(tmp_path: Path) -> None:
     torch.manual_seed(0)
     samples = [
@@ -104,6 +107,7 @@ def test_analysis_and_quality_graphs_export_with_dynamic_sizes(tmp_path: Path) -
     assert np.allclose(rows[:, 4:].sum(axis=1), 1.0, atol=1e-5) and (rows[:, 1] <= 100).all()
 
 
+@pytest.mark.unit
 def test_photo_assessor_scores_each_photo_from_its_own_crops_only() -> None:
     torch.manual_seed(0)
     crop_model = Assessor(outputs=1, widths=(8, 16, 24)).eval()
@@ -122,6 +126,7 @@ def test_photo_assessor_scores_each_photo_from_its_own_crops_only() -> None:
     assert load_state_dict(crop_model.state_dict()).architecture == "Assessor"
 
 
+@pytest.mark.build
 def test_inpaint_graph_exports_with_two_inputs(tmp_path: Path) -> None:
     graph = InpaintGraph(GatedInpainter(widths=(8, 12, 16)))
     example = (torch.zeros(2, 32, 48, 3, dtype=torch.uint8), torch.zeros(2, 32, 48, 1, dtype=torch.uint8))
@@ -139,6 +144,7 @@ def test_inpaint_graph_exports_with_two_inputs(tmp_path: Path) -> None:
 # --- crops and masks ------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_crops_are_on_the_jpeg_grid_and_cover_the_photo(photos: dict[str, np.ndarray]) -> None:
     photo = photos["astronaut"]
     positions = grid_positions(*photo.shape[:2])
@@ -147,6 +153,7 @@ def test_crops_are_on_the_jpeg_grid_and_cover_the_photo(photos: dict[str, np.nda
     assert grid_crops(photo[:40, :50]).shape == (1, 40, 50, 3)  # under one crop: the photo itself
 
 
+@pytest.mark.unit
 def test_photo_quality_samples_are_a_photos_grid_of_crops_with_one_score(photos: dict[str, np.ndarray]) -> None:
     sampler = PhotoQualitySampler(list(photos.values()), 64, np.random.default_rng(0))
     crops, scores = sampler.batch(3)
@@ -160,6 +167,7 @@ def test_photo_quality_samples_are_a_photos_grid_of_crops_with_one_score(photos:
     )
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("scale", [1, 2, 4])
 def test_upscaled_crops_equal_crops_of_the_bicubic_upscale(photos: dict[str, np.ndarray], scale: int) -> None:
     photo = photos["coffee"]
@@ -170,6 +178,7 @@ def test_upscaled_crops_equal_crops_of_the_bicubic_upscale(photos: dict[str, np.
     assert float(diff.mean()) < 0.05 and int(diff.max()) <= 4  # the margin differs from the whole only at edges
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("radius", [0, 1, 3, 4, 13, 32])
 def test_mask_growth_is_a_square_dilation(radius: int) -> None:
     mask = np.random.default_rng(radius).random((120, 170)) > 0.998
@@ -177,6 +186,7 @@ def test_mask_growth_is_a_square_dilation(radius: int) -> None:
     assert np.array_equal(grow(mask, radius), expected)
 
 
+@pytest.mark.unit
 def test_a_masks_alpha_marks_the_hole_when_it_has_one_and_its_orientation_is_applied() -> None:
     rgba = np.zeros((30, 40, 4), dtype=np.uint8)
     rgba[..., :3] = 255  # white everywhere: only the alpha says where the strokes are
@@ -192,6 +202,7 @@ def test_a_masks_alpha_marks_the_hole_when_it_has_one_and_its_orientation_is_app
     assert upright.shape == (40, 30) and upright.sum() == 8 and upright[0:2, -4:].all()
 
 
+@pytest.mark.unit
 def test_mask_of_another_size_or_unreadable_is_refused() -> None:
     mask = np.zeros((30, 40), dtype=np.uint8)
     mask[5:10, 5:10] = 255
@@ -207,6 +218,7 @@ def test_mask_of_another_size_or_unreadable_is_refused() -> None:
 # --- the committed weights against the issue's acceptance (held-out photos) -------------------------------
 
 
+@pytest.mark.build
 def test_analysis_reads_noise_jpeg_and_tone_of_held_out_photos(photos: dict[str, np.ndarray]) -> None:
     graph = AnalysisGraph(load_file(str(WEIGHTS_DIR / "analysis.pt")).model, ANALYSIS_SCALES).eval()  # type: ignore[arg-type]
     sigma_errors, quality_errors, tones = [], [], []
@@ -225,6 +237,7 @@ def test_analysis_reads_noise_jpeg_and_tone_of_held_out_photos(photos: dict[str,
     assert float(np.mean(tones)) >= 0.8, tones  # 96 % over the 8 benchmark photos (docs/quality.md)
 
 
+@pytest.mark.build
 def test_inpainting_is_at_least_its_navier_stokes_fill(photos: dict[str, np.ndarray]) -> None:
     """What is served today: no worse than the classical fill the network corrects (within 0.1 dB)."""
     model = load_file(str(WEIGHTS_DIR / "inpaint.pt")).model
@@ -238,6 +251,7 @@ def test_inpainting_is_at_least_its_navier_stokes_fill(photos: dict[str, np.ndar
     assert np.mean(trained) > np.mean(fill) - 0.1, (trained, fill)
 
 
+@pytest.mark.build
 def test_quality_score_falls_with_every_degradation(photos: dict[str, np.ndarray]) -> None:
     graph = QualityGraph(load_file(str(WEIGHTS_DIR / "quality.pt")).model).eval()  # type: ignore[arg-type]
     for photo in photos.values():
@@ -248,12 +262,14 @@ def test_quality_score_falls_with_every_degradation(photos: dict[str, np.ndarray
         assert clean > max(noisy, blocky, blurred) + 10, (clean, noisy, blocky, blurred)
 
 
+@pytest.mark.build
 def test_quality_score_ranks_severity_better_than_brisque() -> None:
     """The issue's acceptance, recomputed from the committed weights: mean pooled Spearman rho over 8 photos."""
     figures = evaluate_quality(load_file(str(WEIGHTS_DIR / "quality.pt"))).as_dict()
     assert figures["mean_pooled_ours"] > figures["mean_pooled_brisque"], figures
 
 
+@pytest.mark.build
 def test_low_light_beats_autocontrast_and_the_best_gamma(photos: dict[str, np.ndarray]) -> None:
     model = load_file(str(WEIGHTS_DIR / "low_light.pt")).model
     ours, contrast, gamma = [], [], []
@@ -283,11 +299,13 @@ def hole_scores_of_each(photos: dict[str, np.ndarray]) -> dict[str, list[tuple[f
     return _hole_scores_of_each(photos)
 
 
+@pytest.mark.build
 def test_inpainting_beats_opencv_psnr_inside_the_hole(hole_scores_of_each: dict) -> None:
     psnr = {method: np.mean([p for p, _ in scores]) for method, scores in hole_scores_of_each.items()}
     assert psnr["ours"] > max(psnr["telea"], psnr["ns"]), psnr
 
 
+@pytest.mark.build
 def test_inpainting_beats_opencv_ssim_inside_the_hole(hole_scores_of_each: dict) -> None:
     ssim = {method: np.mean([q for _, q in scores]) for method, scores in hole_scores_of_each.items()}
     assert ssim["ours"] > max(ssim["telea"], ssim["ns"]), ssim

@@ -12,11 +12,12 @@ from tritonclient.utils import InferenceServerException
 from lumaflow.build import degrade
 from lumaflow.build.eval import rgb_psnr
 from lumaflow.build.inpaint_data import hole_scores
-from lumaflow.build.recipes import LOW_LIGHT
+from lumaflow.build.restoration_evals import LOW_LIGHT
 from lumaflow.client.protocol import photo_inputs
 from lumaflow.loadtest.stats import model_counts
-from tests.conftest import enhance
-from tests.photos import astronaut, decode, encode, sporco_photo
+from tests.fixtures import astronaut, decode, encode, enhance, sporco_photo
+
+pytestmark = pytest.mark.served
 
 
 def _inpaint(

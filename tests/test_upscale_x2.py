@@ -14,8 +14,9 @@ from tritonclient.utils import InferenceServerException
 import lumaflow
 from lumaflow.build.eval import bicubic_x2, downscale_x2, y_psnr
 from lumaflow.loadtest.stats import model_counts
-from tests.conftest import enhance
-from tests.photos import astronaut, decode, encode, sporco_photo
+from tests.fixtures import astronaut, decode, encode, enhance, sporco_photo
+
+pytestmark = pytest.mark.served
 
 INFO_KEYS = {"pipeline", "input", "output", "stages", "timings_ms", "models", "version"}
 

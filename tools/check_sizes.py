@@ -3,7 +3,8 @@
 The Structure issue's bounds. Declarations (``ensemble/``: one long table of stages and pipelines)
 and tests are exempt, and so is an argparse table (a function that is mostly ``add_argument`` and
 ``add_parser`` calls): its length is its list of options, not logic. Run as
-``python tools/check_sizes.py [ROOT]``; exit status 1 when anything is over.
+``python tools/check_sizes.py [ROOT]``; exit status 1 when anything is over. The files are those
+``tools/check_imports.py`` walks (``tools/source_files.py``: no environments, caches or artefacts).
 """
 
 from __future__ import annotations
@@ -12,21 +13,17 @@ import ast
 import sys
 from pathlib import Path
 
+from source_files import walk_python_files
+
 MAX_FILE_LINES = 450
 MAX_FUNCTION_LINES = 80
 EXEMPT_FOLDERS = ("ensemble", "tests")
-SKIPPED_PARTS = {".venv", ".git", "__pycache__", "node_modules", ".setuptools-build", ".mypy_cache", ".ruff_cache"}
 ARGPARSE_CALLS = {"add_argument", "add_parser", "add_subparsers", "set_defaults", "add_mutually_exclusive_group"}
 ARGPARSE_SHARE = 0.5  # of a function's statements, for it to count as an argparse table
 
 
 def _python_files(root: Path) -> list[Path]:
-    return sorted(
-        path
-        for path in root.rglob("*.py")
-        if not SKIPPED_PARTS.intersection(path.relative_to(root).parts)
-        and path.relative_to(root).parts[0] not in EXEMPT_FOLDERS
-    )
+    return [root / path for path in walk_python_files(root) if path.parts[0] not in EXEMPT_FOLDERS]
 
 
 def _is_argparse_table(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

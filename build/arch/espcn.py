@@ -47,12 +47,6 @@ class ESPCN(nn.Module):
         if num_body < 1:
             raise ValueError("num_body must be >= 1")
         self.scale = scale
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.features = features
-        self.mid_features = mid_features
-        self.num_body = num_body
-        self.leaky = leaky
 
         self.head = nn.Conv2d(in_channels, features, 5, padding=2)
         widths = [features] * num_body + [mid_features]

@@ -47,10 +47,6 @@ class FFDNet(nn.Module):
         super().__init__()
         if num_convs < 2:
             raise ValueError("num_convs counts the head and the tail, so it must be >= 2")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.features = features
-        self.num_convs = num_convs
 
         self.unshuffle = nn.PixelUnshuffle(SCALE)
         self.head = nn.Conv2d(in_channels * SCALE * SCALE + 1, features, 3, padding=1)

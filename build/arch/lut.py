@@ -165,35 +165,19 @@ class LooksGraph(nn.Module):
 
 def export_looks_onnx(graph: LooksGraph, path: str | os.PathLike[str], names: Sequence[str], output_name: str) -> None:
     """Export with dynamic batch, height and width; TEMPLATE and STRENGTH share the batch axis."""
-    import warnings
-
     if len(names) != 3:
         raise ValueError(f"the looks graph takes PIXELS, TEMPLATE and STRENGTH, not {list(names)}")
 
-    from lumaflow.build.export import DEFAULT_OPSET, _quiet_exporter, save_program
+    from lumaflow.build.export import export_program, image_axes
 
-    dim = torch.export.Dim
-    batch = dim("batch", min=1, max=1024)
-    height, width = dim("height", min=1, max=16384), dim("width", min=1, max=16384)
+    batch, height, width = image_axes()
     example = (
         torch.zeros(2, 32, 48, 3, dtype=torch.uint8),
         torch.tensor([[0], [1]], dtype=torch.int32),
         torch.ones(2, 1, dtype=torch.float32),
     )
     dynamic = ({0: batch, 1: height, 2: width}, {0: batch}, {0: batch})
-    with _quiet_exporter(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"# The axis name", category=UserWarning)
-        program = torch.onnx.export(
-            graph.eval(),
-            example,
-            dynamo=True,
-            dynamic_shapes=dynamic,
-            input_names=list(names),
-            output_names=[output_name],
-            opset_version=DEFAULT_OPSET,
-            verbose=False,
-        )
-    save_program(program, path)
+    export_program(graph, path, example, dynamic, names, output_name)
 
 
 def looknet_hyperparameters(state: Mapping[str, torch.Tensor]) -> dict[str, int] | None:

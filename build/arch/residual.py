@@ -69,8 +69,6 @@ class ResidualRestorer(nn.Module):
         if (global_context or curve_steps or range_statistics) and channels != 3:
             raise ValueError("image statistics are defined for RGB (3 channels)")
         self.channels = channels
-        self.features = features
-        self.num_blocks = num_blocks
         self.global_context = global_context
         self.curve_steps = curve_steps
         self.factor = factor

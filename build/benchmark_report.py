@@ -1,0 +1,138 @@
+"""The report of ``lumaflow eval`` (build/evaluate.py): per-level means and gains, CPU time, the acceptance
+targets, report.md, and the picture strips (degraded input, classical reference, ours, original).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Mapping, Sequence
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+
+from lumaflow.build.benchmark_tasks import Level, Task
+
+THREADS = 2  # each stage's own (StageParams.intra_op_threads); all are 2 today
+STRIP_SIDE = 128
+
+
+def strip(panels: Sequence[np.ndarray], side: int = STRIP_SIDE, gap: int = 4) -> np.ndarray:
+    """The same centre window of each panel (all at output size), side by side with white gaps."""
+    height, width = panels[0].shape[:2]
+    ch, cw = min(side, height), min(side, width)
+    top, left = (height - ch) // 2, (width - cw) // 2
+    crops = [panel[top : top + ch, left : left + cw] for panel in panels]
+    white = np.full((ch, gap, 3), 255, dtype=np.uint8)
+    parts: list[np.ndarray] = []
+    for crop in crops:
+        parts.extend((crop, white))
+    return np.concatenate(parts[:-1], axis=1)
+
+
+def machine_info(mode: str) -> dict[str, Any]:
+    return {
+        "cpu_count": os.cpu_count(),
+        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "onnxruntime": version("onnxruntime"),
+        "threads": THREADS,
+        "timing": "wall time of the ONNX Runtime calls" if mode == "offline" else "wall time of the gRPC request",
+    }
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+def summarise(task: Task, level: Level, per_method: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    reference = _mean([p["psnr"] for p in per_method[task.reference].values()])
+    methods = {}
+    for method, photos in per_method.items():
+        if not photos:
+            continue  # an offline-only comparison in --url mode
+        mean_psnr = _mean([p["psnr"] for p in photos.values()])
+        mean: dict[str, float] = {
+            "psnr": mean_psnr,
+            "ssim": _mean([p["ssim"] for p in photos.values()]),
+            "gain_db": mean_psnr - reference,
+        }
+        if any("seconds" in p for p in photos.values()):
+            seconds = sum(p["seconds"] for p in photos.values())
+            megapixels = sum(p["output_megapixels"] for p in photos.values())
+            mean["s_per_megapixel"] = seconds / megapixels
+        if any("estimated_sigma" in p for p in photos.values()):
+            mean["estimated_sigma"] = _mean([p["estimated_sigma"] for p in photos.values()])
+        methods[method] = {"mean": mean, "photos": photos}
+    return {"value": level.value, "methods": methods}
+
+
+def cpu_per_megapixel(task: Task, summary: dict[str, Any]) -> dict[str, float]:
+    """Seconds per output megapixel of each pipeline over all the task's levels and photos."""
+    cpu = {}
+    for ours in task.ours:
+        levels = [level for level in summary["levels"].values() if ours.label in level["methods"]]
+        photos = [p for level in levels for p in level["methods"][ours.label]["photos"].values()]
+        if not photos:
+            continue
+        cpu[ours.label] = sum(p["seconds"] for p in photos) / sum(p["output_megapixels"] for p in photos)
+    return cpu
+
+
+def targets(tasks: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The acceptance targets whose task ran: x2 gain over bicubic, denoise σ25 gain over NLM."""
+    checks = [("x2", "x2", "upscale_x2", 2.3), ("denoise", "sigma25", "denoise", 1.0)]
+    targets = []
+    for task, level, method, required in checks:
+        if task in tasks and level in tasks[task]["levels"]:
+            gain = tasks[task]["levels"][level]["methods"][method]["mean"]["gain_db"]
+            reference = tasks[task]["reference"]
+            targets.append(
+                {
+                    "target": f"{method} {level} >= {reference} + {required} dB",
+                    "gain_db": round(gain, 3),
+                    "required_db": required,
+                    "met": bool(gain >= required),
+                }
+            )
+    return targets
+
+
+def markdown(report: Mapping[str, Any]) -> str:
+    machine = report["machine"]
+    settings = report["settings"]
+    lines = [
+        f"# lumaflow eval ({report['mode']})",
+        "",
+        f"Machine: {machine['cpu_count']} CPUs, {machine['platform']}, {machine['processor']}, "
+        f"ONNX Runtime {machine['onnxruntime']}, {machine['threads']} threads; CPU time is "
+        f"{machine['timing']}, per megapixel of output.",
+        f"Photos ({len(settings['photos'])}): {', '.join(settings['photos'])}; "
+        f"centre crop {settings.get('crop') or 'none'}, to a multiple of 4. "
+        "Cells: mean PSNR dB / SSIM (gain in dB over the classical reference).",
+    ]
+    for name, task in report["tasks"].items():
+        levels = task["levels"]
+        methods = list(next(iter(levels.values()))["methods"])
+        lines += ["", f"## {name}: {task['metric']}; gain over {task['reference']}", ""]
+        lines.append("| method | " + " | ".join(levels) + " | CPU s/MP |")
+        lines.append("| --- |" + " --- |" * (len(levels) + 1))
+        for method in methods:
+            cells = []
+            for level in levels.values():
+                mean = level["methods"][method]["mean"]
+                cell = f"{mean['psnr']:.2f} / {mean['ssim']:.4f} ({mean['gain_db']:+.2f})"
+                if "estimated_sigma" in mean:
+                    cell += f" σ̂ {mean['estimated_sigma']:.1f}"
+                cells.append(cell)
+            cpu = task["cpu_s_per_megapixel"].get(method)
+            lines.append(f"| {method} | " + " | ".join(cells) + f" | {'' if cpu is None else f'{cpu:.2f}'} |")
+    if report["targets"]:
+        lines += ["", "## Targets", ""]
+        for target in report["targets"]:
+            verdict = "met" if target["met"] else "NOT met"
+            lines.append(f"- {target['target']}: gain {target['gain_db']:+.2f} dB, {verdict}")
+    return "\n".join(lines) + "\n"
