@@ -46,8 +46,12 @@ UNPREFIXED_FATAL = re.compile(
     r"(error: |terminate called|what\(\): |Signal \(\d+\) received|Segmentation fault|Fatal glibc error"
     r"|\*\*\* |\S*tritonserver: (unrecognized|invalid|unknown) option|.*Assertion .* failed|Check failed)"
 )
-# E lines tritonserver 2.51 prints on every start without a CUDA driver: never the reason a start failed.
-HARMLESS_ERRORS = ("CudaDriverHelper has not been initialized.",)
+# E lines tritonserver 2.51 prints on every start without a CUDA driver (the second once per ensemble; found by
+# 20 cold starts of the full repository): never the reason a start failed.
+HARMLESS_ERRORS = (
+    re.compile(r"CudaDriverHelper has not been initialized\."),
+    re.compile(r"unable to create stream for \S+: CUDA driver version is insufficient for CUDA runtime version"),
+)
 
 
 @dataclass(frozen=True)
@@ -375,7 +379,7 @@ def error_line(log: str) -> str | None:
         if match is not None:
             if match["severity"] in "EF":
                 message = _unquote(match["message"])
-                if message.strip() and message.strip() not in HARMLESS_ERRORS:
+                if message.strip() and not any(harmless.fullmatch(message.strip()) for harmless in HARMLESS_ERRORS):
                     return one_line(message)
         elif UNPREFIXED_FATAL.match(line):
             following = next((later for later in lines[number + 1 :] if later), "")

@@ -131,6 +131,8 @@ START = f"""{PINNED}
 I1203 20:26:06.508997 11004 cuda_memory_manager.cc:117] "CUDA memory pool disabled"
 E1203 20:26:06.509047 11004 server.cc:241] "CudaDriverHelper has not been initialized."
 I1203 20:26:06.509165 11004 metrics.cc:770] "Collecting CPU metrics"
+E1203 20:38:45.907053 21717 ensemble_scheduler.cc:1468] "unable to create stream for camera_x1: CUDA driver \
+version is insufficient for CUDA runtime version"
 I1203 20:26:06.509453 11004 tritonserver.cc:2598]
 +----------------------------------+------------------------------------------+
 | Option                           | Value                                    |
@@ -190,6 +192,7 @@ def test_the_first_error_line_is_tritons_own_and_never_a_warning(log: str, expec
     else:
         assert found is not None and found.startswith(expected), found
         assert "\n" not in found and "pinned" not in found and "CudaDriverHelper" not in found
+        assert "unable to create stream" not in found
 
 
 @pytest.mark.unit
