@@ -27,9 +27,9 @@ from lumaflow import contract
 from lumaflow.ensemble.config import ModelConfig
 from lumaflow.ensemble.options import options_schema
 from lumaflow.ensemble.pipelines import Pipeline
-from lumaflow.ensemble.render import decode_config, pipeline_card, stage_config, tiler_config
+from lumaflow.ensemble.render import decode_config, pipeline_card, router_params, stage_config, tiler_config
 from lumaflow.ensemble.stages import ANALYSIS, QUALITY, STAGES, Stage, stage_serving
-from lumaflow.params import DecodeParams, RouterParams, StageParams, TilerParams
+from lumaflow.params import DecodeParams, StageParams, TilerParams
 from lumaflow.runtime.crops import grid_crops, summarise_analysis
 from lumaflow.runtime.decoding import Decoder, decode_request
 from lumaflow.runtime.encoding import encode_result, served_cards
@@ -135,8 +135,7 @@ class OfflineServer:
         decoded = decode_request(decoder, image, json.dumps(options).encode(), mask, self.analyse)
         pixels, meta = decoded.pixels, decoded.meta
         if pipeline.router is not None:
-            assert isinstance(pipeline.router.params, RouterParams)
-            routes = pipeline.router.params.routes
+            routes = router_params(pipeline.router).routes
 
             async def call(role: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
                 return await self.call(routes[role].model, inputs)

@@ -163,8 +163,14 @@ def _networked(pipeline: Pipeline) -> list[Stage]:
     """The neural stages a pipeline can run: its steps, or every stage its router may call."""
     if pipeline.router is None:
         return [stage for stage in pipeline.stages if stage.network]
-    assert isinstance(pipeline.router.params, RouterParams)
-    return [stage_serving(route.stage) for route in pipeline.router.params.routes.values()]
+    return [stage_serving(route.stage) for route in router_params(pipeline.router).routes.values()]
+
+
+def router_params(router: Stage) -> RouterParams:
+    """A router stage's routes; a router declared without them is a declaration error."""
+    if not isinstance(router.params, RouterParams):
+        raise ValueError(f"router {router.name!r} declares no RouterParams")
+    return router.params
 
 
 def pipeline_card(pipeline: Pipeline) -> PipelineCard:
@@ -187,7 +193,8 @@ def pipeline_card(pipeline: Pipeline) -> PipelineCard:
 
 def tiler_config(stage: Stage) -> ModelConfig:
     """``<stage>_tiles``: the stage's inputs and outputs, tiles sent on to the stage by BLS."""
-    assert stage.tiling is not None
+    if stage.tiling is None:
+        raise ValueError(f"stage {stage.name!r} is not tiled: it has no tiler")
     params = TilerParams(
         stage=stage.name,
         scale=stage.scale,

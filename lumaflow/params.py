@@ -107,7 +107,8 @@ class ModelParams:
 
     def to_parameters(self) -> dict[str, str]:
         """Every field as a string, for ``ModelConfig.parameters``."""
-        assert dataclasses.is_dataclass(self)
+        if not dataclasses.is_dataclass(self):
+            raise TypeError(f"{type(self).__name__} must be a dataclass to render its parameters")
         return {item.name: _encode(getattr(self, item.name)) for item in dataclasses.fields(self)}
 
     @classmethod
