@@ -40,14 +40,6 @@ TEMPLATES: tuple[Look, ...] = (
 TEMPLATE_NAMES: tuple[str, ...] = tuple(look.name for look in TEMPLATES)
 
 
-def template_index(name: str) -> int:
-    """The TEMPLATE value of a look; KeyError names the known looks."""
-    try:
-        return TEMPLATE_NAMES.index(name)
-    except ValueError:
-        raise KeyError(f"unknown template {name!r}; known: {', '.join(TEMPLATE_NAMES)}") from None
-
-
 def listing(looks: tuple[Look, ...], thumbnails: Path = THUMBNAILS) -> list[dict[str, Any]]:
     """What a pipeline's config lists for clients: each look's name, description and thumbnail (a data URL)."""
     entries = []

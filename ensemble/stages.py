@@ -498,7 +498,6 @@ ROUTED_STAGES: dict[str, Stage] = {
     "inpaint": INPAINT,
     "colorize": COLORIZE,
 }
-PHOTO_ROUTES = {role: stage.tiler_name for role, stage in ROUTED_STAGES.items()}
 
 PHOTO_ROUTE = Stage(
     name="photo_route",
