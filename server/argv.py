@@ -6,11 +6,14 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lumaflow.ensemble.stages import PHOTO_COMPUTE, PHOTO_COMPUTE_COUNT
 
 from .distribution import TritonDistribution
-from .endpoints import Endpoints
+
+if TYPE_CHECKING:
+    from .options import ServerOptions
 
 TOKEN_KEY = "lumaflow-token"
 ADMIN_KEY = "lumaflow-admin"
@@ -46,37 +49,31 @@ def access_argv(token: str | None, admin_token: str | None, tls: ServerTLS | Non
 
 
 def server_argv(
-    binary: Path,
+    options: ServerOptions,
     *,
-    model_repository: Path | str,
+    binary: Path,
     backend_directory: Path,
-    endpoints: Endpoints,
     shm_prefix: str,
-    exit_timeout_s: int,
-    log_verbose: int = 0,
-    response_cache_mb: int = 0,
-    cache_directory: Path | None = None,
-    token: str | None = None,
     admin_token: str | None = None,
-    tls: ServerTLS | None = None,
-    strict_readiness: bool = True,
-    rate_limit: bool = True,
-    gpu_metrics: bool = False,
+    cache_directory: Path | None = None,
 ) -> list[str]:
-    """The tritonserver command line; ``response_cache_mb`` > 0 turns on the pipelines' response cache.
+    """The tritonserver command line for ``options``, plus what belongs to one process: its binary, backends,
+    shared-memory prefix and the supervisor's admin token. ``response_cache_mb`` > 0 turns on the pipelines'
+    response cache.
 
-    ``rate_limit`` turns on Triton's rate limiter, which the stages' ``rate_limiter`` blocks then steer:
-    one global ``photo_compute`` (``ensemble.stages.PHOTO_COMPUTE``) lets one photo network run at a
-    time, and camera stages need none of it, so a photo flood cannot take the cores a camera needs.
+    Triton's rate limiter is always on: the stages' ``rate_limiter`` blocks steer it. One global
+    ``photo_compute`` (``ensemble.stages.PHOTO_COMPUTE``) lets one photo network run at a time, and camera
+    stages need none of it, so a photo flood cannot take the cores a camera needs.
     """
+    endpoints = options.endpoints
     cache = []
-    if response_cache_mb > 0:
-        cache.append(f"--cache-config=local,size={response_cache_mb * 1024 * 1024}")
+    if options.response_cache_mb > 0:
+        cache.append(f"--cache-config=local,size={options.response_cache_mb * 1024 * 1024}")
         if cache_directory is not None:
             cache.append(f"--cache-directory={cache_directory}")
     return [
         str(binary),
-        f"--model-repository={model_repository}",
+        f"--model-repository={options.model_repository}",
         f"--backend-directory={backend_directory}",
         f"--grpc-address={endpoints.host}",
         f"--grpc-port={endpoints.grpc_port}",
@@ -84,7 +81,7 @@ def server_argv(
         f"--http-port={endpoints.http_port}",
         f"--metrics-address={endpoints.metrics_host}",
         f"--metrics-port={endpoints.metrics_port}",
-        f"--allow-gpu-metrics={str(gpu_metrics).lower()}",
+        f"--allow-gpu-metrics={str(options.gpu_metrics).lower()}",
         # p50/p90/p99 per model as Prometheus summaries (the Grafana dashboard's latency panels).
         "--metrics-config=summary_latencies=true",
         # Explicit control, every model loaded at start: shutdown can then unload the pipelines
@@ -93,20 +90,17 @@ def server_argv(
         "--load-model=*",
         # Load every model, then let us read the repository index for the ones that failed.
         "--exit-on-error=false",
-        f"--strict-readiness={str(strict_readiness).lower()}",
-        f"--exit-timeout-secs={exit_timeout_s}",
+        f"--strict-readiness={str(not options.allow_partial).lower()}",
+        f"--exit-timeout-secs={options.exit_timeout_s}",
         # Unique shared-memory names, so several servers on one machine do not collide.
         f"--backend-config=python,shm-region-prefix-name={shm_prefix}",
         "--backend-config=python,shm-default-byte-size=16777216",
         "--backend-config=python,shm-growth-byte-size=16777216",
-        f"--log-verbose={log_verbose}",
+        f"--log-verbose={options.log_verbose}",
         *cache,
-        *access_argv(token, admin_token, tls),
-        *(
-            ["--rate-limit=execution_count", f"--rate-limit-resource={PHOTO_COMPUTE}:{PHOTO_COMPUTE_COUNT}"]
-            if rate_limit
-            else []
-        ),
+        *access_argv(options.token, admin_token, options.tls),
+        "--rate-limit=execution_count",
+        f"--rate-limit-resource={PHOTO_COMPUTE}:{PHOTO_COMPUTE_COUNT}",
     ]
 
 

@@ -110,22 +110,13 @@ class TritonServer:
         return self.process.pid
 
     def argv(self) -> list[str]:
-        options = self.options
         return server_argv(
-            self.distribution.binary,
-            model_repository=options.model_repository,
+            self.options,
+            binary=self.distribution.binary,
             backend_directory=self.distribution.backend_directory(self.workdir),
-            endpoints=options.endpoints,
             shm_prefix=self.shm_prefix,
-            exit_timeout_s=options.exit_timeout_s,
-            log_verbose=options.log_verbose,
-            response_cache_mb=options.response_cache_mb,
-            cache_directory=self.distribution.caches,
-            token=options.token,
             admin_token=self.admin_token,
-            tls=options.tls,
-            strict_readiness=not options.allow_partial,
-            gpu_metrics=options.gpu_metrics,
+            cache_directory=self.distribution.caches,
         )
 
     def start(self) -> None:

@@ -19,13 +19,14 @@ from lumaflow.server.process import KEPT_LOGS, LOG_DIR_VARIABLE, TritonServer, e
 
 @pytest.mark.unit
 def test_argv_is_exactly_what_triton_needs() -> None:
+    options = ServerOptions(
+        Path("/srv/models"), endpoints=Endpoints(host="0.0.0.0", grpc_port=9001, http_port=9000, metrics_port=9002)
+    )
     argv = server_argv(
-        Path("/opt/triton/bin/tritonserver"),
-        model_repository=Path("/srv/models"),
+        options,
+        binary=Path("/opt/triton/bin/tritonserver"),
         backend_directory=Path("/tmp/w/backends"),
-        endpoints=Endpoints(host="0.0.0.0", grpc_port=9001, http_port=9000, metrics_port=9002),
         shm_prefix="lumaflow42_x_",
-        exit_timeout_s=30,
     )
     assert argv == [
         "/opt/triton/bin/tritonserver",

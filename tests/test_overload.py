@@ -31,7 +31,7 @@ from lumaflow.client.errors import from_triton
 from lumaflow.client.protocol import photo_inputs
 from lumaflow.ensemble.stages import CAMERA_X2, ESPCN_X2, PHOTO_COMPUTE, PHOTO_COMPUTE_COUNT, STAGES
 from lumaflow.server.argv import server_argv
-from lumaflow.server.endpoints import Endpoints
+from lumaflow.server.options import ServerOptions
 from lumaflow.server.process import TritonServer, running_server
 from tests.fixtures import FAST_MODELS, astronaut, encode
 
@@ -79,12 +79,7 @@ def test_every_photo_network_needs_photo_compute_and_camera_stages_do_not(model_
         else:
             assert resources == {(PHOTO_COMPUTE, 1, True)} and group.rate_limiter.priority == 2, stage.name
     argv = server_argv(
-        Path("tritonserver"),
-        model_repository=Path("/m"),
-        backend_directory=Path("/b"),
-        endpoints=Endpoints(),
-        shm_prefix="x",
-        exit_timeout_s=1,
+        ServerOptions(Path("/m")), binary=Path("tritonserver"), backend_directory=Path("/b"), shm_prefix="x"
     )
     assert argv[-2:] == ["--rate-limit=execution_count", f"--rate-limit-resource={PHOTO_COMPUTE}:{PHOTO_COMPUTE_COUNT}"]
     assert PHOTO_COMPUTE_COUNT == 1 and CAMERA_X2.instances.rate_limiter is not None
