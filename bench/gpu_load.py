@@ -26,23 +26,7 @@ from lumaflow.client.shm import FrameSlots
 from lumaflow.ensemble.stages import Stage
 from lumaflow.loadtest.photos import failure_reason
 from lumaflow.loadtest.report import percentile_ms, stage_times
-from lumaflow.loadtest.stats import statistics_snapshot
-
-BatchStats = dict[int, dict[str, int]]  # batch size -> executions and ns in compute_input/infer/output
-
-
-def batch_snapshot(client: grpcclient.InferenceServerClient, model: str) -> BatchStats:
-    """Triton's per-batch-size execution counters of ``model`` so far."""
-    stats = client.get_inference_statistics(model, as_json=True)["model_stats"][0]
-    rows: BatchStats = {}
-    for row in stats.get("batch_stats", []):
-        infer = row.get("compute_infer", {})
-        rows[int(row["batch_size"])] = {
-            "executions": int(infer.get("count", 0)),
-            **{f"{phase}_ns": int(row.get(phase, {}).get("ns", 0)) for phase in ("compute_input", "compute_infer")},
-            "compute_output_ns": int(row.get("compute_output", {}).get("ns", 0)),
-        }
-    return rows
+from lumaflow.loadtest.stats import BatchStats, batch_snapshot, statistics_snapshot
 
 
 def batch_delta(before: BatchStats, after: BatchStats) -> BatchStats:

@@ -30,3 +30,19 @@ def statistics_snapshot(client: grpcclient.InferenceServerClient) -> dict[str, d
         stats["name"]: _counters(stats)
         for stats in client.get_inference_statistics(as_json=True).get("model_stats", [])
     }
+
+
+BatchStats = dict[int, dict[str, int]]  # batch size -> executions and ns in compute_input/infer/output
+
+
+def batch_snapshot(client: grpcclient.InferenceServerClient, model: str) -> BatchStats:
+    """Triton's per-batch-size counters of ``model`` so far: executions, and ns in compute_input/infer/output."""
+    stats = client.get_inference_statistics(model, as_json=True)["model_stats"][0]
+    rows: BatchStats = {}
+    for row in stats.get("batch_stats", []):
+        infer = row.get("compute_infer", {})
+        rows[int(row["batch_size"])] = {
+            "executions": int(infer.get("count", 0)),
+            **{f"{phase}_ns": int(row.get(phase, {}).get("ns", 0)) for phase in PHASES[1:]},  # no queue per batch
+        }
+    return rows
