@@ -69,6 +69,8 @@ class OfflineServer:
         self.repository = repository
         self.untiled = untiled
         self._stages: dict[str, tuple[StageSpec, Engine]] = {}
+        self._tilers: dict[str, TilerParams] = {}
+        self._pipelines: dict[Pipeline, tuple[Decoder, dict[str, Any]]] = {}
         self._timed = 0.0
 
     def stage(self, stage: Stage) -> tuple[StageSpec, Engine]:
@@ -107,7 +109,9 @@ class OfflineServer:
         stage = stage_serving(model, STAGES)
         if model == stage.name:
             return self.run_stage(stage, inputs, timed=model != ANALYSIS.name)
-        params = TilerParams.from_model_config(triton_json(tiler_config(stage)))
+        if stage.name not in self._tilers:
+            self._tilers[stage.name] = TilerParams.from_model_config(triton_json(tiler_config(stage)))
+        params = self._tilers[stage.name]
         pixels_name, *side_names = (tensor.name for tensor in stage.inputs)
         if self.untiled:  # one tile as large as the photo: the tiler's prefill, then the whole photo in one call
             params = replace(params, tile=max(inputs[pixels_name].shape[1:3]))
@@ -119,6 +123,16 @@ class OfflineServer:
         channels = stage.outputs[0].dims[-1]
         return await tile_and_run(params, inputs[pixels_name], side, channels, infer)
 
+    def prepared(self, pipeline: Pipeline) -> tuple[Decoder, dict[str, Any]]:
+        """What the pipeline's decode and encode build once in ``initialize``: its decoder, and its card as served."""
+        if pipeline not in self._pipelines:
+            schema = options_schema(pipeline.name, pipeline.options, pipeline.presets)
+            params = DecodeParams.from_model_config(triton_json(decode_config(pipeline)))
+            decoder = Decoder.create(params, schema, tuple(tensor.name for tensor in pipeline.side_inputs))
+            card = served_cards({pipeline.name: pipeline_card(pipeline)}, self.repository)[pipeline.name]
+            self._pipelines[pipeline] = (decoder, card)
+        return self._pipelines[pipeline]
+
     def run(
         self, pipeline: Pipeline, image: bytes, options: Mapping[str, Any] | None = None, mask: bytes | None = None
     ) -> OfflineResult:
@@ -129,9 +143,7 @@ class OfflineServer:
         self, pipeline: Pipeline, image: bytes, options: dict[str, Any], mask: bytes | None
     ) -> OfflineResult:
         self._timed = 0.0
-        schema = options_schema(pipeline.name, pipeline.options, pipeline.presets)
-        params = DecodeParams.from_model_config(triton_json(decode_config(pipeline)))
-        decoder = Decoder.create(params, schema, tuple(tensor.name for tensor in pipeline.side_inputs))
+        decoder, card = self.prepared(pipeline)
         decoded = decode_request(decoder, image, json.dumps(options).encode(), mask, self.analyse)
         pixels, meta = decoded.pixels, decoded.meta
         if pipeline.router is not None:
@@ -148,7 +160,6 @@ class OfflineServer:
         stage_seconds = self._timed
         score = lambda crop_sets: self.run_stage(QUALITY, {contract.CROPS.name: crop_sets}, timed=False)  # noqa: E731
         meta = quality_check(decoded.pixels, pixels, meta, score)
-        card = served_cards({pipeline.name: pipeline_card(pipeline)}, self.repository)[pipeline.name]
         encoded, info = encode_result(pixels, decoded.alpha, meta, card, time.monotonic_ns())
         with Image.open(io.BytesIO(encoded)) as result:
             decoded_result = np.asarray(result.convert("RGB"), dtype=np.uint8)
