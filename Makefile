@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: serve test lint bench
+.PHONY: serve test lint bench photos
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ $(VENV)/.test-installed: $(VENV)/.serve-installed
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq plasma-workspace-wallpapers
 
+# The photo sets' other Debian packages (lumaflow.build.photo_sets): lomiri's and MATE's photographic wallpapers,
+# OpenCV's sample photos. `lumaflow eval` and the quality tests read them.
+/usr/share/doc/opencv-doc/examples/data/messi5.jpg:
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+		lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds opencv-doc
+
+photos: /usr/share/wallpapers/Altai /usr/share/doc/opencv-doc/examples/data/messi5.jpg
+
 # Headless Chromium for the test that screenshots the before/after slider page `lumaflow enhance --compare` writes.
 /usr/bin/chromium:
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -45,7 +54,7 @@ serve: $(VENV)/.serve-installed
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libb64-0d
 
-test: lint /usr/share/wallpapers/Altai /usr/bin/chromium /usr/lib/x86_64-linux-gnu/libb64.so.0d
+test: lint photos /usr/bin/chromium /usr/lib/x86_64-linux-gnu/libb64.so.0d
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed

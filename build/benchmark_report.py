@@ -48,18 +48,37 @@ def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+BOOTSTRAP_RESAMPLES = 10_000
+
+
+def bootstrap_interval(values: Sequence[float], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> list[float]:
+    """The 95 % percentile bootstrap interval of the mean of `values` (one per photo), resampling photos."""
+    data = np.asarray(values, dtype=np.float64)
+    if data.size < 2:
+        return [float(data.mean()), float(data.mean())] if data.size else [float("nan")] * 2
+    picks = np.random.default_rng(seed).integers(0, data.size, size=(resamples, data.size))
+    means = data[picks].mean(axis=1)
+    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
+
+
 def summarise(task: Task, level: Level, per_method: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
-    reference = _mean([p["psnr"] for p in per_method[task.reference].values()])
+    """Each method's means over the photos, with its gain over the reference per photo (paired) and the gain's
+    95 % bootstrap interval over photos."""
+    reference_photos = per_method[task.reference]
+    reference = _mean([p["psnr"] for p in reference_photos.values()])
     methods = {}
     for method, photos in per_method.items():
         if not photos:
             continue  # an offline-only comparison in --url mode
         mean_psnr = _mean([p["psnr"] for p in photos.values()])
-        mean: dict[str, float] = {
+        mean: dict[str, Any] = {
             "psnr": mean_psnr,
             "ssim": _mean([p["ssim"] for p in photos.values()]),
             "gain_db": mean_psnr - reference,
         }
+        gains = [p["psnr"] - reference_photos[name]["psnr"] for name, p in photos.items() if name in reference_photos]
+        mean["photos_n"] = len(gains)
+        mean["gain_ci95"] = bootstrap_interval(gains)
         if any("seconds" in p for p in photos.values()):
             seconds = sum(p["seconds"] for p in photos.values())
             megapixels = sum(p["output_megapixels"] for p in photos.values())
@@ -110,9 +129,10 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"Machine: {machine['cpu_count']} CPUs, {machine['platform']}, {machine['processor']}, "
         f"ONNX Runtime {machine['onnxruntime']}, {machine['threads']} threads; CPU time is "
         f"{machine['timing']}, per megapixel of output.",
-        f"Photos ({len(settings['photos'])}): {', '.join(settings['photos'])}; "
-        f"centre crop {settings.get('crop') or 'none'}, to a multiple of 4. "
-        "Cells: mean PSNR dB / SSIM (gain in dB over the classical reference).",
+        f"Photos: the {settings.get('photo_set', '')} set, n = {len(settings['photos'])} "
+        f"({', '.join(settings['photos'])}); centre crop {settings.get('crop') or 'none'}, to a multiple of 4. "
+        "Cells: mean PSNR dB / SSIM (mean gain in dB over the reference) [95 % bootstrap interval of that gain "
+        f"over photos, {BOOTSTRAP_RESAMPLES} resamples].",
     ]
     for name, task in report["tasks"].items():
         levels = task["levels"]
@@ -125,6 +145,9 @@ def markdown(report: Mapping[str, Any]) -> str:
             for level in levels.values():
                 mean = level["methods"][method]["mean"]
                 cell = f"{mean['psnr']:.2f} / {mean['ssim']:.4f} ({mean['gain_db']:+.2f})"
+                low, high = mean.get("gain_ci95", (None, None))
+                if low is not None and method != task["reference"]:
+                    cell += f" [{low:+.2f}, {high:+.2f}]"
                 if "estimated_sigma" in mean:
                     cell += f" σ̂ {mean['estimated_sigma']:.1f}"
                 cells.append(cell)

@@ -17,21 +17,34 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from lumaflow.build.baselines import autocontrast, best_gamma
-from lumaflow.build.denoise import add_gaussian_noise, center_crop, gaussian_blur, nl_means
+from lumaflow.build.denoise import (
+    add_gaussian_noise,
+    bm3d_available,
+    bm3d_rgb,
+    center_crop,
+    gaussian_blur,
+    nl_means,
+    nl_means_oracle,
+)
 from lumaflow.build.eval import rgb_to_y, y_psnr
-from lumaflow.build.photos import benchmark_photos, crop_to_multiple
+from lumaflow.build.jpeg_baselines import deblock_reapplied
+from lumaflow.build.photo_sets import PhotoSet, load_set
+from lumaflow.build.photos import crop_to_multiple
 from lumaflow.build.restoration_evals import EXPOSURES, LOW_LIGHT, camera_lr, exposed
 from lumaflow.ensemble.pipelines import PIPELINES, Pipeline
 
 SIGMAS: tuple[int, ...] = (15, 25, 50)
 QUALITIES: tuple[int, ...] = (10, 20, 30)
 _BICUBIC = Image.Resampling.BICUBIC
+DENOISE_BASELINES: tuple[str, ...] = ("noisy", "blur", "nlm", "nlm_oracle", *(("bm3d",) if bm3d_available() else ()))
 DEGRADATIONS = {
     "x2": "Pillow bicubic (antialiased) to 1/2 size, sent as PNG; baseline: Pillow bicubic back up",
     "x4": "Pillow bicubic (antialiased) to 1/4 size, sent as PNG; baseline: Pillow bicubic back up",
     "denoise": "+ N(0, σ²) per value, rounded and clipped to uint8, seed 1000 × photo index + σ, sent as PNG; "
-    "baselines: Gaussian blur radius 1, scikit-image NLM (h 0.8σ, patch 5, distance 6, fast)",
-    "dejpeg": "Pillow JPEG at the quality (4:2:0), sent as that JPEG; baseline: the decoded JPEG",
+    "baselines: Gaussian blur radius 1, scikit-image NLM as its example runs it (h 0.6σ, sigma σ, patch 5, distance 6,"
+    " fast), NLM with the best h of 0.4-1.2σ per photo (an oracle), colour BM3D told σ (when `bm3d` is installed)",
+    "dejpeg": "Pillow JPEG at the quality (4:2:0), sent as that JPEG; baselines: the decoded JPEG, and its luma"
+    " deblocked by re-application of JPEG with the file's own table (Nosratinia 2001, 64 shifts)",
     "camera_x2": "as x2 (clean), or x2 then N(0, 3²) and JPEG q80 (camera), sent as PNG; baseline: bicubic up",
     "lowlight": "re-exposed by the EV in linear light with shot + read noise, or darkened by a gamma of 2.5 with"
     " noise σ 2, sent as PNG; baselines: the input, Pillow autocontrast (1% cutoff), the best single gamma (an oracle)",
@@ -155,7 +168,7 @@ TASKS: dict[str, Task] = {
         "denoise",
         1,
         "rgb",
-        ("noisy", "blur", "nlm"),
+        DENOISE_BASELINES,
         "nlm",
         (Ours("denoise", "denoise", tell_sigma=True), Ours("denoise_estimated", "denoise")),
     ),
@@ -163,7 +176,7 @@ TASKS: dict[str, Task] = {
         "dejpeg",
         1,
         "y",
-        ("jpeg",),
+        ("jpeg", "reapplied"),
         "jpeg",
         (Ours("dejpeg", "dejpeg"), Ours("dejpeg_waifu2x", "dejpeg_waifu2x")),
     ),
@@ -246,16 +259,24 @@ def degrade(level: Level, clean: np.ndarray, seed: int) -> Degraded:
         return Degraded(encode_png(dark), dark, baselines)
     if level.task == "denoise":
         noisy = add_gaussian_noise(clean, level.value, seed)
-        baselines = {"noisy": noisy, "blur": gaussian_blur(noisy), "nlm": nl_means(noisy, level.value)}
+        baselines = {
+            "noisy": noisy,
+            "blur": gaussian_blur(noisy),
+            "nlm": nl_means(noisy, level.value),
+            "nlm_oracle": nl_means_oracle(noisy, level.value, clean),
+        }
+        if "bm3d" in DENOISE_BASELINES:
+            baselines["bm3d"] = bm3d_rgb(noisy, level.value)
         return Degraded(encode_png(noisy), noisy, baselines)
     data = encode_jpeg(clean, int(level.value))
     decoded = decode_png(data)  # Pillow decodes JPEG too
-    return Degraded(data, decoded, {"jpeg": decoded})
+    return Degraded(data, decoded, {"jpeg": decoded, "reapplied": deblock_reapplied(data)})
 
 
-def prepare_photos(names: Sequence[str], crop: int) -> dict[str, np.ndarray]:
-    """The named benchmark photos, centre-cropped to `crop` (0: whole) and to a multiple of 4."""
-    photos = benchmark_photos(tuple(names))
+def prepare_photos(photo_set: PhotoSet, crop: int, limit: int | None = None) -> dict[str, np.ndarray]:
+    """A photo set's photos (`lumaflow.build.photo_sets`, or its first `limit`), centre-cropped to `crop` (0: whole)
+    and to a multiple of 4."""
+    photos = load_set(photo_set, limit)
     return {
         name: np.ascontiguousarray(crop_to_multiple(center_crop(image, crop) if crop else image, 4))
         for name, image in photos.items()

@@ -161,12 +161,19 @@ def gaussian_blur(noisy: np.ndarray, radius: float = 1.0) -> np.ndarray:
     return np.asarray(Image.fromarray(noisy).filter(ImageFilter.GaussianBlur(radius)))
 
 
-def nl_means(noisy: np.ndarray, sigma: float) -> np.ndarray:
-    """scikit-image's non-local means with its documented settings for a known sigma (h = 0.8 sigma)."""
+# scikit-image's own example for a known sigma in fast mode (plot_nonlocal_means): h = 0.6 sigma.
+NLM_H_FACTOR = 0.6
+# The oracle's candidates: h as a multiple of sigma, the best per photo chosen against the clean photo.
+NLM_ORACLE_H_FACTORS: tuple[float, ...] = (0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2)
+
+
+def nl_means(noisy: np.ndarray, sigma: float, h_factor: float = NLM_H_FACTOR) -> np.ndarray:
+    """scikit-image's non-local means as its example runs it for a known sigma: h = 0.6 sigma, patch 5,
+    distance 6, fast mode."""
     s = sigma / 255.0
     out = denoise_nl_means(
         noisy.astype(np.float64) / 255.0,
-        h=0.8 * s,
+        h=h_factor * s,
         sigma=s,
         patch_size=5,
         patch_distance=6,
@@ -174,6 +181,30 @@ def nl_means(noisy: np.ndarray, sigma: float) -> np.ndarray:
         channel_axis=-1,
     )
     return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+
+
+def nl_means_oracle(noisy: np.ndarray, sigma: float, clean: np.ndarray) -> np.ndarray:
+    """NLM with the h (of `NLM_ORACLE_H_FACTORS` x sigma) that scores best against the clean photo: an upper
+    bound for NLM that no real use can reach."""
+    candidates = [nl_means(noisy, sigma, factor) for factor in NLM_ORACLE_H_FACTORS]
+    errors = [float(np.mean((c.astype(np.float64) - clean) ** 2)) for c in candidates]
+    return candidates[int(np.argmin(errors))]
+
+
+def bm3d_available() -> bool:
+    """BM3D (Tampere University's `bm3d` wheel) is optional: its licence allows non-commercial use only, so it
+    is never a dependency; `pip install bm3d` adds the baseline to `lumaflow eval`."""
+    import importlib.util
+
+    return importlib.util.find_spec("bm3d") is not None
+
+
+def bm3d_rgb(noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """Colour BM3D (the `bm3d` wheel's `bm3d_rgb`, its default profile) told the true sigma."""
+    import bm3d
+
+    out = bm3d.bm3d_rgb(noisy.astype(np.float64) / 255.0, sigma / 255.0)
+    return np.clip(np.round(np.asarray(out) * 255.0), 0, 255).astype(np.uint8)
 
 
 def denoise(model: nn.Module, noisy: np.ndarray, sigma: float) -> np.ndarray:

@@ -1,16 +1,18 @@
 """``lumaflow eval``: a labelled benchmark of the photo pipelines on real photos never trained on.
 
-Eight photos (scikit-image's astronaut, coffee, chelsea, rocket; sporco's monarch, kodim23, sail,
-tulips), decoded by Pillow, centre-cropped to ``--crop`` and to a multiple of 4, are degraded with
-fixed seeds, restored by each pipeline and by a classical baseline, and scored against the original:
+The photos of one set of `lumaflow.build.photo_sets` (``--set``: validation, where every choice is made, by
+default; test for the figures docs/quality.md reports), decoded by Pillow, centre-cropped to ``--crop`` and to a
+multiple of 4, are degraded with fixed seeds, restored by each pipeline and by classical baselines, and scored
+against the original; every mean gain comes with the number of photos and a 95 % bootstrap interval over photos:
 
 - ``x2`` / ``x4``: Pillow bicubic down by 2 / 4; ``upscale_x2`` (also followed by ``refine``) and
   ``upscale_x2_fast`` / ``upscale_x4`` (also with ``refine``), ``upscale_x4_fast`` and
   ``upscale_x4_realistic`` against Pillow bicubic up;
 - ``denoise``: Gaussian noise σ 15/25/50 (uint8, clipped); ``denoise`` told σ in OPTIONS and left to
-  its estimator, against a radius-1 Gaussian blur and non-local means (``lumaflow.build.denoise``);
-- ``dejpeg``: Pillow JPEG at quality 10/20/30; ``dejpeg`` (our ``deblock``) and ``dejpeg_waifu2x``
-  against the decoded JPEG itself;
+  its estimator, against a radius-1 Gaussian blur, non-local means as scikit-image's example runs it, NLM with
+  the best h per photo (an oracle) and BM3D when installed (``lumaflow.build.denoise``);
+- ``dejpeg``: Pillow JPEG at quality 10/20/30; ``dejpeg`` and ``dejpeg_waifu2x`` against the decoded JPEG
+  itself and a classical deblocking (``lumaflow.build.jpeg_baselines``);
 - ``camera_x2``: as x2, clean and with camera noise and JPEG; ``camera_x2``, ``camera_x2_int8`` and
   ``upscale_x2_fast`` against bicubic;
 - ``camera_x1``: re-exposed in linear light with sensor noise; ``camera_x1`` against the input,
@@ -52,10 +54,13 @@ from lumaflow.build.benchmark_tasks import (
 )
 from lumaflow.build.noise import estimate_noise_sigma
 from lumaflow.build.offline import REPOSITORY, OfflineServer
-from lumaflow.build.photos import BENCHMARK_PHOTOS, MissingPhotosError
+from lumaflow.build.photo_sets import PHOTOS, SETS, photos_in
+from lumaflow.build.photos import MissingPhotosError
 from lumaflow.ensemble.pipelines import Pipeline
 
 DEFAULT_CROP = 384
+# A photo's noise and degradation seeds come from its place in the manifest, whichever subset runs.
+_MANIFEST_INDEX = {photo.name: index for index, photo in enumerate(PHOTOS)}
 
 # (pixels, seconds of network time) for one encoded input through one pipeline with OPTIONS.
 Runner = Callable[[Pipeline, bytes, Mapping[str, Any]], tuple[np.ndarray, float]]
@@ -146,7 +151,7 @@ def evaluate(
             per_method: dict[str, dict[str, dict[str, Any]]] = {method: {} for method in task.methods}
             for name, clean in photos.items():
                 bar.set_postfix_str(f"{level.key} {name}")
-                seed = 1000 * BENCHMARK_PHOTOS.index(name) + int(level.value) if name in BENCHMARK_PHOTOS else 0
+                seed = 1000 * _MANIFEST_INDEX.get(name, 0) + int(level.value)
                 degraded = degrade(level, clean, seed)
                 outputs = dict(degraded.baselines)
                 for method, restored in degraded.baselines.items():
@@ -213,7 +218,14 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--url", help="HOST:PORT of a running server (gRPC); default: run the ONNX graphs offline")
     parser.add_argument("--out", default="eval", help="output folder (default: ./eval)")
     parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated (default: {','.join(TASKS)})")
-    parser.add_argument("--photos", type=int, default=len(BENCHMARK_PHOTOS), help="the first N of the 8 photos")
+    parser.add_argument(
+        "--set",
+        dest="photo_set",
+        choices=SETS,
+        default="validation",
+        help="the photo set (default: validation, where choices are made; test is for reporting only)",
+    )
+    parser.add_argument("--photos", type=int, default=0, help="only the first N photos of the set (default: all)")
     parser.add_argument("--crop", type=int, default=DEFAULT_CROP, help="centre crop side in px (0: whole photos)")
     parser.add_argument("--sigmas", type=_int_list, default=list(SIGMAS), help="denoise noise levels (15,25,50)")
     parser.add_argument("--qualities", type=_int_list, default=list(QUALITIES), help="dejpeg JPEG qualities (10,20,30)")
@@ -228,11 +240,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown or not tasks:
         print(f"lumaflow eval: error: unknown task(s) {unknown}; known: {', '.join(TASKS)}", file=sys.stderr)
         return 2
-    if not 1 <= args.photos <= len(BENCHMARK_PHOTOS):
-        print(f"lumaflow eval: error: --photos must be 1 to {len(BENCHMARK_PHOTOS)}", file=sys.stderr)
+    available = len(photos_in(args.photo_set))
+    if not 0 <= args.photos <= available:
+        print(f"lumaflow eval: error: --photos must be 1 to {available} (0: all)", file=sys.stderr)
         return 2
     try:
-        photos = prepare_photos(BENCHMARK_PHOTOS[: args.photos], args.crop)
+        photos = prepare_photos(args.photo_set, args.crop, args.photos or None)
     except MissingPhotosError as error:
         print(f"lumaflow eval: error: {error}", file=sys.stderr)
         return 1
@@ -249,7 +262,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"lumaflow eval: error: {error}", file=sys.stderr)
             return 1
         runner, mode = run_offline_timed, "offline"
-    settings = {"url": args.url, "crop": args.crop, "tasks": tasks, "sigmas": args.sigmas, "qualities": args.qualities}
+    settings = {
+        "url": args.url,
+        "photo_set": args.photo_set,
+        "crop": args.crop,
+        "tasks": tasks,
+        "sigmas": args.sigmas,
+        "qualities": args.qualities,
+    }
     out = Path(args.out)
     try:
         report = evaluate(
