@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         _table(f"first request after ready, {label} (256x256 PNG)", figures)
 
     runs: dict[str, Callable[[TritonServer], dict[str, float]]] = {
-        "upscale_x2 (waifu2x_x2)": lambda server: mixed_sizes(server, "upscale_x2", "waifu2x_x2", args.rounds),
+        "upscale_x2 (span_x2)": lambda server: mixed_sizes(server, "upscale_x2", "span_x2", args.rounds),
         "upscale_x2_fast (espcn_x2)": lambda server: mixed_sizes(server, "upscale_x2_fast", "espcn_x2", args.rounds),
     }
     with running_server(DEFAULT_REPOSITORY) as server:

@@ -147,8 +147,9 @@ TASKS: dict[str, Task] = {
         "bicubic",
         (
             Ours("upscale_x2", "upscale_x2"),
-            Ours("upscale_x2 + refine", "upscale_x2", steps=("waifu2x_x2", "refine")),
+            Ours("upscale_x2 + refine", "upscale_x2", steps=("span_x2", "refine")),
             Ours("upscale_x2_fast", "upscale_x2_fast"),
+            Ours("waifu2x_x2 (upscale_x2 until issue 25)", "upscale_x2", steps=("waifu2x_x2",)),
         ),
     ),
     "x4": Task(
@@ -159,9 +160,10 @@ TASKS: dict[str, Task] = {
         "bicubic",
         (
             Ours("upscale_x4", "upscale_x4"),
-            Ours("upscale_x4 + refine", "upscale_x4", steps=("srmd_x4", "refine")),
+            Ours("upscale_x4 + refine", "upscale_x4", steps=("span_x4", "refine")),
             Ours("upscale_x4_fast", "upscale_x4_fast"),
             Ours("upscale_x4_realistic", "upscale_x4_realistic"),
+            Ours("srmd_x4 (upscale_x4 until issue 25)", "upscale_x4", steps=("srmd_x4",)),
         ),
     ),
     "denoise": Task(

@@ -16,7 +16,7 @@ import io
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,15 +113,14 @@ class OfflineServer:
             self._tilers[stage.name] = TilerParams.from_model_config(triton_json(tiler_config(stage)))
         params = self._tilers[stage.name]
         pixels_name, *side_names = (tensor.name for tensor in stage.inputs)
-        if self.untiled:  # one tile as large as the photo: the tiler's prefill, then the whole photo in one call
-            params = replace(params, tile=max(inputs[pixels_name].shape[1:3]))
         side = {name: inputs[name] for name in side_names}
 
         async def infer(tile: np.ndarray, tile_side: dict[str, np.ndarray]) -> np.ndarray:
             return self.run_stage(stage, {pixels_name: tile, **tile_side})
 
         channels = stage.outputs[0].dims[-1]
-        return await tile_and_run(params, inputs[pixels_name], side, channels, infer)
+        # Untiled: the tiler's prefill, then the whole photo in one window with the tiles' context.
+        return await tile_and_run(params, inputs[pixels_name], side, channels, infer, one_window=self.untiled)
 
     def prepared(self, pipeline: Pipeline) -> tuple[Decoder, dict[str, Any]]:
         """What the pipeline's decode and encode build once in ``initialize``: its decoder, and its card as served."""

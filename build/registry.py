@@ -31,7 +31,8 @@ def _build_registry(entries: Iterable[ArchSupport]) -> Mapping[str, ArchSupport]
 
 
 # Order matters: the first architecture whose `detect` accepts a state dict wins. ESPCN, UpConv7, FFDNet, RRDBNet,
-# SRMD, ResidualRestorer; Assessor, PhotoAssessor; GatedInpainter, Colorizer, LookNet, DamageNet.
+# SRMD, SPAN, ResidualRestorer; Assessor, PhotoAssessor; GatedInpainter, Colorizer, LookNet, DamageNet. (Every
+# restorer reading wants its exact key set, so none accepts another's state dict: SPAN's ``block_*.c*_r`` are its own.)
 REGISTRY: Mapping[str, ArchSupport] = _build_registry(
     reading.support() for reading in (*RESTORERS, *ASSESSORS, *PHOTO_TOOLS)
 )

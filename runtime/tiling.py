@@ -6,7 +6,11 @@ Each tile carries ``context`` pixels of its neighbours on every side (reflected 
 edges) and only its centre, the *core*, is kept: where the context covers the network's
 receptive field the core equals the untiled result exactly, so there is no seam left to blend.
 A network whose receptive field is wider than the context (Real-ESRGAN's RRDB stack) differs
-from untiled only by what lies beyond it, measured in the tests as PSNR of tiled vs untiled.
+from untiled only by what lies beyond it, measured in the tests.
+
+Every window starts on a multiple of ``ALIGN`` pixels of the padded image: networks that work on a coarser grid
+(a pixel-unshuffle by 2, a U-Net's stride-4 levels) then see every tile on the same grid, as they would see the
+whole photo. The far edges get up to ``ALIGN - 1`` more reflected pixels for that (``far_padding``).
 """
 
 from __future__ import annotations
@@ -26,12 +30,22 @@ class Span:
     window_size: int
 
 
+ALIGN = 8  # window starts and the padded size are multiples of this (tiles are multiples of 8 px and their cores too)
+
+
+def far_padding(length: int, context: int) -> int:
+    """The pixels added after the far context so the padded length is a multiple of ``ALIGN``."""
+    return -(length + 2 * context) % ALIGN
+
+
 def spans(length: int, tile: int, context: int) -> list[Span]:
     """Tiles covering ``length`` pixels: cores of ``tile - 2 * context`` with ``context`` around each."""
     core = tile - 2 * context
     if core < 1:
         raise ValueError(f"a tile of {tile} px cannot carry {context} px of context on both sides")
-    padded = length + 2 * context
+    if tile % ALIGN or core % ALIGN:
+        raise ValueError(f"a tile of {tile} px with {context} px of context is not on the {ALIGN} px grid")
+    padded = length + 2 * context + far_padding(length, context)
     window = min(tile, padded)
     result = []
     for start in range(0, length, core):
@@ -54,15 +68,26 @@ def plan(height: int, width: int, tile: int, context: int) -> list[Tile]:
     return [Tile(r, c) for r in spans(height, tile, context) for c in spans(width, tile, context)]
 
 
+def whole(height: int, width: int, context: int) -> Tile:
+    """The whole image as one window with the same context (and far padding) as its tiles: the reference that
+    tiled output is checked against."""
+    rows = Span(0, height, 0, height + 2 * context + far_padding(height, context))
+    cols = Span(0, width, 0, width + 2 * context + far_padding(width, context))
+    return Tile(rows, cols)
+
+
 def needs_tiling(height: int, width: int, tile: int) -> bool:
     """Whether an image is larger than one tile (smaller ones go to the stage whole)."""
     return height > tile or width > tile
 
 
 def pad_for_context(pixels: np.ndarray, context: int) -> np.ndarray:
-    """The HWC image with ``context`` pixels reflected on every side (edge-repeated if too small)."""
-    widths = ((context, context), (context, context), (0, 0))
-    if min(pixels.shape[:2]) > context:
+    """The HWC image with ``context`` pixels reflected on every side, and ``far_padding`` more at the bottom and
+    right (edge-repeated if the image is too small to reflect)."""
+    height, width = pixels.shape[:2]
+    bottom, right = context + far_padding(height, context), context + far_padding(width, context)
+    widths = ((context, bottom), (context, right), (0, 0))
+    if min(height, width) > max(bottom, right):
         return np.pad(pixels, widths, mode="reflect")
     return np.pad(pixels, widths, mode="edge")
 

@@ -273,3 +273,14 @@ def check_descriptor(
     assert descriptor.architecture == architecture
     assert (descriptor.scale, descriptor.in_channels, descriptor.out_channels, descriptor.size_multiple) == shape
     assert dict(descriptor.hyperparameters) == hyperparameters
+
+
+# --- tiling -----------------------------------------------------------------------------------------------
+
+# Real-ESRGAN's 23 RRDB blocks see hundreds of pixels: no practical context covers them, so its
+# tiles differ from untiled output by what lies beyond the context (measured in the served test).
+# The inpainter's dilated convolutions reach about 90 px, beyond its 64 px of context (and it needs its
+# HOLE input, filled by Navier-Stokes on the whole photo before tiling): its tiles differ from untiled
+# output inside holes near a tile's edge; tiles without a hole are skipped whole
+# (tests/test_understanding_served.py).
+WIDE_NETWORKS = {"realesrgan_x4", "gated_inpainter"}

@@ -38,12 +38,12 @@ def _steps(pipeline: str) -> list[str]:
 
 def test_the_ensembles_wire_decode_to_their_stages_tilers_then_the_check_and_encode() -> None:
     end = ["quality_check", "encode"]
-    assert _steps("upscale_x2") == ["upscale_x2_decode", "waifu2x_x2_tiles", *end]
+    assert _steps("upscale_x2") == ["upscale_x2_decode", "span_x2_tiles", *end]
     assert _steps("upscale_x2_fast") == ["upscale_x2_fast_decode", "espcn_x2_tiles", *end]
-    assert _steps("upscale_x4") == ["upscale_x4_decode", "srmd_x4_tiles", *end]
+    assert _steps("upscale_x4") == ["upscale_x4_decode", "span_x4_tiles", *end]
     assert _steps("upscale_x4_fast") == ["upscale_x4_fast_decode", "sr_x4_tiles", *end]
     assert _steps("upscale_x4_realistic") == ["upscale_x4_realistic_decode", "realesrgan_x4_tiles", *end]
-    assert _steps("upscale_x8") == ["upscale_x8_decode", "srmd_x4_tiles", "waifu2x_x2_tiles", *end]
+    assert _steps("upscale_x8") == ["upscale_x8_decode", "span_x4_tiles", "span_x2_tiles", *end]
     assert _steps("denoise") == ["denoise_decode", "ffdnet_tiles", *end]
     assert _steps("dejpeg") == ["dejpeg_decode", "deblock_tiles", *end]
     assert _steps("dejpeg_waifu2x") == ["dejpeg_waifu2x_decode", "waifu2x_dejpeg_tiles", *end]

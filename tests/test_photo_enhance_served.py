@@ -44,7 +44,7 @@ def test_a_dark_photo_is_lifted_and_a_scale_upscales(client: grpcclient.Inferenc
     clean = astronaut()[:200, :240]
     dark = LOW_LIGHT["ev-2.5"](clean, 0)
     data, info = enhance(client, encode(dark), "photo_enhance", options={"scale": 2, "restore": "none"})
-    assert _stages(info) == ["low_light", "waifu2x_x2"], info["route"]
+    assert _stages(info) == ["low_light", "span_x2"], info["route"]
     assert info["output"]["width"] == 480 and info["output"]["height"] == 400
     assert info["quality"]["compared_with"] == "the input, bicubic x2"
     small = np.asarray(decode(data))[::2, ::2]
@@ -73,7 +73,7 @@ def test_an_old_grainy_dark_print_is_restored_lifted_and_doubled(client: grpccli
     # goes on to the denoiser.
     assert info["analysis"]["damage"]["coverage"] < 0.001, info["analysis"]["damage"]
     repair = ["damage", "gated_inpainter"] if info["analysis"]["damage"]["filled"] else ["damage"]
-    assert _stages(info) == [*repair, "ffdnet", "low_light", "waifu2x_x2"], info["route"]
+    assert _stages(info) == [*repair, "ffdnet", "low_light", "span_x2"], info["route"]
     assert info["output"]["width"] == 512 and info["output"]["height"] == 384
     small = np.asarray(decode(data))[::2, ::2]
     assert rgb_psnr(small, clean) > rgb_psnr(old, clean) + 5.0

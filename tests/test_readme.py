@@ -58,7 +58,7 @@ def test_readme_examples_upscale_a_photo(server: TritonServer, tmp_path: Path, c
     run_example(examples[1], server, tmp_path)  # plain tritonclient
     assert Image.open(tmp_path / "photo_x2.png").size == (480, 400)
     printed = capsys.readouterr().out
-    assert "'waifu2x_x2" in printed and "'decode'" in printed
+    assert "'span_x2" in printed and "'decode'" in printed
 
 
 @pytest.mark.served

