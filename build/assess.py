@@ -74,9 +74,10 @@ def _rng(photo_index: int, level_index: int) -> np.random.Generator:
     return np.random.default_rng(5000 + 100 * photo_index + level_index)
 
 
-def evaluate_analysis(descriptor: ModelDescriptor) -> Report:
+def evaluate_analysis(descriptor: ModelDescriptor, photos: dict[str, np.ndarray] | None = None) -> Report:
+    """The analysis network on `photos` (default: the earlier benchmark's eight, now validation photos)."""
     graph = AnalysisGraph(descriptor.model, ANALYSIS_SCALES).eval()  # type: ignore[arg-type]
-    photos = benchmark_photos()
+    photos = benchmark_photos() if photos is None else photos
     sigma_err, classical_err, quality_err, blur_err = [], [], [], []
     exposure_hits, tone_hits = [], []
     for p, clean in enumerate(photos.values()):
@@ -155,9 +156,10 @@ def brisque_scorer() -> Callable[[np.ndarray], float]:
     return lambda pixels: -float(model.score(pixels))
 
 
-def evaluate_quality(descriptor: ModelDescriptor) -> Report:
+def evaluate_quality(descriptor: ModelDescriptor, photos: dict[str, np.ndarray] | None = None) -> Report:
+    """The quality score's rank correlation with known severity on `photos` (default: the earlier benchmark's)."""
     graph = QualityGraph(descriptor.model).eval()  # type: ignore[arg-type]
-    photos = benchmark_photos()
+    photos = benchmark_photos() if photos is None else photos
     scorers: dict[str, Callable[[np.ndarray], float]] = {"ours": lambda pixels: quality_of(graph, pixels)}
     with contextlib.suppress(ImportError):  # the baseline is optional for a smoke run; absent from the report
         scorers["brisque"] = brisque_scorer()
@@ -183,3 +185,112 @@ def evaluate_quality(descriptor: ModelDescriptor) -> Report:
         figures[f"mean_pooled_{name}"] = round(float(np.mean([figures[k][name]["pooled"] for k in SEVERITIES])), 3)
     text.append("mean pooled rho: " + ", ".join(f"{n} {figures[f'mean_pooled_{n}']:+.3f}" for n in scorers))
     return Report(figures, text)
+
+
+FIT_EXPOSURES_EV = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0)
+
+
+def _uncalibrated_exposures(
+    graph: AnalysisGraph, photos: dict[str, np.ndarray], exposures: tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The photo-level mean per-crop exposure before the served line, and the true EV, per photo and exposure."""
+    from lumaflow.runtime.crops import EXPOSURE_OFFSET, EXPOSURE_SLOPE
+
+    raw, truth = [], []
+    for clean in photos.values():
+        for ev in exposures:
+            calibrated = analyse(graph, degrade.exposure(clean, ev) if ev else clean)["exposure_ev"]
+            raw.append((calibrated - EXPOSURE_OFFSET) / EXPOSURE_SLOPE)
+            truth.append(ev)
+    return np.array(raw), np.array(truth)
+
+
+def fit_exposure_line(
+    descriptor: ModelDescriptor, train: dict[str, np.ndarray], validation: dict[str, np.ndarray]
+) -> Report:
+    """The line that stretches the photo's mean per-crop exposure back to EV: least squares of the true EV on the
+    uncalibrated mean over the training photos at -3..+1 EV; then, on the validation photos at the analysis
+    evaluation's exposures, how often the refit and the served line (`runtime.crops.EXPOSURE_SLOPE`, `_OFFSET`)
+    call under / normal / over right."""
+    from lumaflow.runtime.crops import EXPOSURE_OFFSET, EXPOSURE_SLOPE
+
+    graph = AnalysisGraph(descriptor.model, ANALYSIS_SCALES).eval()  # type: ignore[arg-type]
+    raw, truth = _uncalibrated_exposures(graph, train, FIT_EXPOSURES_EV)
+    slope, offset = (float(v) for v in np.polyfit(raw, truth, 1))
+    raw_val, truth_val = _uncalibrated_exposures(graph, validation, EXPOSURES_EV)
+    lines = {"refit": (slope, offset), "served": (EXPOSURE_SLOPE, EXPOSURE_OFFSET)}
+    accuracy = {
+        name: round(
+            float(
+                np.mean(
+                    [exposure_class(a * r + b) == exposure_class(t) for r, t in zip(raw_val, truth_val, strict=True)]
+                )
+            ),
+            3,
+        )
+        for name, (a, b) in lines.items()
+    }
+    figures = {
+        "train_photos": list(train),
+        "validation_photos": list(validation),
+        "slope": round(slope, 3),
+        "offset": round(offset, 3),
+        "served": {"slope": EXPOSURE_SLOPE, "offset": EXPOSURE_OFFSET},
+        "validation_exposure_accuracy": accuracy,
+    }
+    text = [
+        f"refit on {len(train)} training photos: ev = {slope:.3f} x mean + {offset:+.3f}; served: ev = "
+        f"{EXPOSURE_SLOPE} x mean + {EXPOSURE_OFFSET}",
+        f"under/normal/over right on {len(validation)} validation photos x {len(EXPOSURES_EV)} exposures: "
+        f"refit {accuracy['refit']:.1%}, served {accuracy['served']:.1%}",
+    ]
+    return Report(figures, text)
+
+
+def _evaluator(network: str) -> Callable[[ModelDescriptor, dict[str, np.ndarray]], Report]:
+    """The held-out evaluation a network's recipe runs after training, taking the photos to run on."""
+    if network == "inpaint":
+        from lumaflow.build.inpaint_data import evaluate_inpaint
+
+        return evaluate_inpaint  # type: ignore[return-value]
+    if network == "colorize":
+        from lumaflow.build.colorize_data import evaluate_colorize
+
+        return evaluate_colorize  # type: ignore[return-value]
+    if network == "looks":
+        from lumaflow.build.looks import evaluate_looks
+
+        return evaluate_looks  # type: ignore[return-value]
+    return evaluate_quality if network == "quality" else evaluate_analysis
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lumaflow.build.assess NETWORK --set SET --out FILE``: the committed
+    network's figures on a photo set (`lumaflow.build.photo_sets`), printed and written as JSON. The exposure line
+    is fitted on the training photos and judged on the validation photos."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    from lumaflow.build.photo_sets import SETS, load_set
+    from lumaflow.build.registry import load_file
+
+    parser = argparse.ArgumentParser(prog="python -m lumaflow.build.assess")
+    parser.add_argument("network", choices=("quality", "analysis", "exposure-line", "inpaint", "colorize", "looks"))
+    parser.add_argument("--set", dest="photo_set", choices=SETS, default="validation")
+    parser.add_argument("--out", help="write the figures as JSON here")
+    args = parser.parse_args(argv)
+    weights_name = {"exposure-line": "analysis"}.get(args.network, args.network)
+    descriptor = load_file(str(Path(__file__).resolve().parent / "weights" / f"{weights_name}.pt"))
+    if args.network == "exposure-line":  # fitted on train, judged on validation, whatever --set says
+        report = fit_exposure_line(descriptor, load_set("train"), load_set("validation"))
+    else:
+        report = _evaluator(args.network)(descriptor, load_set(args.photo_set))
+    print("\n".join(report.lines()))
+    if args.out:
+        Path(args.out).write_text(json.dumps({"set": args.photo_set, **report.as_dict()}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -87,8 +87,9 @@ def chroma_psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10.0 * float(np.log10(255.0**2 / mse))
 
 
-def evaluate_colorize(descriptor: ModelDescriptor) -> Report:
-    """Chroma and RGB PSNR per held-out photo and their means: network (grey / sepia input), grey, sepia."""
+def evaluate_colorize(descriptor: ModelDescriptor, photos: dict[str, np.ndarray] | None = None) -> Report:
+    """Chroma and RGB PSNR per held-out photo (default: scikit-image's four) and their means: network (grey / sepia
+    input), grey, sepia."""
     methods: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         "model_from_grey": lambda photo: upscale(descriptor.model, grey(photo)),
         "model_from_sepia": lambda photo: upscale(descriptor.model, sepia(photo)),
@@ -100,7 +101,7 @@ def evaluate_colorize(descriptor: ModelDescriptor) -> Report:
         "photos": {},
     }
     totals: dict[str, list[tuple[float, float]]] = {name: [] for name in methods}
-    for name, photo in eval_photos().items():
+    for name, photo in (eval_photos() if photos is None else photos).items():
         figures["photos"][name] = {}
         for method, run in methods.items():
             out = run(photo)

@@ -93,7 +93,8 @@ def eval_mask(photo: np.ndarray, index: int) -> np.ndarray:
     return free_form_mask(photo.shape[0], photo.shape[1], rng, strokes=(3, 5), brush=EVAL_BRUSH)
 
 
-def evaluate_inpaint(descriptor: ModelDescriptor) -> Report:
+def evaluate_inpaint(descriptor: ModelDescriptor, photos: dict[str, np.ndarray] | None = None) -> Report:
+    """Inside the hole, on `photos` (default: scikit-image's four, validation photos), against OpenCV's fills."""
     methods = {
         "model": lambda image, mask: inpaint(descriptor.model, image, mask),
         "telea": lambda image, mask: opencv_inpaint(image, mask, "telea"),
@@ -101,7 +102,7 @@ def evaluate_inpaint(descriptor: ModelDescriptor) -> Report:
     }
     figures: dict[str, Any] = {"metric": "PSNR dB / SSIM inside the hole", "brush_px": list(EVAL_BRUSH), "photos": {}}
     totals: dict[str, list[tuple[float, float]]] = {name: [] for name in methods}
-    for index, (name, clean) in enumerate(eval_photos().items()):
+    for index, (name, clean) in enumerate((eval_photos() if photos is None else photos).items()):
         mask = eval_mask(clean, index)
         holed = clean * (1 - mask[..., None])
         figures["photos"][name] = {"hole_fraction": round(float(mask.mean()), 4)}

@@ -263,7 +263,7 @@ def delta_e(a: np.ndarray, b: np.ndarray) -> float:
 METHODS = ("model", "fixed_lut", "identity")
 
 
-def evaluate_looks(descriptor: ModelDescriptor) -> Report:
+def evaluate_looks(descriptor: ModelDescriptor, photos: dict[str, np.ndarray] | None = None) -> Report:
     """Mean ΔE2000 to each look's grading on the held-out photos: the network, one fixed LUT, the ungraded photo."""
     model = descriptor.model
     if not isinstance(model, LookNet):
@@ -273,13 +273,13 @@ def evaluate_looks(descriptor: ModelDescriptor) -> Report:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _evaluate(model)
+        return _evaluate(model, eval_photos() if photos is None else photos)
     finally:
         torch.set_num_threads(threads)
 
 
-def _evaluate(model: LookNet) -> Report:
-    photos = {name: _resize(image, round(image.shape[1] * EVAL_SCALE)) for name, image in eval_photos().items()}
+def _evaluate(model: LookNet, originals: dict[str, np.ndarray]) -> Report:
+    photos = {name: _resize(image, round(image.shape[1] * EVAL_SCALE)) for name, image in originals.items()}
     scores: dict[str, dict[str, list[float]]] = {name: {m: [] for m in METHODS} for name in TEMPLATE_NAMES}
     for image in photos.values():
         for index, name in enumerate(TEMPLATE_NAMES):

@@ -16,7 +16,7 @@ from lumaflow.build.registry import ModelDescriptor
 from lumaflow.build.sr_data import Pair, make_pairs
 
 # The stages whose outputs the refinement learns to correct: (stage name, scale).
-REFINE_SOURCES: tuple[tuple[str, int], ...] = (("waifu2x_x2", 2), ("srmd_x4", 4))
+REFINE_SOURCES: tuple[tuple[str, int], ...] = (("span_x2", 2), ("span_x4", 4))
 
 
 def stage_model(stage_name: str) -> torch.nn.Module:
