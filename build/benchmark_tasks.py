@@ -243,7 +243,9 @@ class Degraded:
     baselines: dict[str, np.ndarray]
 
 
-def degrade(level: Level, clean: np.ndarray, seed: int) -> Degraded:
+def degrade(level: Level, clean: np.ndarray, seed: int, *, costly_baselines: bool = True) -> Degraded:
+    """The photo degraded as `level` says (seeded), and the classical baselines' outputs; ``costly_baselines`` False
+    leaves out the NLM oracle and BM3D (seconds a photo, and only comparisons)."""
     height, width = clean.shape[:2]
     if level.task in ("x2", "x4", "camera_x2"):
         factor = int(level.value)
@@ -265,9 +267,10 @@ def degrade(level: Level, clean: np.ndarray, seed: int) -> Degraded:
             "noisy": noisy,
             "blur": gaussian_blur(noisy),
             "nlm": nl_means(noisy, level.value),
-            "nlm_oracle": nl_means_oracle(noisy, level.value, clean),
         }
-        if "bm3d" in DENOISE_BASELINES:
+        if costly_baselines:
+            baselines["nlm_oracle"] = nl_means_oracle(noisy, level.value, clean)
+        if costly_baselines and "bm3d" in DENOISE_BASELINES:
             baselines["bm3d"] = bm3d_rgb(noisy, level.value)
         return Degraded(encode_png(noisy), noisy, baselines)
     data = encode_jpeg(clean, int(level.value))

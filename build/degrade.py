@@ -57,11 +57,6 @@ def exposure(
 # --- the random per-patch degradations the trainers draw --------------------------------------------
 
 
-def random_jpeg(image: np.ndarray, rng: np.random.Generator, low: int = 10, high: int = 60) -> np.ndarray:
-    """JPEG at a quality drawn uniformly in [low, high] (the de-JPEG network's range)."""
-    return jpeg(image, int(rng.integers(low, high + 1)))
-
-
 def mild_camera(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """What a small camera frame carries besides blur, mildly: a third clean, else noise σ <= 4, half with JPEG.
 

@@ -46,10 +46,12 @@ def export_denoiser_onnx(
     *,
     float_graph: bool = False,
     opset: int = DEFAULT_OPSET,
+    names: tuple[str, str, str] = (PIXELS, NOISE_LEVEL, DENOISED),
 ) -> Path:
     """Export a two-input denoiser with dynamic N/H/W, writing `path` atomically; returns the path.
 
-    By default `module` is a `NoiseLevelPixelsGraph` (``PIXELS`` uint8 NHWC, ``NOISE_LEVEL`` [N, 1]).
+    By default `module` is a `NoiseLevelPixelsGraph` (``PIXELS`` uint8 NHWC, ``NOISE_LEVEL`` [N, 1]); ``names``
+    (pixels, per-image value, output) serve another such graph (``JPEG_QUALITY``'s de-JPEG).
     With `float_graph` it is the bare model (float NCHW ``INPUT`` in [0, 1], ``SIGMA`` [N, 1, 1, 1] as
     sigma / 255 -> ``OUTPUT``), which `verify_float_denoiser_onnx` checks without uint8 rounding.
     The example is batch 2 with H != W, so no axis can be specialised to a constant by the tracer;
@@ -64,7 +66,6 @@ def export_denoiser_onnx(
     else:
         example = (torch.zeros(2, 32, 48, 3, dtype=torch.uint8), torch.full((2, 1), 25.0))
         dynamic = ({0: batch, 1: height, 2: width}, {0: batch})
-        names = (PIXELS, NOISE_LEVEL, DENOISED)
     return export_program(module, path, example, dynamic, names[:2], names[2], opset)
 
 
@@ -75,8 +76,10 @@ def verify_denoiser_onnx(
     *,
     max_abs_diff: int = 1,
     max_frac_differing: float = 1e-3,
+    side_name: str = NOISE_LEVEL,
 ) -> Parity:
-    """Run (uint8 NHWC pixels, float32 [N, 1] noise level) samples through torch and ORT; raise on drift.
+    """Run (uint8 NHWC pixels, float32 [N, 1] noise level, or ``side_name``'s value) samples through torch and
+    ORT; raise on drift.
 
     As in `export.verify_onnx`, off-by-one values are allowed at a tiny rate (a float sum in another
     order can cross a .5 rounding boundary); anything larger is a real bug.
@@ -85,15 +88,15 @@ def verify_denoiser_onnx(
         raise ValueError("give samples of at least two different H x W, or dynamic axes go unchecked")
     engine = open_graph(path)
     names = list(engine.input_names)
-    if names != [PIXELS, NOISE_LEVEL]:
-        raise AssertionError(f"graph inputs are {names}, expected {[PIXELS, NOISE_LEVEL]}")
+    if names != [PIXELS, side_name]:
+        raise AssertionError(f"graph inputs are {names}, expected {[PIXELS, side_name]}")
     module = module.eval()
     pairs = []
     with torch.inference_mode():
         for pixels, level in samples:
             level = np.ascontiguousarray(level, dtype=np.float32)
             expected = module(torch.from_numpy(np.ascontiguousarray(pixels)), torch.from_numpy(level)).numpy()
-            got = engine.run({PIXELS: pixels, NOISE_LEVEL: level})[0]
+            got = engine.run({PIXELS: pixels, side_name: level})[0]
             if got.shape != expected.shape or got.dtype != expected.dtype:
                 raise AssertionError(f"ORT gave {got.dtype}{got.shape}, torch {expected.dtype}{expected.shape}")
             pairs.append((expected, got))

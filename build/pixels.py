@@ -45,6 +45,19 @@ class PixelsGraph(nn.Module):
         return moved.reshape(n, h * scale, w * scale, planes // (scale * scale))
 
 
+class JpegQualityPixelsGraph(nn.Module):
+    """The served interface of a restorer told the JPEG quality: uint8 ``PIXELS`` [N, H, W, 3] + float32
+    ``JPEG_QUALITY`` [N, 1] (1-100, one per image, so a batch can mix qualities) -> uint8 [N, H, W, 3]."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixels: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        x = pixels.permute(0, 3, 1, 2).to(torch.float32) / 255.0
+        return _to_uint8(self.model(x, quality.to(torch.float32))).permute(0, 2, 3, 1)
+
+
 def _to_uint8(y: torch.Tensor) -> torch.Tensor:
     # Round before the cast: a bare cast truncates, which darkens every pixel by ~0.5 on average.
     return torch.round(y.clamp(0.0, 1.0) * 255.0).to(torch.uint8)

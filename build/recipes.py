@@ -40,7 +40,6 @@ from lumaflow.build.refine import REFINE_SOURCES, evaluate_refine, refine_pairs
 from lumaflow.build.restoration_evals import (
     evaluate_camera_x1,
     evaluate_camera_x2,
-    evaluate_dejpeg,
     evaluate_low_light,
     evaluate_sr_only,
 )
@@ -58,7 +57,6 @@ ESPCN_X2_HP = {"scale": 2, "features": 32, "mid_features": 24, "num_body": 3}
 # PReLU.
 CAMERA_X2_HP = {"scale": 2, "features": 16, "mid_features": 16, "num_body": 4, "leaky": True}
 SR_X4_HP = {"scale": 4, "features": 64, "mid_features": 48, "num_body": 6}
-DEJPEG_HP = {"features": 64, "num_blocks": 8}
 CAMERA_X1_HP = {"features": 32, "num_blocks": 6, "global_context": True, "curve_steps": 4}
 
 RECIPES: dict[str, Recipe] = {
@@ -84,19 +82,6 @@ RECIPES: dict[str, Recipe] = {
             batch_size=16,
             patch=128,
             lr=1.5e-3,
-        ),
-        Recipe(
-            name="dejpeg",
-            make_model=lambda: ResidualRestorer(**DEJPEG_HP),
-            factor=1,
-            degradation="Pillow JPEG 4:2:0 per patch, quality uniform in [10, 60] (blind)",
-            evaluate=evaluate_dejpeg,
-            steps=6000,
-            batch_size=16,
-            patch=64,
-            lr=5e-4,
-            degrade=degrade.random_jpeg,
-            luma_weight=2.0,
         ),
         Recipe(
             name="camera_x2",

@@ -199,7 +199,7 @@ def build_artifact(artifact: Artifact) -> dict[str, object]:
     from lumaflow.build.arch.ffdnet import NoiseLevelPixelsGraph
     from lumaflow.build.denoise import export_denoiser_onnx, verify_denoiser_onnx
     from lumaflow.build.export import export_onnx, verify_onnx
-    from lumaflow.build.pixels import AveragedDown, PixelsGraph
+    from lumaflow.build.pixels import AveragedDown, JpegQualityPixelsGraph, PixelsGraph
 
     stage, network = artifact.stage, artifact.network
     descriptor = load_network(network, artifact.weights_path())
@@ -224,6 +224,13 @@ def build_artifact(artifact: Artifact) -> dict[str, object]:
         checks = _parity(
             verify_denoiser_onnx(graph, artifact.onnx_path, list(zip(_parity_samples(), levels, strict=True)))
         )
+    elif [tensor.name for tensor in side] == [contract.JPEG_QUALITY.name]:
+        graph = JpegQualityPixelsGraph(model)
+        names = (pixels_in.name, contract.JPEG_QUALITY.name, pixels_out.name)
+        export_denoiser_onnx(graph, artifact.onnx_path, names=names)
+        qualities = [np.array([[10.0], [60.0]], dtype=np.float32), np.array([[30.0]], dtype=np.float32)]
+        samples = list(zip(_parity_samples(), qualities, strict=True))
+        checks = _parity(verify_denoiser_onnx(graph, artifact.onnx_path, samples, side_name=contract.JPEG_QUALITY.name))
     elif side:
         raise ValueError(f"stage {stage.name!r}: no exporter for side inputs {[tensor.name for tensor in side]}")
     elif network.quantize:

@@ -18,7 +18,6 @@ from lumaflow.build.eval import EvalReport, Suite, evaluate_restoration, evaluat
 from lumaflow.build.photos import eval_photos
 from lumaflow.build.registry import ModelDescriptor
 
-DEJPEG_QUALITIES = (10, 20, 30, 50)
 CAMERA_LR_NOISE = 3.0
 CAMERA_LR_QUALITY = 80
 
@@ -40,11 +39,6 @@ def evaluate_camera_x2(descriptor: ModelDescriptor) -> Suite:
 
 def evaluate_sr_only(descriptor: ModelDescriptor) -> EvalReport:
     return evaluate_sr(descriptor)
-
-
-def evaluate_dejpeg(descriptor: ModelDescriptor) -> Suite:
-    conditions = {f"q{q}": (lambda image, _seed, q=q: degrade.jpeg(image, q)) for q in DEJPEG_QUALITIES}
-    return evaluate_restoration(descriptor, conditions, luma=True, what="Pillow JPEG 4:2:0")
 
 
 # Held-out exposure conditions: (EV, read noise), fixed seeds per photo.

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from torch import nn
 
+from lumaflow.build.arch.dejpeg import DejpegRestorer
 from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.arch.ffdnet import FFDNet, is_kair_state_dict, state_dict_from_kair
 from lumaflow.build.arch.residual import CONTEXT_PLANES, RANGE_PLANES, ResidualRestorer
@@ -375,6 +376,37 @@ def _residual(hp: Hyperparameters) -> nn.Module:
     )
 
 
+# --- DejpegRestorer (de-JPEG told the quality) ----------------------------------------------------------------
+
+_DEJPEG_STACKS = ("pre", "low", "post")
+
+
+def _dejpeg_hyperparameters(state: StateDict) -> Hyperparameters | None:
+    """Block counts from the keys, widths from ``entry`` (features) and ``down`` (low features)."""
+    counts = {stack: _count(re.compile(rf"{stack}\.(\d+)\.weight"), state) for stack in _DEJPEG_STACKS}
+    names = ("entry", "down", "film", "up", "exit", *(f"{s}.{i}" for s, n in counts.items() for i in range(n)))
+    if set(state) != _keys(names) or state["entry.weight"].dim() != 4 or state["down.weight"].dim() != 4:
+        return None
+    hp = {
+        "scale": 1,
+        "in_channels": 3,
+        "out_channels": 3,
+        "features": int(state["entry.weight"].shape[0]),
+        "low_features": int(state["down.weight"].shape[0]),
+        **counts,
+    }
+    expected = _dejpeg(hp).state_dict()
+    if any(tuple(value.shape) != tuple(expected[key].shape) for key, value in state.items()):
+        return None
+    return hp
+
+
+def _dejpeg(hp: Hyperparameters) -> nn.Module:
+    return DejpegRestorer(
+        features=hp["features"], low_features=hp["low_features"], pre=hp["pre"], low=hp["low"], post=hp["post"]
+    )
+
+
 RESTORERS: tuple[ShapeReading, ...] = (
     ShapeReading("ESPCN", _espcn_hyperparameters, _espcn),
     ShapeReading("UpConv7", _upconv7_hyperparameters, _upconv7),
@@ -384,5 +416,6 @@ RESTORERS: tuple[ShapeReading, ...] = (
     ),
     ShapeReading("SRMD", _srmd_hyperparameters, _srmd, figures=_srmd_figures),
     ShapeReading("SPAN", _span_hyperparameters, _span, marker="block_1.c1_r.weight"),
+    ShapeReading("DejpegRestorer", _dejpeg_hyperparameters, _dejpeg, marker="film.weight"),
     ShapeReading("ResidualRestorer", _residual_hyperparameters, _residual, marker="entry.weight"),
 )

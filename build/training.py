@@ -296,10 +296,18 @@ def _fine_tune(
     return grown, record
 
 
+DEJPEG = "dejpeg"
+
+
 def main(name: str, argv: list[str] | None = None) -> int:
     from lumaflow.build.recipes import RECIPES
 
+    if name == DEJPEG:  # told the JPEG quality, from the photo sets: a loop of its own (build/train_dejpeg.py)
+        from lumaflow.build.train_dejpeg import main as train_dejpeg
+
+        return train_dejpeg(argv)
     if name not in RECIPES:
-        print(f"lumaflow train: unknown network {name!r}; known: {', '.join(RECIPES)}", file=sys.stderr)
+        known = ", ".join((*RECIPES, DEJPEG))
+        print(f"lumaflow train: unknown network {name!r}; known: {known}", file=sys.stderr)
         return 2
     return train(RECIPES[name], argv)

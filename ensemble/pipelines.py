@@ -243,13 +243,13 @@ DENOISE = Pipeline(
 )
 DEJPEG = Pipeline(
     name="dejpeg",
-    doc="JPEG artefact removal, ours: deblock, blind over q10-60 (+1.16 dB at q10; 6x cheaper than waifu2x's)",
+    doc="JPEG artefact removal, ours: deblock, told the file's JPEG quality (read from its tables), trained on q10-90",
     steps=("deblock",),
     max_input_megapixels=24.0,
 )
 DEJPEG_WAIFU2X = Pipeline(
     name="dejpeg_waifu2x",
-    doc="JPEG artefact removal: waifu2x upconv_7 photo noise 3 at x1 (better than ours at q20-30, below at q10)",
+    doc="JPEG artefact removal: waifu2x upconv_7 photo noise 3 at x1 (ahead of ours at q30, behind at q10-20)",
     steps=("waifu2x_dejpeg",),
     max_input_megapixels=24.0,
     max_batch_size=4,

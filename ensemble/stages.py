@@ -310,12 +310,15 @@ SR_X4 = photo_stage(
 
 DEBLOCK = photo_stage(
     name="deblock",
-    doc="JPEG artefact removal, ours: a blind residual restorer at half resolution, trained on JPEG q10-60",
+    doc="JPEG artefact removal, ours: a two-level restorer told the JPEG quality (from the file's tables),"
+    " trained on JPEG q10-90",
+    inputs=(contract.PIXELS, contract.JPEG_QUALITY),
     outputs=(contract.RESTORED,),
-    network=Network(architecture="residual", weights="dejpeg.pt"),
+    network=Network(architecture="dejpeg", weights="dejpeg.pt"),
     scale=1,
     max_batch_pixels=2 * 1024 * 1024,
-    tiling=Tiling(context=24),
+    # Its receptive radius is 29 px (four convolutions at a quarter of the resolution).
+    tiling=Tiling(context=32),
 )
 
 REFINE = photo_stage(

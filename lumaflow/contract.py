@@ -69,6 +69,12 @@ RESTORED = Tensor("RESTORED", DataType.UINT8, (-1, -1, 3), "RGB pixels, HWC, wit
 NOISE_LEVEL = Tensor(
     "NOISE_LEVEL", DataType.FP32, (1,), "σ of the noise to remove, 0-255 scale (from OPTIONS or estimated)"
 )
+JPEG_QUALITY = Tensor(
+    "JPEG_QUALITY",
+    DataType.FP32,
+    (1,),
+    "the JPEG quality (1-100) the photo was saved at: from the file's quantisation tables, else estimated",
+)
 ALPHA = Tensor(
     "ALPHA", DataType.UINT8, (-1, -1), "the input's transparency plane, HW at input size; 0x0 when it is opaque"
 )

@@ -93,7 +93,15 @@ def decode_request(
     returned = None
     if chosen["color_profile"] == "source" and decoded.profile is not None and decoded.profile.returnable:
         returned = decoded.profile
-    context = SideContext(decoded.pixels, padded, chosen, mask, analysis_of(analyse), params.templates)
+    context = SideContext(
+        decoded.pixels,
+        padded,
+        chosen,
+        mask,
+        analysis_of(analyse),
+        params.templates,
+        file_jpeg_quality=decoded.jpeg_quality,
+    )
     side: dict[str, np.ndarray] = {}
     analysis: dict[str, Any] = {}
     for name in decoder.side_inputs:

@@ -18,6 +18,7 @@ from lumaflow import contract
 from lumaflow.params import SizeBuckets
 from lumaflow.runtime.colour import SourceProfile, from_srgb, is_srgb, read_profile, to_srgb
 from lumaflow.runtime.errors import InvalidInput
+from lumaflow.runtime.jpeg_quality import estimate_jpeg_quality
 from lumaflow.runtime.metadata import output_exif
 
 SUPPORTED_FORMATS = "JPEG, PNG, WebP, TIFF, BMP, GIF, HEIC or AVIF"
@@ -68,6 +69,7 @@ class DecodedImage:
     profile: SourceProfile | None = None
     exif: bytes = b""
     notes: dict[str, object] = field(default_factory=dict)
+    jpeg_quality: float | None = None  # a JPEG's quality, read back from its quantisation tables
 
     @property
     def width(self) -> int:
@@ -90,6 +92,7 @@ class DecodedImage:
             "mode": self.mode,
             "alpha": self.alpha is not None,
             "icc": self.profile.description if self.profile else None,
+            **({"jpeg_quality": round(self.jpeg_quality)} if self.jpeg_quality is not None else {}),
             **self.notes,
         }
 
@@ -253,11 +256,23 @@ def _apply_profile(
         return image, None
 
 
+def _jpeg_quality(image: Image.Image) -> float | None:
+    """The quality a JPEG was saved at, from its quantisation tables (None for other formats or odd tables)."""
+    tables = getattr(image, "quantization", None) if image.format == "JPEG" else None
+    if not tables or 0 not in tables:
+        return None
+    try:
+        return estimate_jpeg_quality(tables)
+    except ValueError:
+        return None
+
+
 def decode_image(data: bytes, *, limits: Limits, keep_gps: bool = False) -> DecodedImage:
     """Decode an encoded file to upright sRGB pixels, checking the limits before any pixel is allocated."""
     image = _open(data, limits)
     file_format = image.format or "unknown"
     notes: dict[str, object] = {}
+    jpeg_quality = _jpeg_quality(image)
     try:
         frames = int(getattr(image, "n_frames", 1))  # counting seeks through every frame of the file
         if frames > 1:
@@ -294,6 +309,7 @@ def decode_image(data: bytes, *, limits: Limits, keep_gps: bool = False) -> Deco
         profile=profile,
         exif=exif,
         notes=notes,
+        jpeg_quality=jpeg_quality,
     )
 
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-META_VERSION = 1
+META_VERSION = 2  # 2: RouteStep.jpeg_quality
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,15 @@ class RouteStep:
     model: str
     why: str
     noise_level: float | None = None  # the denoiser's σ
+    jpeg_quality: float | None = None  # the de-JPEG network's quality
 
     def described(self) -> dict[str, Any]:
         """The entry INFO's ``route`` lists."""
         entry: dict[str, Any] = {"stage": self.stage, "why": self.why}
         if self.noise_level is not None:
             entry["noise_level"] = round(self.noise_level, 2)
+        if self.jpeg_quality is not None:
+            entry["jpeg_quality"] = round(self.jpeg_quality, 1)
         return entry
 
 

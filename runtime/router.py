@@ -63,7 +63,8 @@ async def route(pixels: np.ndarray, meta: Meta, routes: Mapping[str, Route], cal
     figures = dict(meta.analysis)
     grey = meta.source.grey
     ran: list[RouteStep] = []
-    for step in plan_route(analysis, options):
+    file_quality = meta.input.get("jpeg_quality")
+    for step in plan_route(analysis, options, None if file_quality is None else float(file_quality)):
         if step.role == "repair":
             photo, figures["damage"] = await _repair(photo, call)
             roles = ("damage", "inpaint") if figures["damage"]["filled"] else ("damage",)
@@ -72,8 +73,11 @@ async def route(pixels: np.ndarray, meta: Meta, routes: Mapping[str, Route], cal
         inputs = {contract.PIXELS.name: np.ascontiguousarray(photo[None])}
         if step.noise_level is not None:
             inputs[contract.NOISE_LEVEL.name] = np.array([[step.noise_level]], dtype=np.float32)
+        if step.jpeg_quality is not None:
+            inputs[contract.JPEG_QUALITY.name] = np.array([[step.jpeg_quality]], dtype=np.float32)
         photo = (await call(step.role, inputs))[0]
-        ran.append(RouteStep(routes[step.role].stage, routes[step.role].model, step.reason, step.noise_level))
+        stage, model = routes[step.role].stage, routes[step.role].model
+        ran.append(RouteStep(stage, model, step.reason, step.noise_level, step.jpeg_quality))
         if step.role == "colorize":
             grey = False  # encode would write one channel for a grey input
     figures["photo"] = rounded(analysis)

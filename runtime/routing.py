@@ -40,10 +40,16 @@ class Step:
     role: str  # repair (damage + inpaint), or a key of the router's routes: denoise, dejpeg, colorize, low_light, ...
     reason: str
     noise_level: float | None = None  # the denoiser's σ
+    jpeg_quality: float | None = None  # the de-JPEG network's quality
 
 
-def plan_route(analysis: dict[str, float], options: dict[str, Any]) -> list[Step]:
-    """The steps, in order: damage repair, restore, colourisation, low light, SR, refinement."""
+def plan_route(
+    analysis: dict[str, float], options: dict[str, Any], file_jpeg_quality: float | None = None
+) -> list[Step]:
+    """The steps, in order: damage repair, restore, colourisation, low light, SR, refinement.
+
+    ``file_jpeg_quality`` is the quality read from a JPEG's own tables: the de-JPEG step is told it, and the
+    analysis network's estimate only when the photo came without tables."""
     steps = []
     repair = options.get("repair", "off")  # photo_enhance has no such option: it repairs nothing
     if repair != "off":
@@ -67,7 +73,8 @@ def plan_route(analysis: dict[str, float], options: dict[str, Any]) -> list[Step
         level = float(sigma) if sigma is not None else analysis["noise_sigma"]
         steps.append(Step("denoise", reason, noise_level=level))
     elif restore == "dejpeg":
-        steps.append(Step("dejpeg", reason))
+        told = file_jpeg_quality if file_jpeg_quality is not None else analysis["jpeg_quality"]
+        steps.append(Step("dejpeg", reason, jpeg_quality=min(max(float(told), 1.0), 100.0)))
     colorize = options.get("colorize", "off")
     tone = photo_tone(analysis)
     if colorize == "on":

@@ -28,6 +28,7 @@ class SideContext:
     mask: bytes | None
     analyser: Callable[[np.ndarray], Analysis]
     templates: tuple[str, ...] = ()  # the looks in the looks network's order (TEMPLATE is an index into them)
+    file_jpeg_quality: float | None = None  # a JPEG's quality from its quantisation tables
     _analysis: Analysis | None = field(default=None, init=False)
 
     def analysis(self) -> Analysis:
@@ -58,6 +59,21 @@ def noise_level(context: SideContext) -> tuple[np.ndarray, dict[str, Any]]:
     return np.array([[sigma]], dtype=np.float32), figures
 
 
+def jpeg_quality(context: SideContext) -> tuple[np.ndarray, dict[str, Any]]:
+    """The quality the file was saved at, from its quantisation tables; the analysis network's estimate when the
+    tables are gone (a PNG of a once-compressed photo)."""
+    figures: dict[str, Any] = {}
+    quality = context.file_jpeg_quality
+    source = "the file's quantisation tables"
+    if quality is None:
+        analysis = context.analysis()
+        quality, source = analysis["jpeg_quality"], "analysis network"
+        figures["photo"] = rounded(analysis)
+    quality = min(max(float(quality), 1.0), 100.0)
+    figures["jpeg_quality"] = {"quality": round(quality, 1), "source": source}
+    return np.array([[quality]], dtype=np.float32), figures
+
+
 def hole(context: SideContext) -> tuple[np.ndarray, dict[str, Any]]:
     """MASK decoded at the photo's size, grown by OPTIONS ``mask_grow``, zero-padded like the pixels."""
     if context.mask is None:
@@ -84,6 +100,7 @@ def strength(context: SideContext) -> tuple[np.ndarray, dict[str, Any]]:
 
 PROVIDERS: dict[str, Provider] = {
     contract.NOISE_LEVEL.name: noise_level,
+    contract.JPEG_QUALITY.name: jpeg_quality,
     contract.HOLE.name: hole,
     contract.TEMPLATE.name: template,
     contract.STRENGTH.name: strength,

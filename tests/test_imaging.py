@@ -32,6 +32,12 @@ def test_a_real_jpeg_decodes_to_rgb() -> None:
     decoded = decode_image(encode(astronaut(), "JPEG", quality=92), limits=Limits(4))
     assert decoded.pixels.shape == (512, 512, 3) and decoded.pixels.dtype == np.uint8
     assert decoded.format == "JPEG" and (decoded.width, decoded.height) == (512, 512)
+    assert decoded.jpeg_quality == 92 and decoded.describe()["jpeg_quality"] == 92  # from its own tables
+
+
+def test_only_a_jpeg_reports_a_quality() -> None:
+    png = decode_image(encode(astronaut()), limits=Limits(4))
+    assert png.jpeg_quality is None and "jpeg_quality" not in png.describe()
 
 
 def test_grey_and_palette_images_become_rgb() -> None:

@@ -1,4 +1,5 @@
-"""The classical noise estimator (the baseline the analysis network replaced) and the NOISE_LEVEL side input."""
+"""The classical noise estimator (the baseline the analysis network replaced), the NOISE_LEVEL and JPEG_QUALITY side
+inputs."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from skimage import data
 
 from lumaflow.build.noise import estimate_noise_sigma
-from lumaflow.runtime.side_inputs import SideContext, noise_level
+from lumaflow.runtime.side_inputs import SideContext, jpeg_quality, noise_level
 from tests.fixtures import sporco_photo
 
 pytestmark = pytest.mark.unit
@@ -50,3 +51,18 @@ def test_the_side_input_prefers_the_clients_noise_level_and_asks_the_analysis_on
     assert figures["photo"] == {"noise_sigma": 24.5, "jpeg_quality": 100.0}
     context.analysis()
     assert len(asked) == 1 and asked[0] is noisy
+
+
+def test_the_jpeg_quality_side_input_reads_the_files_tables_before_asking_the_analysis() -> None:
+    photo = np.asarray(data.astronaut())
+    asked: list[np.ndarray] = []
+
+    def analyser(pixels: np.ndarray) -> dict[str, float]:
+        asked.append(pixels)
+        return {"noise_sigma": 1.0, "jpeg_quality": 180.0}  # out of range: clamped to 100
+
+    told, figures = jpeg_quality(SideContext(photo, photo, {}, None, analyser, file_jpeg_quality=12.0))
+    assert told.dtype == np.float32 and told.shape == (1, 1) and told[0, 0] == 12.0 and not asked
+    assert figures == {"jpeg_quality": {"quality": 12.0, "source": "the file's quantisation tables"}}
+    estimated, figures = jpeg_quality(SideContext(photo, photo, {}, None, analyser))
+    assert estimated[0, 0] == 100.0 and figures["jpeg_quality"]["source"] == "analysis network" and len(asked) == 1

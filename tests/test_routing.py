@@ -58,6 +58,14 @@ def test_the_denoiser_gets_the_analysed_or_the_given_noise_level_and_every_step_
     assert step.role == "denoise" and step.noise_level == 30.0 and step.reason == "OPTIONS.noise_level was given"
 
 
+def test_the_de_jpeg_step_is_told_the_files_own_quality_else_the_analysed_one() -> None:
+    options = defaults(PHOTO_ENHANCE.options)
+    (step,) = plan_route({**CLEAN, "jpeg_quality": 23.4}, options, file_jpeg_quality=15.0)
+    assert step.role == "dejpeg" and step.jpeg_quality == 15.0
+    (step,) = plan_route({**CLEAN, "jpeg_quality": 23.4}, options)  # a PNG: no tables, the analysis decides
+    assert step.jpeg_quality == 23.4 and step.reason == "the analysis reads JPEG quality 23 (<= 70)"
+
+
 def test_every_preset_is_a_valid_bundle_of_photo_enhance_options() -> None:
     from jsonschema import Draft202012Validator
 

@@ -70,7 +70,11 @@ def receptive_radius(stage_name: str) -> float:
     model = load_network(stage.network, path).model.eval()
     side, centre = 96, 48
     pixels = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0))
-    extra = (torch.full((1, 1, 1, 1), 25 / 255),) if stage_name == "ffdnet" else ()
+    extra: tuple[torch.Tensor, ...] = ()
+    if stage_name == "ffdnet":
+        extra = (torch.full((1, 1, 1, 1), 25 / 255),)
+    elif stage_name == "deblock":  # told the JPEG quality
+        extra = (torch.full((1, 1), 20.0),)
     poked = pixels.clone()
     poked[0, :, centre, centre] += 0.5
     with torch.no_grad():

@@ -39,6 +39,8 @@ def _side(stage: Stage, height: int, width: int) -> dict[str, np.ndarray]:
     for tensor in stage.inputs[1:]:
         if tensor.name == contract.NOISE_LEVEL.name:
             side[tensor.name] = np.array([[25.0]], dtype=np.float32)
+        elif tensor.name == contract.JPEG_QUALITY.name:
+            side[tensor.name] = np.array([[20.0]], dtype=np.float32)
         elif tensor.name == contract.HOLE.name:  # a brush stroke across several tiles
             hole = np.zeros((1, height, width, 1), dtype=np.uint8)
             hole[0, height // 3 : height // 3 + 12, width // 5 : 4 * width // 5] = 255

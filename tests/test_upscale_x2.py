@@ -63,6 +63,7 @@ def test_info_has_the_contract_keys(client: grpcclient.InferenceServerClient) ->
         "mode": "RGB",
         "alpha": False,
         "icc": None,
+        "jpeg_quality": 90,  # read from the file's quantisation tables
     }
     assert info["output"] == {"width": 600, "height": 400, "format": "PNG", "color_profile": "sRGB"}
     assert info["stages"] == ["decode", "span_x2", "quality_check", "encode"]
