@@ -257,6 +257,10 @@ def _evaluator(network: str) -> Callable[[ModelDescriptor, dict[str, np.ndarray]
         from lumaflow.build.colorize_data import evaluate_colorize
 
         return evaluate_colorize  # type: ignore[return-value]
+    if network == "damage":
+        from lumaflow.build.damage_data import evaluate_damage
+
+        return evaluate_damage  # type: ignore[return-value]
     if network == "looks":
         from lumaflow.build.looks import evaluate_looks
 
@@ -276,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     from lumaflow.build.registry import load_file
 
     parser = argparse.ArgumentParser(prog="python -m lumaflow.build.assess")
-    parser.add_argument("network", choices=("quality", "analysis", "exposure-line", "inpaint", "colorize", "looks"))
+    networks = ("quality", "analysis", "exposure-line", "inpaint", "colorize", "looks", "damage")
+    parser.add_argument("network", choices=networks)
     parser.add_argument("--set", dest="photo_set", choices=SETS, default="validation")
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args(argv)

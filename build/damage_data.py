@@ -386,9 +386,14 @@ def dilate(mask: np.ndarray, px: int = DILATE) -> np.ndarray:
 
 @functools.cache
 def eval_cases() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Held-out cases "photo/tone/condition" -> (undamaged aged print, damaged, mask): half size, centre crop."""
+    """Held-out cases "photo/tone/condition" -> (undamaged aged print, damaged, mask) of scikit-image's four photos."""
+    return cases_of(eval_photos())
+
+
+def cases_of(photos: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each photo at half size, centre crop, aged per tone and damaged per condition, with fixed seeds."""
     cases = {}
-    for p, (name, photo) in enumerate(eval_photos().items()):
+    for p, (name, photo) in enumerate(photos.items()):
         h, w = photo.shape[:2]
         small = degrade.resize(photo, w // 2, h // 2)
         top, left = max(0, (h // 2 - EVAL_SIZE[0]) // 2), max(0, (w // 2 - EVAL_SIZE[1]) // 2)
@@ -401,8 +406,8 @@ def eval_cases() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return cases
 
 
-def evaluate_damage(descriptor: ModelDescriptor) -> Report:
-    """Mask IoU per condition (network vs top-hat), and PSNR of the inpainting chain on the "all" cases."""
+def evaluate_damage(descriptor: ModelDescriptor, photos: dict[str, np.ndarray] | None = None) -> Report:
+    """Mask IoU per condition (network vs top-hat), and the inpainting chain's PSNR, on `photos` (default: eval's)."""
     from lumaflow.build.inpaint_data import inpaint  # imported here: it is not needed to train
     from lumaflow.build.registry import load_file
 
@@ -411,7 +416,7 @@ def evaluate_damage(descriptor: ModelDescriptor) -> Report:
     scores: dict[str, dict[str, list[float]]] = {}
     chain: dict[str, list[float]] = {"damaged": [], "inpaint_predicted": [], "inpaint_true": []}
     fractions = []
-    for key, (aged, damaged, mask) in eval_cases().items():
+    for key, (aged, damaged, mask) in (cases := eval_cases() if photos is None else cases_of(photos)).items():
         _, tone, condition = key.split("/")
         predicted = predict_mask(model, damaged)
         row = scores.setdefault(f"{tone}/{condition}", {"model": [], "tophat": []})
@@ -425,7 +430,7 @@ def evaluate_damage(descriptor: ModelDescriptor) -> Report:
     figures: dict[str, Any] = {
         "metric": "mask IoU (p > 0.5) on held-out photos (half size, centre 192x256);"
         " PSNR dB against the undamaged aged print",
-        "photos": list(eval_photos()),
+        "photos": sorted({key.split("/")[0] for key in cases}),
         "mean_damage_fraction": round(float(np.mean(fractions)), 4),
         "tophat": {"size": TOPHAT_SIZE, "threshold": TOPHAT_THRESHOLD},
         "iou": {
