@@ -62,6 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--patch", type=int, default=96, help="patch side, a multiple of 8 (the JPEG block)")
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (cosine to 1%%)")
     p.add_argument("--warmup-steps", type=int, default=1000, help="first steps on the squared loss")
+    p.add_argument("--init", type=Path, help="start from these weights (a longer schedule in two runs)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=1000)
@@ -84,6 +85,8 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     photos = list(load_set("train", limit=2 if args.smoke else None).values())
     sampler = DejpegSampler(photos, args.patch, rng)
     model = DejpegRestorer(**HP)
+    if args.init is not None:
+        model.load_state_dict(torch.load(args.init, weights_only=True))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(args.steps, 1), eta_min=args.lr * 0.01)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -115,6 +118,7 @@ def train(args: argparse.Namespace) -> dict[str, object]:
         "hp": HP,
         "params": sum(p.numel() for p in model.parameters()),
         "steps": args.steps,
+        **({"init": str(args.init)} if args.init is not None else {}),
         "batch_size": args.batch_size,
         "patch": args.patch,
         "lr": args.lr,

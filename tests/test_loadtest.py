@@ -202,7 +202,7 @@ def test_baselines_time_a_tiled_network_on_the_windows_its_tiler_sends(model_rep
     models = baselines.pipeline_models(model_repository, "upscale_x2")
     crop = np.arange(128 * 128 * 3, dtype=np.uint8).reshape(128, 128, 3)
     windows, context = baselines.tile_windows(model_repository, models, [crop])
-    assert context == 8 and [w.shape for w in windows] == [(144, 144, 3)]
+    assert context == 24 and [w.shape for w in windows] == [(176, 176, 3)]  # SPAN sees 24 px around a tile
     assert np.array_equal(windows[0][context:-context, context:-context], crop)  # the photo, with context around
     frames, none = baselines.tile_windows(
         model_repository, baselines.pipeline_models(model_repository, "camera_x2"), [crop]
