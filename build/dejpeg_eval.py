@@ -8,27 +8,17 @@ set's (`lumaflow.build.photo_sets`): validation when the network is trained, to 
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
+from lumaflow.build.dejpeg_data import jpeg_with_quality
 from lumaflow.build.eval import y_psnr
 from lumaflow.build.pixels import JpegQualityPixelsGraph
 from lumaflow.build.registry import ModelDescriptor
-from lumaflow.runtime.jpeg_quality import estimate_jpeg_quality
 
 EVAL_QUALITIES: tuple[int, ...] = (10, 20, 30, 50, 90)
-
-
-def jpeg_round_trip(pixels: np.ndarray, quality: int) -> tuple[np.ndarray, float]:
-    """The photo as a Pillow JPEG at `quality` decodes, and the quality its tables say."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
-    with Image.open(io.BytesIO(buffer.getvalue())) as image:
-        return np.asarray(image.convert("RGB")), estimate_jpeg_quality(image.quantization)
 
 
 def restore(model: torch.nn.Module, pixels: np.ndarray, quality: float) -> np.ndarray:
@@ -66,7 +56,7 @@ def evaluate_dejpeg(descriptor: ModelDescriptor, photos: dict[str, np.ndarray]) 
         scores[quality] = {}
         for name, photo in photos.items():
             clean = photo[: photo.shape[0] // 2 * 2, : photo.shape[1] // 2 * 2]
-            jpeg, told = jpeg_round_trip(clean, quality)
+            jpeg, told = jpeg_with_quality(clean, quality)
             restored = restore(descriptor.model, jpeg, told)
             scores[quality][name] = (y_psnr(jpeg, clean, 1), y_psnr(restored, clean, 1))
     return DejpegReport(scores)

@@ -74,3 +74,8 @@ def estimate_jpeg_quality(tables: Mapping[int, Sequence[int]] | Sequence[Sequenc
         return float(QUALITIES[exact[0]])
     log_ratio = np.log(np.mean(luma / LUMA_BASE))
     return float(QUALITIES[int(np.argmin(np.abs(_LOG_MEAN_RATIOS - log_ratio)))])
+
+
+def told_quality(quality: float) -> float:
+    """A quality as the de-JPEG stage is told it: within 1..100 whatever its source (an estimate may stray)."""
+    return min(max(float(quality), 1.0), 100.0)

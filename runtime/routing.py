@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from lumaflow.runtime.crops import tone as photo_tone
+from lumaflow.runtime.jpeg_quality import told_quality
 from lumaflow.runtime.mask import grow
 
 JPEG_RESTORE_AT_OR_BELOW = 70.0
@@ -74,7 +75,7 @@ def plan_route(
         steps.append(Step("denoise", reason, noise_level=level))
     elif restore == "dejpeg":
         told = file_jpeg_quality if file_jpeg_quality is not None else analysis["jpeg_quality"]
-        steps.append(Step("dejpeg", reason, jpeg_quality=min(max(float(told), 1.0), 100.0)))
+        steps.append(Step("dejpeg", reason, jpeg_quality=told_quality(told)))
     colorize = options.get("colorize", "off")
     tone = photo_tone(analysis)
     if colorize == "on":

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from lumaflow import contract
+from lumaflow.runtime.jpeg_quality import told_quality
 from lumaflow.runtime.mask import decode_mask, grow
 
 Analysis = dict[str, float]
@@ -69,7 +70,7 @@ def jpeg_quality(context: SideContext) -> tuple[np.ndarray, dict[str, Any]]:
         analysis = context.analysis()
         quality, source = analysis["jpeg_quality"], "analysis network"
         figures["photo"] = rounded(analysis)
-    quality = min(max(float(quality), 1.0), 100.0)
+    quality = told_quality(quality)
     figures["jpeg_quality"] = {"quality": round(quality, 1), "source": source}
     return np.array([[quality]], dtype=np.float32), figures
 

@@ -16,7 +16,8 @@ from lumaflow.build import WEIGHTS_DIR
 from lumaflow.build.arch.espcn import ESPCN
 from lumaflow.build.arch.residual import ResidualRestorer
 from lumaflow.build.artifacts import sha256_file
-from lumaflow.build.dejpeg_eval import jpeg_round_trip, restore
+from lumaflow.build.dejpeg_data import jpeg_with_quality
+from lumaflow.build.dejpeg_eval import restore
 from lumaflow.build.eval import bicubic_up, downscale, rgb_psnr, upscale, y_psnr
 from lumaflow.build.export import export_onnx, verify_onnx
 from lumaflow.build.photos import crop_to_multiple, eval_photos
@@ -130,7 +131,7 @@ def test_dejpeg_told_the_files_quality_helps_every_photo_and_as_recorded(photos)
         gains = {}
         for name, photo in photos.items():
             clean = photo[: photo.shape[0] // 2 * 2, : photo.shape[1] // 2 * 2]
-            degraded, told = jpeg_round_trip(clean, quality)
+            degraded, told = jpeg_with_quality(clean, quality)
             assert told == quality
             gains[name] = y_psnr(restore(model, degraded, told), clean, 1) - y_psnr(degraded, clean, 1)
             expected = recorded[f"q{quality}"]["photos"][name]
