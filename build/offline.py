@@ -16,7 +16,7 @@ import io
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +34,11 @@ from lumaflow.runtime.crops import grid_crops, summarise_analysis
 from lumaflow.runtime.decoding import Decoder, decode_request
 from lumaflow.runtime.encoding import encode_result, served_cards
 from lumaflow.runtime.engines import Engine, EnginePolicy, open_engine
+from lumaflow.runtime.guidance import guided_result
 from lumaflow.runtime.quality_check import quality_check
 from lumaflow.runtime.router import route
 from lumaflow.runtime.stage import StageSpec, checked_inputs, run_batch, stage_spec
-from lumaflow.runtime.tiled import tile_and_run
+from lumaflow.runtime.tiled import TileCounts, tile_and_run
 
 REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
 
@@ -104,11 +105,11 @@ class OfflineServer:
         """The analysis network's summary of a photo (HxWx3), as decode computes it."""
         return summarise_analysis(self.analyse(grid_crops(pixels)))
 
-    async def call(self, model: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """What a BLS request to ``model`` (a stage or its tiler) answers."""
+    async def call(self, model: str, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, list[int] | None]:
+        """What a BLS request to ``model`` (a stage or its tiler) answers, and a tiler's [tiles sent, left out]."""
         stage = stage_serving(model, STAGES)
         if model == stage.name:
-            return self.run_stage(stage, inputs, timed=model != ANALYSIS.name)
+            return self.run_stage(stage, inputs, timed=model != ANALYSIS.name), None
         if stage.name not in self._tilers:
             self._tilers[stage.name] = TilerParams.from_model_config(triton_json(tiler_config(stage)))
         params = self._tilers[stage.name]
@@ -119,8 +120,20 @@ class OfflineServer:
             return self.run_stage(stage, {pixels_name: tile, **tile_side})
 
         channels = stage.outputs[0].dims[-1]
+        guide = inputs.get(contract.GUIDE.name)
+        counts = TileCounts()
         # Untiled: the tiler's prefill, then the whole photo in one window with the tiles' context.
-        return await tile_and_run(params, inputs[pixels_name], side, channels, infer, one_window=self.untiled)
+        output = await tile_and_run(
+            params,
+            inputs[pixels_name],
+            side,
+            channels,
+            infer,
+            one_window=self.untiled,
+            guide=None if guide is None or not stage.guided else guide[0],
+            counts=counts,
+        )
+        return output, counts.as_list()
 
     def prepared(self, pipeline: Pipeline) -> tuple[Decoder, dict[str, Any]]:
         """What the pipeline's decode and encode build once in ``initialize``: its decoder, and its card as served."""
@@ -133,33 +146,43 @@ class OfflineServer:
         return self._pipelines[pipeline]
 
     def run(
-        self, pipeline: Pipeline, image: bytes, options: Mapping[str, Any] | None = None, mask: bytes | None = None
+        self,
+        pipeline: Pipeline,
+        image: bytes,
+        options: Mapping[str, Any] | None = None,
+        mask: bytes | None = None,
+        region: bytes | None = None,
     ) -> OfflineResult:
         """One request through ``pipeline`` (a declared one, or any ``Pipeline`` of declared stages)."""
-        return asyncio.run(self._run(pipeline, image, dict(options or {}), mask))
+        return asyncio.run(self._run(pipeline, image, dict(options or {}), mask, region))
 
     async def _run(
-        self, pipeline: Pipeline, image: bytes, options: dict[str, Any], mask: bytes | None
+        self, pipeline: Pipeline, image: bytes, options: dict[str, Any], mask: bytes | None, region: bytes | None
     ) -> OfflineResult:
         self._timed = 0.0
         decoder, card = self.prepared(pipeline)
-        decoded = decode_request(decoder, image, json.dumps(options).encode(), mask, self.analyse)
-        pixels, meta = decoded.pixels, decoded.meta
+        decoded = decode_request(decoder, image, json.dumps(options).encode(), mask, self.analyse, region)
+        pixels, meta, guide = decoded.pixels, decoded.meta, decoded.guide
         if pipeline.router is not None:
             routes = router_params(pipeline.router).routes
 
-            async def call(role: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
+            async def call(role: str, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, list[int] | None]:
                 return await self.call(routes[role].model, inputs)
 
-            pixels, meta = await route(pixels, meta, routes, call)
+            pixels, meta = await route(pixels, meta, routes, call, guide)
         else:
             for stage in pipeline.stages:
                 side = {tensor.name: decoded.side[tensor.name] for tensor in stage.inputs[1:]}
-                pixels = await self.call(stage.tiler_name, {stage.inputs[0].name: pixels, **side})
+                pixels, counts = await self.call(
+                    stage.tiler_name, {stage.inputs[0].name: pixels, contract.GUIDE.name: guide, **side}
+                )
+                if counts is not None:
+                    meta = replace(meta, tiles={**meta.tiles, stage.name: counts})
         stage_seconds = self._timed
         score = lambda crop_sets: self.run_stage(QUALITY, {contract.CROPS.name: crop_sets}, timed=False)  # noqa: E731
-        meta = quality_check(decoded.pixels, pixels, meta, score)
-        encoded, info = encode_result(pixels, decoded.alpha, meta, card, time.monotonic_ns())
+        guided = guided_result(decoded.pixels, pixels, guide, meta)
+        meta = quality_check(decoded.pixels, pixels if guided is None else guided, meta, score)
+        encoded, info = encode_result(pixels, decoded.alpha, meta, card, time.monotonic_ns(), guided)
         with Image.open(io.BytesIO(encoded)) as result:
             decoded_result = np.asarray(result.convert("RGB"), dtype=np.uint8)
         return OfflineResult(decoded_result, encoded, info, stage_seconds)

@@ -19,7 +19,7 @@ from tritonclient.utils import InferenceServerException
 
 from .core import PROBE_TIMEOUT_S, ClientCore, Progress
 from .errors import LumaflowError, Unavailable, from_triton
-from .images import ImageLike, encoded, encoded_mask
+from .images import ImageLike, encoded, encoded_mask, encoded_region
 from .policy import Endpoint
 from .protocol import PipelineInfo, photo_inputs, photo_options, photo_outputs, pipeline_info, served_models
 from .result import EnhanceResult
@@ -47,15 +47,20 @@ class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
         preset: str | None = None,
         timeout: float | None = None,
         mask: ImageLike | None = None,
+        region: ImageLike | None = None,
+        strength: float | None = None,
+        region_mode: str | None = None,
+        region_feather: float | None = None,
         **options: Any,
     ) -> EnhanceResult:
-        """As ``LumaflowClient.enhance``."""
+        """As ``LumaflowClient.enhance`` (``region``, ``strength``, ``region_mode`` and ``region_feather``
+        included: the mask and the region go again with every retry)."""
         data = encoded(image)
+        sent = photo_options(preset, options, strength=strength, region_mode=region_mode, region_feather=region_feather)
         started = time.monotonic()
         mask_data = None if mask is None else encoded_mask(mask)
-        result, endpoint, attempts = await self._call(
-            pipeline, data, photo_options(preset, options), timeout, mask_data
-        )
+        region_data = None if region is None else encoded_region(region)
+        result, endpoint, attempts = await self._call(pipeline, data, sent, timeout, mask_data, region_data)
         enhanced, info = photo_outputs(result)
         return EnhanceResult(enhanced, info, time.monotonic() - started, endpoint.url, attempts)
 
@@ -121,11 +126,17 @@ class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
         return report
 
     async def _call(
-        self, pipeline: str, data: bytes, options: dict[str, Any], timeout: float | None, mask: bytes | None = None
+        self,
+        pipeline: str,
+        data: bytes,
+        options: dict[str, Any],
+        timeout: float | None,
+        mask: bytes | None = None,
+        region: bytes | None = None,
     ) -> tuple[Any, Endpoint[aioclient.InferenceServerClient], int]:
         budget, deadline = self._deadline(timeout)
         if self._slots is None:
-            return await self._tries(pipeline, data, options, mask, budget, deadline)
+            return await self._tries(pipeline, data, options, mask, region, budget, deadline)
         if self._slots.locked() and not self.wait_when_full:
             raise self._full(pipeline, budget)
         try:
@@ -133,12 +144,19 @@ class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
         except asyncio.TimeoutError:
             raise self._full(pipeline, budget) from None
         try:
-            return await self._tries(pipeline, data, options, mask, budget, deadline)
+            return await self._tries(pipeline, data, options, mask, region, budget, deadline)
         finally:
             self._slots.release()
 
     async def _tries(
-        self, pipeline: str, data: bytes, options: dict[str, Any], mask: bytes | None, budget: float, deadline: float
+        self,
+        pipeline: str,
+        data: bytes,
+        options: dict[str, Any],
+        mask: bytes | None,
+        region: bytes | None,
+        budget: float,
+        deadline: float,
     ) -> tuple[Any, Endpoint[aioclient.InferenceServerClient], int]:
         started = time.monotonic()
         attempt = 0
@@ -150,7 +168,7 @@ class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
                 if returning and not await self._probe(endpoint):
                     raise Unavailable(f"{endpoint.url} is not ready")
                 result = await endpoint.client.infer(
-                    pipeline, photo_inputs(data, options, mask), **self._infer_kwargs(self.headers, remaining)
+                    pipeline, photo_inputs(data, options, mask, region), **self._infer_kwargs(self.headers, remaining)
                 )
             except (InferenceServerException, LumaflowError) as raw:
                 await asyncio.sleep(self._failed(pipeline, endpoint, raw, attempt, deadline))

@@ -2,6 +2,7 @@
 
 lumaflow enhance photo.jpg -o photo_x2.png --pipeline upscale_x2 --compare
 lumaflow enhance a.jpg b.jpg -o out/ --pipeline denoise --option noise_level=15
+lumaflow enhance face.jpg -o out.png --pipeline denoise --region face_region.png --strength 0.7
 lumaflow pipelines
 lumaflow camera --source synthetic --frames 300 --fps 30
 """
@@ -42,6 +43,47 @@ def _option(text: str) -> tuple[str, Any]:
         return key, value
 
 
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")  # refused below like any out-of-range value
+
+
+def _strength(text: str) -> float:
+    """``--strength``: a number from 0 (the input) to 1 (the full result)."""
+    value = _number(text)
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text!r}")
+    return value
+
+
+def _pixels(text: str) -> float:
+    """``--region-feather``: a width in input pixels, 0 or more."""
+    value = _number(text)
+    if not 0.0 <= value < float("inf"):  # NaN fails too
+        raise argparse.ArgumentTypeError(f"must be a number of pixels, 0 or more, got {text!r}")
+    return value
+
+
+GUIDANCE_FLAGS = {"strength": "--strength", "region_mode": "--region-mode", "region_feather": "--region-feather"}
+
+
+def _enhance_options(args: argparse.Namespace) -> dict[str, Any] | str:
+    """The OPTIONS of ``lumaflow enhance`` (``--option``, ``--template``, the guidance flags), or what is wrong."""
+    options = dict(args.option or [])
+    if args.template is not None:
+        options["template"] = args.template
+    for key, flag in GUIDANCE_FLAGS.items():
+        value = getattr(args, key)
+        if value is None:
+            continue
+        if key in options:
+            return f"{flag} and --option {key}=... both given: give one"
+        options[key] = value
+    return options
+
+
 def _client(args: argparse.Namespace) -> LumaflowClient:
     token = args.token or os.environ.get("LUMAFLOW_TOKEN")
     return LumaflowClient(args.url, token=token, timeout=args.timeout, tls=_tls(args))
@@ -64,18 +106,23 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     if many and args.output.suffix:
         print("lumaflow enhance: with several inputs, -o must be a folder", file=sys.stderr)
         return 2
-    if args.mask is not None and (many or not args.mask.is_file()):
-        problem = "takes one input" if many else f"no such file: {args.mask}"
-        print(f"lumaflow enhance: --mask {problem}", file=sys.stderr)
+    for flag, path in (("--mask", args.mask), ("--region", args.region)):
+        if path is not None and (many or not path.is_file()):
+            problem = "takes one input (it is per photo)" if many else f"no such file: {path}"
+            print(f"lumaflow enhance: {flag} {problem}", file=sys.stderr)
+            return 2
+    options = _enhance_options(args)
+    if isinstance(options, str):
+        print(f"lumaflow enhance: {options}", file=sys.stderr)
         return 2
-    options = dict(args.option or [])
-    if args.template is not None:
-        options["template"] = args.template
     with _client(args) as client:
-        if args.mask is not None:
+        if args.mask is not None or args.region is not None:
             results: list[Any] = []
             try:
-                results.append(client.enhance(sources[0], args.pipeline, preset=args.preset, mask=args.mask, **options))
+                one = client.enhance(
+                    sources[0], args.pipeline, preset=args.preset, mask=args.mask, region=args.region, **options
+                )
+                results.append(one)
             except LumaflowError as error:
                 results.append(error)
         else:
@@ -264,6 +311,28 @@ def add_commands(commands: Any) -> None:
     enhance.add_argument("--concurrency", type=int, default=4)
     enhance.add_argument("--mask", type=Path, help="inpaint: a PNG of the photo's size, white where to remove")
     enhance.add_argument("--template", help="stylize: the look to apply (see `lumaflow pipelines`)")
+    enhance.add_argument(
+        "--region",
+        type=Path,
+        help="a grey (or alpha) image of the photo's size: enhance only where it is white (above 127); one input",
+    )
+    enhance.add_argument(
+        "--region-mode",
+        choices=("only", "except"),
+        help="with --region: enhance only inside it (only, the default) or everywhere but there (except)",
+    )
+    enhance.add_argument(
+        "--region-feather",
+        type=_pixels,
+        metavar="PX",
+        help="with --region: the blend's width across its edge, in input pixels (default 8)",
+    )
+    enhance.add_argument(
+        "--strength",
+        type=_strength,
+        metavar="0..1",
+        help="how much of the result, for every input: 0 = the input (or its plain upscale), 1 = all (default)",
+    )
     enhance.add_argument(
         "--compare",
         action="store_true",

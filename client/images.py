@@ -40,3 +40,18 @@ def encoded_mask(mask: ImageLike) -> bytes:
     if isinstance(mask, np.ndarray) and mask.ndim == 2 and mask.dtype in (np.bool_, np.uint8):
         return encoded(np.where(mask.astype(bool), 255, 0).astype(np.uint8))
     return encoded(mask)
+
+
+def encoded_region(region: ImageLike) -> bytes:
+    """A REGION (where the result applies) as encoded bytes; the server reads it as grey (or alpha), the
+    photo's upright size, above 127 = here.
+
+    A bool HxW array (True = here) becomes a black-and-white PNG; a uint8 HxW array goes as a grey PNG of
+    its values, read as a file of the same pixels would be (above 127 = here), and one of only 0 and 1 is
+    refused (ValueError: it would mean nowhere); files, paths and PIL images go as ``encoded`` sends images.
+    """
+    if isinstance(region, np.ndarray) and region.ndim == 2 and region.dtype == np.bool_:
+        return encoded(np.where(region, 255, 0).astype(np.uint8))
+    if isinstance(region, np.ndarray) and region.dtype == np.uint8 and region.size and int(region.max()) == 1:
+        raise ValueError("a uint8 region is grey, above 127 = here: give 0/255, or a bool array for 0/1")
+    return encoded(region)

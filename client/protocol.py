@@ -14,29 +14,44 @@ import tritonclient.grpc as grpcclient
 from lumaflow import contract  # the tensor names, declared once (a light module: no server code)
 
 PHOTO_INPUT, PHOTO_MASK, PHOTO_OPTIONS = contract.IMAGE.name, contract.MASK.name, contract.OPTIONS.name
+PHOTO_REGION = contract.REGION.name  # user guidance: where the result applies
 PHOTO_OUTPUT, PHOTO_INFO = contract.ENHANCED.name, contract.INFO.name
 FRAME_INPUT, FRAME_OUTPUT = contract.FRAME.name, contract.ENHANCED_FRAME.name
 
 
-def photo_inputs(data: bytes, options: dict[str, Any], mask: bytes | None = None) -> list[grpcclient.InferInput]:
-    """IMAGE, MASK for the inpainting pipeline, and OPTIONS when there are any (requests without it
-    get the pipeline's defaults)."""
-    image = grpcclient.InferInput(PHOTO_INPUT, [1, 1], "BYTES")
-    image.set_data_from_numpy(np.array([[data]], dtype=np.object_))
-    inputs = [image]
+def _bytes_input(name: str, value: bytes) -> grpcclient.InferInput:
+    tensor = grpcclient.InferInput(name, [1, 1], "BYTES")
+    tensor.set_data_from_numpy(np.array([[value]], dtype=np.object_))
+    return tensor
+
+
+def photo_inputs(
+    data: bytes, options: dict[str, Any], mask: bytes | None = None, region: bytes | None = None
+) -> list[grpcclient.InferInput]:
+    """IMAGE, MASK for the inpainting pipeline, REGION where the result applies (the other photo
+    pipelines), and OPTIONS when there are any (requests without it get the pipeline's defaults)."""
+    inputs = [_bytes_input(PHOTO_INPUT, data)]
     if mask is not None:
-        tensor = grpcclient.InferInput(PHOTO_MASK, [1, 1], "BYTES")
-        tensor.set_data_from_numpy(np.array([[mask]], dtype=np.object_))
-        inputs.append(tensor)
+        inputs.append(_bytes_input(PHOTO_MASK, mask))
+    if region is not None:
+        inputs.append(_bytes_input(PHOTO_REGION, region))
     if options:
-        tensor = grpcclient.InferInput(PHOTO_OPTIONS, [1, 1], "BYTES")
-        tensor.set_data_from_numpy(np.array([[json.dumps(options).encode()]], dtype=np.object_))
-        inputs.append(tensor)
+        inputs.append(_bytes_input(PHOTO_OPTIONS, json.dumps(options).encode()))
     return inputs
 
 
-def photo_options(preset: str | None, options: dict[str, Any]) -> dict[str, Any]:
-    return {**options, **({"preset": preset} if preset is not None else {})}
+def photo_options(preset: str | None, options: dict[str, Any], **named: Any) -> dict[str, Any]:
+    """The OPTIONS of one call: ``options``, the keys ``enhance`` names (``strength``, ``region_mode``,
+    ``region_feather``; None = not given) and ``preset``.
+
+    A key both named and in ``options`` raises TypeError, as Python does for a keyword given twice:
+    neither value silently wins.
+    """
+    given = {key: value for key, value in named.items() if value is not None}
+    twice = sorted(given.keys() & options.keys())
+    if twice:
+        raise TypeError(f"enhance() got multiple values for keyword argument {twice[0]!r}")
+    return {**options, **given, **({"preset": preset} if preset is not None else {})}
 
 
 def photo_outputs(result: Any) -> tuple[bytes, dict[str, Any]]:
@@ -87,7 +102,7 @@ class PipelineInfo:
     description: str
     options_schema: dict[str, Any]
     presets: dict[str, dict[str, Any]]
-    inputs: tuple[str, ...] = ()  # the ensemble's input tensors (IMAGE, OPTIONS, MASK / FRAME)
+    inputs: tuple[str, ...] = ()  # the ensemble's input tensors (IMAGE, OPTIONS, MASK, REGION / FRAME)
     templates: tuple[TemplateInfo, ...] = ()  # the looks OPTIONS ``template`` chooses from (stylize)
 
 

@@ -24,7 +24,7 @@ from tritonclient.utils import InferenceServerException
 
 from .core import PROBE_TIMEOUT_S, ClientCore, Progress
 from .errors import LumaflowError, Unavailable, from_triton
-from .images import ImageLike, encoded, encoded_mask
+from .images import ImageLike, encoded, encoded_mask, encoded_region
 from .policy import Endpoint
 from .protocol import (
     FRAME_OUTPUT,
@@ -63,6 +63,10 @@ class LumaflowClient(ClientCore[grpcclient.InferenceServerClient]):
         preset: str | None = None,
         timeout: float | None = None,
         mask: ImageLike | None = None,
+        region: ImageLike | None = None,
+        strength: float | None = None,
+        region_mode: str | None = None,
+        region_feather: float | None = None,
         **options: Any,
     ) -> EnhanceResult:
         """Send one photo (bytes, a path, a PIL image or a uint8 array) through ``pipeline``.
@@ -70,9 +74,20 @@ class LumaflowClient(ClientCore[grpcclient.InferenceServerClient]):
         ``options`` are the pipeline's OPTIONS keys (``format="jpeg"``, ``quality=85``, ...); the
         server validates them and answers ``InvalidOptions`` naming a bad one. ``mask`` is what the
         ``inpaint`` pipeline removes: a bool/uint8 HxW array or an image of the photo's size, white = remove.
+
+        User guidance (the photo pipelines but ``inpaint``): ``region`` says where the result applies, an
+        image of the photo's upright size, grey or alpha, above 127 = here (or a bool HxW array, True =
+        here; see ``encoded_region``); ``region_mode`` is ``"only"`` (the default: enhance only there)
+        or ``"except"`` (everywhere else), ``region_feather`` the blend's width across the region's edge
+        in input pixels (default 8). ``strength`` (0..1, default 1) is how much of the result: 0 gives
+        the input (or its bicubic upscale), 1 the full result. These three are OPTIONS keys, sent only
+        when given (None = the server's default); each is one keyword, so giving one both by name and
+        inside ``**options`` is a TypeError, never a silent override.
         """
         data = encoded(image)
-        inputs = photo_inputs(data, photo_options(preset, options), None if mask is None else encoded_mask(mask))
+        sent = photo_options(preset, options, strength=strength, region_mode=region_mode, region_feather=region_feather)
+        mask_data = None if mask is None else encoded_mask(mask)
+        inputs = photo_inputs(data, sent, mask_data, None if region is None else encoded_region(region))
         started = time.monotonic()
         result, endpoint, attempts = self._call(pipeline, lambda: inputs, timeout)
         enhanced, info = photo_outputs(result)

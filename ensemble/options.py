@@ -75,6 +75,37 @@ OUTPUT_OPTIONS: tuple[Option, ...] = (
     ),
 )
 
+# User guidance (issue 27): where the result applies and how much of it. Every photo pipeline but inpaint takes
+# REGION with these two; STRENGTH is the blend with the input (or its bicubic upscale) on the pipelines that
+# name it (stylize has a strength of its own, the looks network's input).
+REGION_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "region_mode",
+        "string",
+        "With REGION: only enhances where REGION is white (above 127), except enhances everywhere else",
+        "only",
+        choices=("only", "except"),
+    ),
+    Option(
+        "region_feather",
+        "number",
+        "With REGION: the width of the blend between result and input across the region's edge, half on each side",
+        8,
+        minimum=0,
+        maximum=256,
+        unit="input pixels",
+    ),
+)
+STRENGTH = Option(
+    "strength",
+    "number",
+    "How much of the result: 0 returns the input (or its bicubic upscale) exactly, 1 the full result, between a"
+    " linear blend",
+    1.0,
+    minimum=0,
+    maximum=1,
+)
+
 
 def options_schema(
     pipeline: str, options: tuple[Option, ...], presets: Mapping[str, Mapping[str, Any]] | None = None

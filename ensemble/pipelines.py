@@ -16,8 +16,14 @@ from lumaflow import contract
 
 from .config import EnsembleStep, Tensor
 from .looks import TEMPLATE_NAMES, TEMPLATES, Look
-from .options import OUTPUT_OPTIONS, Option
+from .options import OUTPUT_OPTIONS, REGION_OPTIONS, STRENGTH, Option
 from .stages import DECODE, ENCODE, QUALITY_CHECK, STAGES, SizeBuckets, Stage, by_name
+
+
+def guided(*options: Option, strength: bool = True) -> tuple[Option, ...]:
+    """A photo pipeline's OPTIONS with the user's guidance: REGION's mode and feather, and (unless the pipeline has a
+    strength of its own) ``strength``, the blend of the result with the input."""
+    return (*options, *REGION_OPTIONS, *((STRENGTH,) if strength else ()))
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,7 @@ class Pipeline:
     steps: tuple[str, ...]
     max_input_megapixels: float
     max_batch_size: int = 8
-    options: tuple[Option, ...] = OUTPUT_OPTIONS
+    options: tuple[Option, ...] = guided(*OUTPUT_OPTIONS)
     max_input_megabytes: float = 64.0  # the encoded file; a 12 MP phone JPEG is 3-8 MB, a 16-bit TIFF 72
     max_output_megapixels: float = 64.0  # what encode and the client must hold: 64 MP is 192 MB of RGB
     # Named OPTIONS bundles (OPTIONS "preset": NAME), applied by decode under the request's own keys.
@@ -54,9 +60,20 @@ class Pipeline:
 
     @property
     def inputs(self) -> tuple[Tensor, ...]:
-        """The public inputs: IMAGE, MASK when a stage fills a HOLE, and OPTIONS."""
+        """The public inputs: IMAGE, MASK when a stage fills a HOLE, REGION when it takes guidance, and OPTIONS."""
         mask = any(tensor.name == contract.HOLE.name for tensor in self.side_inputs)
-        return (contract.IMAGE, *((contract.MASK,) if mask else ()), contract.OPTIONS)
+        region = (contract.REGION,) if self.takes_region else ()
+        return (contract.IMAGE, *((contract.MASK,) if mask else ()), *region, contract.OPTIONS)
+
+    @property
+    def takes_region(self) -> bool:
+        """Whether REGION (and its OPTIONS) confine the result: every photo pipeline but inpaint."""
+        return REGION_OPTIONS[0] in self.options
+
+    @property
+    def blends_strength(self) -> bool:
+        """Whether OPTIONS ``strength`` blends the result with the input (stylize's is its network's input)."""
+        return STRENGTH in self.options
 
     @property
     def side_inputs(self) -> tuple[Tensor, ...]:
@@ -64,7 +81,7 @@ class Pipeline:
         seen: dict[str, Tensor] = {}
         for stage in self.stages:
             for tensor in stage.inputs[1:]:
-                if tensor.name != contract.META.name:  # decode's own output, not a side input
+                if tensor.name not in (contract.META.name, contract.GUIDE.name):  # decode's own, not side inputs
                     seen.setdefault(tensor.name, tensor)
         return tuple(seen.values())
 
@@ -101,6 +118,8 @@ class Pipeline:
                 )
         if self.router is not None and len(self.steps) != 1:
             raise ValueError(f"pipeline {self.name!r}: a router is the only step between decode and the check")
+        if self.takes_region and any(tensor.name == contract.HOLE.name for tensor in self.side_inputs):
+            raise ValueError(f"pipeline {self.name!r}: MASK says where to work; it takes no REGION")
         known = {option.name for option in self.options}
         for preset, values in self.presets.items():
             unknown = sorted(set(values) - known)
@@ -108,7 +127,10 @@ class Pipeline:
                 raise ValueError(f"pipeline {self.name!r}: preset {preset!r} sets unknown options {unknown}")
 
     def ensemble_steps(self) -> tuple[EnsembleStep, ...]:
-        """The ensemble's steps: each neural stage reads the previous stage's pixels."""
+        """The ensemble's steps: each neural stage reads the previous stage's pixels; META passes through each
+        tiler (which counts its tiles) and the router; GUIDE goes from decode to the tilers, the router and the
+        quality check, which blends the result with the input (GUIDED) for encode."""
+        guide = {contract.GUIDE.name: "guide"}
         steps = [
             EnsembleStep(
                 model_name=self.decode_model,
@@ -117,6 +139,7 @@ class Pipeline:
                     contract.PIXELS.name: "pixels_0",
                     contract.ALPHA.name: "alpha",
                     contract.META.name: "meta",
+                    **guide,
                     **{tensor.name: tensor.name.lower() for tensor in self.side_inputs},
                 },
             )
@@ -127,7 +150,7 @@ class Pipeline:
                 steps.append(
                     EnsembleStep(
                         model_name=stage.name,
-                        input_map={contract.PIXELS.name: f"pixels_{index}", contract.META.name: meta},
+                        input_map={contract.PIXELS.name: f"pixels_{index}", contract.META.name: meta, **guide},
                         output_map={contract.RESULT.name: f"pixels_{index + 1}", contract.META.name: "meta_routed"},
                     )
                 )
@@ -135,29 +158,39 @@ class Pipeline:
                 continue
             pixels_in, *side = stage.inputs
             (pixels_out,) = stage.outputs
+            inputs = {pixels_in.name: f"pixels_{index}", **{t.name: t.name.lower() for t in side}}
+            if stage.tiling is None:  # an untiled stage (lowlight, stylize): the photo whole, META not passed
+                steps.append(
+                    EnsembleStep(stage.name, input_map=inputs, output_map={pixels_out.name: f"pixels_{index + 1}"})
+                )
+                continue
             steps.append(
                 EnsembleStep(
                     model_name=stage.tiler_name,
-                    input_map={pixels_in.name: f"pixels_{index}", **{t.name: t.name.lower() for t in side}},
-                    output_map={pixels_out.name: f"pixels_{index + 1}"},
+                    input_map={**inputs, contract.META.name: meta, **(guide if stage.guided else {})},
+                    output_map={pixels_out.name: f"pixels_{index + 1}", contract.META.name: f"meta_{index + 1}"},
                 )
             )
+            meta = f"meta_{index + 1}"
+        result = f"pixels_{len(self.stages)}"
         steps.append(
             EnsembleStep(
                 model_name=QUALITY_CHECK.name,
                 input_map={
                     contract.ORIGINAL.name: "pixels_0",
-                    contract.PIXELS.name: f"pixels_{len(self.stages)}",
+                    contract.PIXELS.name: result,
                     contract.META.name: meta,
+                    **guide,
                 },
-                output_map={contract.META.name: "meta_checked"},
+                output_map={contract.META.name: "meta_checked", contract.GUIDED.name: "guided"},
             )
         )
         steps.append(
             EnsembleStep(
                 model_name=ENCODE.name,
                 input_map={
-                    contract.PIXELS.name: f"pixels_{len(self.stages)}",
+                    contract.PIXELS.name: result,
+                    contract.GUIDED.name: "guided",
                     contract.ALPHA.name: "alpha",
                     contract.META.name: "meta_checked",
                 },
@@ -239,7 +272,7 @@ DENOISE = Pipeline(
     doc="noise removal, noise-level aware: FFDNet colour, level from OPTIONS or estimated",
     steps=("ffdnet",),
     max_input_megapixels=24.0,
-    options=(NOISE_LEVEL_OPTION, *OUTPUT_OPTIONS),
+    options=guided(NOISE_LEVEL_OPTION, *OUTPUT_OPTIONS),
 )
 DEJPEG = Pipeline(
     name="dejpeg",
@@ -302,7 +335,7 @@ PHOTO_ENHANCE = Pipeline(
     steps=("photo_route",),
     # The low-light stage is untiled (whole-photo statistics): 12 MP in; x4 output is bounded by 64 MP out.
     max_input_megapixels=12.0,
-    options=(*PHOTO_ENHANCE_OPTIONS, *OUTPUT_OPTIONS),
+    options=guided(*PHOTO_ENHANCE_OPTIONS, *OUTPUT_OPTIONS),
     presets={
         "portrait": {"scale": 2, "format": "jpeg", "quality": 95},
         "low_light": {"low_light": "on"},
@@ -319,7 +352,7 @@ STYLIZE = Pipeline(
     # Untiled (the LUT weights come from the whole photo); the per-pixel LUT costs little, its float copies do.
     max_input_megapixels=12.0,
     max_batch_size=4,
-    options=(
+    options=guided(
         Option(
             "template",
             "string",
@@ -337,6 +370,7 @@ STYLIZE = Pipeline(
             maximum=1,
         ),
         *OUTPUT_OPTIONS,
+        strength=False,
     ),
     templates=TEMPLATES,
 )
@@ -370,7 +404,7 @@ OLD_PHOTO = Pipeline(
     " -> quality check; routed per photo by BLS",
     steps=("photo_route",),
     max_input_megapixels=12.0,
-    options=(
+    options=guided(
         *OLD_PHOTO_OPTIONS,
         *(replace(option, default=2) if option.name == "scale" else option for option in PHOTO_ENHANCE_OPTIONS),
         *OUTPUT_OPTIONS,

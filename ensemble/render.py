@@ -209,8 +209,9 @@ def tiler_config(stage: Stage) -> ModelConfig:
     return ModelConfig(
         name=stage.tiler_name,
         max_batch_size=stage.max_batch_size,
-        inputs=stage.inputs,
-        outputs=stage.outputs,
+        # META passes through, with the tiles this stage ran and left out (INFO's ``tiles``).
+        inputs=(*stage.inputs, *((contract.GUIDE,) if stage.guided else ()), replace(contract.META, optional=True)),
+        outputs=(*stage.outputs, contract.META),
         backend="python",
         instance_groups=(InstanceGroup(count=1),),  # execute is a coroutine: one instance, one batch at a time
         # Where a photo waits for its stage: the gate (see ``stages.gate_queue``).
@@ -233,6 +234,8 @@ def decode_config(pipeline: Pipeline) -> ModelConfig:
         size_buckets=pipeline.size_buckets,
         presets={name: dict(values) for name, values in pipeline.presets.items()},
         templates=TEMPLATE_NAMES if contract.TEMPLATE.name in side_inputs else (),
+        takes_region=pipeline.takes_region,
+        blends_strength=pipeline.blends_strength,
     )
     return replace(
         stage_config(DECODE),

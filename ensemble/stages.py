@@ -107,6 +107,12 @@ class Stage:
         """The model a pipeline calls for this stage: its tiler, or the stage itself."""
         return f"{self.name}_tiles" if self.tiling else self.name
 
+    @property
+    def guided(self) -> bool:
+        """Whether its tiler takes GUIDE and leaves out tiles the result will not show: a tiled stage returning
+        pixels (a skipped tile's output is its input, bicubic-upscaled at scale > 1)."""
+        return self.tiling is not None and self.outputs[0].dims == (-1, -1, 3)
+
     def __post_init__(self) -> None:
         if self.network is None and not self.implementation:
             raise ValueError(f"stage {self.name!r} needs a network or a python implementation")
@@ -471,7 +477,7 @@ DECODE = Stage(
     name="decode",
     doc="encoded bytes -> upright sRGB pixels padded to the next stage's size bucket, alpha apart; OPTIONS validated",
     inputs=(contract.IMAGE, contract.OPTIONS),
-    outputs=(contract.PIXELS, contract.ALPHA, contract.META),
+    outputs=(contract.PIXELS, contract.ALPHA, contract.META, contract.GUIDE),
     max_batch_size=16,
     dynamic_batching=DynamicBatching(max_queue_delay_us=0, queue_policy=gate_queue(16)),  # a pipeline's entry
     implementation="lumaflow.server.models.decode",
@@ -530,7 +536,7 @@ PHOTO_ROUTE = Stage(
     doc="photo_enhance's and old_photo's router (BLS): asks the analysis network, then sends the photo through"
     " the damage repair, restore, colourisation, low-light, SR and refinement stages that the analysis and OPTIONS"
     " call for",
-    inputs=(contract.PIXELS, contract.META),
+    inputs=(contract.PIXELS, contract.META, contract.GUIDE),
     outputs=(contract.RESULT, contract.META),
     max_batch_size=16,
     dynamic_batching=DynamicBatching(max_queue_delay_us=0, queue_policy=gate_queue(16)),  # routed photos' gate
@@ -538,7 +544,7 @@ PHOTO_ROUTE = Stage(
     implementation="lumaflow.server.models.photo_route",
     params=RouterParams(
         routes={
-            role: Route(model=stage.tiler_name, stage=stage.name, output=stage.outputs[0].name)
+            role: Route(model=stage.tiler_name, stage=stage.name, output=stage.outputs[0].name, guided=stage.guided)
             for role, stage in sorted(ROUTED_STAGES.items())
         }
     ),
@@ -548,8 +554,8 @@ QUALITY_CHECK = Stage(
     name="quality_check",
     doc="scores the result and the input (bicubic-resized to the result's scale) with the quality network;"
     " INFO says whether the result got worse",
-    inputs=(contract.ORIGINAL, contract.PIXELS, contract.META),
-    outputs=(contract.META,),
+    inputs=(contract.ORIGINAL, contract.PIXELS, contract.META, contract.GUIDE),
+    outputs=(contract.META, contract.GUIDED),
     max_batch_size=16,
     dynamic_batching=DynamicBatching(max_queue_delay_us=0, queue_policy=FOLLOW_DEADLINE),  # behind the gates
     implementation="lumaflow.server.models.quality_check",
@@ -559,7 +565,7 @@ QUALITY_CHECK = Stage(
 ENCODE = Stage(
     name="encode",
     doc="pixels cropped to the real size, alpha, profile and EXIF re-attached -> encoded bytes, plus INFO",
-    inputs=(contract.PIXELS, contract.ALPHA, contract.META),
+    inputs=(contract.PIXELS, contract.GUIDED, contract.ALPHA, contract.META),
     outputs=(contract.ENHANCED, contract.INFO),
     max_batch_size=16,
     dynamic_batching=DynamicBatching(max_queue_delay_us=0, queue_policy=FOLLOW_DEADLINE),  # behind the gates

@@ -103,6 +103,19 @@ def cmd_camera(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_region(args: argparse.Namespace) -> int:
+    import json
+
+    from lumaflow.loadtest.region import run
+
+    _require_server("region", args.url, args.pipeline)
+    keywords = given(args, "photo", "megapixels", "coverage", "repeats")
+    report = run(args.url, args.pipeline, args.out, options=json.loads(args.options), **keywords)
+    print(report.table())
+    print(f"wrote {args.out}/report.json, report.md")
+    return 0
+
+
 def add_loadtest(commands: Any) -> Any:
     """``lumaflow loadtest`` and its kinds; returns the kinds' sub-parsers (``lumaflow.bench`` adds ``baselines``)."""
     loadtest = commands.add_parser("loadtest", help="load a running server: perf_analyzer, photo load, camera load")
@@ -160,4 +173,15 @@ def add_loadtest(commands: Any) -> Any:
     camera.add_argument("--budget-ms", type=float, default=100.0, help="p99 latency budget")
     camera.add_argument("--transport", choices=("auto", "shm", "grpc"), default="auto")
     camera.set_defaults(handler=cmd_camera)
+
+    from lumaflow.loadtest.region import DEFAULT_PHOTO
+
+    region = kinds.add_parser("region", help="a big photo whole and with a brushed REGION, interleaved: the saving")
+    common(region, "upscale_x2")
+    region.add_argument("--photo", type=Path, default=DEFAULT_PHOTO, help=f"the photo (default {DEFAULT_PHOTO})")
+    region.add_argument("--megapixels", type=float, default=12.0, help="its centre crop's size")
+    region.add_argument("--coverage", type=float, default=0.05, help="the region's share of the photo (a disc)")
+    region.add_argument("--repeats", type=int, default=3, help="requests of each kind")
+    region.add_argument("--options", default="{}", help="OPTIONS JSON sent with each request")
+    region.set_defaults(handler=cmd_region)
     return kinds

@@ -55,6 +55,14 @@ MASK = Tensor(
     (1,),
     "inpainting: the encoded mask (PNG), the photo's upright size; non-zero (white) pixels are removed",
 )
+REGION = Tensor(
+    "REGION",
+    DataType.STRING,
+    (1,),
+    "optional: an encoded grey (or alpha) image of the photo's upright size, above 127 = here; OPTIONS region_mode"
+    " (only / except) and region_feather say how the result is blended with the input",
+    optional=True,
+)
 INFO = Tensor("INFO", DataType.STRING, (1,), "JSON: pipeline, input, output, stages, timings_ms, models, version")
 
 # The camera pipelines' contract: raw frames, no files.
@@ -89,6 +97,19 @@ STRENGTH = Tensor(
 )
 DAMAGE = Tensor(
     "DAMAGE", DataType.UINT8, (-1, -1, 1), "old photos: probability x 255 that a pixel is damage (scratch, dust, tear)"
+)
+GUIDE = Tensor(
+    "GUIDE",
+    DataType.UINT8,
+    (-1, -1),
+    "the result's weight x 255 per input pixel (REGION feathered, 0 everywhere at strength 0), HW padded as PIXELS;"
+    " 0x0 when the whole photo is enhanced",
+)
+GUIDED = Tensor(
+    "GUIDED",
+    DataType.UINT8,
+    (-1, -1, 3),
+    "the result blended with the input by GUIDE and strength, unpadded at the output size; 0x0 when not blended",
 )
 ORIGINAL = Tensor("ORIGINAL", DataType.UINT8, (-1, -1, 3), "the pipeline's input pixels as decode gave them")
 # The assessors: the analysis answers per crop (the caller aggregates a photo's crops), the quality score per photo.

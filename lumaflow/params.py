@@ -204,6 +204,8 @@ class DecodeParams(ModelParams):
     size_buckets: SizeBuckets | None = None
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     templates: tuple[str, ...] = ()  # the looks, in the looks network's order: TEMPLATE is an index into them
+    takes_region: bool = False  # REGION is an input (every photo pipeline but inpaint)
+    blends_strength: bool = False  # OPTIONS strength blends the result with the input (not stylize's own)
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,7 @@ class Route:
     model: str
     stage: str
     output: str
+    guided: bool = False  # a tiler that takes GUIDE (and META, to count the tiles it left out)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import numpy as np
 from lumaflow import contract
 from lumaflow.params import DecodeParams
 from lumaflow.runtime.crops import grid_crops, summarise_analysis
+from lumaflow.runtime.guidance import NO_GUIDE, region_guide
 from lumaflow.runtime.imaging import Limits, decode_image, pad_to_buckets
 from lumaflow.runtime.meta import Meta, Source
 from lumaflow.runtime.options import OptionsParser
@@ -62,6 +63,7 @@ class Decoded:
     alpha: np.ndarray  # [1, H, W] at input size, or [1, 0, 0] when opaque
     meta: Meta
     side: dict[str, np.ndarray]
+    guide: np.ndarray  # [1, H, W] padded as the pixels, or [1, 0, 0]: the result everywhere
 
     def outputs(self) -> dict[str, np.ndarray]:
         """The tensors by name, META as its JSON bytes (a [1, 1] string)."""
@@ -69,6 +71,7 @@ class Decoded:
             contract.PIXELS.name: self.pixels,
             contract.ALPHA.name: self.alpha,
             contract.META.name: np.array([[self.meta.to_bytes()]], dtype=np.object_),
+            contract.GUIDE.name: self.guide,
             **self.side,
         }
 
@@ -78,10 +81,37 @@ def analysis_of(call: AnalysisCall) -> Callable[[np.ndarray], Analysis]:
     return lambda pixels: summarise_analysis(call(grid_crops(pixels)))
 
 
+def _guidance(
+    params: DecodeParams, chosen: dict[str, Any], region: bytes | None, size: tuple[int, int], padded: tuple[int, int]
+) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """GUIDE (padded as the pixels, or 0x0) and INFO's guidance (None when the whole result is returned)."""
+    if region is not None and not params.takes_region:
+        raise ValueError(f"{params.pipeline} takes no REGION")  # its ensemble has no such input
+    strength = float(chosen["strength"]) if params.blends_strength else 1.0
+    width, height = size
+    guide, figures = NO_GUIDE, None
+    if region is not None:
+        guide, figures = region_guide(region, width, height, chosen["region_mode"], float(chosen["region_feather"]))
+    if strength == 0:  # the input exactly: every tile is left out
+        guide = np.zeros((height, width), dtype=np.uint8)
+    if figures is None and strength == 1:
+        return NO_GUIDE, None
+    if guide.size:
+        guide = np.pad(guide, ((0, padded[0] - height), (0, padded[1] - width)))
+    told = {"strength": strength} if params.blends_strength else {}
+    return guide, {**told, **({"region": figures} if figures else {})}
+
+
 def decode_request(
-    decoder: Decoder, image: bytes, options: bytes | None, mask: bytes | None, analyse: AnalysisCall
+    decoder: Decoder,
+    image: bytes,
+    options: bytes | None,
+    mask: bytes | None,
+    analyse: AnalysisCall,
+    region: bytes | None = None,
 ) -> Decoded:
-    """Decode, validate OPTIONS, pad and compute the side inputs of one request; ``InvalidInput`` if it is bad."""
+    """Decode, validate OPTIONS, pad and compute the side inputs and GUIDE of one request; ``InvalidInput`` if it
+    is bad."""
     started = time.perf_counter()
     params = decoder.params
     chosen = decoder.options.parse(options)
@@ -102,6 +132,7 @@ def decode_request(
         params.templates,
         file_jpeg_quality=decoded.jpeg_quality,
     )
+    guide, guidance = _guidance(params, chosen, region, (decoded.width, decoded.height), padded.shape[:2])
     side: dict[str, np.ndarray] = {}
     analysis: dict[str, Any] = {}
     for name in decoder.side_inputs:
@@ -124,6 +155,7 @@ def decode_request(
         decode_ms=(time.perf_counter() - started) * 1e3,
         handoff_ns=time.monotonic_ns(),
         scale=params.scale,
+        guidance=guidance,
     )
     alpha = decoded.alpha if decoded.alpha is not None else NO_ALPHA
-    return Decoded(pixels=padded[None], alpha=alpha[None], meta=meta, side=side)
+    return Decoded(pixels=padded[None], alpha=alpha[None], meta=meta, side=side, guide=guide[None])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +60,37 @@ def _stages_and_models(card: dict[str, Any], meta: Meta) -> tuple[list[str], dic
     return stages, models
 
 
+def _guidance_info(meta: Meta) -> dict[str, Any]:
+    """INFO's ``tiles`` (per tiled stage: sent to the network, left out), and with guidance ``strength`` and
+    ``region`` (mode, coverage, feather, the tiles left out over every stage)."""
+    info: dict[str, Any] = {}
+    if meta.tiles:
+        info["tiles"] = {stage: {"sent": sent, "left_out": left} for stage, (sent, left) in meta.tiles.items()}
+    if meta.guidance is not None:
+        if "strength" in meta.guidance:
+            info["strength"] = meta.guidance["strength"]
+        region = meta.guidance.get("region")
+        if region is not None:
+            info["region"] = {**region, "tiles_left_out": sum(left for _, left in meta.tiles.values())}
+    return info
+
+
 def encode_result(
-    pixels: np.ndarray, alpha: np.ndarray, meta: Meta, card: dict[str, Any], arrived_ns: int
+    pixels: np.ndarray,
+    alpha: np.ndarray,
+    meta: Meta,
+    card: dict[str, Any],
+    arrived_ns: int,
+    guided: np.ndarray | None = None,
 ) -> tuple[bytes, dict[str, Any]]:
-    """The encoded result of ``pixels`` ([1, H, W, 3] at META's scale) and INFO; ``arrived_ns`` is when encode began."""
+    """The encoded result of ``pixels`` ([1, H, W, 3] at META's scale) and INFO; ``arrived_ns`` is when encode began.
+
+    ``guided`` ([1, h, w, 3] unpadded at the output size, the quality check's GUIDED) replaces the pixels when the
+    request had guidance; empty or None, the pixels are written."""
     started = time.perf_counter()
+    if guided is not None and guided.size:
+        pixels = guided
+        meta = replace(meta, padded_width=meta.width, padded_height=meta.height)
     pixels, alpha = pixels[0], alpha[0]
     scale = meta.scale
     if pixels.shape != (meta.padded_height * scale, meta.padded_width * scale, 3):
@@ -109,4 +136,5 @@ def encode_result(
         info["quality"] = meta.quality
     if meta.route is not None:
         info["route"] = [step.described() for step in meta.route]
+    info.update(_guidance_info(meta))
     return encoded, info

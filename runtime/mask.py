@@ -25,24 +25,28 @@ from lumaflow.runtime.errors import InvalidInput
 from lumaflow.runtime.imaging import DECODE_ERRORS
 
 
-def decode_mask(data: bytes, width: int, height: int) -> np.ndarray:
-    """bool HxW, True where pixels are to be removed; InvalidInput when unreadable or of another size."""
+def decode_mask(data: bytes, width: int, height: int, input_name: str = contract.MASK.name) -> np.ndarray:
+    """bool HxW, True where the mask is white (or opaque); InvalidInput when unreadable or of another size.
+
+    REGION (``lumaflow.runtime.guidance``) is read the same way: ``input_name`` names it in the messages."""
     if not data:
-        raise InvalidInput(contract.INVALID_IMAGE, "The MASK input is empty.")
+        raise InvalidInput(contract.INVALID_IMAGE, f"The {input_name} input is empty.")
     try:
         with Image.open(io.BytesIO(data)) as opened:
             # The declared size first: orientation can only swap its sides, and transposing decodes every
             # pixel, which a small file declaring 30000x30000 makes gigabytes.
             if sorted(opened.size) != sorted((width, height)):
-                raise _mismatch(_upright_size(opened), width, height)
+                raise _mismatch(_upright_size(opened), width, height, input_name)
             image = ImageOps.exif_transpose(opened)
             if image.size != (width, height):
-                raise _mismatch(image.size, width, height)
+                raise _mismatch(image.size, width, height, input_name)
             has_alpha = "A" in image.getbands() or (image.mode == "P" and "transparency" in image.info)
             plane = image.convert("RGBA").getchannel("A") if has_alpha else image.convert("L")
             values = np.asarray(plane)
     except DECODE_ERRORS:  # UnidentifiedImageError is an OSError
-        raise InvalidInput(contract.INVALID_IMAGE, "The MASK input is not a readable image (send a PNG).") from None
+        raise InvalidInput(
+            contract.INVALID_IMAGE, f"The {input_name} input is not a readable image (send a PNG)."
+        ) from None
     return values > 127
 
 
@@ -54,10 +58,11 @@ def _upright_size(opened: Image.Image) -> tuple[int, int]:
     return opened.size[::-1] if orientation in (5, 6, 7, 8) else opened.size
 
 
-def _mismatch(size: tuple[int, int], width: int, height: int) -> InvalidInput:
+def _mismatch(size: tuple[int, int], width: int, height: int, input_name: str) -> InvalidInput:
     return InvalidInput(
         contract.MASK_MISMATCH,
-        f"The mask is {size[0]}x{size[1]} (upright); it must be the photo's upright size, {width}x{height}.",
+        f"The {input_name} image is {size[0]}x{size[1]} (upright); it must be the photo's upright size,"
+        f" {width}x{height}.",
     )
 
 

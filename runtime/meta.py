@@ -10,10 +10,10 @@ stages it ran in ``route``; encode derives INFO's stages and models from the car
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-META_VERSION = 2  # 2: RouteStep.jpeg_quality
+META_VERSION = 3  # 2: RouteStep.jpeg_quality; 3: guidance, tiles
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,11 @@ class Meta:
     route: tuple[RouteStep, ...] | None = None  # None: not routed
     quality: dict[str, Any] | None = None  # the quality check's verdict, when it ran
     quality_ms: float = 0.0
+    # The user's guidance as decode read it (``strength``, ``region``: mode, coverage, feather); None: the whole
+    # result, at full strength.
+    guidance: dict[str, Any] | None = None
+    # Per tiled stage that ran, [tiles sent to the network, tiles left out] (the tilers add theirs).
+    tiles: dict[str, list[int]] = field(default_factory=dict)
     version: int = META_VERSION
 
     @property

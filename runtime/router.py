@@ -7,6 +7,9 @@ served router (``lumaflow.server.models.photo_route``), so a routed photo's tile
 everyone else's; in this process in the offline evaluation. Damage repair (old_photo) is two calls: the
 damage network's map, thresholded, becomes the inpainter's HOLE; a photo with no damage found skips the
 inpainter. ``call`` raises to stop the request (cancelled, past its deadline, refused by a stage).
+GUIDE, when the request has one, goes to every guided role (the tilers that return pixels), which leave
+out the tiles the result will not show and say how many (META's ``tiles``); untiled stages (low light,
+colourisation) read the whole photo.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from lumaflow.runtime.meta import Meta, RouteStep
 from lumaflow.runtime.routing import damage_hole, plan_route
 from lumaflow.runtime.side_inputs import rounded
 
-# One request to a role's model: its inputs by name -> its one output.
-Call = Callable[[str, dict[str, np.ndarray]], Awaitable[np.ndarray]]
+# One request to a role's model: its inputs by name -> its one output, and a tiler's [tiles sent, left out].
+Called = tuple[np.ndarray, list[int] | None]
+Call = Callable[[str, dict[str, np.ndarray]], Awaitable[Called]]
 
 
 def _check_scale(meta: Meta, scale: int) -> None:
@@ -39,7 +43,24 @@ def _check_scale(meta: Meta, scale: int) -> None:
         )
 
 
-async def _repair(pixels: np.ndarray, call: Call) -> tuple[np.ndarray, dict[str, Any]]:
+class _Guided:
+    """``call`` with GUIDE added for the guided roles, and their tile counts kept by stage."""
+
+    def __init__(self, call: Call, routes: Mapping[str, Route], guide: np.ndarray | None) -> None:
+        self.call, self.routes, self.guide = call, routes, guide
+        self.tiles: dict[str, list[int]] = {}
+
+    async def __call__(self, role: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        target = self.routes[role]
+        if self.guide is not None and target.guided:
+            inputs = {**inputs, contract.GUIDE.name: self.guide}
+        output, counts = await self.call(role, inputs)
+        if counts is not None:
+            self.tiles[target.stage] = counts
+        return output
+
+
+async def _repair(pixels: np.ndarray, call: _Guided) -> tuple[np.ndarray, dict[str, Any]]:
     """The damage network's map as a HOLE, filled by the inpainter; the photo as it was when none is found."""
     inputs = {contract.PIXELS.name: np.ascontiguousarray(pixels[None])}
     damage = (await call("damage", inputs))[0, :, :, 0]
@@ -50,11 +71,15 @@ async def _repair(pixels: np.ndarray, call: Call) -> tuple[np.ndarray, dict[str,
     return (await call("inpaint", inputs))[0], figures
 
 
-async def route(pixels: np.ndarray, meta: Meta, routes: Mapping[str, Route], call: Call) -> tuple[np.ndarray, Meta]:
+async def route(
+    pixels: np.ndarray, meta: Meta, routes: Mapping[str, Route], bare_call: Call, guide: np.ndarray | None = None
+) -> tuple[np.ndarray, Meta]:
     """One photo ([1, H, W, 3], unpadded or padded) through the stages its analysis and OPTIONS call for.
 
-    Returns the result (unpadded, at the chosen scale) and META with the route, the analysis and the scale.
+    ``guide`` is GUIDE ([1, H, W], or None / [1, 0, 0] for the whole photo). Returns the result (unpadded, at
+    the chosen scale) and META with the route, the analysis, the scale and the tiles of each stage.
     """
+    call = _Guided(bare_call, routes, guide if guide is not None and guide.size else None)
     options = meta.options
     photo = pixels[0, : meta.height, : meta.width]
     scale = int(options["scale"])
@@ -89,5 +114,6 @@ async def route(pixels: np.ndarray, meta: Meta, routes: Mapping[str, Route], cal
         padded_width=meta.width,  # the result is unpadded: what encode checks it against
         padded_height=meta.height,
         source=replace(meta.source, grey=grey),
+        tiles={**meta.tiles, **call.tiles},
     )
     return np.ascontiguousarray(photo[None]), routed

@@ -5,13 +5,17 @@ stage model by BLS (its dynamic batcher stacks the tiles of every request in fli
 evaluation passes one that runs the stage's engine in this process. An image no larger than one tile
 goes whole; a larger one is cut into fixed-size tiles with context (``lumaflow.runtime.tiling``),
 sent through a sliding window of ``max_tiles_in_flight``. ``infer`` raises to stop the request (its
-deadline passed, a called model refused): tiles not yet sent are then never sent.
+deadline passed, a called model refused): tiles not yet sent are then never sent. A tile is left out --
+its own input returned, bicubic-upscaled at scale > 1 -- when the stage would return it unchanged (its
+``identity_without`` input is all zero there) or when GUIDE says the result will not show there
+(``lumaflow.runtime.guidance.tile_needed``); ``TileCounts`` says how many went and how many did not.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,6 +23,7 @@ from lumaflow import contract
 from lumaflow.params import TilerParams
 from lumaflow.runtime import tiling
 from lumaflow.runtime.errors import InvalidInput
+from lumaflow.runtime.guidance import bicubic_upscale, tile_needed
 from lumaflow.runtime.mask import navier_stokes_fill
 
 # One call of the stage: pixels [1, h, w, C] and the side inputs (per-pixel ones cut to the same window)
@@ -26,9 +31,30 @@ from lumaflow.runtime.mask import navier_stokes_fill
 Infer = Callable[[np.ndarray, dict[str, np.ndarray]], Awaitable[np.ndarray]]
 
 
+@dataclass
+class TileCounts:
+    """One image's tiles through one stage: sent to the network, and left out."""
+
+    sent: int = 0
+    skipped: int = 0
+
+    def as_list(self) -> list[int]:
+        return [self.sent, self.skipped]
+
+
 def _unchanged(params: TilerParams, spatial: Mapping[str, np.ndarray]) -> bool:
     """Whether the stage would return these pixels as they are: its ``identity_without`` input is all zero."""
     return bool(params.identity_without) and params.scale == 1 and not spatial[params.identity_without].any()
+
+
+def _guide_scale(pixels: np.ndarray, guide: np.ndarray | None) -> int:
+    """How many times the photo (GUIDE's size) the stage's input is: 1, or a previous stage's scale."""
+    if guide is None or guide.size == 0:
+        return 1
+    scale = pixels.shape[1] // guide.shape[0]
+    if scale < 1 or pixels.shape[1] != guide.shape[0] * scale or pixels.shape[2] != guide.shape[1] * scale:
+        raise ValueError(f"GUIDE {list(guide.shape)} does not match pixels {list(pixels.shape)} at a whole scale")
+    return scale
 
 
 async def tile_and_run(
@@ -39,12 +65,16 @@ async def tile_and_run(
     infer: Infer,
     *,
     one_window: bool = False,
+    guide: np.ndarray | None = None,
+    counts: TileCounts | None = None,
 ) -> np.ndarray:
     """The stage's output for one image ``pixels`` [1, H, W, C] with its ``side`` inputs (by name).
 
     ``one_window`` sends the whole image as a single window with the tiles' context (`tiling.whole`): the
-    untiled reference of the evaluation and the tests, never served (it has no size bound).
+    untiled reference of the evaluation and the tests, never served (it has no size bound). ``guide`` (GUIDE,
+    HW at the photo's size, or 0x0) leaves out the tiles the result will not show; ``counts`` is added to.
     """
+    counts = counts if counts is not None else TileCounts()
     if pixels.ndim != 4 or pixels.shape[0] != 1:
         raise InvalidInput(contract.INVALID_IMAGE, f"The pixels must be one image, got {list(pixels.shape)}.")
     height, width = pixels.shape[1:3]
@@ -57,9 +87,17 @@ async def tile_and_run(
         # the tiles of every other request in flight.
         filled = await asyncio.to_thread(navier_stokes_fill, pixels[0], spatial[params.prefill][..., 0])
         pixels = filled[None]
+    guide_scale = _guide_scale(pixels, guide)
+
+    def left_out(windows: Mapping[str, np.ndarray], rows: tuple[int, int], cols: tuple[int, int]) -> bool:
+        unneeded = guide is not None and not tile_needed(guide, guide_scale, rows, cols)
+        return unneeded or _unchanged(params, windows)
+
     if not one_window and not tiling.needs_tiling(height, width, params.tile):
-        if _unchanged(params, spatial):
-            return pixels
+        if left_out(spatial, (0, height), (0, width)):
+            counts.skipped += 1
+            return bicubic_upscale(pixels[0], params.scale)[None]
+        counts.sent += 1
         return await infer(np.ascontiguousarray(pixels), dict(side))
     padded = tiling.pad_for_context(pixels[0], params.context)
     padded_side = {name: tiling.pad_for_context(array, params.context) for name, array in spatial.items()}
@@ -68,9 +106,14 @@ async def tile_and_run(
 
     async def one(tile: tiling.Tile) -> None:
         windows = {name: tiling.window(array, tile) for name, array in padded_side.items()}
-        if _unchanged(params, windows):
-            result = tiling.window(padded, tile)[None]
+        r, c, ctx = tile.rows, tile.cols, params.context
+        rows = (r.window_start - ctx, r.window_start - ctx + r.window_size)
+        cols = (c.window_start - ctx, c.window_start - ctx + c.window_size)
+        if left_out(windows, rows, cols):
+            counts.skipped += 1
+            result = bicubic_upscale(tiling.window(padded, tile), params.scale)[None]
         else:
+            counts.sent += 1
             tile_side = {
                 name: np.ascontiguousarray(windows[name][None]) if name in windows else array
                 for name, array in side.items()

@@ -57,6 +57,10 @@ def broken_models(message: str) -> list[str]:
     return sorted({match["instance"] for match in STUB_NAME.finditer(message)})
 
 
+PROBE_S = 60.0  # a probe request's deadline
+PATIENT_PROBE_S = 600.0  # the second chance of a probe that only ran out of time
+
+
 class Supervisor:
     """Checks and repairs one ``TritonServer``; ``step()`` is called from ``lumaflow serve``'s loop.
 
@@ -93,6 +97,14 @@ class Supervisor:
         failed = self._failing_pipelines()
         if not failed:
             return
+        # A probe past its deadline may only have queued behind real work (a 12 MP photo holds both cores for a minute):
+        # asked again with a patient deadline, a busy server answers and a hung one does not. Restarting a busy one
+        # would lose every request in flight.
+        if all(message.startswith("DeadlineExceeded") for message in failed.values()):
+            failed = self._failing_pipelines(list(failed), timeout=PATIENT_PROBE_S)
+            if not failed:
+                self.say("supervisor: busy (a probe passed its deadline, then answered); not restarting")
+                return
         named = sorted({model for message in failed.values() for model in broken_models(message)})
         if named:
             self.reload(named, "a probe request found its stub unhealthy")
@@ -101,7 +113,7 @@ class Supervisor:
             pipeline, message = next(iter(failed.items()))
             self.restart(f"pipeline {pipeline} fails a probe request ({message})")
 
-    def _failing_pipelines(self, pipelines: list[str] | None = None) -> dict[str, str]:
+    def _failing_pipelines(self, pipelines: list[str] | None = None, timeout: float = PROBE_S) -> dict[str, str]:
         from lumaflow.client import LumaflowClient, RetryPolicy
         from lumaflow.client.errors import LumaflowError
         from lumaflow.client.health import deep_check
@@ -111,8 +123,8 @@ class Supervisor:
         url = self.server.endpoints.grpc_url
         once = RetryPolicy(attempts=1)
         try:
-            with LumaflowClient(url, token=self.server.token, retry=once, timeout=60.0) as client:
-                probes = deep_check(client, pipelines or ())
+            with LumaflowClient(url, token=self.server.token, retry=once, timeout=timeout) as client:
+                probes = deep_check(client, pipelines or (), timeout)
         except LumaflowError as error:
             return {"(listing)": str(error)}
         return {probe.pipeline: probe.error for probe in probes if not probe.ok}

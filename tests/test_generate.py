@@ -80,9 +80,14 @@ def test_composing_models_are_warmed_and_ensembles_may_cache() -> None:
 
 def test_a_cascade_feeds_each_stage_the_previous_output() -> None:
     steps = UPSCALE_X8.ensemble_steps()
-    assert [step.input_map for step in steps[1:3]] == [{"PIXELS": "pixels_0"}, {"PIXELS": "pixels_1"}]
-    assert steps[3].input_map == {"ORIGINAL": "pixels_0", "PIXELS": "pixels_2", "META": "meta"}
-    assert steps[4].input_map == {"PIXELS": "pixels_2", "ALPHA": "alpha", "META": "meta_checked"}
+    # META passes through each tiler (its tile counts added); GUIDE goes to each, to the check and (blended) encode.
+    assert [step.input_map for step in steps[1:3]] == [
+        {"PIXELS": "pixels_0", "META": "meta", "GUIDE": "guide"},
+        {"PIXELS": "pixels_1", "META": "meta_1", "GUIDE": "guide"},
+    ]
+    assert steps[3].input_map == {"ORIGINAL": "pixels_0", "PIXELS": "pixels_2", "META": "meta_2", "GUIDE": "guide"}
+    assert steps[3].output_map == {"META": "meta_checked", "GUIDED": "guided"}
+    assert steps[4].input_map == {"PIXELS": "pixels_2", "GUIDED": "guided", "ALPHA": "alpha", "META": "meta_checked"}
     assert UPSCALE_X8.scale == 8
 
 

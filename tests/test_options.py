@@ -23,7 +23,16 @@ SCHEMA = json.loads((DEFAULT_REPOSITORY / "upscale_x2" / SCHEMA_FILE).read_text(
 @pytest.mark.unit
 def test_no_options_means_the_defaults() -> None:
     parser = OptionsParser(SCHEMA)
-    defaults = {"format": "png", "quality": 92, "color_profile": "srgb", "keep_gps": False, "quality_check": True}
+    defaults = {
+        "format": "png",
+        "quality": 92,
+        "color_profile": "srgb",
+        "keep_gps": False,
+        "quality_check": True,
+        "region_mode": "only",
+        "region_feather": 8,
+        "strength": 1.0,
+    }
     assert parser.parse(None) == defaults
     assert parser.parse(b"") == defaults
     assert parser.parse(b'{"format": "jpeg"}') == {**defaults, "format": "jpeg"}

@@ -65,6 +65,37 @@ def test_a_busy_pipeline_is_alive_and_a_broken_one_is_not(error: LumaflowError, 
     assert probe.ok is alive and type(error).__name__ in probe.error
 
 
+class _ProbedServer:
+    """What ``Supervisor`` reads of a server before it probes: its options and stub processes."""
+
+    options = ServerOptions(model_repository=Path("unused"), deep_check_interval_s=30.0)
+
+    def stub_models(self) -> dict[int, str]:
+        return {}
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("second", "restarted"), [({}, False), ({"denoise": "DeadlineExceeded: again"}, True)])
+def test_a_probe_that_only_ran_out_of_time_is_asked_again_before_a_restart(
+    second: dict[str, str], restarted: bool
+) -> None:
+    """A 12 MP photo holds both cores past a probe's 60 s: the server is busy, and restarting it would lose the
+    photo. A probe that times out again with the patient deadline is a hung stub: restart."""
+    supervisor = Supervisor(_ProbedServer(), say=lambda _: None)  # type: ignore[arg-type]
+    answers = iter([{"denoise": "DeadlineExceeded: Deadline Exceeded"}, second])
+    timeouts: list[float] = []
+
+    def failing(pipelines: list[str] | None = None, timeout: float = 60.0) -> dict[str, str]:
+        timeouts.append(timeout)
+        return next(answers)
+
+    restarts: list[str] = []
+    supervisor._failing_pipelines = failing  # type: ignore[method-assign]
+    supervisor.restart = restarts.append  # type: ignore[method-assign]
+    supervisor.deep_check()
+    assert timeouts == [60.0, 600.0] and bool(restarts) is restarted
+
+
 @pytest.mark.served
 def test_deep_health_finds_a_killed_stub_that_ready_misses_and_the_supervisor_reloads_it(
     model_repository: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

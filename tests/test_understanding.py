@@ -207,7 +207,7 @@ def test_mask_of_another_size_or_unreadable_is_refused() -> None:
     mask = np.zeros((30, 40), dtype=np.uint8)
     mask[5:10, 5:10] = 255
     assert decode_mask(_png(mask), 40, 30).sum() == 25
-    with pytest.raises(InvalidInput, match=r"^\[mask_mismatch\] The mask is 40x30 \(upright\); .* 41x30"):
+    with pytest.raises(InvalidInput, match=r"^\[mask_mismatch\] The MASK image is 40x30 \(upright\); .* 41x30"):
         decode_mask(_png(mask), 41, 30)
     with pytest.raises(InvalidInput, match=r"^\[invalid_image\] The MASK input is not a readable image"):
         decode_mask(b"not a png", 40, 30)

@@ -81,7 +81,9 @@ def test_inpaint_fills_the_hole_and_leaves_the_rest_bit_exact(client: grpcclient
 
 def test_inpaint_refuses_a_mask_of_another_size_or_none(client: grpcclient.InferenceServerClient) -> None:
     image = encode(astronaut()[:64, :96])
-    with pytest.raises(InferenceServerException, match=r"\[mask_mismatch\] The mask is 64x64 \(upright\); .* 96x64"):
+    with pytest.raises(
+        InferenceServerException, match=r"\[mask_mismatch\] The MASK image is 64x64 \(upright\); .* 96x64"
+    ):
         _inpaint(client, image, encode(np.zeros((64, 64), dtype=np.uint8)))
     with pytest.raises(InferenceServerException, match="MASK"):
         _inpaint(client, image, None)

@@ -180,10 +180,10 @@ class Deadline:
         return max(1, int(remaining * 1e6))
 
 
-def _bls(model: str, inputs: Mapping[str, np.ndarray], output: str, timeout_us: int) -> Any:
+def _bls(model: str, inputs: Mapping[str, np.ndarray], outputs: Sequence[str], timeout_us: int) -> Any:
     tensors = [pb_utils.Tensor(name, np.ascontiguousarray(value)) for name, value in inputs.items()]
     return pb_utils.InferenceRequest(
-        model_name=model, inputs=tensors, requested_output_names=[output], timeout=timeout_us
+        model_name=model, inputs=tensors, requested_output_names=list(outputs), timeout=timeout_us
     )
 
 
@@ -215,9 +215,17 @@ def _output(response: Any, model: str, output: str) -> np.ndarray:
 
 def call_model(model: str, inputs: Mapping[str, np.ndarray], output: str) -> np.ndarray:
     """One synchronous BLS request (decode's analysis, the quality check's score); its one output."""
-    return _output(_bls(model, inputs, output, 0).exec(), model, output)
+    return _output(_bls(model, inputs, (output,), 0).exec(), model, output)
 
 
 async def call_model_async(model: str, inputs: Mapping[str, np.ndarray], output: str, timeout_us: int) -> np.ndarray:
     """One BLS request from a coroutine (tilers, the router); its one output."""
-    return _output(await _bls(model, inputs, output, timeout_us).async_exec(), model, output)
+    return _output(await _bls(model, inputs, (output,), timeout_us).async_exec(), model, output)
+
+
+async def call_model_outputs_async(
+    model: str, inputs: Mapping[str, np.ndarray], outputs: Sequence[str], timeout_us: int
+) -> dict[str, np.ndarray]:
+    """One BLS request from a coroutine asking for several outputs (the router's guided tilers: pixels and META)."""
+    response = await _bls(model, inputs, outputs, timeout_us).async_exec()
+    return {name: _output(response, model, name) for name in outputs}

@@ -20,7 +20,7 @@ class TritonPythonModel(RequestModel):
     def setup(self, args: dict[str, str]) -> None:
         params = DecodeParams.from_model_config(self.config)
         schema = json.loads((self.model_directory.parent / params.pipeline / contract.SCHEMA_FILE).read_text())
-        produced = {contract.PIXELS.name, contract.ALPHA.name, contract.META.name}
+        produced = {contract.PIXELS.name, contract.ALPHA.name, contract.META.name, contract.GUIDE.name}
         side = tuple(output["name"] for output in self.config["output"] if output["name"] not in produced)
         self.decoder = Decoder.create(params, schema, side)
 
@@ -35,5 +35,6 @@ class TritonPythonModel(RequestModel):
             optional_bytes(request, contract.OPTIONS.name),
             optional_bytes(request, contract.MASK.name),
             self._analyse,
+            optional_bytes(request, contract.REGION.name),
         )
         return decoded.outputs()

@@ -26,7 +26,8 @@ class TritonPythonModel(RequestModel):
         meta = Meta.from_bytes(single_bytes(request, contract.META.name))
         pixels = input_array(request, contract.PIXELS.name)
         alpha = input_array(request, contract.ALPHA.name)
-        encoded, info = encode_result(pixels, alpha, meta, self.cards[meta.pipeline], arrived_ns)
+        guided = input_array(request, contract.GUIDED.name)
+        encoded, info = encode_result(pixels, alpha, meta, self.cards[meta.pipeline], arrived_ns, guided)
         return {
             contract.ENHANCED.name: bytes_tensor(encoded),
             contract.INFO.name: bytes_tensor(json.dumps(info).encode()),

@@ -17,14 +17,16 @@ import numpy as np
 from lumaflow import contract
 from lumaflow.params import RouterParams
 from lumaflow.runtime.meta import Meta
-from lumaflow.runtime.router import route
+from lumaflow.runtime.router import Called, route
 from lumaflow.server.models.base import (
     AsyncRequestModel,
     Deadline,
     Outputs,
     bytes_tensor,
     call_model_async,
+    call_model_outputs_async,
     input_array,
+    optional_array,
     single_bytes,
 )
 
@@ -37,11 +39,21 @@ class TritonPythonModel(AsyncRequestModel):
 
     async def process(self, request: Any) -> Outputs:
         deadline = Deadline(request, REMAINING)
-        meta = Meta.from_bytes(single_bytes(request, contract.META.name))
+        meta_bytes = single_bytes(request, contract.META.name)
+        meta = Meta.from_bytes(meta_bytes)
 
-        async def call(role: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        async def call(role: str, inputs: dict[str, np.ndarray]) -> Called:
             target = self.routes[role]
-            return await call_model_async(target.model, inputs, target.output, deadline.left_us())
+            if not target.guided:
+                return await call_model_async(target.model, inputs, target.output, deadline.left_us()), None
+            # A guided tiler sends META back with its tile counts.
+            inputs = {**inputs, contract.META.name: bytes_tensor(meta_bytes)}
+            names = (target.output, contract.META.name)
+            outputs = await call_model_outputs_async(target.model, inputs, names, deadline.left_us())
+            counted = Meta.from_bytes(outputs[contract.META.name][0, 0])
+            return outputs[target.output], counted.tiles.get(target.stage)
 
-        result, routed = await route(input_array(request, contract.PIXELS.name), meta, self.routes, call)
+        pixels = input_array(request, contract.PIXELS.name)
+        guide = optional_array(request, contract.GUIDE.name)
+        result, routed = await route(pixels, meta, self.routes, call, guide)
         return {contract.RESULT.name: result, contract.META.name: bytes_tensor(routed.to_bytes())}

@@ -7,18 +7,33 @@ dynamic batcher stacks it with the tiles of every other request in flight -- whi
 many requests' tiles in flight. Each tile is checked before it is sent: once the request is cancelled
 or its deadline (Triton's request ``timeout``) has passed, that request alone is answered with the
 reason and its remaining tiles are never sent; tiles already queued carry the remaining time as their
-own timeout.
+own timeout. GUIDE, when the pipeline sends it, leaves out the tiles its result will not show; META, when
+sent, comes back with this stage's tile counts added (``tiles``: sent, left out).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from lumaflow import contract
 from lumaflow.params import TilerParams
-from lumaflow.runtime.tiled import tile_and_run
-from lumaflow.server.models.base import AsyncRequestModel, Deadline, Outputs, call_model_async, input_array
+from lumaflow.runtime.meta import Meta
+from lumaflow.runtime.tiled import TileCounts, tile_and_run
+from lumaflow.server.models.base import (
+    AsyncRequestModel,
+    Deadline,
+    Outputs,
+    bytes_tensor,
+    call_model_async,
+    input_array,
+    optional_array,
+    optional_bytes,
+)
+
+PASSED = (contract.GUIDE.name, contract.META.name)  # the tiler's own inputs, not the stage's
 
 REMAINING = ("tiles", "processed")
 
@@ -26,9 +41,11 @@ REMAINING = ("tiles", "processed")
 class TritonPythonModel(AsyncRequestModel):
     def setup(self, args: dict[str, str]) -> None:
         self.params = TilerParams.from_model_config(self.config)
-        self.pixels_name, *self.side_names = [spec["name"] for spec in self.config["input"]]
+        self.pixels_name, *self.side_names = [
+            spec["name"] for spec in self.config["input"] if spec["name"] not in PASSED
+        ]
         ((self.output_name, self.output_channels),) = [
-            (spec["name"], int(spec["dims"][-1])) for spec in self.config["output"]
+            (spec["name"], int(spec["dims"][-1])) for spec in self.config["output"] if spec["name"] not in PASSED
         ]
 
     async def process(self, request: Any) -> Outputs:
@@ -45,4 +62,21 @@ class TritonPythonModel(AsyncRequestModel):
                 deadline.left_us()  # a tile that timed out in the stage's queue: say why
                 raise
 
-        return {self.output_name: await tile_and_run(self.params, pixels, side, self.output_channels, infer)}
+        counts = TileCounts()
+        guide = optional_array(request, contract.GUIDE.name)
+        output = await tile_and_run(
+            self.params,
+            pixels,
+            side,
+            self.output_channels,
+            infer,
+            guide=None if guide is None else guide[0],
+            counts=counts,
+        )
+        outputs = {self.output_name: output}
+        meta_bytes = optional_bytes(request, contract.META.name)
+        if meta_bytes is not None:
+            meta = Meta.from_bytes(meta_bytes)
+            meta = replace(meta, tiles={**meta.tiles, self.params.stage: counts.as_list()})
+            outputs[contract.META.name] = bytes_tensor(meta.to_bytes())
+        return outputs
