@@ -63,6 +63,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (cosine to 1%%)")
     p.add_argument("--warmup-steps", type=int, default=1000, help="first steps on the squared loss")
     p.add_argument("--init", type=Path, help="start from these weights (a longer schedule in two runs)")
+    p.add_argument(
+        "--quality-range",
+        type=int,
+        nargs=2,
+        default=list(QUALITY_RANGE),
+        metavar=("LOW", "HIGH"),
+        help="JPEG qualities drawn uniformly per patch (a continuation may weight the low end)",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=1000)
@@ -83,7 +91,7 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     photos = list(load_set("train", limit=2 if args.smoke else None).values())
-    sampler = DejpegSampler(photos, args.patch, rng)
+    sampler = DejpegSampler(photos, args.patch, rng, quality_range=(args.quality_range[0], args.quality_range[1]))
     model = DejpegRestorer(**HP)
     if args.init is not None:
         model.load_state_dict(torch.load(args.init, weights_only=True))
@@ -124,7 +132,7 @@ def train(args: argparse.Namespace) -> dict[str, object]:
         "lr": args.lr,
         "threads": args.threads,
         "seed": args.seed,
-        "quality_range": list(QUALITY_RANGE),
+        "quality_range": list(args.quality_range),
         "scales": list(SCALES),
         "loss": f"L1 + {LUMA_WEIGHT:g} x L1 of luma (BT.601); the first {args.warmup_steps} steps MSE + "
         f"{LUMA_WEIGHT:g} x MSE of luma",
