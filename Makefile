@@ -18,11 +18,11 @@ $(VENV)/bin/python:
 
 $(VENV)/.serve-installed: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet "$(TORCH)" "numpy<2"
-	$(PIP) install --quiet -e ".[server,build]"
+	$(PIP) install --quiet -e ".[server,build,web]"
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.serve-installed
-	$(PIP) install --quiet -e ".[server,build,test]"
+	$(PIP) install --quiet -e ".[server,build,web,test]"
 	# sporco's photos only: its own dependencies (pyfftw, matplotlib) are not needed to read them.
 	$(PIP) install --quiet --no-deps "sporco==0.2.2.post1"
 	touch $@
@@ -46,21 +46,26 @@ photos: /usr/share/wallpapers/Altai /usr/share/doc/opencv-doc/examples/data/mess
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
 
+# Selenium drives Chromium through Debian's driver for the web page's tests (its driver manager cannot download here).
+/usr/bin/chromedriver:
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium-driver
+
 serve: $(VENV)/.serve-installed
-	$(VENV)/bin/lumaflow serve $(ARGS)
+	$(VENV)/bin/lumaflow serve --web-port 8080 $(ARGS)
 
 # perf_analyzer (tritonclient's wheel) links Debian's libb64.
 /usr/lib/x86_64-linux-gnu/libb64.so.0d:
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libb64-0d
 
-test: lint photos /usr/bin/chromium /usr/lib/x86_64-linux-gnu/libb64.so.0d
+test: lint photos /usr/bin/chromium /usr/bin/chromedriver /usr/lib/x86_64-linux-gnu/libb64.so.0d
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy ensemble runtime server lumaflow build bench loadtest client tests tools
+	$(VENV)/bin/mypy ensemble runtime server lumaflow build bench loadtest client web tests tools
 	$(PY) tools/check_imports.py
 	$(PY) tools/check_sizes.py
 

@@ -21,7 +21,7 @@ from .errors import (
 )
 from .metrics import ClientMetrics
 from .policy import RetryPolicy, TLSConfig
-from .protocol import PipelineInfo, TemplateInfo
+from .protocol import PipelineInfo, TemplateInfo, new_progress_id
 from .result import EnhanceResult
 from .sync import LumaflowClient
 
@@ -48,4 +48,5 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "UnknownPipeline",
+    "new_progress_id",
 ]

@@ -21,7 +21,17 @@ from .core import PROBE_TIMEOUT_S, ClientCore, Progress
 from .errors import LumaflowError, Unavailable, from_triton
 from .images import ImageLike, encoded, encoded_mask, encoded_region
 from .policy import Endpoint
-from .protocol import PipelineInfo, photo_inputs, photo_options, photo_outputs, pipeline_info, served_models
+from .protocol import (
+    PROGRESS_MODEL,
+    PipelineInfo,
+    photo_inputs,
+    photo_options,
+    photo_outputs,
+    pipeline_info,
+    progress_inputs,
+    progress_output,
+    served_models,
+)
 from .result import EnhanceResult
 
 
@@ -107,6 +117,22 @@ class AsyncLumaflowClient(ClientCore[aioclient.InferenceServerClient]):
         except InferenceServerException as error:
             raise from_triton(error) from None
         return sorted(found, key=lambda info: info.name)
+
+    async def progress(self, request_id: str) -> dict[str, Any]:
+        """How far the photo request sent with OPTIONS ``progress=request_id`` has got: ``{"stages": {stage: [tiles
+        done, tiles in all]}, "age_s": seconds since the last tile}``, or {} before its first tile (or once an hour
+        has passed). Every server is asked, since failover may have sent the request to any of them."""
+        for endpoint in self.pool.endpoints:
+            try:
+                result = await endpoint.client.infer(
+                    PROGRESS_MODEL, progress_inputs(request_id), headers=self.headers, client_timeout=PROBE_TIMEOUT_S
+                )
+            except InferenceServerException:
+                continue
+            found = progress_output(result)
+            if found:
+                return found
+        return {}
 
     async def _probe(self, endpoint: Endpoint[aioclient.InferenceServerClient]) -> bool:
         try:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,24 @@ def photo_inputs(
     if options:
         inputs.append(_bytes_input(PHOTO_OPTIONS, json.dumps(options).encode()))
     return inputs
+
+
+PROGRESS_MODEL = "progress"
+
+
+def new_progress_id() -> str:
+    """A fresh id for OPTIONS ``progress`` (32 hex digits: of the contract's pattern, and unguessable)."""
+    return secrets.token_hex(16)
+
+
+def progress_inputs(request_id: str) -> list[grpcclient.InferInput]:
+    return [_bytes_input(contract.PROGRESS_ID.name, request_id.encode())]
+
+
+def progress_output(result: Any) -> dict[str, Any]:
+    """The progress model's answer: ``{"stages": {stage: [done, total]}, "age_s": s}``, or {} before any tile."""
+    answer: dict[str, Any] = json.loads(result.as_numpy(contract.PROGRESS.name).reshape(-1)[0])
+    return answer
 
 
 def photo_options(preset: str | None, options: dict[str, Any], **named: Any) -> dict[str, Any]:
@@ -104,6 +123,13 @@ class PipelineInfo:
     presets: dict[str, dict[str, Any]]
     inputs: tuple[str, ...] = ()  # the ensemble's input tensors (IMAGE, OPTIONS, MASK, REGION / FRAME)
     templates: tuple[TemplateInfo, ...] = ()  # the looks OPTIONS ``template`` chooses from (stylize)
+    # scale, max_input_megapixels, max_input_megabytes, max_output_megapixels (photo pipelines)
+    limits: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def scale(self) -> int:
+        """How many times larger each side of the result is (a routed pipeline's OPTIONS may choose another)."""
+        return int(self.limits.get("scale", 1))
 
 
 def served_models(statistics: dict[str, Any]) -> list[str]:
@@ -132,4 +158,5 @@ def pipeline_info(config: dict[str, Any]) -> PipelineInfo | None:
         presets=json.loads(parameters.get("presets") or "{}"),
         inputs=tuple(tensor["name"] for tensor in config.get("input", [])),
         templates=tuple(_template(entry) for entry in json.loads(parameters.get("templates") or "[]")),
+        limits=json.loads(parameters.get("limits") or "{}"),
     )

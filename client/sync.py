@@ -28,12 +28,15 @@ from .images import ImageLike, encoded, encoded_mask, encoded_region
 from .policy import Endpoint
 from .protocol import (
     FRAME_OUTPUT,
+    PROGRESS_MODEL,
     PipelineInfo,
     frame_inputs,
     photo_inputs,
     photo_options,
     photo_outputs,
     pipeline_info,
+    progress_inputs,
+    progress_output,
     served_models,
 )
 from .result import EnhanceResult
@@ -92,6 +95,21 @@ class LumaflowClient(ClientCore[grpcclient.InferenceServerClient]):
         result, endpoint, attempts = self._call(pipeline, lambda: inputs, timeout)
         enhanced, info = photo_outputs(result)
         return EnhanceResult(enhanced, info, time.monotonic() - started, endpoint.url, attempts)
+
+    def progress(self, request_id: str) -> dict[str, Any]:
+        """As ``AsyncLumaflowClient.progress``: each tiled stage's tiles done of total for the request sent with
+        OPTIONS ``progress=request_id`` (``new_progress_id()`` makes one), asked of every server."""
+        for endpoint in self.pool.endpoints:
+            try:
+                result = endpoint.client.infer(
+                    PROGRESS_MODEL, progress_inputs(request_id), headers=self.headers, client_timeout=PROBE_TIMEOUT_S
+                )
+            except InferenceServerException:
+                continue
+            found = progress_output(result)
+            if found:
+                return found
+        return {}
 
     def enhance_frame(
         self, frame: np.ndarray, pipeline: str = "camera_x2", *, timeout: float | None = None

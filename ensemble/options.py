@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lumaflow.contract import PRESET_KEY, SCHEMA_FILE
+from lumaflow.contract import PRESET_KEY, PROGRESS_ID_PATTERN, SCHEMA_FILE
 
 __all__ = ["PRESET_KEY", "SCHEMA_FILE", "Option", "defaults", "options_schema"]
 
@@ -32,6 +32,7 @@ class Option:
     maximum: float | None = None
     unit: str = ""
     required: bool = False  # the request must give it (no default says what the photo wants)
+    pattern: str = ""  # a string's regular expression (JSON Schema ``pattern``)
 
     def schema(self) -> dict[str, Any]:
         description = f"{self.description} ({self.unit})" if self.unit else self.description
@@ -44,6 +45,8 @@ class Option:
             schema["minimum"] = self.minimum
         if self.maximum is not None:
             schema["maximum"] = self.maximum
+        if self.pattern:
+            schema["pattern"] = self.pattern
         return schema
 
 
@@ -72,6 +75,14 @@ OUTPUT_OPTIONS: tuple[Option, ...] = (
         "Score the result and the input with the quality network and say in INFO whether the result got worse"
         " (about 30 ms on 2 CPU cores)",
         True,
+    ),
+    Option(
+        "progress",
+        "string",
+        "An id of the caller's choosing: the tiled stages then publish their tiles done of total under it, read"
+        " from the progress model (lumaflow.client: progress(id))",
+        None,
+        pattern=PROGRESS_ID_PATTERN,
     ),
 )
 

@@ -269,6 +269,16 @@ def ensemble_config(pipeline: Pipeline) -> ModelConfig:
                 options_schema(pipeline.name, pipeline.options, pipeline.presets), sort_keys=True
             ),
             "presets": json.dumps(pipeline.presets, sort_keys=True),
+            # What a front end checks before it uploads (the web page's limit is the servers').
+            "limits": json.dumps(
+                {
+                    "scale": pipeline.scale,
+                    "max_input_megapixels": pipeline.max_input_megapixels,
+                    "max_input_megabytes": pipeline.max_input_megabytes,
+                    "max_output_megapixels": pipeline.max_output_megapixels,
+                },
+                sort_keys=True,
+            ),
             **({"templates": json.dumps(listing(pipeline.templates), sort_keys=True)} if pipeline.templates else {}),
         },
         # Cached only when the server is started with a cache (`lumaflow serve --response-cache-mb N`):

@@ -572,6 +572,17 @@ ENCODE = Stage(
     implementation="lumaflow.server.models.encode",
 )
 
+PROGRESS = Stage(
+    name="progress",
+    doc="how far a photo request that named an OPTIONS progress id has got: each tiled stage's tiles done of total,"
+    " as its tiler publishes them (lumaflow.runtime.progress)",
+    inputs=(contract.PROGRESS_ID,),
+    outputs=(contract.PROGRESS,),
+    max_batch_size=8,
+    dynamic_batching=None,  # a few bytes a call, polled: nothing to gain from batching
+    implementation="lumaflow.server.models.progress",
+)
+
 STAGES: dict[str, Stage] = by_name(
     DECODE,
     ESPCN_X2,
@@ -598,6 +609,7 @@ STAGES: dict[str, Stage] = by_name(
     PHOTO_ROUTE,
     QUALITY_CHECK,
     ENCODE,
+    PROGRESS,
 )
 # What `lumaflow tune` measured best (ensemble/tuning.json) laid over the declarations above.
 STAGES = apply_tuning(STAGES)

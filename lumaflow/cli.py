@@ -114,6 +114,10 @@ def parser() -> argparse.ArgumentParser:
         default=3,
         help="tritonserver restarts allowed per hour before serve gives up (-1: no supervision)",
     )
+    serve.add_argument(
+        "--web-port", type=int, default=0, help="also serve the web page on this port of --host (0: no page)"
+    )
+    serve.add_argument("--web-token-file", type=Path, help="the web page's token (required off loopback)")
     serve.set_defaults(handler=cmd_serve)
 
     generate = commands.add_parser("generate", help="write config.pbtxt files from the stage declarations")
@@ -161,8 +165,10 @@ def parser() -> argparse.ArgumentParser:
     add_commands(commands)
     from lumaflow.bench.cli import add_bench
     from lumaflow.loadtest.cli import add_loadtest  # imports stay inside each command
+    from lumaflow.web.serve import add_web
 
     add_bench(add_loadtest(commands), commands)
+    add_web(commands)
     return top
 
 

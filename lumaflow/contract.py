@@ -139,6 +139,17 @@ INVALID_OPTIONS = "invalid_options"
 MASK_MISMATCH = "mask_mismatch"
 REASON_CODES = (INVALID_IMAGE, IMAGE_TOO_LARGE, INVALID_OPTIONS, MASK_MISMATCH)
 
+# Progress of a photo request: OPTIONS ``progress`` names it (this pattern: no path can be built from it), and the
+# progress model answers PROGRESS for PROGRESS_ID with each tiled stage's tiles done of total so far.
+PROGRESS_ID_PATTERN = "^[A-Za-z0-9_-]{8,64}$"
+PROGRESS_ID = Tensor("PROGRESS_ID", DataType.STRING, (1,), "the id a photo request gave as OPTIONS progress")
+PROGRESS = Tensor(
+    "PROGRESS",
+    DataType.STRING,
+    (1,),
+    'JSON: {"stages": {stage: [tiles done, tiles in all]}, "age_s": seconds since the last tile}; {} before any',
+)
+
 # OPTIONS: the schema file beside each pipeline in the model repository, and the key that names a preset.
 SCHEMA_FILE = "options.schema.json"
 PRESET_KEY = "preset"

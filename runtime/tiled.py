@@ -47,14 +47,20 @@ def _unchanged(params: TilerParams, spatial: Mapping[str, np.ndarray]) -> bool:
     return bool(params.identity_without) and params.scale == 1 and not spatial[params.identity_without].any()
 
 
-def _guide_scale(pixels: np.ndarray, guide: np.ndarray | None) -> int:
-    """How many times the photo (GUIDE's size) the stage's input is: 1, or a previous stage's scale."""
-    if guide is None or guide.size == 0:
-        return 1
-    scale = pixels.shape[1] // guide.shape[0]
-    if scale < 1 or pixels.shape[1] != guide.shape[0] * scale or pixels.shape[2] != guide.shape[1] * scale:
-        raise ValueError(f"GUIDE {list(guide.shape)} does not match pixels {list(pixels.shape)} at a whole scale")
-    return scale
+class _LeftOut:
+    """Which windows the stage is not sent: its ``identity_without`` input is all zero there, or GUIDE gives them no
+    weight (checked at the photo's size: the stage's input may be a previous stage's scale times larger)."""
+
+    def __init__(self, params: TilerParams, pixels: np.ndarray, guide: np.ndarray | None) -> None:
+        self.params, self.guide, self.scale = params, guide, 1
+        if guide is not None and guide.size:
+            self.scale = pixels.shape[1] // guide.shape[0]
+            if self.scale < 1 or pixels.shape[1:3] != (guide.shape[0] * self.scale, guide.shape[1] * self.scale):
+                raise ValueError(f"GUIDE {list(guide.shape)} does not match pixels {list(pixels.shape)}")
+
+    def __call__(self, windows: Mapping[str, np.ndarray], rows: tuple[int, int], cols: tuple[int, int]) -> bool:
+        unneeded = self.guide is not None and not tile_needed(self.guide, self.scale, rows, cols)
+        return unneeded or _unchanged(self.params, windows)
 
 
 async def tile_and_run(
@@ -67,14 +73,16 @@ async def tile_and_run(
     one_window: bool = False,
     guide: np.ndarray | None = None,
     counts: TileCounts | None = None,
+    on_tile: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """The stage's output for one image ``pixels`` [1, H, W, C] with its ``side`` inputs (by name).
 
     ``one_window`` sends the whole image as a single window with the tiles' context (`tiling.whole`): the
     untiled reference of the evaluation and the tests, never served (it has no size bound). ``guide`` (GUIDE,
-    HW at the photo's size, or 0x0) leaves out the tiles the result will not show; ``counts`` is added to.
+    HW at the photo's size, or 0x0) leaves out the tiles the result will not show; ``counts`` is added to;
+    ``on_tile(done, total)`` is called as each tile is placed (progress).
     """
-    counts = counts if counts is not None else TileCounts()
+    counts, report = counts or TileCounts(), on_tile or (lambda done, total: None)
     if pixels.ndim != 4 or pixels.shape[0] != 1:
         raise InvalidInput(contract.INVALID_IMAGE, f"The pixels must be one image, got {list(pixels.shape)}.")
     height, width = pixels.shape[1:3]
@@ -87,22 +95,21 @@ async def tile_and_run(
         # the tiles of every other request in flight.
         filled = await asyncio.to_thread(navier_stokes_fill, pixels[0], spatial[params.prefill][..., 0])
         pixels = filled[None]
-    guide_scale = _guide_scale(pixels, guide)
-
-    def left_out(windows: Mapping[str, np.ndarray], rows: tuple[int, int], cols: tuple[int, int]) -> bool:
-        unneeded = guide is not None and not tile_needed(guide, guide_scale, rows, cols)
-        return unneeded or _unchanged(params, windows)
-
+    left_out = _LeftOut(params, pixels, guide)
     if not one_window and not tiling.needs_tiling(height, width, params.tile):
         if left_out(spatial, (0, height), (0, width)):
             counts.skipped += 1
-            return bicubic_upscale(pixels[0], params.scale)[None]
-        counts.sent += 1
-        return await infer(np.ascontiguousarray(pixels), dict(side))
+            whole = bicubic_upscale(pixels[0], params.scale)[None]
+        else:
+            counts.sent += 1
+            whole = await infer(np.ascontiguousarray(pixels), dict(side))
+        report(1, 1)
+        return whole
     padded = tiling.pad_for_context(pixels[0], params.context)
     padded_side = {name: tiling.pad_for_context(array, params.context) for name, array in spatial.items()}
     output = np.empty((height * params.scale, width * params.scale, output_channels), dtype=np.uint8)
     slots = asyncio.Semaphore(params.max_tiles_in_flight)  # a sliding window: the next tile goes as one returns
+    placed: list[tiling.Tile] = []
 
     async def one(tile: tiling.Tile) -> None:
         windows = {name: tiling.window(array, tile) for name, array in padded_side.items()}
@@ -121,6 +128,8 @@ async def tile_and_run(
             async with slots:
                 result = await infer(np.ascontiguousarray(tiling.window(padded, tile)[None]), tile_side)
         tiling.place(output, result[0], tile, params.context, params.scale)
+        placed.append(tile)
+        report(len(placed), len(tiles))
 
     tiles = (
         [tiling.whole(height, width, params.context)]

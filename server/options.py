@@ -45,6 +45,10 @@ class ServerOptions:
     """Seconds between the supervisor's probe requests through every pipeline; 0: processes only."""
     max_restarts: int = 3
     """tritonserver restarts the supervisor may make per hour; -1: no supervision (``--max-restarts``)."""
+    web_port: int = 0
+    """Also serve the web page (``lumaflow.web``) on this port of the host; 0: no page (``--web-port``)."""
+    web_token_file: Path | None = None
+    """The web page's own token file (``--web-token-file``), required when the host is not loopback."""
 
     def __post_init__(self) -> None:
         repository = self.model_repository
@@ -91,4 +95,6 @@ def from_args(args: argparse.Namespace, *, warn: Callable[[str], None]) -> Serve
         gpu_metrics=args.gpu_metrics,
         deep_check_interval_s=args.deep_check_interval,
         max_restarts=args.max_restarts,
+        web_port=getattr(args, "web_port", 0),
+        web_token_file=getattr(args, "web_token_file", None),
     )

@@ -25,9 +25,10 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import lumaflow
 from lumaflow.build.errors import BuildError
@@ -37,6 +38,9 @@ from .endpoints import check_ports_free
 from .options import ServerOptions, from_args
 from .process import TritonServer, one_line
 from .procfs import pid_alive
+
+if TYPE_CHECKING:
+    from lumaflow.web.serve import WebServer
 
 RESTART_WINDOW_S = 3600.0  # --max-restarts counts restarts over the last hour
 STUB_NAME = re.compile(r"Stub process '(?P<instance>[\w.-]+?)_\d+_\d+' is not healthy")
@@ -216,7 +220,12 @@ def serve(options: ServerOptions, *, say: Callable[[str], None] = _say) -> int:
                 return _finish(server, say)
             raise
         _announce(server, say)
-        _watch(server, stopping, say)
+        page = _start_page(server, say)
+        try:
+            _watch(server, stopping, say)
+        finally:
+            if page is not None:
+                page.stop()
         return _finish(server, say)
     except (ServeError, BuildError) as error:
         message = str(error)
@@ -258,6 +267,26 @@ def _announce(server: TritonServer, say: Callable[[str], None]) -> None:
     )
     for model in server.missing:
         say(f"lumaflow serve: not serving {model.name}: {one_line(model.reason)}")
+
+
+def _start_page(server: TritonServer, say: Callable[[str], None]) -> WebServer | None:
+    """The web page beside the server (``--web-port``), talking to it over gRPC like any client; its address said."""
+    options = server.options
+    if not options.web_port:
+        return None
+    from lumaflow.web.serve import WebError, WebServer, web_settings
+
+    if server.tls is not None:
+        raise ServeError("--web-port beside a TLS server is not supported: the page speaks plain gRPC to it")
+    host = options.endpoints.host
+    try:
+        settings = web_settings([server.endpoints.grpc_url], host, None, options.web_token_file)
+        page = WebServer(replace(settings, token=server.token), host, options.web_port)
+        page.start()
+    except (WebError, RuntimeError, OSError, ImportError) as error:  # a taken port, no Starlette, no page files
+        raise ServeError(f"web page: {error}") from None
+    say(f"Lumaflow web page: {page.url}")
+    return page
 
 
 def _watch(server: TritonServer, stopping: _Stopping, say: Callable[[str], None]) -> None:

@@ -56,7 +56,7 @@ name = "fake"
 packages = ["lumaflow"]
 package-dir = { "lumaflow" = "lumaflow", "lumaflow.client" = "client", "lumaflow.ensemble" = "ensemble", \
 "lumaflow.build" = "build", "lumaflow.bench" = "bench", "lumaflow.loadtest" = "loadtest", \
-"lumaflow.runtime" = "runtime", "lumaflow.server" = "server" }
+"lumaflow.runtime" = "runtime", "lumaflow.server" = "server", "lumaflow.web" = "web" }
 """
 
 # A line ending in `# planted: <words of the rule>` crosses that rule; every other line is allowed. The clean
@@ -203,6 +203,13 @@ from lumaflow.ensemble import stages  # planted: load tests import only the clie
 def main() -> None:
     pass
     from lumaflow import cli  # planted: nothing imports the CLI
+""",
+    "web/__init__.py": "",
+    "web/app.py": """\
+import starlette
+from lumaflow.client import core
+from lumaflow.contract import VERSION
+from lumaflow.runtime import imaging  # planted: the web page imports only the client and contract
 """,
     "bench/__init__.py": "",
     "bench/gpu.py": """\

@@ -29,6 +29,7 @@ def test_no_options_means_the_defaults() -> None:
         "color_profile": "srgb",
         "keep_gps": False,
         "quality_check": True,
+        "progress": None,
         "region_mode": "only",
         "region_feather": 8,
         "strength": 1.0,

@@ -25,6 +25,7 @@ ROOMS: tuple[tuple[str, str, str], ...] = (
     ("lumaflow.build", "build", "tree"),
     ("lumaflow.client", "client", "tree"),
     ("lumaflow.loadtest", "loadtest", "tree"),
+    ("lumaflow.web", "web", "tree"),
     ("lumaflow.bench", "bench", "tree"),
     ("lumaflow.cli", "cli", "tree"),
     ("lumaflow", "root", "exact"),
@@ -89,7 +90,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "engine libraries are imported only by lumaflow.runtime.engines.<name>",
-        ("declarations", "runtime", "serving", "launcher", "client", "loadtest"),
+        ("declarations", "runtime", "serving", "launcher", "client", "loadtest", "web"),
         forbids=("engine-library",),
     ),
     Rule(
@@ -134,6 +135,12 @@ RULES: tuple[Rule, ...] = (
         unless=("contract", "params", "root", "declarations", "runtime"),
     ),
     Rule("the client imports only contract of ours", ("client",), forbids=("ours",), unless=("contract", "root")),
+    Rule(
+        "the web page imports only the client and contract of ours",
+        ("web",),
+        forbids=("ours",),
+        unless=("client", "contract", "root"),
+    ),
     Rule(
         "load tests import only the client and contract of ours",
         ("loadtest",),

@@ -8,11 +8,13 @@ many requests' tiles in flight. Each tile is checked before it is sent: once the
 or its deadline (Triton's request ``timeout``) has passed, that request alone is answered with the
 reason and its remaining tiles are never sent; tiles already queued carry the remaining time as their
 own timeout. GUIDE, when the pipeline sends it, leaves out the tiles its result will not show; META, when
-sent, comes back with this stage's tile counts added (``tiles``: sent, left out).
+sent, comes back with this stage's tile counts added (``tiles``: sent, left out); when its OPTIONS name a
+``progress`` id, each placed tile is posted on the progress board (``lumaflow.runtime.progress``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +23,7 @@ import numpy as np
 from lumaflow import contract
 from lumaflow.params import TilerParams
 from lumaflow.runtime.meta import Meta
+from lumaflow.runtime.progress import ProgressBoard
 from lumaflow.runtime.tiled import TileCounts, tile_and_run
 from lumaflow.server.models.base import (
     AsyncRequestModel,
@@ -41,12 +44,20 @@ REMAINING = ("tiles", "processed")
 class TritonPythonModel(AsyncRequestModel):
     def setup(self, args: dict[str, str]) -> None:
         self.params = TilerParams.from_model_config(self.config)
+        self.board = ProgressBoard()
         self.pixels_name, *self.side_names = [
             spec["name"] for spec in self.config["input"] if spec["name"] not in PASSED
         ]
         ((self.output_name, self.output_channels),) = [
             (spec["name"], int(spec["dims"][-1])) for spec in self.config["output"] if spec["name"] not in PASSED
         ]
+
+    def _progress(self, meta: Meta | None) -> Callable[[int, int], None] | None:
+        """Posts this stage's tiles done of total under the request's OPTIONS ``progress`` id, if it gave one."""
+        request_id = None if meta is None else meta.options.get("progress")
+        if not request_id:
+            return None
+        return lambda done, total: self.board.post(str(request_id), self.params.stage, done, total)
 
     async def process(self, request: Any) -> Outputs:
         deadline = Deadline(request, REMAINING)
@@ -64,6 +75,8 @@ class TritonPythonModel(AsyncRequestModel):
 
         counts = TileCounts()
         guide = optional_array(request, contract.GUIDE.name)
+        meta_bytes = optional_bytes(request, contract.META.name)
+        meta = None if meta_bytes is None else Meta.from_bytes(meta_bytes)
         output = await tile_and_run(
             self.params,
             pixels,
@@ -72,11 +85,10 @@ class TritonPythonModel(AsyncRequestModel):
             infer,
             guide=None if guide is None else guide[0],
             counts=counts,
+            on_tile=self._progress(meta),
         )
         outputs = {self.output_name: output}
-        meta_bytes = optional_bytes(request, contract.META.name)
-        if meta_bytes is not None:
-            meta = Meta.from_bytes(meta_bytes)
+        if meta is not None:
             meta = replace(meta, tiles={**meta.tiles, self.params.stage: counts.as_list()})
             outputs[contract.META.name] = bytes_tensor(meta.to_bytes())
         return outputs

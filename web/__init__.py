@@ -1,0 +1,1 @@
+"""``lumaflow web``: the web page in front of Lumaflow servers (``lumaflow.web.app``)."""
