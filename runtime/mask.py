@@ -2,8 +2,9 @@
 
 A mask is painted on the photo as it is shown, so its own EXIF orientation is applied (as the
 photo's is) before the sizes are compared; any image format Pillow reads will do. A pixel is to
-be removed where the mask's alpha is above 127 when it has an alpha channel (strokes painted on a
-transparent layer), else where its grey level is above 127 (white on black).
+be removed where the mask's alpha is above 127 when it has an alpha channel that is not opaque everywhere
+(strokes painted on a transparent layer), else where its grey level is above 127 (white on black: an opaque
+canvas export included).
 
 Growing the hole by a few pixels covers the soft edge, halo or shadow a hand-painted mask leaves
 behind; growth is a square dilation done by doubling, so a large radius costs a handful of array
@@ -41,8 +42,10 @@ def decode_mask(data: bytes, width: int, height: int, input_name: str = contract
             if image.size != (width, height):
                 raise _mismatch(image.size, width, height, input_name)
             has_alpha = "A" in image.getbands() or (image.mode == "P" and "transparency" in image.info)
-            plane = image.convert("RGBA").getchannel("A") if has_alpha else image.convert("L")
-            values = np.asarray(plane)
+            values = np.asarray(image.convert("RGBA").getchannel("A")) if has_alpha else None
+            # An alpha channel that is opaque everywhere says nothing (a browser canvas exports one): read the grey.
+            if values is None or values.min() == 255:
+                values = np.asarray(image.convert("L"))
     except DECODE_ERRORS:  # UnidentifiedImageError is an OSError
         raise InvalidInput(
             contract.INVALID_IMAGE, f"The {input_name} input is not a readable image (send a PNG)."

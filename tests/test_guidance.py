@@ -32,6 +32,11 @@ def test_a_region_file_is_read_upright_with_its_mode() -> None:
     alpha[:5, :, 3] = 255  # strokes on a transparent layer
     guide, figures = region_guide(encode(alpha), 40, 30, "only", 0)
     assert figures["coverage"] == pytest.approx(5 / 30, abs=1e-5) and guide[:5].min() == FULL
+    canvas = np.zeros((30, 40, 4), dtype=np.uint8)  # a browser canvas's export: opaque, white strokes on black
+    canvas[..., 3] = 255
+    canvas[:, :8, :3] = 255
+    _, figures = region_guide(encode(canvas), 40, 30, "only", 0)
+    assert figures["coverage"] == pytest.approx(8 / 40, abs=1e-5)
     with pytest.raises(InvalidInput, match=r"^\[mask_mismatch\] The REGION image is 40x31"):
         region_guide(encode(np.zeros((31, 40), dtype=np.uint8)), 40, 30, "only", 8)
 

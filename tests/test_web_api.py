@@ -100,8 +100,13 @@ def test_a_brushed_region_reaches_the_server(page: str) -> None:
 
 
 def test_errors_come_back_typed_with_the_servers_sentence(page: str) -> None:
-    failed = _job(page, b"not a photo at all", "denoise")
-    assert failed["state"] == "failed"
+    refused = httpx.post(
+        f"{page}/api/jobs",
+        files={"file": ("notes.jpg", b"not a photo at all")},
+        data={"pipeline": "denoise"},
+        headers={"Origin": page},
+    )
+    assert refused.status_code == 400 and refused.json()["error"]["message"].startswith("[invalid_image] The IMAGE")
     preview = httpx.post(page + "/api/preview", files={"file": ("x.jpg", b"not a photo")}, headers={"Origin": page})
     assert preview.status_code == 400 and preview.json()["error"]["type"] == "InvalidImage"
     big = encode(np.zeros((2100, 2100, 3), dtype=np.uint8))

@@ -29,6 +29,7 @@ from lumaflow.client import AsyncLumaflowClient, LumaflowError, new_progress_id
 POLL_S = 0.25  # how often a running job asks the servers how far it has got
 KEEP_JOBS = 200  # finished jobs kept (their files too); the oldest go first
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+ENSEMBLE_PREFIX = re.compile(r"^in ensemble '[^']*', ")
 
 
 def clean_stem(name: str) -> str:
@@ -40,8 +41,8 @@ def clean_stem(name: str) -> str:
 
 def error_dict(error: BaseException) -> dict[str, str]:
     """A typed client error as the page shows it: its type and the server's sentence."""
-    if isinstance(error, LumaflowError):
-        return {"type": type(error).__name__, "message": str(error)}
+    if isinstance(error, LumaflowError):  # Triton's "in ensemble 'NAME', " prefix says nothing to a person
+        return {"type": type(error).__name__, "message": ENSEMBLE_PREFIX.sub("", str(error))}
     return {"type": "ServerError", "message": f"{type(error).__name__}: {error}"}
 
 
