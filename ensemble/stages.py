@@ -544,7 +544,13 @@ PHOTO_ROUTE = Stage(
     implementation="lumaflow.server.models.photo_route",
     params=RouterParams(
         routes={
-            role: Route(model=stage.tiler_name, stage=stage.name, output=stage.outputs[0].name, guided=stage.guided)
+            role: Route(
+                model=stage.tiler_name,
+                stage=stage.name,
+                output=stage.outputs[0].name,
+                tiled=stage.tiling is not None,
+                guided=stage.guided,
+            )
             for role, stage in sorted(ROUTED_STAGES.items())
         }
     ),

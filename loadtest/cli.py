@@ -116,6 +116,20 @@ def cmd_region(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    import json
+
+    from lumaflow.loadtest.web import run
+
+    _require_server("web", args.url, args.pipeline)
+    report = run(
+        args.url, args.page, args.pipeline, args.photo, args.out, repeats=args.repeats, options=json.loads(args.options)
+    )
+    print(report.table())
+    print(f"wrote {args.out}/report.json, report.md")
+    return 0
+
+
 def add_loadtest(commands: Any) -> Any:
     """``lumaflow loadtest`` and its kinds; returns the kinds' sub-parsers (``lumaflow.bench`` adds ``baselines``)."""
     loadtest = commands.add_parser("loadtest", help="load a running server: perf_analyzer, photo load, camera load")
@@ -184,4 +198,12 @@ def add_loadtest(commands: Any) -> Any:
     region.add_argument("--repeats", type=int, default=3, help="requests of each kind")
     region.add_argument("--options", default="{}", help="OPTIONS JSON sent with each request")
     region.set_defaults(handler=cmd_region)
+
+    web = kinds.add_parser("web", help="the web page's load time and what it adds to a photo, against the client")
+    common(web, "upscale_x2")
+    web.add_argument("--page", default="http://127.0.0.1:8080/", help="the page's address (lumaflow web)")
+    web.add_argument("--photo", type=Path, required=True, help="the photo sent each way")
+    web.add_argument("--repeats", type=int, default=5, help="photos each way, interleaved")
+    web.add_argument("--options", default="{}", help="OPTIONS JSON sent with each photo")
+    web.set_defaults(handler=cmd_web)
     return kinds

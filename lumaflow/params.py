@@ -215,7 +215,8 @@ class Route:
     model: str
     stage: str
     output: str
-    guided: bool = False  # a tiler that takes GUIDE (and META, to count the tiles it left out)
+    tiled: bool = False  # a tiler: it takes META and sends it back with its tile counts
+    guided: bool = False  # a tiler that takes GUIDE, leaving out the tiles the result will not show
 
 
 @dataclass(frozen=True)

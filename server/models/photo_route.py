@@ -44,9 +44,9 @@ class TritonPythonModel(AsyncRequestModel):
 
         async def call(role: str, inputs: dict[str, np.ndarray]) -> Called:
             target = self.routes[role]
-            if not target.guided:
+            if not target.tiled:
                 return await call_model_async(target.model, inputs, target.output, deadline.left_us()), None
-            # A guided tiler sends META back with its tile counts.
+            # A tiler sends META back with its tile counts.
             inputs = {**inputs, contract.META.name: bytes_tensor(meta_bytes)}
             names = (target.output, contract.META.name)
             outputs = await call_model_outputs_async(target.model, inputs, names, deadline.left_us())
