@@ -102,6 +102,7 @@ def test_model_metadata_shows_the_contract(client: grpcclient.InferenceServerCli
     assert inputs == {
         "IMAGE": {"name": "IMAGE", "datatype": "BYTES", "shape": ["-1", "1"]},
         "OPTIONS": {"name": "OPTIONS", "datatype": "BYTES", "shape": ["-1", "1"]},
+        "REGION": {"name": "REGION", "datatype": "BYTES", "shape": ["-1", "1"]},
     }
     assert outputs["ENHANCED"]["datatype"] == "BYTES" and outputs["ENHANCED"]["shape"] == ["-1", "1"]
     assert outputs["INFO"]["datatype"] == "BYTES" and outputs["INFO"]["shape"] == ["-1", "1"]
