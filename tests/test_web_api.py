@@ -127,6 +127,7 @@ def test_a_web_token_is_needed_off_loopback_and_logs_in_with_a_cookie(server: Tr
     try:
         url = web.url.rstrip("/")
         assert httpx.get(url + "/api/pipelines").status_code == 401
+        assert httpx.get(url + "/static/app.css").status_code == 200  # the login form's own style
         assert httpx.get(url + "/").headers["location"] == "/login"
         wrong = httpx.post(url + "/login", data={"token": "nope"}, headers={"Origin": url})
         assert wrong.status_code == 401

@@ -166,11 +166,14 @@ class _TooLarge(Exception):
         super().__init__(f"The file is larger than the servers take ({limit / 1024 / 1024:.0f} MB).")
 
 
-async def _upload(form: Any, name: str) -> tuple[bytes, str] | None:
+async def _upload(form: Any, name: str, limit: int) -> tuple[bytes, str] | None:
     part = form.get(name)
     if not isinstance(part, UploadFile):
         return None
-    return await part.read(), part.filename or "photo"
+    data = await part.read()
+    if len(data) > limit:  # a request sent without Content-Length is checked here
+        raise _TooLarge(limit)
+    return data, part.filename or "photo"
 
 
 def routes(page: Page) -> list[Route | Mount]:
@@ -192,7 +195,7 @@ def routes(page: Page) -> list[Route | Mount]:
     async def preview(request: Request) -> Response:
         try:
             await page.photo_pipelines()
-            upload = await _upload(await _form(page, request), "file")
+            upload = await _upload(await _form(page, request), "file", page.upload_limit())
             if upload is None:
                 return _problem("InvalidImage", "Choose a photo first.", 400)
             result = await page.preview(upload[0])
@@ -219,14 +222,18 @@ def job_routes(page: Page) -> list[Route]:
         try:
             found = await page.photo_pipelines()
             form = await _form(page, request)
-            upload = await _upload(form, "file")
+            upload = await _upload(form, "file", page.upload_limit())
             pipeline = found.get(str(form.get("pipeline", "")))
             if upload is None or pipeline is None:
                 return _problem("InvalidOptions", "Send a photo and a served pipeline.", 400)
             options = json.loads(str(form.get("options") or "{}"))
             if not isinstance(options, dict):
                 return _problem("InvalidOptions", "OPTIONS must be a JSON object.", 400)
-            guide = {name: part[0] for name in ("region", "mask") if (part := await _upload(form, name)) is not None}
+            guide = {
+                name: part[0]
+                for name in ("region", "mask")
+                if (part := await _upload(form, name, page.upload_limit())) is not None
+            }
             preview = await page.preview(upload[0])  # cached: the page asked for it to paint on
         except _TooLarge as error:
             return _problem("ImageTooLarge", str(error), 413)
@@ -297,7 +304,7 @@ def _guard(page: Page) -> Callable[[Request, Callable[[Request], Awaitable[Respo
         own = f"{request.url.scheme}://{request.headers.get('host', '')}"
         if request.method == "POST" and (origin != own if origin else bool(page.settings.web_token)):
             response: Response = _problem("Forbidden", "A request from another origin.", 403)
-        elif page.settings.web_token and request.url.path != "/login" and not _logged_in(page, request):
+        elif page.settings.web_token and not _public(request.url.path) and not _logged_in(page, request):
             response = (
                 RedirectResponse("/login", status_code=303)
                 if request.url.path == "/"
@@ -311,6 +318,11 @@ def _guard(page: Page) -> Callable[[Request, Callable[[Request], Awaitable[Respo
         return response
 
     return guard
+
+
+def _public(path: str) -> bool:
+    """The login form and the page's own static files (the form is styled by them): no cookie needed."""
+    return path == "/login" or path.startswith("/static/")
 
 
 def _logged_in(page: Page, request: Request) -> bool:
