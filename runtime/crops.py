@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from lumaflow.contract import ANALYSIS_FIELDS
+from lumaflow.runtime.imaging import bicubic_upscale
 
 CROP_SIDE = 64  # the assessors' training patch
 CROPS_PER_SIDE = 5
@@ -56,23 +57,17 @@ def upscaled_crops(original: np.ndarray, positions: list[Position], scale: int) 
     Each crop's source region (plus a margin) is resized alone; positions and the crop side are
     multiples of 16, so for scales 1, 2, 4 and 8 the regions fall on whole input pixels.
     """
-    from PIL import Image
-
-    def bicubic(pixels: np.ndarray, factor: int) -> np.ndarray:
-        size = (pixels.shape[1] * factor, pixels.shape[0] * factor)
-        return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC))
-
     if scale == 1:
         return crops_at(original, positions)
     if not positions:
-        return np.ascontiguousarray(bicubic(original, scale)[None])
+        return np.ascontiguousarray(bicubic_upscale(original, scale)[None])
     m, side = BASELINE_MARGIN, CROP_SIDE // scale
     padded = np.pad(original, ((m, m), (m, m), (0, 0)), mode="edge")
     crops = []
     for y, x in positions:
         region = padded[y // scale : y // scale + side + 2 * m, x // scale : x // scale + side + 2 * m]
         crops.append(
-            bicubic(np.ascontiguousarray(region), scale)[
+            bicubic_upscale(np.ascontiguousarray(region), scale)[
                 m * scale : m * scale + CROP_SIDE, m * scale : m * scale + CROP_SIDE
             ]
         )

@@ -12,11 +12,11 @@ it is 255 at strength 1 exactly the result, and in between the linear blend, rou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from lumaflow.runtime.imaging import bicubic_upscale
 from lumaflow.runtime.mask import decode_mask
 from lumaflow.runtime.meta import Meta
 
@@ -26,14 +26,6 @@ FULL = 255
 # as upscale_x8 or a route reads a skipped tile's stand-in as context).
 MARGIN = 16
 NO_GUIDE = np.zeros((0, 0), dtype=np.uint8)
-
-
-@dataclass(frozen=True)
-class Guidance:
-    """What decode read of the request's guidance: INFO's ``region`` and ``strength``."""
-
-    strength: float  # the blend with the input (1: the result as it is)
-    region: dict[str, Any] | None = None  # mode, coverage, feather_px; None without REGION
 
 
 def feathered(here: np.ndarray, feather: float) -> np.ndarray:
@@ -72,17 +64,6 @@ def tile_needed(guide: np.ndarray, scale_in: int, rows: tuple[int, int], cols: t
     top, bottom = max(0, rows[0] // scale_in - MARGIN), max(0, -(-rows[1] // scale_in) + MARGIN)
     left, right = max(0, cols[0] // scale_in - MARGIN), max(0, -(-cols[1] // scale_in) + MARGIN)
     return bool(guide[top:bottom, left:right].any())
-
-
-def bicubic_upscale(pixels: np.ndarray, scale: int) -> np.ndarray:
-    """uint8 HxWxC upscaled ``scale`` times by Pillow's bicubic: what an upscaling pipeline returns where it was not
-    asked to work (and what the quality check compares its result with)."""
-    if scale == 1:
-        return pixels
-    from PIL import Image
-
-    size = (pixels.shape[1] * scale, pixels.shape[0] * scale)
-    return np.asarray(Image.fromarray(np.ascontiguousarray(pixels)).resize(size, Image.Resampling.BICUBIC))
 
 
 def _weights_at(guide: np.ndarray, scale: int) -> np.ndarray:

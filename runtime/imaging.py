@@ -395,3 +395,12 @@ def encode_png(pixels: np.ndarray, *, compress_level: int = PNG_COMPRESS_LEVEL) 
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
+
+
+def bicubic_upscale(pixels: np.ndarray, scale: int) -> np.ndarray:
+    """uint8 HxWxC upscaled ``scale`` times by Pillow's bicubic: what the client would otherwise use, so what the
+    quality check compares an upscale with and what an upscaling pipeline returns where it was not asked to work."""
+    if scale == 1:
+        return pixels
+    size = (pixels.shape[1] * scale, pixels.shape[0] * scale)
+    return np.asarray(Image.fromarray(np.ascontiguousarray(pixels)).resize(size, Image.Resampling.BICUBIC))

@@ -17,7 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from lumaflow import contract
 from lumaflow.contract import PROGRESS_ID_PATTERN
+from lumaflow.runtime.errors import InvalidInput
 
 KEEP_S = 3600.0  # a finished request's counts stay readable this long
 VALID_ID = re.compile(PROGRESS_ID_PATTERN)
@@ -35,8 +37,10 @@ class ProgressBoard:
         self.root = root or default_root()
 
     def _folder(self, request_id: str) -> Path:
-        if not VALID_ID.match(request_id):  # decode checked it against the schema; never a path of the caller's
-            raise ValueError(f"not a progress id: {request_id!r}")
+        if not VALID_ID.match(request_id):  # never a path of the caller's
+            raise InvalidInput(
+                contract.INVALID_OPTIONS, f"A progress id matches {PROGRESS_ID_PATTERN}, not {request_id!r}."
+            )
         return self.root / request_id
 
     def post(self, request_id: str, stage: str, done: int, total: int) -> None:

@@ -23,7 +23,8 @@ from lumaflow import contract
 from lumaflow.params import TilerParams
 from lumaflow.runtime import tiling
 from lumaflow.runtime.errors import InvalidInput
-from lumaflow.runtime.guidance import bicubic_upscale, tile_needed
+from lumaflow.runtime.guidance import tile_needed
+from lumaflow.runtime.imaging import bicubic_upscale
 from lumaflow.runtime.mask import navier_stokes_fill
 
 # One call of the stage: pixels [1, h, w, C] and the side inputs (per-pixel ones cut to the same window)

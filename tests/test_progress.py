@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lumaflow.params import TilerParams
+from lumaflow.runtime.errors import InvalidInput
 from lumaflow.runtime.progress import KEEP_S, ProgressBoard
 from lumaflow.runtime.tiled import tile_and_run
 
@@ -29,7 +30,7 @@ def test_posts_are_read_back_per_stage(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", ["../../etc", "short", "a/b/c/d/e/f", "x" * 65, "with space1"])
 def test_an_id_that_is_not_of_the_pattern_is_refused(tmp_path: Path, bad: str) -> None:
-    with pytest.raises(ValueError, match="not a progress id"):
+    with pytest.raises(InvalidInput, match=r"^\[invalid_options\] A progress id matches"):
         ProgressBoard(tmp_path).post(bad, "stage", 1, 2)
 
 

@@ -12,8 +12,7 @@ import json
 from typing import Any
 
 from lumaflow import contract
-from lumaflow.runtime.errors import InvalidInput
-from lumaflow.runtime.progress import VALID_ID, ProgressBoard
+from lumaflow.runtime.progress import ProgressBoard
 from lumaflow.server.models.base import Outputs, RequestModel, bytes_tensor, single_bytes
 
 
@@ -23,8 +22,4 @@ class TritonPythonModel(RequestModel):
 
     def process(self, request: Any) -> Outputs:
         request_id = single_bytes(request, contract.PROGRESS_ID.name).decode(errors="replace")
-        if not VALID_ID.match(request_id):
-            raise InvalidInput(
-                contract.INVALID_OPTIONS, f"A progress id matches {contract.PROGRESS_ID_PATTERN}, not {request_id!r}."
-            )
         return {contract.PROGRESS.name: bytes_tensor(json.dumps(self.board.read(request_id)).encode())}
