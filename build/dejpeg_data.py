@@ -72,3 +72,35 @@ class DejpegSampler:
 def _to_tensor(images: Sequence[np.ndarray]) -> torch.Tensor:
     stacked = np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2))
     return torch.from_numpy(stacked).to(torch.float32).div_(255.0)
+
+
+class DejpegBatches(torch.utils.data.IterableDataset):  # type: ignore[type-arg]
+    """Endless `DejpegSampler` batches, for a `torch.utils.data.DataLoader` with worker processes.
+
+    A GPU steps faster than one process can JPEG-compress patches, so each worker runs its own sampler, seeded
+    ``seed + 1000 * (worker id + 1)``. With no workers (``num_workers=0``) the sampler is seeded ``seed``, which
+    is exactly the single-process loop the CPU recipe has always run.
+    """
+
+    def __init__(
+        self,
+        photos: Sequence[np.ndarray],
+        patch: int,
+        batch_size: int,
+        seed: int,
+        *,
+        scales: Sequence[float] = SCALES,
+        quality_range: tuple[int, int] = QUALITY_RANGE,
+    ) -> None:
+        super().__init__()
+        self.photos, self.patch, self.batch_size, self.seed = photos, patch, batch_size, seed
+        self.scales, self.quality_range = tuple(scales), quality_range
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        info = torch.utils.data.get_worker_info()
+        seed = self.seed if info is None else self.seed + 1000 * (info.id + 1)
+        sampler = DejpegSampler(
+            self.photos, self.patch, np.random.default_rng(seed), scales=self.scales, quality_range=self.quality_range
+        )
+        while True:
+            yield sampler.batch(self.batch_size)
