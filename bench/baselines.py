@@ -2,9 +2,10 @@
 
 Three configurations on the same inputs, on this machine, one after the other:
 
-1. **direct ONNX Runtime**: the pipeline's network graph called in this process, with the stage's own
-   session settings, one item at a time and in batches (the batch Lumaflow's dynamic batcher actually
-   formed, and the stage's max_batch_size): the network's cost with nothing around it; behind a tiler
+1. **direct engine**: the pipeline's network graph called in this process on the stage's own engine (ONNX
+   Runtime or OpenVINO, as ``ensemble/tuning.json`` chose) with its settings, one item at a time and in
+   batches (the batch Lumaflow's dynamic batcher actually formed, and the stage's max_batch_size): the
+   network's cost with nothing around it; behind a tiler
    also on the windows the tiler sends (the photo with its context), the served network's same work;
 2. **Triton, dynamic batching off**: the pipeline's models served with its network stage's
    ``dynamic_batching`` removed (rendered from the same declaration), N closed-loop clients;
@@ -16,7 +17,7 @@ cost is measured by ``lumaflow.bench.understanding``); camera pipelines raw fram
 configuration, throughput and latency, and for both served ones where the time went (Triton's
 per-model statistics): on CPU a compute-bound network gains little from batching, so the gain
 has to come from per-request overhead. It also says how the machine's cores were shared during each
-measured window: CPU time of this process (the gRPC clients, or ONNX Runtime itself when direct) and of
+measured window: CPU time of this process (the gRPC clients, or the engine itself when direct) and of
 the server with its python-backend stubs, since clients and server compete for the same two cores here.
 """
 
@@ -54,7 +55,7 @@ from lumaflow.server.procfs import stubs_with_prefix
 SHIPPED = "Lumaflow as shipped (dynamic batching)"
 UNBATCHED = "Triton, dynamic batching off"
 ALWAYS = ("quality", "analysis")  # BLS callees of decode and the quality check: small, load them too
-ENGINE_NAMES = {"onnxruntime": "ONNX Runtime"}  # how a direct configuration names its engine
+ENGINE_NAMES = {"onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}  # how a direct configuration names it
 
 
 @dataclass
@@ -289,7 +290,7 @@ class BaselineReport:
         lines += [
             "",
             f"CPU %: CPU time over the measured window as a share of all {os.cpu_count()} cores; this process is the"
-            " gRPC clients for the served rows and ONNX Runtime itself for the direct ones; the server's includes"
+            " gRPC clients for the served rows and the engine itself for the direct ones; the server's includes"
             " its python-backend stubs.",
         ]
         for c in (served for served in self.configurations if served.stages):

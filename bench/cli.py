@@ -39,8 +39,16 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from lumaflow.bench.tune import tune
     from lumaflow.ensemble.tuning import TUNING_FILE
 
-    repository = _repository(args)
     tuning_file = args.tuning_file or TUNING_FILE
+    if args.engines is not None:
+        from lumaflow.bench.tune import choose_engines
+
+        chosen = choose_engines(args.engines, tuning_file)
+        for stage, engine in chosen.items():
+            print(f"{stage}: {engine}")
+        print(f"wrote {tuning_file}; now run `lumaflow generate` to render the configs from it")
+        return 0
+    repository = _repository(args)
     try:
         keywords = given(args, "delays_us", "instances", "clients", "seconds", "budget_ms", "side", "frame")
         entry = tune(repository, args.pipeline, batch_sizes=args.batch_sizes or (), tuning_file=tuning_file, **keywords)
@@ -59,7 +67,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def add_bench(kinds: Any, commands: Any) -> None:
     """``baselines`` under ``lumaflow loadtest`` (``kinds``), ``tune`` among the top-level ``commands``."""
     baselines = kinds.add_parser(
-        "baselines", help="direct ONNX Runtime, Triton without batching and Lumaflow as shipped, in one run"
+        "baselines", help="the stage's engine directly, Triton without batching and Lumaflow as shipped, in one run"
     )
     baselines.add_argument("--pipeline", default="upscale_x2_fast")
     baselines.add_argument("--out", type=Path, required=True)
@@ -89,4 +97,10 @@ def add_bench(kinds: Any, commands: Any) -> None:
     tune.add_argument("--side", type=int, default=128)
     tune.add_argument("--frame", type=frame_size, default=(320, 240))
     tune.add_argument("--tuning-file", type=Path, help="default: the package's ensemble/tuning.json")
+    tune.add_argument(
+        "--engines",
+        type=Path,
+        metavar="REPORT",
+        help="instead: each stage's engine from a `python -m lumaflow.bench.engines --out REPORT` report",
+    )
     tune.set_defaults(handler=cmd_tune)

@@ -87,6 +87,38 @@ def tune(
         },
     }
     tuning = read_tuning(tuning_file)
-    tuning[stage.name] = entry
+    kept = {key: value for key, value in tuning.get(stage.name, {}).items() if key.startswith(ENGINE_KEYS)}
+    tuning[stage.name] = {**kept, **entry}  # the engine choice is another command's
     tuning_file.write_text(json.dumps(tuning, indent=2, sort_keys=True) + "\n")
     return entry
+
+
+ENGINE_KEYS = "engine"  # "engine" and "engine_measured"
+# OpenVINO replaces ONNX Runtime for a stage only this much faster, within one level: a tie is noise, and a swap
+# costs a second engine's memory in that stub.
+ENGINE_MARGIN = 1.10
+
+
+def choose_engines(report_path: Path, tuning_file: Path = TUNING_FILE, margin: float = ENGINE_MARGIN) -> dict[str, str]:
+    """Each stage of a ``lumaflow.bench.engines`` report gets its engine in ``tuning_file``: OpenVINO where it ran
+    at least ``margin`` x ONNX Runtime's rate with outputs within one level, ONNX Runtime otherwise."""
+    report = json.loads(report_path.read_text())
+    tuning = read_tuning(tuning_file)
+    chosen: dict[str, str] = {}
+    for row in report["stages"]:
+        ratio, diff = float(row["openvino_vs_onnxruntime"]), float(row["max_abs_diff"])
+        engine = "openvino" if ratio >= margin and diff <= 1.0 else "onnxruntime"
+        entry = tuning.setdefault(row["stage"], {})
+        entry["engine"] = engine
+        entry["engine_measured"] = {
+            "chosen_by": f"OpenVINO where >= {margin:g}x ONNX Runtime with outputs within 1 level",
+            "report": report_path.name,
+            "date": report.get("date", ""),
+            "machine": report["machine"].get("summary", ""),
+            "shape": row["shape"],
+            "openvino_vs_onnxruntime": ratio,
+            "max_abs_diff": diff,
+        }
+        chosen[row["stage"]] = engine
+    tuning_file.write_text(json.dumps(tuning, indent=2, sort_keys=True) + "\n")
+    return chosen

@@ -1,7 +1,8 @@
-"""Measured batching settings, laid over the stage declarations (written by ``lumaflow tune``, never by hand).
+"""Measured settings, laid over the stage declarations (written by ``lumaflow tune``, never by hand).
 
 ``ensemble/tuning.json`` maps a stage name to the ``max_batch_size``, ``max_queue_delay_us`` and
-instance ``count`` that ``lumaflow tune`` measured best on some machine, with the measurements that
+instance ``count`` that ``lumaflow tune`` measured best on some machine, and the ``engine`` that
+``lumaflow tune --engines`` chose from ``lumaflow.bench.engines``' report, with the measurements that
 chose them. ``STAGES`` is built with these applied, so every generated config, ensemble and build
 step sees one set of values; the declarations in ``stages.py`` stay the defaults a stage starts from.
 """
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from .stages import Stage
 
 TUNING_FILE = Path(__file__).resolve().parent / "tuning.json"
-TUNED_FIELDS = ("max_batch_size", "max_queue_delay_us", "instances")
+TUNED_FIELDS = ("max_batch_size", "max_queue_delay_us", "instances", "engine")
 
 
 def read_tuning(path: Path = TUNING_FILE) -> dict[str, dict[str, Any]]:
@@ -37,6 +38,10 @@ def tuned(stage: Stage, settings: dict[str, Any]) -> Stage:
         )
     if "instances" in settings:
         changes["instances"] = replace(stage.instances, count=int(settings["instances"]))
+    if "engine" in settings:
+        if stage.network is None:
+            raise ValueError(f"stage {stage.name!r} has no network to run on another engine")
+        changes["network"] = replace(stage.network, engine=str(settings["engine"]))
     return replace(stage, **changes) if changes else stage
 
 

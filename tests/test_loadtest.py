@@ -178,10 +178,13 @@ def test_percentiles_and_an_empty_report() -> None:
 
 
 @pytest.mark.served
-def test_baselines_compare_direct_onnx_runtime_unbatched_and_shipped(model_repository: Path, tmp_path: Path) -> None:
+def test_baselines_compare_the_direct_engine_unbatched_and_shipped(model_repository: Path, tmp_path: Path) -> None:
     report = baselines.run(model_repository, "camera_x2", tmp_path, clients=2, seconds=1.0, frame=(64, 48))
     names = [configuration.name for configuration in report.configurations]
-    assert names[0] == "direct ONNX Runtime, batch 1" and names[-1] == "Lumaflow as shipped (dynamic batching)"
+    network = STAGES["camera_sr_x2"].network
+    assert network is not None  # the direct rows run the engine the stage is served on
+    assert names[0] == f"direct {baselines.ENGINE_NAMES[network.engine]}, batch 1"
+    assert names[-1] == "Lumaflow as shipped (dynamic batching)"
     assert "Triton, dynamic batching off" in names
     by_name = {configuration.name: configuration for configuration in report.configurations}
     unbatched = by_name["Triton, dynamic batching off"]
@@ -190,7 +193,7 @@ def test_baselines_compare_direct_onnx_runtime_unbatched_and_shipped(model_repos
         assert configuration.items > 0 and not configuration.failed, configuration
         assert configuration.seconds >= 1.0 and configuration.process_cpu_s > 0, configuration
     # The server's CPU is its own and its stubs': the network ran there, not in this process.
-    assert unbatched.server_cpu_s > 0.1 and by_name["direct ONNX Runtime, batch 1"].server_cpu_s == 0
+    assert unbatched.server_cpu_s > 0.1 and by_name[names[0]].server_cpu_s == 0
     assert {stage.model for stage in unbatched.stages} >= {"camera_x2", "camera_sr_x2"}
     written = json.loads((tmp_path / "report.json").read_text())
     assert written["network_stage"] == "camera_sr_x2"

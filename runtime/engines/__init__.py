@@ -64,6 +64,7 @@ class UnknownEngine(ValueError):
 # name -> "module:class"; each module imports its engine library itself.
 ENGINES: dict[str, str] = {
     "onnxruntime": "lumaflow.runtime.engines.onnxruntime:OnnxRuntimeEngine",
+    "openvino": "lumaflow.runtime.engines.openvino:OpenVinoEngine",
     "torch_cuda": "lumaflow.runtime.engines.torch_cuda:TorchCudaEngine",
 }
 

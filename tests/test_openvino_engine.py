@@ -1,0 +1,98 @@
+"""OpenVINO as the second engine: the same graphs, the same outputs within a level, its own settings, and the
+per-stage choice that `lumaflow tune --engines` writes into tuning.json and the stage declarations pick up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lumaflow.bench.engines import serving_size, stage_feed
+from lumaflow.bench.tune import choose_engines
+from lumaflow.build.photos import eval_photos
+from lumaflow.ensemble.stages import STAGES
+from lumaflow.ensemble.tuning import apply_tuning, tuned
+from lumaflow.runtime.engines import ENGINES, EnginePolicy, open_engine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _graph(stage: str) -> Path:
+    path = ROOT / "model_repository" / stage / "1" / "model.onnx"
+    if not path.is_file():
+        pytest.skip(f"{path} is not built (lumaflow build)")
+    return path
+
+
+@pytest.mark.build
+@pytest.mark.parametrize("stage", ["espcn_x2", "deblock", "ffdnet", "span_x2", "gated_inpainter", "looks"])
+def test_openvino_runs_the_served_graph_within_one_level_of_onnx_runtime(stage: str) -> None:
+    declared = STAGES[stage]
+    feed = stage_feed(declared, next(iter(eval_photos().values())))
+    reference = open_engine("onnxruntime", _graph(stage), EnginePolicy(threads=2))
+    engine = open_engine("openvino", _graph(stage), EnginePolicy(threads=2))
+    assert engine.name == "openvino" and engine.version
+    assert engine.input_names == reference.input_names and engine.output_names == reference.output_names
+    for got, want in zip(engine.run(feed), reference.run(feed), strict=True):
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert int(np.abs(got.astype(np.int16) - want.astype(np.int16)).max()) <= 1
+
+
+@pytest.mark.build
+def test_openvino_runs_float32_on_the_policys_threads_and_returns_copies() -> None:
+    engine = open_engine("openvino", _graph("espcn_x2"), EnginePolicy(threads=2))
+    compiled = engine.compiled  # type: ignore[attr-defined]
+    assert "float32" in str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+    assert int(compiled.get_property("INFERENCE_NUM_THREADS")) == 2
+    rng = np.random.default_rng(0)
+    first_in, second_in = (rng.integers(0, 256, (1, 32, 32, 3), dtype=np.uint8) for _ in range(2))
+    first = engine.run({"PIXELS": first_in})[0]
+    kept = first.copy()
+    engine.run({"PIXELS": second_in})
+    assert np.array_equal(first, kept)  # the next call did not write into what the last one returned
+    with pytest.raises(KeyError, match="NOPE"):
+        engine.run({"PIXELS": first_in}, outputs=["NOPE"])
+
+
+@pytest.mark.unit
+def test_openvino_is_a_registered_engine_and_a_stage_can_be_tuned_onto_it() -> None:
+    assert "openvino" in ENGINES
+    moved = tuned(STAGES["espcn_x2"], {"engine": "openvino"})
+    assert moved.network is not None and moved.network.engine == "openvino"
+    assert STAGES["espcn_x2"].network is not None and moved.network.weights == STAGES["espcn_x2"].network.weights
+
+
+@pytest.mark.unit
+def test_tune_engines_takes_openvino_only_where_clearly_faster_and_within_a_level(tmp_path: Path) -> None:
+    rows = [
+        {"stage": "espcn_x2", "shape": [1, 256, 256, 3], "openvino_vs_onnxruntime": 1.6, "max_abs_diff": 1.0},
+        {"stage": "deblock", "shape": [1, 256, 256, 3], "openvino_vs_onnxruntime": 0.8, "max_abs_diff": 1.0},
+        {"stage": "ffdnet", "shape": [1, 256, 256, 3], "openvino_vs_onnxruntime": 1.05, "max_abs_diff": 0.0},
+        {"stage": "span_x2", "shape": [1, 256, 256, 3], "openvino_vs_onnxruntime": 2.0, "max_abs_diff": 3.0},
+    ]
+    report = tmp_path / "engines.json"
+    report.write_text(json.dumps({"date": "2026-12-04", "machine": {"summary": "test"}, "stages": rows}))
+    tuning = tmp_path / "tuning.json"
+    tuning.write_text(json.dumps({"espcn_x2": {"instances": 2}}))
+    chosen = choose_engines(report, tuning)
+    slower = {"deblock": "onnxruntime", "ffdnet": "onnxruntime", "span_x2": "onnxruntime"}
+    assert chosen == {"espcn_x2": "openvino", **slower}
+    written = json.loads(tuning.read_text())
+    assert written["espcn_x2"]["instances"] == 2  # the batching tune's fields stay
+    assert written["espcn_x2"]["engine_measured"]["openvino_vs_onnxruntime"] == 1.6
+    stages = apply_tuning({name: STAGES[name] for name in chosen}, tuning)
+    assert {name: stage.network.engine for name, stage in stages.items() if stage.network} == chosen
+
+
+@pytest.mark.unit
+def test_engine_benchmark_inputs_have_each_stages_serving_shape() -> None:
+    photo = np.zeros((100, 120, 3), np.uint8)
+    assert stage_feed(STAGES["espcn_x2"], photo)["PIXELS"].shape == (1, *serving_size(STAGES["espcn_x2"]), 3)
+    quality = stage_feed(STAGES["quality"], photo)
+    assert quality["CROPS"].shape == (1, 25, 64, 64, 3)
+    inpaint = stage_feed(STAGES["gated_inpainter"], photo)
+    assert inpaint["HOLE"].shape == (*inpaint["PIXELS"].shape[:-1], 1) and 0 < inpaint["HOLE"].mean() < 255
+    looks = stage_feed(STAGES["looks"], photo)
+    assert looks["TEMPLATE"].dtype == np.int32 and looks["STRENGTH"][0, 0] == 1.0
