@@ -1,12 +1,14 @@
-"""fp32 vs int8 ONNX Runtime CPU speed and quality of the camera networks, in one run.
+"""fp32 vs int8 CPU speed and quality of the camera networks on one engine, in one run.
 
-Each network is exported as the served uint8 graph, quantised with `lumaflow.build.quantize`, and
+Each network is exported as the served uint8 graph, quantised (ONNX Runtime: `lumaflow.build.quantize`, static
+QDQ; OpenVINO with ``--engine openvino``: `lumaflow.build.quantize_openvino`, NNCF), and
 both are timed on a 320x240 frame (batch 1, 2 intra-op threads) in interleaved windows, so a busy
 machine slows every configuration alike and the speed-up ratio stays meaningful. Quality is
 measured on scikit-image's evaluation photos (full size, never calibrated on). Prints a markdown
 table and writes JSON. A benchmark, not a test:
 
     python -m lumaflow.bench.camera --weights espcn_x2.pt --seconds 30 --out bench/camera.json
+    python -m lumaflow.bench.camera --engine openvino --out docs/bench/camera_openvino.json
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +40,7 @@ from lumaflow.runtime.engines import Engine, EnginePolicy, open_engine
 WEIGHTS_DIR = Path(lumaflow.build.__file__).parent / "weights"
 DEFAULT_WEIGHTS: tuple[str, ...] = ("camera_x2.pt", "camera_x1.pt")
 FRAME_HW = (240, 320)
-ENGINE = "onnxruntime"
+ENGINES = ("onnxruntime", "openvino")
 THREADS = 2
 WINDOWS = 8  # timed windows per configuration; the median ignores a window hit by a noisy neighbour
 WARMUP_RUNS = 3
@@ -45,9 +48,20 @@ WARMUP_RUNS = 3
 Row = dict[str, object]
 
 
-def _session(path: Path) -> Engine:
-    """ONNX Runtime on the CPU, THREADS intra-op threads, idle threads spinning (its default)."""
-    return open_engine(ENGINE, path, EnginePolicy(threads=THREADS, spinning=True))
+def _session(path: Path, engine: str = ENGINES[0]) -> Engine:
+    """``engine`` on the CPU, THREADS intra-op threads, idle threads spinning (ONNX Runtime's default)."""
+    return open_engine(engine, path, EnginePolicy(threads=THREADS, spinning=True))
+
+
+def _quantize(fp32_path: Path, workdir: Path, frames: list[np.ndarray], engine: str) -> tuple[Path, dict[str, Any]]:
+    """The int8 graph for ``engine``: ONNX Runtime's static QDQ, or NNCF's OpenVINO IR."""
+    if engine == "openvino":
+        from lumaflow.build.quantize_openvino import quantize_openvino_int8
+
+        out = workdir / f"{fp32_path.stem.removesuffix('_fp32')}_int8.xml"
+        return out, quantize_openvino_int8(fp32_path, out, frames)
+    out = workdir / f"{fp32_path.stem.removesuffix('_fp32')}_int8.onnx"
+    return out, quantize_int8(fp32_path, out, frames)
 
 
 def _runner(session: Engine) -> Callable[[np.ndarray], np.ndarray]:
@@ -106,7 +120,7 @@ def _quality_x1(fp32: Callable[[np.ndarray], np.ndarray], int8: Callable[[np.nda
     return float(np.mean([rgb_psnr(int8(p[None])[0], fp32(p[None])[0]) for p in eval_photos().values()]))
 
 
-def bench_network(path: Path, seconds: float, workdir: Path) -> dict[str, object]:
+def bench_network(path: Path, seconds: float, workdir: Path, engine: str = ENGINES[0]) -> dict[str, object]:
     """Export, quantise, time and score one weights file; returns its JSON record."""
     descriptor: ModelDescriptor = load_file(os.fspath(path))
     output = "UPSCALED" if descriptor.scale == 2 else "RESTORED"
@@ -114,11 +128,8 @@ def bench_network(path: Path, seconds: float, workdir: Path) -> dict[str, object
         PixelsGraph(descriptor.model), workdir / f"{path.stem}_fp32.onnx", input_name="PIXELS", output_name=output
     )
     frames = calibration_frames()
-    record = quantize_int8(fp32_path, workdir / f"{path.stem}_int8.onnx", frames)
-    runs = {
-        "fp32": _runner(_session(fp32_path)),
-        "int8": _runner(_session(workdir / f"{path.stem}_int8.onnx")),
-    }
+    int8_path, record = _quantize(fp32_path, workdir, frames, engine)
+    runs = {"fp32": _runner(_session(fp32_path, engine)), "int8": _runner(_session(int8_path, engine))}
     frame = frames[0]
     timed: dict[str, Callable[[], object]] = {name: functools.partial(run, frame) for name, run in runs.items()}
     if descriptor.scale == 2:
@@ -162,6 +173,7 @@ def bench_network(path: Path, seconds: float, workdir: Path) -> dict[str, object
         "architecture": descriptor.architecture,
         "scale": descriptor.scale,
         "metric": metric,
+        "engine": engine,
         "quantisation": record,
         "rows": rows,
     }
@@ -193,7 +205,13 @@ def table(results: Sequence[dict[str, object]]) -> str:
 
 def machine() -> dict[str, object]:
     """What the numbers were measured on (the load average shows whether the CPU was shared)."""
-    return {**report.machine(), "onnxruntime": metadata.version("onnxruntime")}
+    versions = {}
+    for package in ENGINES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return {**report.machine(), **versions}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("camera_bench.json"), help="JSON results file")
     parser.add_argument("--seconds", type=float, default=24.0, help="timed seconds per network, all configs")
     parser.add_argument("--weights", nargs="+", default=list(DEFAULT_WEIGHTS), help=f"files in {WEIGHTS_DIR}")
+    parser.add_argument("--engine", choices=ENGINES, default=ENGINES[0], help="both precisions run on this engine")
     args = parser.parse_args(argv)
     results, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="camera_bench.") as tmp:
@@ -211,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                 skipped.append(name)
                 continue
             print(f"{name}: export, quantise, {args.seconds:g} s timing, quality ...", flush=True)
-            results.append(bench_network(path, args.seconds, Path(tmp)))
+            results.append(bench_network(path, args.seconds, Path(tmp), args.engine))
     report = {
         "machine": machine(),
         "settings": {
@@ -220,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             "intra_op_threads": THREADS,
             "inter_op_threads": 1,
             "seconds_per_network": args.seconds,
+            "engine": args.engine,
             "windows": WINDOWS,
             "fps": "median of interleaved windows",
         },

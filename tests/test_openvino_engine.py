@@ -96,3 +96,26 @@ def test_engine_benchmark_inputs_have_each_stages_serving_shape() -> None:
     assert inpaint["HOLE"].shape == (*inpaint["PIXELS"].shape[:-1], 1) and 0 < inpaint["HOLE"].mean() < 255
     looks = stage_feed(STAGES["looks"], photo)
     assert looks["TEMPLATE"].dtype == np.int32 and looks["STRENGTH"][0, 0] == 1.0
+
+
+@pytest.mark.build
+def test_nncf_int8_keeps_the_bicubic_skip_in_float_and_runs_on_openvino(tmp_path: Path) -> None:
+    """The camera network quantised by NNCF: its bicubic skip found by its kernel and left out, the IR opens in
+    the OpenVINO engine, and its output stays close to the fp32 graph's (the skip carries most of the picture)."""
+    import openvino as ov
+
+    from lumaflow.build.quantize import calibration_frames
+    from lumaflow.build.quantize_openvino import bicubic_skip_names, quantize_openvino_int8
+
+    graph = _graph("camera_sr_x2")
+    skips = bicubic_skip_names(ov.Core().read_model(str(graph)))
+    assert len(skips) == 1
+    assert bicubic_skip_names(ov.Core().read_model(str(_graph("camera_restore_x1")))) == []  # no skip at x1
+    record = quantize_openvino_int8(graph, tmp_path / "int8.xml", calibration_frames(count=4))
+    assert record["kept_float"] == skips and (tmp_path / "int8.bin").is_file()
+    fp32 = open_engine("openvino", graph, EnginePolicy(threads=2))
+    int8 = open_engine("openvino", tmp_path / "int8.xml", EnginePolicy(threads=2))
+    frame = calibration_frames(count=5)[-1]
+    want, got = fp32.run({"PIXELS": frame})[0], int8.run({"PIXELS": frame})[0]
+    mse = float(np.mean((got.astype(np.float64) - want.astype(np.float64)) ** 2))
+    assert 10 * np.log10(255.0**2 / max(mse, 1e-12)) > 45.0  # 51 dB measured; 38 dB with the skip quantised too

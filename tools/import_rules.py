@@ -94,10 +94,11 @@ RULES: tuple[Rule, ...] = (
         forbids=("engine-library",),
     ),
     Rule(
-        "build imports torch, tensorrt and onnxruntime.quantization; sessions through lumaflow.runtime.engines",
+        "build imports torch, tensorrt, onnxruntime.quantization and openvino (NNCF quantises an ov.Model); sessions"
+        " through lumaflow.runtime.engines",
         ("build",),
         forbids=("engine-library",),
-        unless_modules=("torch", "tensorrt", "onnxruntime.quantization"),
+        unless_modules=("torch", "tensorrt", "onnxruntime.quantization", "openvino"),
     ),
     Rule(
         "bench imports torch; other engines through lumaflow.runtime.engines",
