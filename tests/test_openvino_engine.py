@@ -4,6 +4,7 @@ per-stage choice that `lumaflow tune --engines` writes into tuning.json and the 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,23 +17,22 @@ from lumaflow.ensemble.stages import STAGES
 from lumaflow.ensemble.tuning import apply_tuning, tuned
 from lumaflow.runtime.engines import ENGINES, EnginePolicy, open_engine
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def _graph(stage: str) -> Path:
-    path = ROOT / "model_repository" / stage / "1" / "model.onnx"
-    if not path.is_file():
-        pytest.skip(f"{path} is not built (lumaflow build)")
-    return path
+@pytest.fixture()
+def graph(model_repository: Path) -> Callable[[str], Path]:
+    """The served ONNX graph of a stage (the session fixture builds missing graphs from committed weights)."""
+    return lambda stage: model_repository / stage / "1" / "model.onnx"
 
 
 @pytest.mark.build
 @pytest.mark.parametrize("stage", ["espcn_x2", "deblock", "ffdnet", "span_x2", "gated_inpainter", "looks"])
-def test_openvino_runs_the_served_graph_within_one_level_of_onnx_runtime(stage: str) -> None:
+def test_openvino_runs_the_served_graph_within_one_level_of_onnx_runtime(
+    stage: str, graph: Callable[[str], Path]
+) -> None:
     declared = STAGES[stage]
     feed = stage_feed(declared, next(iter(eval_photos().values())))
-    reference = open_engine("onnxruntime", _graph(stage), EnginePolicy(threads=2))
-    engine = open_engine("openvino", _graph(stage), EnginePolicy(threads=2))
+    reference = open_engine("onnxruntime", graph(stage), EnginePolicy(threads=2))
+    engine = open_engine("openvino", graph(stage), EnginePolicy(threads=2))
     assert engine.name == "openvino" and engine.version
     assert engine.input_names == reference.input_names and engine.output_names == reference.output_names
     for got, want in zip(engine.run(feed), reference.run(feed), strict=True):
@@ -41,8 +41,8 @@ def test_openvino_runs_the_served_graph_within_one_level_of_onnx_runtime(stage: 
 
 
 @pytest.mark.build
-def test_openvino_runs_float32_on_the_policys_threads_and_returns_copies() -> None:
-    engine = open_engine("openvino", _graph("espcn_x2"), EnginePolicy(threads=2))
+def test_openvino_runs_float32_on_the_policys_threads_and_returns_copies(graph: Callable[[str], Path]) -> None:
+    engine = open_engine("openvino", graph("espcn_x2"), EnginePolicy(threads=2))
     compiled = engine.compiled  # type: ignore[attr-defined]
     assert "float32" in str(compiled.get_property("INFERENCE_PRECISION_HINT"))
     assert int(compiled.get_property("INFERENCE_NUM_THREADS")) == 2
@@ -99,7 +99,9 @@ def test_engine_benchmark_inputs_have_each_stages_serving_shape() -> None:
 
 
 @pytest.mark.build
-def test_nncf_int8_keeps_the_bicubic_skip_in_float_and_runs_on_openvino(tmp_path: Path) -> None:
+def test_nncf_int8_keeps_the_bicubic_skip_in_float_and_runs_on_openvino(
+    tmp_path: Path, graph: Callable[[str], Path]
+) -> None:
     """The camera network quantised by NNCF: its bicubic skip found by its kernel and left out, the IR opens in
     the OpenVINO engine, and its output stays close to the fp32 graph's (the skip carries most of the picture)."""
     import openvino as ov
@@ -107,13 +109,13 @@ def test_nncf_int8_keeps_the_bicubic_skip_in_float_and_runs_on_openvino(tmp_path
     from lumaflow.build.quantize import calibration_frames
     from lumaflow.build.quantize_openvino import bicubic_skip_names, quantize_openvino_int8
 
-    graph = _graph("camera_sr_x2")
-    skips = bicubic_skip_names(ov.Core().read_model(str(graph)))
+    camera = graph("camera_sr_x2")
+    skips = bicubic_skip_names(ov.Core().read_model(str(camera)))
     assert len(skips) == 1
-    assert bicubic_skip_names(ov.Core().read_model(str(_graph("camera_restore_x1")))) == []  # no skip at x1
-    record = quantize_openvino_int8(graph, tmp_path / "int8.xml", calibration_frames(count=4))
+    assert bicubic_skip_names(ov.Core().read_model(str(graph("camera_restore_x1")))) == []  # no skip at x1
+    record = quantize_openvino_int8(camera, tmp_path / "int8.xml", calibration_frames(count=4))
     assert record["kept_float"] == skips and (tmp_path / "int8.bin").is_file()
-    fp32 = open_engine("openvino", graph, EnginePolicy(threads=2))
+    fp32 = open_engine("openvino", camera, EnginePolicy(threads=2))
     int8 = open_engine("openvino", tmp_path / "int8.xml", EnginePolicy(threads=2))
     frame = calibration_frames(count=5)[-1]
     want, got = fp32.run({"PIXELS": frame})[0], int8.run({"PIXELS": frame})[0]
