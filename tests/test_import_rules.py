@@ -183,8 +183,8 @@ from onnxruntime.quantization import quantize_dynamic
 from onnxruntime import quantization
 from lumaflow.ensemble import stages
 from lumaflow.runtime.engines import open_engine
-import onnxruntime  # planted: build imports torch, tensorrt and onnxruntime.quantization
-from onnxruntime import InferenceSession  # planted: build imports torch, tensorrt and onnxruntime.quantization
+import onnxruntime  # planted: build imports torch, tensorrt, onnxruntime.quantization
+from onnxruntime import InferenceSession  # planted: build imports torch, tensorrt, onnxruntime.quantization
 from lumaflow.server import triton  # planted: build imports only contract, params, declarations
 """,
     "client/__init__.py": "",
