@@ -97,14 +97,14 @@ class MeanOf(nn.Module):
 
 
 def _candidates(paths: list[Path], transposed: bool, mean: bool) -> dict[str, nn.Module]:
+    loaded = {str(path): load_file(str(path)).model.eval() for path in paths}
     models: dict[str, nn.Module] = {}
-    for path in paths:
-        model = load_file(str(path)).model.eval()
-        models[str(path)] = model
+    for name, model in loaded.items():
+        models[name] = model
         if transposed:
-            models[f"{path} (transposed view)"] = TransposedView(model).eval()
+            models[f"{name} (transposed view)"] = TransposedView(model).eval()
     if mean:
-        models["mean of " + " and ".join(map(str, paths))] = MeanOf([load_file(str(p)).model for p in paths]).eval()
+        models["mean of " + " and ".join(loaded)] = MeanOf(list(loaded.values())).eval()
     return models
 
 

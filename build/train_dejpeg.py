@@ -167,15 +167,14 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     args.out.mkdir(parents=True, exist_ok=True)
     start, recent, step = time.perf_counter(), torch.zeros((), device=device), 0
-    last_steps = args.steps if args.minutes is None else None
     for (x, q), target in batches:
-        step += 1
         elapsed = time.perf_counter() - start
-        if (last_steps is not None and step > last_steps) or _progress(args, step, elapsed) >= 1.0:
-            step -= 1
+        progress = _progress(args, step + 1, elapsed)
+        if (args.minutes is None and step >= args.steps) or progress >= 1.0:
             break
+        step += 1
         for group in opt.param_groups:
-            group["lr"] = cosine_lr(args.lr, _progress(args, step, elapsed))
+            group["lr"] = cosine_lr(args.lr, progress)
         x, q, target = (t.to(device, non_blocking=True) for t in (x, q, target))
         loss = (warmup_loss_fn if step <= args.warmup_steps else loss_fn)(model(x, q), target)
         opt.zero_grad(set_to_none=True)
