@@ -127,6 +127,27 @@ def _progress(args: argparse.Namespace, step: int, elapsed: float) -> float:
     return (step - 1) / max(args.steps, 1)
 
 
+def load_init(model: DejpegRestorer, state: dict[str, torch.Tensor]) -> int:
+    """Load ``state`` into ``model``; a model with more ``low`` convs than ``state`` gets them appended as identities.
+
+    Each added conv is a Dirac kernel with zero bias, so the deeper network starts near the shallower one's
+    function instead of from scratch (not at it: LeakyReLU applied again shrinks negative activations tenfold),
+    and a continuation can add depth at 1/4 resolution, where it is cheapest. Returns the number of convs added.
+    """
+    have = {int(key.split(".")[1]) for key in state if key.startswith("low.")}
+    added = [i for i in range(len(model.low)) if i not in have]
+    if added and min(added) != len(have):
+        raise ValueError(f"init weights hold low convs {sorted(have)}; only appending after them is supported")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not key.startswith("low.") for key in missing):
+        raise ValueError(f"init weights do not fit this network: missing {missing}, unexpected {unexpected}")
+    with torch.no_grad():
+        for i in added:
+            torch.nn.init.dirac_(model.low[i].weight)
+            torch.nn.init.zeros_(model.low[i].bias)
+    return len(added)
+
+
 def _train_photos(args: argparse.Namespace) -> list[np.ndarray]:
     if args.photos is not None:
         return list(unpack(args.photos).values())[: 2 if args.smoke else None]
@@ -162,7 +183,7 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     batches = iter(_loader(args))  # worker processes start here, before CUDA is initialised in this one
     model = DejpegRestorer(**args.hp)
     if args.init is not None:
-        model.load_state_dict(torch.load(args.init, weights_only=True))
+        load_init(model, torch.load(args.init, weights_only=True))
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from lumaflow.build.arch.dejpeg import DejpegRestorer
 from lumaflow.build.artifacts import sha256_file
 from lumaflow.build.dejpeg_data import DejpegBatches, DejpegSampler
 from lumaflow.build.photo_pack import unpack
-from lumaflow.build.train_dejpeg import _progress, cosine_lr, parse_args
+from lumaflow.build.train_dejpeg import _progress, cosine_lr, load_init, parse_args
 from lumaflow.build.train_dejpeg import main as train_dejpeg
 
 
@@ -28,6 +29,25 @@ def test_cosine_lr_runs_from_the_peak_to_one_percent_and_clamps() -> None:
     assert cosine_lr(1e-3, 0.5) == pytest.approx((1e-3 + 1e-5) / 2)
     assert cosine_lr(1e-3, 1.0) == pytest.approx(1e-5)
     assert cosine_lr(1e-3, 7.0) == pytest.approx(1e-5) and cosine_lr(1e-3, -1.0) == pytest.approx(1e-3)
+
+
+@pytest.mark.unit
+def test_load_init_appends_low_convs_as_identities_and_refuses_other_shapes() -> None:
+    torch.manual_seed(0)
+    shallow = DejpegRestorer(features=8, low_features=16, low=2)
+    deep = DejpegRestorer(features=8, low_features=16, low=4)
+    assert load_init(deep, shallow.state_dict()) == 2
+    for key, value in shallow.state_dict().items():
+        assert torch.equal(deep.state_dict()[key], value), key
+    centre = torch.zeros(3, 3)
+    centre[1, 1] = 1.0
+    for conv in deep.low[2:]:
+        assert torch.equal(conv.weight, torch.eye(16)[:, :, None, None] * centre) and not conv.bias.any()
+    assert load_init(DejpegRestorer(features=8, low_features=16, low=2), shallow.state_dict()) == 0
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        load_init(DejpegRestorer(features=12, low_features=16, low=2), shallow.state_dict())
+    with pytest.raises(ValueError, match="do not fit"):
+        load_init(DejpegRestorer(features=8, low_features=16, low=1), shallow.state_dict())
 
 
 @pytest.mark.unit
