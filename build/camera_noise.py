@@ -1,0 +1,118 @@
+"""Real sensor noise, made two ways: one to train the noise-map estimator on, one (never trained on) to judge it.
+
+Sensor noise is Poisson–Gaussian in linear light: a raw value x (0..1) reads as x + n with Var(n) = a·x + b
+(``a`` the shot-noise gain, ``b`` the read-noise variance; Foi et al. 2008). After the sRGB curve the noise of
+a pixel depends on its brightness, and after a camera's demosaicking and JPEG it is no longer white.
+
+- `training_noise`: what `lumaflow.build.train_noise_map` learns from: Poisson–Gaussian per RGB value in linear
+  light, its level scaled by a smooth random field (noise that varies by region, as after a phone's local
+  processing), optionally correlated by a small random blur of the noise itself (renormalised to keep its
+  variance), then the sRGB curve and uint8. No mosaic, no demosaicking, no JPEG.
+- `camera_pipeline`: the evaluation's camera, never used in training: an RGGB Bayer mosaic of the linear photo,
+  Poisson–Gaussian noise on it, OpenCV's edge-aware demosaicking, the sRGB curve, uint8, then JPEG q90.
+  Its reference is `camera_reference`, the same rendering without noise and without JPEG: a denoiser is asked to
+  recover what the camera would have made of the scene, not to undo demosaicking.
+"""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+from PIL import Image
+
+# (a, b) of the evaluation's three camera strengths: a phone in daylight, indoors, and at night (read noise
+# dominant). Linear light on a 0..1 scale.
+CAMERA_STRENGTHS: dict[str, tuple[float, float]] = {
+    "day": (0.002, 1e-5),
+    "indoor": (0.008, 6e-5),
+    "night": (0.004, 1e-3),
+}
+CAMERA_JPEG_QUALITY = 90
+
+# The training draws: a and b log-uniform over ranges that cover the strengths above and more.
+SHOT_RANGE = (1e-4, 4e-2)
+READ_RANGE = (1e-6, 2e-3)
+
+
+def srgb_to_linear(pixels: np.ndarray) -> np.ndarray:
+    s = pixels.astype(np.float64) / 255.0
+    return np.where(s <= 0.04045, s / 12.92, ((s + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb8(linear: np.ndarray) -> np.ndarray:
+    x = np.clip(linear, 0.0, 1.0)
+    s = np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+    return np.clip(np.round(s * 255.0), 0, 255).astype(np.uint8)
+
+
+def smooth_field(shape: tuple[int, int], rng: np.random.Generator, spread: float, cells: int = 4) -> np.ndarray:
+    """A positive field, log-normal with ``spread`` (std of its log) on a ``cells`` grid, smoothly upsampled."""
+    grid = np.exp(rng.normal(0.0, spread, (cells, cells))).astype(np.float32)
+    return cv2.resize(grid, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC).clip(0.05, None)
+
+
+def training_noise_with_level(
+    clean: np.ndarray, rng: np.random.Generator, *, spread: float = 0.4, correlated: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """``clean`` uint8 HxWx3 with Poisson–Gaussian noise of random strength, varying by region, maybe correlated;
+    and the noise's standard deviation per pixel on the sRGB 0–255 scale (HxW, the mean over channels, to first
+    order: the linear level times the sRGB curve's slope)."""
+    a = float(np.exp(rng.uniform(*np.log(SHOT_RANGE))))
+    b = float(np.exp(rng.uniform(*np.log(READ_RANGE))))
+    linear = srgb_to_linear(clean)
+    white = rng.standard_normal(linear.shape)
+    if rng.random() < correlated:
+        width = float(rng.uniform(0.4, 1.2))
+        white = np.asarray(cv2.GaussianBlur(white, (0, 0), width), np.float64)
+        white /= white.std() + 1e-12
+    level = np.sqrt(a * linear + b) * smooth_field((clean.shape[0], clean.shape[1]), rng, spread)[..., None]
+    slope = np.where(linear <= 0.0031308, 12.92, 1.055 / 2.4 * np.maximum(linear, 1e-6) ** (1 / 2.4 - 1))
+    return linear_to_srgb8(linear + level * white), (level * slope * 255.0).mean(-1)
+
+
+def training_noise(
+    clean: np.ndarray, rng: np.random.Generator, *, spread: float = 0.4, correlated: float = 0.5
+) -> np.ndarray:
+    """`training_noise_with_level` without the level."""
+    return training_noise_with_level(clean, rng, spread=spread, correlated=correlated)[0]
+
+
+def _mosaic(linear: np.ndarray) -> np.ndarray:
+    """RGGB: R at even rows and columns, B at odd rows and columns, G elsewhere."""
+    bayer = np.empty(linear.shape[:2])
+    bayer[0::2, 0::2] = linear[0::2, 0::2, 0]
+    bayer[0::2, 1::2] = linear[0::2, 1::2, 1]
+    bayer[1::2, 0::2] = linear[1::2, 0::2, 1]
+    bayer[1::2, 1::2] = linear[1::2, 1::2, 2]
+    return bayer
+
+
+def _demosaic(bayer: np.ndarray) -> np.ndarray:
+    # OpenCV names Bayer patterns by the second row's first two pixels: our RGGB is its "BG".
+    raw = np.clip(np.round(bayer * 65535.0), 0, 65535).astype(np.uint16)
+    return cv2.cvtColor(raw, cv2.COLOR_BayerBG2RGB_EA).astype(np.float64) / 65535.0
+
+
+def _even(pixels: np.ndarray) -> np.ndarray:
+    h, w = pixels.shape[0] // 2 * 2, pixels.shape[1] // 2 * 2
+    return pixels[:h, :w]
+
+
+def camera_reference(clean: np.ndarray) -> np.ndarray:
+    """What the evaluation's camera renders from ``clean`` with no noise (and no JPEG); even height and width."""
+    return linear_to_srgb8(_demosaic(_mosaic(srgb_to_linear(_even(clean)))))
+
+
+def camera_pipeline(clean: np.ndarray, strength: str, seed: int) -> np.ndarray:
+    """``clean`` through the evaluation's camera at a named strength: mosaic, noise, demosaic, sRGB, JPEG q90."""
+    a, b = CAMERA_STRENGTHS[strength]
+    rng = np.random.default_rng(seed)
+    bayer = _mosaic(srgb_to_linear(_even(clean)))
+    noisy = bayer + np.sqrt(a * np.clip(bayer, 0.0, None) + b) * rng.standard_normal(bayer.shape)
+    buffer = io.BytesIO()
+    Image.fromarray(linear_to_srgb8(_demosaic(noisy))).save(buffer, format="JPEG", quality=CAMERA_JPEG_QUALITY)
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return np.asarray(decoded.convert("RGB"))
