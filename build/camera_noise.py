@@ -4,8 +4,8 @@ Sensor noise is Poisson–Gaussian in linear light: a raw value x (0..1) reads a
 (``a`` the shot-noise gain, ``b`` the read-noise variance; Foi et al. 2008). After the sRGB curve the noise of
 a pixel depends on its brightness, and after a camera's demosaicking and JPEG it is no longer white.
 
-- `training_noise`: what `lumaflow.build.train_noise_map` learns from: Poisson–Gaussian per RGB value in linear
-  light, its level scaled by a smooth random field (noise that varies by region, as after a phone's local
+- `training_noise_with_level`: what `lumaflow.build.train_noise_map` learns from: Poisson–Gaussian per RGB value in
+  linear light, its level scaled by a smooth random field (noise that varies by region, as after a phone's local
   processing), optionally correlated by a small random blur of the noise itself (renormalised to keep its
   variance), then the sRGB curve and uint8. No mosaic, no demosaicking, no JPEG.
 - `camera_pipeline`: the evaluation's camera, never used in training: an RGGB Bayer mosaic of the linear photo,
@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from lumaflow.build import degrade
+
 # (a, b) of the evaluation's three camera strengths: a phone in daylight, indoors, and at night (read noise
 # dominant). Linear light on a 0..1 scale.
 CAMERA_STRENGTHS: dict[str, tuple[float, float]] = {
@@ -37,14 +39,13 @@ READ_RANGE = (1e-6, 2e-3)
 
 
 def srgb_to_linear(pixels: np.ndarray) -> np.ndarray:
-    s = pixels.astype(np.float64) / 255.0
-    return np.where(s <= 0.04045, s / 12.92, ((s + 0.055) / 1.055) ** 2.4)
+    """uint8 sRGB -> float64 linear light in 0..1."""
+    return degrade.srgb_to_linear(pixels.astype(np.float64) / 255.0)
 
 
 def linear_to_srgb8(linear: np.ndarray) -> np.ndarray:
-    x = np.clip(linear, 0.0, 1.0)
-    s = np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
-    return np.clip(np.round(s * 255.0), 0, 255).astype(np.uint8)
+    """Linear light (clipped to 0..1) -> uint8 sRGB, rounded."""
+    return np.clip(np.round(degrade.linear_to_srgb(linear) * 255.0), 0, 255).astype(np.uint8)
 
 
 def smooth_field(shape: tuple[int, int], rng: np.random.Generator, spread: float, cells: int = 4) -> np.ndarray:
@@ -70,13 +71,6 @@ def training_noise_with_level(
     level = np.sqrt(a * linear + b) * smooth_field((clean.shape[0], clean.shape[1]), rng, spread)[..., None]
     slope = np.where(linear <= 0.0031308, 12.92, 1.055 / 2.4 * np.maximum(linear, 1e-6) ** (1 / 2.4 - 1))
     return linear_to_srgb8(linear + level * white), (level * slope * 255.0).mean(-1)
-
-
-def training_noise(
-    clean: np.ndarray, rng: np.random.Generator, *, spread: float = 0.4, correlated: float = 0.5
-) -> np.ndarray:
-    """`training_noise_with_level` without the level."""
-    return training_noise_with_level(clean, rng, spread=spread, correlated=correlated)[0]
 
 
 def _mosaic(linear: np.ndarray) -> np.ndarray:

@@ -31,9 +31,10 @@ import numpy as np
 import torch
 
 from lumaflow.build.arch.noise_map import NoiseMapEstimator, ffdnet_level
+from lumaflow.build.assess_data import to_tensor
 from lumaflow.build.benchmark_report import bootstrap_interval
 from lumaflow.build.camera_noise import CAMERA_STRENGTHS, camera_pipeline, camera_reference
-from lumaflow.build.denoise import add_gaussian_noise, center_crop
+from lumaflow.build.denoise import add_gaussian_noise, center_crop, denoise
 from lumaflow.build.eval import rgb_psnr
 from lumaflow.build.photo_sets import SETS, load_set
 from lumaflow.build.train_noise_map import load_ffdnet
@@ -43,10 +44,6 @@ ORACLE_SIGMAS = (2, 3, 5, 7, 10, 13, 16, 20, 25, 30, 38, 46, 55, 65)
 METHODS = ("denoise", "oracle_constant", "map", "map_mean", "oracle_blocks")
 BLOCK = 32
 BLOCK_SMOOTHING = 12.0
-
-
-def _tensor(pixels: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(pixels).transpose(2, 0, 1).copy())[None].float() / 255.0
 
 
 def _pixels(x: torch.Tensor) -> np.ndarray:
@@ -60,14 +57,13 @@ class Denoisers:
         self.ffdnet, self.estimator, self.server = load_ffdnet(), estimator.eval(), OfflineServer()
         self.scale = scale
 
-    @torch.inference_mode()
     def constant(self, noisy: np.ndarray, sigma: float) -> np.ndarray:
-        return _pixels(self.ffdnet(_tensor(noisy), torch.tensor([[[[sigma / 255.0]]]])))
+        return denoise(self.ffdnet, noisy, sigma)
 
     @torch.inference_mode()
     def with_map(self, noisy: np.ndarray, sigma_map: np.ndarray) -> np.ndarray:
         """FFDNet told a full-resolution map of σ (0-255), averaged onto its half-resolution grid."""
-        x = _tensor(noisy)
+        x = to_tensor([noisy])
         full = torch.from_numpy(sigma_map.astype(np.float32))[None, None] / 255.0
         padded = torch.nn.functional.pad(full, (0, full.shape[-1] % 2, 0, full.shape[-2] % 2), mode="replicate")
         return _pixels(self.ffdnet(x, torch.nn.functional.avg_pool2d(padded, 2)))
@@ -88,7 +84,7 @@ class Denoisers:
     @torch.inference_mode()
     def scores(self, noisy: np.ndarray, reference: np.ndarray) -> dict[str, tuple[float, float]]:
         """Each method's (PSNR, the σ it used: the mean for a map)."""
-        x = _tensor(noisy)
+        x = to_tensor([noisy])
         levels = self.estimator(x) * self.scale
         mapped = _pixels(self.ffdnet(x, ffdnet_level(levels, x.shape[-2], x.shape[-1])))
         estimated = self.server.analysis(noisy)["noise_sigma"]

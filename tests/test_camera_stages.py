@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -13,7 +12,7 @@ from tritonclient.utils import InferenceServerException
 from lumaflow.build.eval import bicubic_up, downscale, rgb_psnr, y_psnr
 from lumaflow.build.restoration_evals import exposed
 from lumaflow.loadtest.stats import model_counts
-from tests.fixtures import astronaut
+from tests.fixtures import astronaut, model_counts_since
 
 pytestmark = pytest.mark.served
 
@@ -70,8 +69,7 @@ def test_camera_x1_leaves_a_well_exposed_frame_nearly_alone(client: grpcclient.I
 def test_frames_of_concurrent_streams_batch_and_match_alone(client: grpcclient.InferenceServerClient, server) -> None:
     _, frame = _frame_pair()
     frames = [np.ascontiguousarray(np.roll(frame, shift, axis=1)) for shift in range(0, 64, 8)]
-    # Counted before the lone frame too: Triton updates its statistics after it answers, so a reading taken right
-    # after a response may or may not include that request.
+    # Counted from before the lone frame too: a reading right after a response may or may not include it.
     before = model_counts(client, "camera_sr_x2")
     alone = _frames(client, "camera_x2", np.stack(frames[:1]))[0]
 
@@ -82,14 +80,7 @@ def test_frames_of_concurrent_streams_batch_and_match_alone(client: grpcclient.I
     with ThreadPoolExecutor(len(frames)) as pool:
         results = list(pool.map(stream, range(len(frames))))
     expected = 1 + 4 * len(frames)
-    deadline = time.monotonic() + 5.0
-    while True:
-        inferences, executions = (
-            after - prior for after, prior in zip(model_counts(client, "camera_sr_x2"), before, strict=True)
-        )
-        if inferences >= expected or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    inferences, executions = model_counts_since(client, "camera_sr_x2", before, expected)
     assert inferences == expected and executions < inferences
     # Batched or alone, the same frame gets the same answer (to rounding: ORT blocks its GEMMs by batch size).
     assert int(np.abs(results[0][0].astype(np.int16) - alone.astype(np.int16)).max()) <= 1

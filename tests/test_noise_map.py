@@ -15,7 +15,7 @@ from lumaflow.build.camera_noise import (
     camera_reference,
     linear_to_srgb8,
     srgb_to_linear,
-    training_noise,
+    training_noise_with_level,
 )
 from tests.fixtures import astronaut
 
@@ -49,14 +49,18 @@ def test_camera_noise_is_seeded_and_grows_with_strength() -> None:
 
 
 @pytest.mark.unit
-def test_training_noise_is_brighter_in_shadows_on_srgb_and_varies_by_region() -> None:
+def test_training_noise_is_stronger_in_shadows_on_srgb_and_varies_by_region() -> None:
     rng = np.random.default_rng(0)
     gradient = np.repeat(np.repeat(np.linspace(10, 245, 128).astype(np.uint8)[None, :, None], 128, 0), 3, 2)
-    noisy = np.stack([training_noise(gradient, rng, spread=0.0, correlated=0.0) for _ in range(8)]).astype(float)
+    noisy = np.stack(
+        [training_noise_with_level(gradient, rng, spread=0.0, correlated=0.0)[0] for _ in range(8)]
+    ).astype(float)
     error = np.abs(noisy - gradient).mean(axis=(0, 1, 3))
     assert error[:16].mean() > error[-16:].mean()  # the sRGB curve magnifies dark noise
     flat = _grey(128, 128)
-    varied = training_noise(flat, np.random.default_rng(1), spread=1.0, correlated=0.0).astype(float) - 128
+    varied = (
+        training_noise_with_level(flat, np.random.default_rng(1), spread=1.0, correlated=0.0)[0].astype(float) - 128
+    )
     quadrants = [varied[:64, :64].std(), varied[:64, 64:].std(), varied[64:, :64].std(), varied[64:, 64:].std()]
     assert max(quadrants) > 1.3 * min(quadrants)
 
