@@ -3,16 +3,22 @@
     python -m lumaflow.build.noise_map_eval build/weights/noise_map.pt [--set validation] [--json out.json]
 
 Each photo of the set (centre crop ``--crop``) is put through `camera_noise.camera_pipeline` at its three
-strengths (never used in training) and given white Gaussian noise of σ 15, 25 and 50; each noisy crop is denoised by
+strengths (never used in training), given white Gaussian noise of σ 15, 25 and 50, and left clean (what denoising
+costs a photo that needs none); each noisy crop is denoised by
 FFDNet (the served weights, in torch) told:
 
 - ``denoise``: the analysis network's σ for the photo, as `denoise` is served today (no ``noise_level``);
 - ``oracle_constant``: the best single σ for that crop, chosen against the reference (an upper bound for any one σ);
-- ``map``: the estimator's map (`NoiseMapEstimator`, the weights given);
-- ``map_mean``: the map's mean as one σ (what the map adds by varying over the photo);
+- ``map``: the estimator's map (`NoiseMapEstimator`, the weights given), told to FFDNet as published or to the
+  FFDNet fine-tuned with the estimator (``--ffdnet``);
+- ``map_mean``: the map's mean as one σ, told to the same FFDNet (what the map adds by varying over the photo);
 - ``oracle_blocks``: a map made with the reference in hand: for each 32 × 32 block the best σ of the oracle's
   candidates, smoothed (Gaussian, 12 px). No estimator can know this; it bounds what any map can add over
   ``oracle_constant``.
+- ``served``: the ``denoise`` pipeline as served (OPTIONS default: ``noise_map`` auto), run offline through the
+  model repository's graphs (`OfflineServer`): the σ of `lumaflow.runtime.noise_map`'s rule, told FFDNet;
+- ``nlm`` and ``nlm_oracle``: scikit-image's non-local means with Quality's settings (h = 0.6 σ; the oracle picks h
+  per crop against the reference), told the noise's true σ: the standard deviation of noisy minus reference.
 
 Scores: RGB PSNR against the reference (`camera_reference`, the noise-free rendering, for the camera; the clean
 crop for white noise), mean over photos with a 95 % bootstrap interval of each method's gain over ``denoise`` and
@@ -34,16 +40,24 @@ from lumaflow.build.arch.noise_map import NoiseMapEstimator, ffdnet_level
 from lumaflow.build.assess_data import to_tensor
 from lumaflow.build.benchmark_report import bootstrap_interval
 from lumaflow.build.camera_noise import CAMERA_STRENGTHS, camera_pipeline, camera_reference
-from lumaflow.build.denoise import add_gaussian_noise, center_crop, denoise
-from lumaflow.build.eval import rgb_psnr
+from lumaflow.build.denoise import add_gaussian_noise, center_crop, denoise, nl_means, nl_means_oracle
+from lumaflow.build.eval import rgb_psnr as exact_psnr
 from lumaflow.build.photo_sets import SETS, load_set
 from lumaflow.build.train_noise_map import load_ffdnet
+from lumaflow.ensemble.pipelines import DENOISE
+from lumaflow.runtime.imaging import encode_png
 
 UNIFORM_SIGMAS = (15, 25, 50)
-ORACLE_SIGMAS = (2, 3, 5, 7, 10, 13, 16, 20, 25, 30, 38, 46, 55, 65)
-METHODS = ("denoise", "oracle_constant", "map", "map_mean", "oracle_blocks")
+ORACLE_SIGMAS = (0, 2, 3, 5, 7, 10, 13, 16, 20, 25, 30, 38, 46, 55, 65)
+METHODS = ("denoise", "oracle_constant", "map", "map_mean", "oracle_blocks", "served", "nlm", "nlm_oracle")
 BLOCK = 32
+PSNR_CAP = 60.0  # an output identical to the reference (a clean photo left alone) scores this, not infinity
+NLM_MIN_SIGMA = 0.5
 BLOCK_SMOOTHING = 12.0
+
+
+def rgb_psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return min(exact_psnr(a, b), PSNR_CAP)
 
 
 def _pixels(x: torch.Tensor) -> np.ndarray:
@@ -51,10 +65,11 @@ def _pixels(x: torch.Tensor) -> np.ndarray:
 
 
 class Denoisers:
-    def __init__(self, estimator: NoiseMapEstimator, scale: float = 1.0) -> None:
+    def __init__(self, estimator: NoiseMapEstimator, scale: float = 1.0, tuned: Path | None = None) -> None:
         from lumaflow.build.offline import OfflineServer
 
         self.ffdnet, self.estimator, self.server = load_ffdnet(), estimator.eval(), OfflineServer()
+        self.map_ffdnet = load_ffdnet(tuned) if tuned is not None else self.ffdnet
         self.scale = scale
 
     def constant(self, noisy: np.ndarray, sigma: float) -> np.ndarray:
@@ -86,17 +101,27 @@ class Denoisers:
         """Each method's (PSNR, the σ it used: the mean for a map)."""
         x = to_tensor([noisy])
         levels = self.estimator(x) * self.scale
-        mapped = _pixels(self.ffdnet(x, ffdnet_level(levels, x.shape[-2], x.shape[-1])))
+        mapped = _pixels(self.map_ffdnet(x, ffdnet_level(levels, x.shape[-2], x.shape[-1])))
         estimated = self.server.analysis(noisy)["noise_sigma"]
         outputs = {float(s): self.constant(noisy, s) for s in ORACLE_SIGMAS}
         oracle = max((rgb_psnr(out, reference), s) for s, out in outputs.items())
         mean = float(levels.mean())
+        served = self.server.run(DENOISE, encode_png(noisy))
+        true_sigma = float(np.std(noisy.astype(np.float64) - reference))
+        nlm, nlm_oracle = (
+            (nl_means(noisy, true_sigma), nl_means_oracle(noisy, true_sigma, reference))
+            if true_sigma >= NLM_MIN_SIGMA
+            else (noisy, noisy)  # a clean photo: NLM told σ 0 is the photo itself
+        )
         return {
             "denoise": (rgb_psnr(self.constant(noisy, estimated), reference), estimated),
             "oracle_constant": (oracle[0], float(oracle[1])),
             "map": (rgb_psnr(mapped, reference), mean),
-            "map_mean": (rgb_psnr(self.constant(noisy, mean), reference), mean),
+            "map_mean": (rgb_psnr(denoise(self.map_ffdnet, noisy, mean), reference), mean),
             "oracle_blocks": (self.block_oracle(noisy, reference, outputs), float(oracle[1])),
+            "served": (rgb_psnr(served.pixels, reference), served.info["analysis"]["noise_level"]["sigma"]),
+            "nlm": (rgb_psnr(nlm, reference), true_sigma),
+            "nlm_oracle": (rgb_psnr(nlm_oracle, reference), true_sigma),
         }
 
 
@@ -108,6 +133,7 @@ def noisy_versions(clean: np.ndarray, index: int) -> dict[str, tuple[np.ndarray,
     }
     for sigma in UNIFORM_SIGMAS:
         versions[f"sigma{sigma}"] = (add_gaussian_noise(clean, sigma, 1000 * index + sigma), clean)
+    versions["clean"] = (clean, clean)  # no noise: what denoising costs a photo that needs none
     return versions
 
 
@@ -144,16 +170,18 @@ def _gain(row: dict[str, Any], base: str) -> str:
 
 def table(report: dict[str, Any]) -> str:
     lines = [
-        "| noise | n | denoise (today) | oracle one σ | map | map's mean as one σ | oracle map | map - today "
-        "| map - oracle one σ | oracle map - oracle one σ |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| noise | n | denoise (today) | oracle one σ | map | map's mean as one σ | oracle map | served | NLM "
+        "| NLM oracle | map - today | map - oracle one σ | oracle map - oracle one σ | served - today "
+        "| served - oracle one σ |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for degradation, entry in report.items():
         m = entry["methods"]
         cells = " | ".join(_cell(m[k]) for k in METHODS)
         lines.append(
             f"| {degradation} | {entry['photos_n']} | {cells} | {_gain(m['map'], 'denoise')} "
-            f"| {_gain(m['map'], 'oracle_constant')} | {_gain(m['oracle_blocks'], 'oracle_constant')} |"
+            f"| {_gain(m['map'], 'oracle_constant')} | {_gain(m['oracle_blocks'], 'oracle_constant')} "
+            f"| {_gain(m['served'], 'denoise')} | {_gain(m['served'], 'oracle_constant')} |"
         )
     return "\n".join(lines)
 
@@ -169,16 +197,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--scale", type=float, default=1.0, help="multiply the estimator's map by this (a level-trained one)"
     )
+    p.add_argument("--ffdnet", type=Path, help="the FFDNet fine-tuned with the estimator (train_noise_map --ffdnet-lr)")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     estimator = NoiseMapEstimator()
     estimator.load_state_dict(torch.load(args.weights, weights_only=True))
-    report = evaluate(Denoisers(estimator, args.scale), load_set(args.set, limit=args.photos), args.crop)
+    report = evaluate(Denoisers(estimator, args.scale, args.ffdnet), load_set(args.set, limit=args.photos), args.crop)
     print(f"set: {args.set}, crop {args.crop}, weights {args.weights}, map scale {args.scale:g}")
     print(table(report))
     if args.json:
         run = {"set": args.set, "crop": args.crop, "weights": str(args.weights), "scale": args.scale}
+        run["ffdnet"] = str(args.ffdnet) if args.ffdnet else "published"
         args.json.write_text(json.dumps({**run, "report": report}, indent=1) + "\n")
     return 0
 

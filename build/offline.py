@@ -28,7 +28,7 @@ from lumaflow.ensemble.config import ModelConfig
 from lumaflow.ensemble.options import options_schema
 from lumaflow.ensemble.pipelines import Pipeline
 from lumaflow.ensemble.render import decode_config, pipeline_card, router_params, stage_config, tiler_config
-from lumaflow.ensemble.stages import ANALYSIS, QUALITY, STAGES, Stage, stage_serving
+from lumaflow.ensemble.stages import ANALYSIS, NOISE_MAP, QUALITY, STAGES, Stage, stage_serving
 from lumaflow.params import DecodeParams, StageParams, TilerParams
 from lumaflow.runtime.crops import grid_crops, summarise_analysis
 from lumaflow.runtime.decoding import Decoder, decode_request
@@ -101,6 +101,10 @@ class OfflineServer:
         """The analysis network's rows for crops, as decode's and the router's BLS calls get them."""
         return self.run_stage(ANALYSIS, {contract.PIXELS.name: crops}, timed=False)
 
+    def estimate(self, crops: np.ndarray) -> np.ndarray:
+        """The noise-map estimator's per-crop levels, as decode's and the router's BLS calls get them."""
+        return self.run_stage(NOISE_MAP, {contract.PIXELS.name: crops}, timed=False)
+
     def analysis(self, pixels: np.ndarray) -> dict[str, float]:
         """The analysis network's summary of a photo (HxWx3), as decode computes it."""
         return summarise_analysis(self.analyse(grid_crops(pixels)))
@@ -109,7 +113,7 @@ class OfflineServer:
         """What a BLS request to ``model`` (a stage or its tiler) answers, and a tiler's [tiles sent, left out]."""
         stage = stage_serving(model, STAGES)
         if model == stage.name:
-            return self.run_stage(stage, inputs, timed=model != ANALYSIS.name), None
+            return self.run_stage(stage, inputs, timed=model not in (ANALYSIS.name, NOISE_MAP.name)), None
         if stage.name not in self._tilers:
             self._tilers[stage.name] = TilerParams.from_model_config(triton_json(tiler_config(stage)))
         params = self._tilers[stage.name]
@@ -161,7 +165,8 @@ class OfflineServer:
     ) -> OfflineResult:
         self._timed = 0.0
         decoder, card = self.prepared(pipeline)
-        decoded = decode_request(decoder, image, json.dumps(options).encode(), mask, self.analyse, region)
+        estimate = self.estimate if decoder.params.noise_map_model else None
+        decoded = decode_request(decoder, image, json.dumps(options).encode(), mask, self.analyse, region, estimate)
         pixels, meta, guide = decoded.pixels, decoded.meta, decoded.guide
         if pipeline.router is not None:
             routes = router_params(pipeline.router).routes

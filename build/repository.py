@@ -213,6 +213,8 @@ def build_artifact(artifact: Artifact) -> dict[str, object]:
     checks: dict[str, object]
     if pixels_out.name in (contract.ANALYSIS.name, contract.QUALITY.name):
         checks = _build_assessor(descriptor.model, artifact, pixels_in.name, pixels_out.name)
+    elif pixels_out.name == contract.NOISE_ESTIMATE.name:
+        checks = _build_noise_estimator(descriptor.model, artifact, pixels_in.name, pixels_out.name)
     elif [tensor.name for tensor in side] == [contract.HOLE.name]:
         checks = _build_inpainter(descriptor.model, artifact)
     elif [tensor.name for tensor in side] == [contract.TEMPLATE.name, contract.STRENGTH.name]:
@@ -279,6 +281,21 @@ def _build_assessor(model: object, artifact: Artifact, input_name: str, output_n
         example, samples = torch.zeros(2, 48, 64, 3, dtype=torch.uint8), _parity_samples()
     export_onnx(graph, artifact.onnx_path, input_name=input_name, output_name=output_name, example=example)
     return _parity(verify_measures_onnx(graph, artifact.onnx_path, samples))
+
+
+def _build_noise_estimator(model: object, artifact: Artifact, input_name: str, output_name: str) -> dict[str, object]:
+    """Export the noise-map estimator as per-crop mean levels (`NoiseEstimateGraph`), checked in σ levels."""
+    import torch
+
+    from lumaflow.build.arch.noise_map import NoiseEstimateGraph, NoiseMapEstimator
+    from lumaflow.build.export import export_onnx, verify_measures_onnx
+
+    if not isinstance(model, NoiseMapEstimator):
+        raise TypeError(f"stage {artifact.stage.name!r} outputs {output_name} but its network is no NoiseMapEstimator")
+    graph = NoiseEstimateGraph(model)
+    example = torch.zeros(2, 48, 64, 3, dtype=torch.uint8)
+    export_onnx(graph, artifact.onnx_path, input_name=input_name, output_name=output_name, example=example)
+    return _parity(verify_measures_onnx(graph, artifact.onnx_path, _parity_samples()))
 
 
 def _build_inpainter(model: object, artifact: Artifact) -> dict[str, object]:

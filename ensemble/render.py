@@ -39,7 +39,7 @@ from .looks import TEMPLATE_NAMES, listing
 from .options import options_schema
 from .packages import PINNED
 from .pipelines import CameraPipeline, Pipeline
-from .stages import ANALYSIS, DECODE, ENCODE, QUALITY_CHECK, Stage, gate_queue, stage_serving
+from .stages import ANALYSIS, DECODE, ENCODE, NOISE_MAP, QUALITY_CHECK, Stage, gate_queue, stage_serving
 from .warmup import decode_warmups, stage_warmups
 
 ONNX_RUNNER = "lumaflow.server.models.stage"
@@ -231,6 +231,7 @@ def decode_config(pipeline: Pipeline) -> ModelConfig:
         max_output_megapixels=pipeline.max_output_megapixels,
         bucket_max_side=pipeline.bucket_max_side,
         analysis_model=ANALYSIS.name,
+        noise_map_model=NOISE_MAP.name if any(option.name == "noise_map" for option in pipeline.options) else "",
         size_buckets=pipeline.size_buckets,
         presets={name: dict(values) for name, values in pipeline.presets.items()},
         templates=TEMPLATE_NAMES if contract.TEMPLATE.name in side_inputs else (),

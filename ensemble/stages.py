@@ -416,6 +416,19 @@ QUALITY = photo_stage(
     warmup_size=(25, 64, 64),  # a photo's 5 x 5 crops (lumaflow.runtime.crops.CROPS_PER_SIDE)
 )
 
+# Camera noise (correlated by demosaicking, level with brightness after the sRGB curve) reads low to the analysis
+# network, which was trained on white noise; this estimator reads the level FFDNet does best told (issue 31).
+NOISE_MAP = photo_stage(
+    name="noise_map",
+    doc="noise-map estimator, ours: per crop the level FFDNet does best told, camera noise included (60 k"
+    " parameters, dilated convs at 1/4 resolution)",
+    outputs=(contract.NOISE_ESTIMATE,),
+    max_batch_size=64,
+    queue_delay_us=1_000,
+    network=Network(architecture="noise_map", weights="noise_map.pt"),
+    warmup_size=(64, 64),  # one crop (lumaflow.runtime.crops.CROP_SIDE)
+)
+
 LOW_LIGHT = photo_stage(
     name="low_light",
     doc="low-light correction, ours: curves from the whole photo's statistics, then a residual denoiser",
@@ -518,6 +531,7 @@ def stage_serving(model: str, stages: dict[str, Stage] | None = None) -> Stage:
 # the damage network where the inpainter fills; OPTIONS decide the rest.
 ROUTED_STAGES: dict[str, Stage] = {
     "analysis": ANALYSIS,
+    "noise_map": NOISE_MAP,
     "denoise": FFDNET,
     "dejpeg": DEBLOCK,
     "low_light": LOW_LIGHT,
@@ -607,6 +621,7 @@ STAGES: dict[str, Stage] = by_name(
     CAMERA_X1,
     ANALYSIS,
     QUALITY,
+    NOISE_MAP,
     LOW_LIGHT,
     INPAINT,
     LOOKS,

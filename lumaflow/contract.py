@@ -117,6 +117,12 @@ ANALYSIS_FIELDS = ("noise_sigma", "jpeg_quality", "blur_sigma", "exposure_ev", "
 # Served units of the first four fields per unit of the network's raw output (σ on 0-255; quality
 # 0-100 with 100 = not JPEG-compressed; blur σ in pixels; EV relative to a normal exposure).
 ANALYSIS_SCALES = (50.0, 100.0, 3.0, 3.0)
+NOISE_ESTIMATE = Tensor(
+    "NOISE_ESTIMATE",
+    DataType.FP32,
+    (1,),
+    "per crop: the noise-map estimator's mean level over the crop (σ on 0-255, the level FFDNet does best told)",
+)
 ANALYSIS = Tensor(
     "ANALYSIS",
     DataType.FP32,

@@ -201,6 +201,7 @@ class DecodeParams(ModelParams):
     max_output_megapixels: float
     bucket_max_side: int  # photos up to this side are padded to a bucket; larger ones go to the tiler whole
     analysis_model: str  # asked by BLS when a side input needs the photo's analysis
+    noise_map_model: str = ""  # the noise-map estimator, asked by BLS for OPTIONS noise_map auto ("": none)
     size_buckets: SizeBuckets | None = None
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     templates: tuple[str, ...] = ()  # the looks, in the looks network's order: TEMPLATE is an index into them

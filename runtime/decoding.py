@@ -81,6 +81,11 @@ def analysis_of(call: AnalysisCall) -> Callable[[np.ndarray], Analysis]:
     return lambda pixels: summarise_analysis(call(grid_crops(pixels)))
 
 
+def estimates_of(call: AnalysisCall) -> Callable[[np.ndarray], np.ndarray]:
+    """The noise-map estimator's level for each of the photo's grid crops, in one call."""
+    return lambda pixels: call(grid_crops(pixels))
+
+
 def _guidance(
     params: DecodeParams, chosen: dict[str, Any], region: bytes | None, size: tuple[int, int], padded: tuple[int, int]
 ) -> tuple[np.ndarray, dict[str, Any] | None]:
@@ -109,9 +114,10 @@ def decode_request(
     mask: bytes | None,
     analyse: AnalysisCall,
     region: bytes | None = None,
+    estimate: AnalysisCall | None = None,
 ) -> Decoded:
     """Decode, validate OPTIONS, pad and compute the side inputs and GUIDE of one request; ``InvalidInput`` if it
-    is bad."""
+    is bad. ``estimate`` asks the noise-map estimator (for crops, like ``analyse``); None where none is served."""
     started = time.perf_counter()
     params = decoder.params
     chosen = decoder.options.parse(options)
@@ -131,6 +137,7 @@ def decode_request(
         analysis_of(analyse),
         params.templates,
         file_jpeg_quality=decoded.jpeg_quality,
+        estimator=None if estimate is None else estimates_of(estimate),
     )
     guide, guidance = _guidance(params, chosen, region, (decoded.width, decoded.height), padded.shape[:2])
     side: dict[str, np.ndarray] = {}

@@ -25,6 +25,7 @@ from lumaflow.params import Route
 from lumaflow.runtime.crops import grid_crops, summarise_analysis
 from lumaflow.runtime.errors import InvalidInput
 from lumaflow.runtime.meta import Meta, RouteStep
+from lumaflow.runtime.noise_map import read_noise_map
 from lumaflow.runtime.routing import damage_hole, plan_route
 from lumaflow.runtime.side_inputs import rounded
 
@@ -96,6 +97,13 @@ async def route(
             ran.extend(RouteStep(routes[role].stage, routes[role].model, step.reason) for role in roles)
             continue
         inputs = {contract.PIXELS.name: np.ascontiguousarray(photo[None])}
+        if step.role == "denoise" and options.get("noise_level") is None and options.get("noise_map") == "auto":
+            reading = read_noise_map(
+                analysis["noise_sigma"], await call("noise_map", {contract.PIXELS.name: grid_crops(photo)})
+            )
+            figures["noise_map"] = reading.figures()
+            reason = f"{step.reason}; σ from the noise-map estimator" if reading.used else step.reason
+            step = replace(step, noise_level=reading.sigma, reason=reason)
         if step.noise_level is not None:
             inputs[contract.NOISE_LEVEL.name] = np.array([[step.noise_level]], dtype=np.float32)
         if step.jpeg_quality is not None:

@@ -3,7 +3,8 @@
 Each provider turns one request's `SideContext` (the decoded photo, its padded pixels, OPTIONS,
 the MASK bytes and, on demand, the analysis network's reading of the photo) into one stage input
 and the figures INFO reports about it. The analysis runs at most once per request, and only when
-a provider asks for it: a client that gives ``noise_level`` costs no analysis.
+a provider asks for it: a client that gives ``noise_level`` costs no analysis. The noise-map estimator likewise
+runs only when ``noise_level`` asks for it (OPTIONS ``noise_map`` auto, no ``noise_level`` given).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from lumaflow import contract
 from lumaflow.runtime.jpeg_quality import told_quality
 from lumaflow.runtime.mask import decode_mask, grow
+from lumaflow.runtime.noise_map import read_noise_map
 
 Analysis = dict[str, float]
 
@@ -30,6 +32,8 @@ class SideContext:
     analyser: Callable[[np.ndarray], Analysis]
     templates: tuple[str, ...] = ()  # the looks in the looks network's order (TEMPLATE is an index into them)
     file_jpeg_quality: float | None = None  # a JPEG's quality from its quantisation tables
+    # The noise-map estimator's level per grid crop of the photo (None: the pipeline has no estimator to ask).
+    estimator: Callable[[np.ndarray], np.ndarray] | None = None
     _analysis: Analysis | None = field(default=None, init=False)
 
     def analysis(self) -> Analysis:
@@ -46,17 +50,21 @@ def rounded(analysis: Analysis) -> dict[str, float]:
 
 
 def noise_level(context: SideContext) -> tuple[np.ndarray, dict[str, Any]]:
-    """σ from OPTIONS ``noise_level`` when given, else the analysis network's estimate."""
+    """σ from OPTIONS ``noise_level`` when given; else, with OPTIONS ``noise_map`` auto, the analysis network's or
+    the noise-map estimator's (`lumaflow.runtime.noise_map`); with ``noise_map`` off, the analysis network's."""
     sigma = context.options.get("noise_level")
     figures: dict[str, Any] = {}
+    source = "options"
     if sigma is None:
         analysis = context.analysis()
-        sigma = analysis["noise_sigma"]
+        sigma, source = analysis["noise_sigma"], "analysis network"
         figures["photo"] = rounded(analysis)
-    figures["noise_level"] = {
-        "sigma": round(float(sigma), 2),
-        "source": "options" if "photo" not in figures else "analysis network",
-    }
+        if context.options.get("noise_map") == "auto" and context.estimator is not None:
+            reading = read_noise_map(sigma, context.estimator(context.pixels))
+            figures["noise_map"] = reading.figures()
+            if reading.used:
+                sigma, source = reading.sigma, "noise-map estimator"
+    figures["noise_level"] = {"sigma": round(float(sigma), 2), "source": source}
     return np.array([[sigma]], dtype=np.float32), figures
 
 

@@ -49,7 +49,7 @@ def test_serve_without_the_build_extra_says_what_to_install(tmp_path: Path) -> N
     assert result.stderr.strip().splitlines() == [
         "lumaflow serve: error: ONNX graphs to build from their weights: espcn_x2, waifu2x_x2, srmd_x4, sr_x4, "
         "span_x2, span_x4, realesrgan_x4, waifu2x_dejpeg, deblock, ffdnet, refine, camera_sr_x2, camera_sr_x2_int8, "
-        "camera_restore_x1, analysis, quality, low_light, gated_inpainter, looks, damage, colorize; "
+        "camera_restore_x1, analysis, quality, noise_map, low_light, gated_inpainter, looks, damage, colorize; "
         "that needs the build extra: pip install -e '.[build]'"
     ]
 

@@ -8,6 +8,7 @@ import pytest
 from skimage import data
 
 from lumaflow.build.noise import estimate_noise_sigma
+from lumaflow.runtime.noise_map import ESTIMATE_OVER_ANALYSIS, NOISE_SEEN_FROM, read_noise_map
 from lumaflow.runtime.side_inputs import SideContext, jpeg_quality, noise_level
 from tests.fixtures import sporco_photo
 
@@ -66,3 +67,39 @@ def test_the_jpeg_quality_side_input_reads_the_files_tables_before_asking_the_an
     assert figures == {"jpeg_quality": {"quality": 12.0, "source": "the file's quantisation tables"}}
     estimated, figures = jpeg_quality(SideContext(photo, photo, {}, None, analyser))
     assert estimated[0, 0] == 100.0 and figures["jpeg_quality"]["source"] == "analysis network" and len(asked) == 1
+
+
+def test_the_noise_map_reading_takes_the_estimators_median_only_where_the_analysis_reads_low() -> None:
+    low = read_noise_map(3.0, np.array([[4.0], [11.0], [12.0], [30.0]], dtype=np.float32))
+    assert low.used and low.level == 11.5 and low.sigma == 11.5 and (low.low, low.high) == (4.0, 30.0)
+    assert low.figures()["range"] == [4.0, 30.0] and low.figures()["used"] is True
+    white = read_noise_map(25.0, np.array([27.0, 30.0, 33.0]))
+    assert not white.used and white.sigma == 25.0 and white.level == 30.0
+    # The rule's edges: exactly ESTIMATE_OVER_ANALYSIS times the analysis network's σ uses the estimator; a photo the
+    # analysis network reads as clean keeps its σ however much noise the estimator reads (it reads texture as noise).
+    assert read_noise_map(5.0, np.array([5.0 * ESTIMATE_OVER_ANALYSIS])).used
+    assert read_noise_map(NOISE_SEEN_FROM, np.array([20.0])).used
+    clean = read_noise_map(NOISE_SEEN_FROM - 0.1, np.array([20.0]))
+    assert not clean.used and clean.sigma == NOISE_SEEN_FROM - 0.1 and "clean" in clean.figures()["reason"]
+    with pytest.raises(ValueError, match="no levels"):
+        read_noise_map(5.0, np.zeros((0, 1)))
+
+
+def test_the_side_input_asks_the_noise_map_estimator_only_for_noise_map_auto_without_a_level() -> None:
+    photo = np.asarray(data.astronaut())
+    estimated: list[np.ndarray] = []
+
+    def analyser(pixels: np.ndarray) -> dict[str, float]:
+        return {"noise_sigma": 3.0}
+
+    def estimator(pixels: np.ndarray) -> np.ndarray:
+        estimated.append(pixels)
+        return np.array([[9.0], [12.0], [14.0]], dtype=np.float32)
+
+    sigma, figures = noise_level(SideContext(photo, photo, {"noise_map": "auto"}, None, analyser, estimator=estimator))
+    assert float(sigma[0, 0]) == 12.0 and figures["noise_level"] == {"sigma": 12.0, "source": "noise-map estimator"}
+    assert figures["noise_map"]["used"] and figures["noise_map"]["range"] == [9.0, 14.0] and estimated[0] is photo
+    for options in ({"noise_map": "off"}, {"noise_map": "auto", "noise_level": 7.0}):
+        sigma, figures = noise_level(SideContext(photo, photo, options, None, analyser, estimator=estimator))
+        assert "noise_map" not in figures and float(sigma[0, 0]) == options.get("noise_level", 3.0)
+    assert len(estimated) == 1

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from lumaflow.build.arch.noise_map import NoiseMapEstimator, ffdnet_level
+from lumaflow.build.arch.noise_map import NoiseEstimateGraph, NoiseMapEstimator, ffdnet_level
+from lumaflow.build.artifacts import sha256_file
 from lumaflow.build.camera_noise import (
     CAMERA_STRENGTHS,
     camera_pipeline,
@@ -17,7 +19,10 @@ from lumaflow.build.camera_noise import (
     srgb_to_linear,
     training_noise_with_level,
 )
+from lumaflow.build.registry import load_state_dict
 from tests.fixtures import astronaut
+
+REPORT_DIR = Path(__file__).resolve().parents[1] / "docs" / "quality"
 
 
 def _grey(level: int, side: int = 64) -> np.ndarray:
@@ -86,3 +91,56 @@ def test_the_training_smoke_run_writes_weights_the_evaluation_loads(tmp_path: Pa
         == 0
     )
     assert (tmp_path / "noise_map_summary.json").is_file() and (tmp_path / "r.json").is_file()
+    report = json.loads((tmp_path / "r.json").read_text())["report"]
+    assert set(report) == {"camera_day", "camera_indoor", "camera_night", "sigma15", "sigma25", "sigma50", "clean"}
+    assert report["clean"]["methods"]["nlm"]["psnr"] == 60.0  # NLM told σ 0 leaves the photo as it was
+    served = tmp_path / "served"
+    assert train(["--adopt", str(tmp_path / "noise_map.pt"), "--out", str(served)]) == 0
+    entry = json.loads((served / "manifest.json").read_text())["networks"]["noise_map"]
+    assert entry["sha256"] == sha256_file(served / "noise_map.pt") and entry["architecture"] == "NoiseMapEstimator"
+    assert len(entry["training"]["runs"]) == 1 and entry["training"]["smoke"]
+
+
+@pytest.mark.unit
+def test_the_estimator_round_trips_through_the_registry_and_serves_each_crops_mean_level() -> None:
+    torch.manual_seed(0)
+    estimator = NoiseMapEstimator(features=8)
+    for parameter in estimator.parameters():
+        torch.nn.init.normal_(parameter, std=0.1)
+    loaded = load_state_dict(estimator.state_dict())
+    assert loaded.architecture == "NoiseMapEstimator" and loaded.hyperparameters["features"] == 8
+    crops = torch.randint(0, 256, (3, 64, 64, 3), dtype=torch.uint8)
+    with torch.inference_mode():
+        served = NoiseEstimateGraph(loaded.model)(crops)
+        levels = estimator.eval()(crops.permute(0, 3, 1, 2).float() / 255.0)
+    assert served.shape == (3, 1) and torch.allclose(served[:, 0], levels.mean(dim=(1, 2, 3)))
+
+
+# The served rule's gains on the test photos' camera noise, re-measured through the repository's graphs: the figures
+# docs/quality.md reports (docs/quality/noise-map-test.json, "served - today") within 0.3 dB.
+@pytest.mark.build
+@pytest.mark.parametrize("strength", list(CAMERA_STRENGTHS))
+def test_the_reported_camera_gain_of_served_denoise_holds(strength: str) -> None:
+    from lumaflow.build.denoise import center_crop
+    from lumaflow.build.eval import rgb_psnr
+    from lumaflow.build.evaluate import offline_server
+    from lumaflow.build.noise_map_eval import noisy_versions
+    from lumaflow.build.photo_sets import load_set
+    from lumaflow.ensemble.pipelines import DENOISE
+    from lumaflow.runtime.imaging import encode_png
+
+    committed = json.loads((REPORT_DIR / "noise-map-test.json").read_text())["report"][f"camera_{strength}"]
+    server, gains = offline_server(), []
+    for index, photo in enumerate(load_set("test").values()):
+        clean = center_crop(photo, committed_crop())
+        noisy, reference = noisy_versions(clean, index)[f"camera_{strength}"]
+        data = encode_png(noisy)
+        before = server.run(DENOISE, data, {"noise_map": "off"}).pixels
+        gains.append(rgb_psnr(server.run(DENOISE, data).pixels, reference) - rgb_psnr(before, reference))
+    assert len(gains) == committed["photos_n"] >= 24
+    reported = committed["methods"]["served"]["gain_over_denoise"]
+    assert float(np.mean(gains)) == pytest.approx(reported, abs=0.3)
+
+
+def committed_crop() -> int:
+    return int(json.loads((REPORT_DIR / "noise-map-test.json").read_text())["crop"])

@@ -12,6 +12,8 @@ Input: float NCHW RGB in [0, 1]; output [N, 1, ceil(H / 4), ceil(W / 4)].
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -36,6 +38,11 @@ class NoiseMapEstimator(nn.Module):
         assert self.exit.bias is not None
         nn.init.constant_(self.exit.bias, 15.0)  # softplus(15) + 1 = 16: a mid noise level to start from
 
+    def macs_per_input_pixel(self) -> float:
+        """Multiply-accumulates per full-resolution pixel (every conv runs at 1/16 of the pixels)."""
+        convs = (m for m in self.modules() if isinstance(m, nn.Conv2d))
+        return sum(c.weight.numel() for c in convs) / (FACTOR * FACTOR)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w, m = x.shape[-2], x.shape[-1], FACTOR
         padded = F.pad(x, (0, m - 1, 0, m - 1), mode="replicate")[..., : (h + m - 1) // m * m, : (w + m - 1) // m * m]
@@ -43,6 +50,33 @@ class NoiseMapEstimator(nn.Module):
         for conv in self.body:
             y = F.leaky_relu(conv(y), SLOPE)
         return F.softplus(self.exit(y)) + self.offset
+
+
+def noise_map_hyperparameters(state: Mapping[str, torch.Tensor]) -> dict[str, int] | None:
+    """The width read from a state dict's shapes when its keys and shapes are exactly an estimator's, else None."""
+    if "entry.weight" not in state or "exit.weight" not in state:
+        return None
+    features = int(state["entry.weight"].shape[0])
+    expected = NoiseMapEstimator(features=features).state_dict()
+    if set(state) != set(expected) or any(tuple(v.shape) != tuple(expected[k].shape) for k, v in state.items()):
+        return None
+    return {"scale": 1, "in_channels": 3, "out_channels": 1, "features": features}
+
+
+class NoiseEstimateGraph(nn.Module):
+    """The served estimate: uint8 crops [N, H, W, 3] -> float [N, 1], each crop's mean level (σ on 0-255).
+
+    Decode sends the photo's grid crops (`lumaflow.runtime.crops`, as for the analysis) and takes their median
+    as the photo's level; their spread is the map's range that INFO reports.
+    """
+
+    def __init__(self, model: NoiseMapEstimator) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        levels = self.model(pixels.permute(0, 3, 1, 2).to(torch.float32) / 255.0)
+        return levels.mean(dim=(2, 3))
 
 
 def ffdnet_level(levels: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""A pipeline's decode step (``<pipeline>_decode``): the runtime's ``decode_request``, the analysis asked by BLS.
+"""A pipeline's decode step (``<pipeline>_decode``): the runtime's ``decode_request``, the analysis (and the noise-map
+estimator) asked by BLS.
 
 One instance per pipeline: its parameters (``DecodeParams``) carry the pipeline's limits, size buckets,
 presets and looks; it validates OPTIONS against the pipeline's schema (the file beside the pipeline in
@@ -28,6 +29,11 @@ class TritonPythonModel(RequestModel):
         """The analysis network's rows for a photo's grid crops, in one BLS request."""
         return call_model(self.decoder.params.analysis_model, {contract.PIXELS.name: crops}, contract.ANALYSIS.name)
 
+    def _estimate(self, crops: Any) -> Any:
+        """The noise-map estimator's level for each of a photo's grid crops, in one BLS request."""
+        model = self.decoder.params.noise_map_model
+        return call_model(model, {contract.PIXELS.name: crops}, contract.NOISE_ESTIMATE.name)
+
     def process(self, request: Any) -> Outputs:
         decoded = decode_request(
             self.decoder,
@@ -36,5 +42,6 @@ class TritonPythonModel(RequestModel):
             optional_bytes(request, contract.MASK.name),
             self._analyse,
             optional_bytes(request, contract.REGION.name),
+            self._estimate if self.decoder.params.noise_map_model else None,
         )
         return decoded.outputs()

@@ -1,0 +1,73 @@
+"""Which σ ``denoise`` tells FFDNet when OPTIONS ``noise_map`` is auto: the analysis network's, or the noise-map
+estimator's.
+
+The analysis network was trained on white Gaussian noise. Camera noise (correlated by demosaicking, nearly level
+with brightness after the sRGB curve) reads low to it: σ 1.6-5.9 where FFDNet does best told 8-24, 1.5-3.1 dB lost
+(docs/quality.md, "Noise maps for FFDNet"). The estimator (``noise_map``) was trained through FFDNet on the level
+that makes FFDNet best, so it reads camera noise where FFDNet wants it; on white noise the analysis network is the
+better reader, and on a clean photo the estimator reads texture as noise (σ 8-21 on the validation photos, which
+would cost FFDNet 13 dB there) where the analysis network reads 0-1.4. The rule between them, chosen on the
+validation photos (docs/quality.md): the estimator's level when the analysis network sees noise (σ at least
+``NOISE_SEEN_FROM``) and the estimator reads at least ``ESTIMATE_OVER_ANALYSIS`` times as much (noise of a kind the
+analysis network reads low), else the analysis network's.
+
+Each of the photo's grid crops (`lumaflow.runtime.crops`, the analysis network's) gets one level from the
+estimator: its median is the photo's level, and their range is the map's range INFO reports. FFDNet is told one σ:
+on validation the estimator's map, fed as a map, lost to its own mean (its variation over a photo is mostly
+estimation error), so a map is not fed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+ESTIMATE_OVER_ANALYSIS = 2.0
+NOISE_SEEN_FROM = 1.5
+
+
+@dataclass(frozen=True)
+class NoiseMapReading:
+    """The estimator's reading of one photo and whether ``denoise`` uses it."""
+
+    level: float  # the median of the crops' levels: the σ FFDNet is told when used
+    low: float  # the map's range over the photo's crops
+    high: float
+    analysis_sigma: float
+    used: bool
+
+    @property
+    def sigma(self) -> float:
+        """The σ FFDNet is told."""
+        return self.level if self.used else self.analysis_sigma
+
+    @property
+    def reason(self) -> str:
+        """Why the estimator's level is told, or not."""
+        told = f"it reads {self.level:.1f}, the analysis network {self.analysis_sigma:.1f}"
+        if self.analysis_sigma < NOISE_SEEN_FROM:
+            return f"{told}: under {NOISE_SEEN_FROM:g} the photo reads as clean, and the analysis network's σ is told"
+        if not self.used:
+            return f"{told}: under {ESTIMATE_OVER_ANALYSIS:g}x, so the analysis network's σ is told"
+        return f"{told}: at least {ESTIMATE_OVER_ANALYSIS:g}x, noise the analysis network reads low (camera noise)"
+
+    def figures(self) -> dict[str, Any]:
+        """What INFO says about the map."""
+        return {
+            "used": self.used,
+            "level": round(self.level, 2),
+            "range": [round(self.low, 2), round(self.high, 2)],
+            "reason": self.reason,
+        }
+
+
+def read_noise_map(analysis_sigma: float, crop_levels: np.ndarray) -> NoiseMapReading:
+    """The reading from the estimator's per-crop levels ([crops] or [crops, 1]) and the analysis network's σ."""
+    levels = np.asarray(crop_levels, dtype=np.float64).reshape(-1)
+    if levels.size == 0:
+        raise ValueError("the noise-map estimator gave no levels")
+    level = float(np.median(levels))
+    used = analysis_sigma >= NOISE_SEEN_FROM and level >= ESTIMATE_OVER_ANALYSIS * analysis_sigma
+    return NoiseMapReading(level, float(levels.min()), float(levels.max()), float(analysis_sigma), used)
