@@ -5,14 +5,14 @@ The analysis network was trained on white Gaussian noise. Camera noise (correlat
 with brightness after the sRGB curve) reads low to it: σ 1.6-5.9 where FFDNet does best told 8-24, 1.5-3.1 dB lost
 (docs/quality.md, "Noise maps for FFDNet"). The estimator (``noise_map``) was trained through FFDNet on the level
 that makes FFDNet best, so it reads camera noise where FFDNet wants it; on white noise the analysis network is the
-better reader, and on a clean photo the estimator reads texture as noise (σ 8-21 on the validation photos, which
-would cost FFDNet 13 dB there) where the analysis network reads 0-1.4. The rule between them, chosen on the
+better reader, and on a clean photo the estimator reads texture as noise (σ 3.5-21 on the validation photos, which
+would cost FFDNet 13 dB on average there) where the analysis network reads 0-1.4. The rule between them, chosen on the
 validation photos (docs/quality.md): the estimator's level when the analysis network sees noise (σ at least
 ``NOISE_SEEN_FROM``) and the estimator reads at least ``ESTIMATE_OVER_ANALYSIS`` times as much (noise of a kind the
 analysis network reads low), else the analysis network's.
 
 Each of the photo's grid crops (`lumaflow.runtime.crops`, the analysis network's) gets one level from the
-estimator: its median is the photo's level, and their range is the map's range INFO reports. FFDNet is told one σ:
+estimator: their median is the photo's level, and their range is the map's range INFO reports. FFDNet is told one σ:
 on validation the estimator's map, fed as a map, lost to its own mean (its variation over a photo is mostly
 estimation error), so a map is not fed.
 """
