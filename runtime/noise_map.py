@@ -19,6 +19,7 @@ estimation error), so a map is not fed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,11 +64,25 @@ class NoiseMapReading:
         }
 
 
-def read_noise_map(analysis_sigma: float, crop_levels: np.ndarray) -> NoiseMapReading:
-    """The reading from the estimator's per-crop levels ([crops] or [crops, 1]) and the analysis network's σ."""
+def asks_estimator(options: Mapping[str, Any]) -> bool:
+    """Whether a request's σ may come from the estimator: OPTIONS ``noise_map`` auto and no ``noise_level`` given."""
+    return options.get("noise_level") is None and options.get("noise_map") == "auto"
+
+
+def read_noise_map(
+    analysis_sigma: float,
+    crop_levels: np.ndarray,
+    *,
+    seen: float = NOISE_SEEN_FROM,
+    ratio: float = ESTIMATE_OVER_ANALYSIS,
+) -> NoiseMapReading:
+    """The reading from the estimator's per-crop levels ([crops] or [crops, 1]) and the analysis network's σ.
+
+    ``seen`` and ``ratio`` are the rule's thresholds: the served ones by default; `lumaflow.build.noise_map_gates`
+    sweeps others on the validation photos to choose them."""
     levels = np.asarray(crop_levels, dtype=np.float64).reshape(-1)
     if levels.size == 0:
         raise ValueError("the noise-map estimator gave no levels")
     level = float(np.median(levels))
-    used = analysis_sigma >= NOISE_SEEN_FROM and level >= ESTIMATE_OVER_ANALYSIS * analysis_sigma
+    used = analysis_sigma >= seen and level >= ratio * analysis_sigma
     return NoiseMapReading(level, float(levels.min()), float(levels.max()), float(analysis_sigma), used)

@@ -25,7 +25,7 @@ from lumaflow.params import Route
 from lumaflow.runtime.crops import grid_crops, summarise_analysis
 from lumaflow.runtime.errors import InvalidInput
 from lumaflow.runtime.meta import Meta, RouteStep
-from lumaflow.runtime.noise_map import read_noise_map
+from lumaflow.runtime.noise_map import asks_estimator, read_noise_map
 from lumaflow.runtime.routing import damage_hole, plan_route
 from lumaflow.runtime.side_inputs import rounded
 
@@ -97,7 +97,7 @@ async def route(
             ran.extend(RouteStep(routes[role].stage, routes[role].model, step.reason) for role in roles)
             continue
         inputs = {contract.PIXELS.name: np.ascontiguousarray(photo[None])}
-        if step.role == "denoise" and options.get("noise_level") is None and options.get("noise_map") == "auto":
+        if step.role == "denoise" and asks_estimator(options):
             reading = read_noise_map(
                 analysis["noise_sigma"], await call("noise_map", {contract.PIXELS.name: grid_crops(photo)})
             )

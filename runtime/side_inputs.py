@@ -18,7 +18,7 @@ import numpy as np
 from lumaflow import contract
 from lumaflow.runtime.jpeg_quality import told_quality
 from lumaflow.runtime.mask import decode_mask, grow
-from lumaflow.runtime.noise_map import read_noise_map
+from lumaflow.runtime.noise_map import asks_estimator, read_noise_map
 
 Analysis = dict[str, float]
 
@@ -59,7 +59,7 @@ def noise_level(context: SideContext) -> tuple[np.ndarray, dict[str, Any]]:
         analysis = context.analysis()
         sigma, source = analysis["noise_sigma"], "analysis network"
         figures["photo"] = rounded(analysis)
-        if context.options.get("noise_map") == "auto" and context.estimator is not None:
+        if asks_estimator(context.options) and context.estimator is not None:
             reading = read_noise_map(sigma, context.estimator(context.pixels))
             figures["noise_map"] = reading.figures()
             if reading.used:
