@@ -10,7 +10,7 @@ TORCH ?= torch==2.13.0
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: serve test lint bench photos
+.PHONY: serve test lint bench photos image image-check
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -89,3 +89,22 @@ helm-check:
 gpu-dry-run: .gpu-stage/manifest.json
 	$(PY) bench/gpu_stage.py run -- --device cpu --frame 320x240 --photo 320x240 --levels 1,4,16 \
 		--photo-clients 1,2 --instances 2 --seconds 3 --warm-s 1 --budget-s 240 --check-onnx --strict --out bench-results/gpu_dry_run
+
+# The CPU image (docker/Dockerfile on a Debian 12 base made by debootstrap), built with podman: docker/image.sh.
+# podman, runc and debootstrap come from Debian's packages; the image is tagged localhost/lumaflow:VERSION and saved
+# as an OCI archive in .image/. No registry is needed.
+/usr/bin/podman:
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq podman runc debootstrap
+
+image: /usr/bin/podman $(VENV)/.serve-installed
+	bash docker/image.sh $(PY)
+
+# The image run as a cluster would run it (lumaflow.loadtest.image_check): the repository exported read-only, probes,
+# one photo per pipeline against the host, throughput against the host, a crash, a graceful stop, three replicas
+# with one killed. Writes bench-results/image-check.json. tests/test_image.py (slow tier) runs the same.
+image-check: image photos
+	$(VENV)/bin/lumaflow build --export .image/repository
+	$(VENV)/bin/lumaflow build --export .image/repository-x2fast --pipelines upscale_x2_fast
+	$(PY) -m lumaflow.loadtest.image_check --image localhost/lumaflow:$$($(PY) -c 'import lumaflow; print(lumaflow.__version__)') \
+		--repository .image/repository --replica-repository .image/repository-x2fast --out bench-results/image-check.json

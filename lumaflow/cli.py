@@ -45,6 +45,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             export=args.export,
             stages=stages,
             fp16=args.fp16,
+            pipelines=args.pipelines.split(",") if args.pipelines else (),
         )
     except BuildError as error:
         return _fail("build", str(error))
@@ -118,6 +119,13 @@ def parser() -> argparse.ArgumentParser:
         "--web-port", type=int, default=0, help="also serve the web page on this port of --host (0: no page)"
     )
     serve.add_argument("--web-token-file", type=Path, help="the web page's token (required off loopback)")
+    serve.add_argument(
+        "--probe-port",
+        type=int,
+        default=0,
+        help="answer /livez (the serve loop is alive) and /readyz (Triton ready, last deep check passed) on this "
+        "port of --host, for Kubernetes' httpGet probes (0: off)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     generate = commands.add_parser("generate", help="write config.pbtxt files from the stage declarations")
@@ -139,10 +147,15 @@ def parser() -> argparse.ArgumentParser:
         "--target",
         choices=("cpu", *NGC_TARGETS),
         default="cpu",
-        help="cpu: python backend + ONNX Runtime (this repository); ngc-cpu/ngc-gpu: Triton's native onnxruntime "
-        "backend in NVIDIA's image (needs --export)",
+        help="cpu: python backend + ONNX Runtime (this repository; docker/Dockerfile's Debian image); ngc-cpu/ngc-gpu: "
+        "Triton's native onnxruntime backend in NVIDIA's image (needs --export)",
     )
-    build.add_argument("--export", type=Path, help="write a complete repository for --target here (ONNX included)")
+    build.add_argument(
+        "--export",
+        type=Path,
+        help="write a complete repository for --target here (ONNX included), for a container to mount read-only",
+    )
+    build.add_argument("--pipelines", help="--export: only the models these comma-separated pipelines use")
     build.set_defaults(handler=cmd_build)
 
     train = commands.add_parser("train", help="train one of our own networks (see --help of each)")

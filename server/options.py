@@ -49,6 +49,8 @@ class ServerOptions:
     """Also serve the web page (``lumaflow.web``) on this port of the host; 0: no page (``--web-port``)."""
     web_token_file: Path | None = None
     """The web page's own token file (``--web-token-file``), required when the host is not loopback."""
+    probe_port: int = 0
+    """Answer Kubernetes' ``/livez`` and ``/readyz`` on this port of the host (``--probe-port``); 0: not at all."""
 
     def __post_init__(self) -> None:
         repository = self.model_repository
@@ -97,4 +99,5 @@ def from_args(args: argparse.Namespace, *, warn: Callable[[str], None]) -> Serve
         max_restarts=args.max_restarts,
         web_port=getattr(args, "web_port", 0),
         web_token_file=getattr(args, "web_token_file", None),
+        probe_port=getattr(args, "probe_port", 0),
     )

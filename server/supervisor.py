@@ -36,12 +36,14 @@ from lumaflow.build.errors import BuildError
 from .distribution import ServeError
 from .endpoints import check_ports_free
 from .options import ServerOptions, from_args
+from .probes import ProbeServer, ProbeState
 from .process import TritonServer, one_line
 from .procfs import pid_alive
 
 if TYPE_CHECKING:
     from lumaflow.web.serve import WebServer
 
+LOOP_PROMISE_S = 30.0  # /livez: a turn of the serve loop without a step comes well within this
 RESTART_WINDOW_S = 3600.0  # --max-restarts counts restarts over the last hour
 STUB_NAME = re.compile(r"Stub process '(?P<instance>[\w.-]+?)_\d+_\d+' is not healthy")
 
@@ -73,10 +75,13 @@ class Supervisor:
     over ``RESTART_WINDOW_S``.
     """
 
-    def __init__(self, server: TritonServer, *, say: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, server: TritonServer, *, say: Callable[[str], None] = print, probes: ProbeState | None = None
+    ) -> None:
         self.server = server
         self.options = server.options
         self.say = say
+        self.probes = probes
         self.repairs: list[Repair] = []
         self._restarts: deque[float] = deque()
         self._stubs = server.stub_models()
@@ -97,8 +102,17 @@ class Supervisor:
             self.deep_check()
             self._next_deep = time.monotonic() + interval
 
+    def step_bound_s(self) -> float:
+        """The longest one ``step`` may take without being hung: every probe patient, then two restarts."""
+        pipelines = max(1, len(self.server.entry_points))
+        return pipelines * (PROBE_S + PATIENT_PROBE_S) + 2 * self.options.ready_timeout_s
+
     def deep_check(self) -> None:
+        if self.probes is not None:
+            self.probes.promise(self.step_bound_s())
         failed = self._failing_pipelines()
+        if self.probes is not None:  # readiness follows the first answer; a repair below may set it again
+            self.probes.deep_checked(not failed, "; ".join(f"{name}: {error}" for name, error in failed.items()))
         if not failed:
             return
         # A probe past its deadline may only have queued behind real work (a 12 MP photo holds both cores for a minute):
@@ -108,6 +122,8 @@ class Supervisor:
             failed = self._failing_pipelines(list(failed), timeout=PATIENT_PROBE_S)
             if not failed:
                 self.say("supervisor: busy (a probe passed its deadline, then answered); not restarting")
+                if self.probes is not None:
+                    self.probes.deep_checked(True)
                 return
         named = sorted({model for message in failed.values() for model in broken_models(message)})
         if named:
@@ -116,6 +132,8 @@ class Supervisor:
         if failed:
             pipeline, message = next(iter(failed.items()))
             self.restart(f"pipeline {pipeline} fails a probe request ({message})")
+        if self.probes is not None:  # repaired: ready again (a restart that failed has raised)
+            self.probes.deep_checked(True)
 
     def _failing_pipelines(self, pipelines: list[str] | None = None, timeout: float = PROBE_S) -> dict[str, str]:
         from lumaflow.client import LumaflowClient, RetryPolicy
@@ -134,6 +152,8 @@ class Supervisor:
         return {probe.pipeline: probe.error for probe in probes if not probe.ok}
 
     def reload(self, models: list[str], reason: str) -> None:
+        if self.probes is not None:
+            self.probes.promise(len(models) * self.options.ready_timeout_s + LOOP_PROMISE_S)
         for model in models:
             started = time.monotonic()
             try:
@@ -155,6 +175,8 @@ class Supervisor:
             )
         self._restarts.append(now)
         self.say(f"supervisor: restarting tritonserver: {reason}")
+        if self.probes is not None:
+            self.probes.promise(self.options.ready_timeout_s + LOOP_PROMISE_S)
         self.server.restart(self.options.ready_timeout_s)
         self._stubs = self.server.stub_models()
         self._record(Repair("restart", "tritonserver", reason, time.monotonic() - now))
@@ -211,6 +233,7 @@ def serve(options: ServerOptions, *, say: Callable[[str], None] = _say) -> int:
     try:
         _prepare(options, say)
         server = TritonServer(options=options)
+        probes = _start_probes(server)
         stopping = _Stopping(server)
         server.start()
         try:
@@ -222,10 +245,12 @@ def serve(options: ServerOptions, *, say: Callable[[str], None] = _say) -> int:
         _announce(server, say)
         page = _start_page(server, say)
         try:
-            _watch(server, stopping, say)
+            _watch(server, stopping, say, probes[0] if probes else None)
         finally:
             if page is not None:
                 page.stop()
+            if probes:
+                probes[1].stop()
         return _finish(server, say)
     except (ServeError, BuildError) as error:
         message = str(error)
@@ -243,7 +268,7 @@ def serve(options: ServerOptions, *, say: Callable[[str], None] = _say) -> int:
 
 def _prepare(options: ServerOptions, say: Callable[[str], None]) -> None:
     """Regenerate the source repository's stale configs, check the ports, then build missing graphs (minutes)."""
-    from lumaflow.build.deploy import DEFAULT_REPOSITORY, ensure_artifacts
+    from lumaflow.build.deploy import DEFAULT_REPOSITORY, ensure_artifacts, verify_export
     from lumaflow.ensemble.generate import stale_files, write_repository
 
     local = options.model_repository if isinstance(options.model_repository, Path) else None
@@ -251,7 +276,9 @@ def _prepare(options: ServerOptions, say: Callable[[str], None]) -> None:
         changed = write_repository(DEFAULT_REPOSITORY)
         say(f"regenerated {len(changed)} model repository files from the declarations")
     check_ports_free(options.endpoints)  # before any build: a taken port should not cost minutes
-    if local is not None:  # a remote repository was built and exported by `lumaflow build --export`
+    # A remote repository, or a local one with an export manifest, was built by `lumaflow build --export`: it is
+    # checked for completeness only (a container has no weights and no torch to rebuild from).
+    if local is not None and not verify_export(local):
         ensure_artifacts(local)
 
 
@@ -289,13 +316,37 @@ def _start_page(server: TritonServer, say: Callable[[str], None]) -> WebServer |
     return page
 
 
-def _watch(server: TritonServer, stopping: _Stopping, say: Callable[[str], None]) -> None:
-    """Until a stop is requested: supervise, or (``max_restarts`` < 0) only notice tritonserver exiting."""
+def _start_probes(server: TritonServer) -> tuple[ProbeState, ProbeServer] | None:
+    """``/livez`` and ``/readyz`` on ``--probe-port`` before tritonserver starts (a taken port fails at once)."""
+    options = server.options
+    if not options.probe_port:
+        return None
+    state = ProbeState(f"{options.endpoints.http_url}/v2/health/ready")
+    state.promise(options.ready_timeout_s + LOOP_PROMISE_S)  # loading every model is the first turn
+    try:
+        probes = ProbeServer(state, options.endpoints.host, options.probe_port)
+    except OSError as error:
+        raise ServeError(
+            f"probe port {options.probe_port} on {options.endpoints.host} is not available ({error.strerror}); "
+            "choose another with --probe-port"
+        ) from None
+    probes.start()
+    return state, probes
+
+
+def _watch(
+    server: TritonServer, stopping: _Stopping, say: Callable[[str], None], probes: ProbeState | None = None
+) -> None:
+    """Until a stop is requested: supervise, or (``max_restarts`` < 0) only notice tritonserver exiting.
+
+    Each turn promises ``probes`` (``/livez``) the next; the supervisor promises more before a long step."""
     options = server.options
     supervisor = None
     if options.max_restarts >= 0:
-        supervisor = Supervisor(server, say=say)
+        supervisor = Supervisor(server, say=say, probes=probes)
     while not stopping.requested:
+        if probes is not None:
+            probes.promise(LOOP_PROMISE_S)
         code = server.poll(timeout_s=0.5)
         if stopping.requested:
             break

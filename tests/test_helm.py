@@ -46,8 +46,13 @@ def one(manifests: list[Manifest], kind: str, suffix: str = "") -> Manifest:
     return found[0]
 
 
+def server_pod(manifests: list[Manifest]) -> Manifest:
+    """The servers' pod spec (the web page's Deployment is ``-web``)."""
+    return one(manifests, "Deployment", "lumaflow")["spec"]["template"]["spec"]
+
+
 def container(manifests: list[Manifest]) -> Manifest:
-    (server,) = one(manifests, "Deployment")["spec"]["template"]["spec"]["containers"]
+    (server,) = server_pod(manifests)["containers"]
     return server
 
 
@@ -56,17 +61,26 @@ def flag(args: list[str], name: str) -> str | None:
 
 
 @pytest.mark.build
-def test_the_server_listens_on_the_pod_network_with_the_three_ports(rendered: dict[str, list[Manifest]]) -> None:
+def test_the_server_listens_on_the_pod_network_with_three_ports_and_the_probe_port(
+    rendered: dict[str, list[Manifest]],
+) -> None:
     for name, manifests in rendered.items():
         server = container(manifests)
         args = server["args"]
         assert flag(args, "--host") == "0.0.0.0" and flag(args, "--metrics-host") == "0.0.0.0", name
         ports = {port["name"]: port["containerPort"] for port in server["ports"]}
-        assert ports == {"http": 8000, "grpc": 8001, "metrics": 8002}
-        assert [flag(args, f"--{p}-port") for p in ("grpc", "http", "metrics")] == ["8001", "8000", "8002"]
+        assert ports == {"http": 8000, "grpc": 8001, "metrics": 8002, "probe": 8003}
+        assert [flag(args, f"--{p}-port") for p in ("grpc", "http", "metrics", "probe")] == [
+            "8001",
+            "8000",
+            "8002",
+            "8003",
+        ]
         assert flag(args, "--deep-check-interval") == "30" and flag(args, "--max-restarts") == "3"
-        service = one(manifests, "Service", "lumaflow")
-        assert {port["name"]: port["port"] for port in service["spec"]["ports"]} == ports
+        service = one(manifests, "Service", "lumaflow")  # the kubelet alone calls the probe port
+        assert {port["name"]: port["port"] for port in service["spec"]["ports"]} == {
+            name: port for name, port in ports.items() if name != "probe"
+        }
         headless = one(manifests, "Service", "-headless")
         assert headless["spec"]["clusterIP"] == "None"
         assert [port["port"] for port in headless["spec"]["ports"]] == [8001]
@@ -76,15 +90,19 @@ def test_the_server_listens_on_the_pod_network_with_the_three_ports(rendered: di
 
 
 @pytest.mark.build
-def test_probes_startup_and_readiness_on_triton_liveness_deep(rendered: dict[str, list[Manifest]]) -> None:
+def test_probes_startup_on_triton_readiness_deep_or_grpc_liveness_the_serve_loop(
+    rendered: dict[str, list[Manifest]],
+) -> None:
     for name, manifests in rendered.items():
         server = container(manifests)
-        for probe in ("startupProbe", "readinessProbe"):
-            assert server[probe]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}, (name, probe)
-        command = server["livenessProbe"]["exec"]["command"]
-        assert command[:3] == ["lumaflow", "health", "--deep"] and flag(command, "--url") == "127.0.0.1:8001"
-        assert server["livenessProbe"]["timeoutSeconds"] > float(flag(command, "--timeout") or 0)
-        assert "--token" not in command  # the token comes from $LUMAFLOW_TOKEN, never a probe's command line
+        assert server["startupProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}, name
+        # Liveness is never the deep check: under load it would restart the busiest pods.
+        assert server["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "probe"}, name
+        readiness = server["readinessProbe"]
+        if name == "cpu-pvc":  # probes.readiness.type grpc: the kubelet's native probe on grpc.health.v1
+            assert readiness["grpc"] == {"port": 8001} and "httpGet" not in readiness
+        else:
+            assert readiness["httpGet"] == {"path": "/readyz", "port": "probe"}, name
 
     def startup_s(name: str) -> int:
         startup = container(rendered[name])["startupProbe"]
@@ -94,9 +112,25 @@ def test_probes_startup_and_readiness_on_triton_liveness_deep(rendered: dict[str
 
 
 @pytest.mark.build
+def test_the_web_page_is_a_deployment_and_service_of_its_own(rendered: dict[str, list[Manifest]]) -> None:
+    assert not [m for m in rendered["default"] if m["metadata"]["name"].endswith("-web")]
+    manifests = rendered["cpu-pvc"]
+    web = one(manifests, "Deployment", "-web")["spec"]["template"]
+    (page,) = web["spec"]["containers"]
+    assert page["image"] == container(manifests)["image"]  # the same image
+    assert page["command"][-2:] == ["lumaflow", "web"] and flag(page["args"], "--url") == "lumaflow:8001"
+    assert flag(page["args"], "--web-token-file") == "/var/run/lumaflow/web-token/token"
+    assert page["securityContext"]["readOnlyRootFilesystem"] is True
+    server_selector = one(manifests, "Service", "lumaflow")["spec"]["selector"]
+    assert not set(server_selector.items()) <= set(web["metadata"]["labels"].items())  # never a server endpoint
+    service = one(manifests, "Service", "-web")["spec"]
+    assert service["selector"].items() <= web["metadata"]["labels"].items() and service["ports"][0]["port"] == 8080
+
+
+@pytest.mark.build
 def test_read_only_root_non_root_and_memory_backed_shm(rendered: dict[str, list[Manifest]]) -> None:
     for name, manifests in rendered.items():
-        pod = one(manifests, "Deployment")["spec"]["template"]["spec"]
+        pod = server_pod(manifests)
         assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 1000
         server = container(manifests)
         security = server["securityContext"]
@@ -115,7 +149,7 @@ def test_gpu_values_request_a_gpu_and_cpu_values_do_not(rendered: dict[str, list
     for name, manifests in rendered.items():
         resources = container(manifests)["resources"]
         wants = resources.get("limits", {}).get("nvidia.com/gpu")
-        pod = one(manifests, "Deployment")["spec"]["template"]["spec"]
+        pod = server_pod(manifests)
         dashboards = one(manifests, "ConfigMap", "-dashboards")["data"]
         if name in GPU_SETS:
             assert wants == 1 and pod["nodeSelector"] and pod["tolerations"][0]["key"] == "nvidia.com/gpu"
@@ -158,7 +192,7 @@ def test_the_token_and_tls_come_from_secrets(rendered: dict[str, list[Manifest]]
     for name, secret in (("gpu-everything", "lumaflow-token"), ("cpu-pvc", "lumaflow-token")):
         server = container(rendered[name])
         assert flag(server["args"], "--auth-token-file") == "/var/run/lumaflow/token/token"
-        volumes = one(rendered[name], "Deployment")["spec"]["template"]["spec"]["volumes"]
+        volumes = server_pod(rendered[name])["volumes"]
         (token,) = [volume for volume in volumes if volume["name"] == "token"]
         assert token["secret"]["secretName"] == secret and token["secret"]["items"] == [
             {"key": "token", "path": "token"}
@@ -171,7 +205,7 @@ def test_the_token_and_tls_come_from_secrets(rendered: dict[str, list[Manifest]]
     server = container(rendered["gpu-everything"])
     assert flag(server["args"], "--tls-cert") == "/var/run/lumaflow/tls/tls.crt"
     assert flag(server["args"], "--http-host") == "0.0.0.0"  # the kubelet's readiness probe reaches HTTP
-    assert flag(server["livenessProbe"]["exec"]["command"], "--tls-ca") == "/var/run/lumaflow/tls/ca.crt"
+    assert server["readinessProbe"]["httpGet"]["port"] == "probe"  # not the plaintext gRPC probe
     ingress = one(rendered["gpu-everything"], "Ingress")
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPCS"
     assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] == {"name": "grpc"}
@@ -207,10 +241,11 @@ def test_disruption_budget_network_policy_and_service_monitor(rendered: dict[str
 
 
 @pytest.mark.unit
-def test_the_dockerfile_builds_on_triton_24_10_and_runs_lumaflow_serve_unprivileged() -> None:
+def test_the_dockerfile_takes_its_base_and_runs_lumaflow_serve_unprivileged_under_an_init() -> None:
     text = (ROOT / "docker" / "Dockerfile").read_text()
-    assert "ARG TRITON_IMAGE=nvcr.io/nvidia/tritonserver:24.10-py3" in text  # Triton 2.51
-    assert '"${wheel}[server]"' in text
-    assert "LUMAFLOW_TRITON_ROOT=/opt/tritonserver" in text and "HOME=/tmp" in text
+    assert "ARG BASE=localhost/lumaflow-base:bookworm" in text and "FROM ${BASE}" in text
+    assert "BASE=nvcr.io/nvidia/tritonserver:24.10-py3" in text  # Triton 2.51 for GPU clusters
+    assert "--no-index --find-links /wheelhouse" in text  # offline, from the host's wheelhouse
+    assert "LUMAFLOW_TRITON_ROOT=${TRITON_ROOT}" in text and "HOME=/tmp" in text
     assert "USER 1000:1000" in text and "EXPOSE 8000 8001 8002" in text
-    assert 'ENTRYPOINT ["lumaflow", "serve"]' in text
+    assert 'ENTRYPOINT ["/usr/local/bin/tini", "-g", "--", "lumaflow", "serve"]' in text

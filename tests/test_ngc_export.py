@@ -1,22 +1,25 @@
-"""The repository for NVIDIA's Triton image (issue 11): exported from the same declarations, run by its own Triton."""
+"""Exported repositories (issues 11 and 29): for NVIDIA's Triton image and for our own, from the same declarations."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb
 
+from lumaflow.build.deploy import DEFAULT_REPOSITORY, EXPORT_MANIFEST, verify_export
 from lumaflow.cli import main
 from lumaflow.ensemble.config import InstanceKind
 from lumaflow.ensemble.generate import stale_files
 from lumaflow.ensemble.render import NgcOnnxRuntime
 from lumaflow.ensemble.stages import STAGES
 from lumaflow.server.distribution import ROOT_VARIABLE, ServeError, TritonDistribution
-from lumaflow.server.endpoints import is_remote
+from lumaflow.server.endpoints import free_endpoints, is_remote
 from lumaflow.server.options import ServerOptions
 from lumaflow.server.process import TritonServer
+from tests.fixtures import FAST_MODELS, FAST_PIPELINE
 
 
 def config(path: Path) -> pb.ModelConfig:
@@ -46,9 +49,13 @@ def test_export_writes_a_complete_repository_for_the_native_backends(
 
 
 @pytest.mark.unit
-def test_export_needs_a_native_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["build", "--export", str(tmp_path / "x")]) == 1
-    assert "--target ngc-cpu or ngc-gpu" in capsys.readouterr().err
+def test_export_is_a_copy_and_native_targets_need_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", "--target", "ngc-cpu"]) == 1
+    assert capsys.readouterr().err == "lumaflow build: error: --target ngc-cpu needs --export DIR\n"
+    assert main(["build", "--export", str(DEFAULT_REPOSITORY)]) == 1
+    assert "name a folder other than this checkout's model_repository" in capsys.readouterr().err
+    assert main(["build", "--engine", "tensorrt", "--export", str(tmp_path / "x")]) == 1
+    assert "--export writes ONNX repositories" in capsys.readouterr().err
 
 
 @pytest.mark.unit
@@ -83,3 +90,26 @@ def test_an_installed_triton_is_used_as_it_is(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv(ROOT_VARIABLE, str(tmp_path / "absent"))
     with pytest.raises(ServeError, match="no bin/tritonserver"):
         TritonDistribution.locate()
+
+
+@pytest.mark.served
+def test_an_export_of_one_pipeline_is_served_only_when_complete(
+    server: TritonServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # `server`: the session's build has exported every ONNX graph the export copies
+    out = tmp_path / "x2fast"
+    assert main(["build", "--export", str(out), "--pipelines", FAST_PIPELINE]) == 0
+    assert {folder.name for folder in out.iterdir() if folder.is_dir()} == {*FAST_MODELS, "analysis", "progress"}
+    manifest = json.loads((out / EXPORT_MANIFEST).read_text())
+    assert manifest["target"] == "cpu" and manifest["files"]["espcn_x2/1/model.onnx"] > 1000
+    assert verify_export(out) and not verify_export(DEFAULT_REPOSITORY)
+    capsys.readouterr()
+    (out / "espcn_x2" / "1" / "model.onnx").unlink()
+    ports = free_endpoints()
+    argv = ["serve", "--model-repository", str(out), "--grpc-port", str(ports.grpc_port)]
+    argv += ["--http-port", str(ports.http_port), "--metrics-port", str(ports.metrics_port)]
+    assert main(argv) == 1  # before any model loads, in one line: no weights, no torch needed in a container
+    assert capsys.readouterr().err == (
+        f"lumaflow serve: error: the exported repository {out} is incomplete: espcn_x2/1/model.onnx (missing)\n"
+    )
+    assert main(["build", "--export", str(tmp_path / "y"), "--pipelines", "no_such_pipeline"]) == 1
+    assert not (tmp_path / "y").exists()
