@@ -22,6 +22,7 @@ import json
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -157,16 +158,17 @@ class HostServer:
     def __init__(self, repository: Path) -> None:
         self.ports = Ports.free()
         argv = [sys.executable, "-m", "lumaflow.cli", "serve", *_serve_args(str(repository), "127.0.0.1", self.ports)]
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # A file, not a pipe nobody reads (a full pipe would block the server); closed by stop().
+        self.errors = tempfile.TemporaryFile("w+")  # noqa: SIM115
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.errors, text=True)
 
     def wait_ready(self, timeout_s: float = 300.0) -> None:
         url = f"http://127.0.0.1:{self.ports.http}/v2/health/ready"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"lumaflow serve on the host exited: {self.process.stderr.read() if self.process.stderr else ''}"
-                )
+                self.errors.seek(0)
+                raise RuntimeError(f"lumaflow serve on the host exited: {self.errors.read().strip()[-800:]}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as answer:
                     if answer.status == 200:
@@ -182,6 +184,7 @@ class HostServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.errors.close()
 
 
 def throughput(urls: dict[str, str], payload: bytes, pipeline: str, windows: int, window_s: float) -> dict[str, Any]:
