@@ -36,9 +36,10 @@ import numpy as np
 from PIL import Image
 
 from lumaflow.client import LumaflowClient
+from lumaflow.client.health import probe_mask, required_choices
 from lumaflow.loadtest.image_replicas import failover
 from lumaflow.loadtest.image_security import token_check
-from lumaflow.loadtest.podman import Container, ContainerError, Ports, free_port, podman_unusable
+from lumaflow.loadtest.podman import Container, ContainerError, Ports, free_port, podman_unusable, wait_http_ready
 from lumaflow.loadtest.region import DEFAULT_PHOTO, centre_crop
 from lumaflow.loadtest.report import machine
 
@@ -97,19 +98,17 @@ def jpeg(photo: np.ndarray, quality: int = 90) -> bytes:
 
 
 def outputs(url: str, photo: np.ndarray) -> dict[str, np.ndarray]:
-    """Every pipeline's output for ``photo`` from the server at ``url``, decoded (a hole for a mask)."""
-    mask = np.zeros(photo.shape[:2], np.uint8)
-    mask[96:128, 96:160] = 255
+    """Every pipeline's output for square ``photo`` from the server at ``url``, decoded (the deep check's mask and
+    required choices)."""
+    mask = probe_mask(photo.shape[0])
     results: dict[str, np.ndarray] = {}
     with LumaflowClient(url, timeout=300) as client:
         for info in client.pipelines():
             if info.kind == "camera":
                 results[info.name] = client.enhance_frame(photo, info.name)
                 continue
-            schema = info.options_schema
-            options = {key: schema["properties"][key]["enum"][0] for key in schema.get("required", [])}
             given_mask = mask if "MASK" in info.inputs else None
-            result = client.enhance(jpeg(photo), info.name, mask=given_mask, **options)
+            result = client.enhance(jpeg(photo), info.name, mask=given_mask, **required_choices(info))
             results[info.name] = np.asarray(result.image)
     return results
 
@@ -163,19 +162,13 @@ class HostServer:
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.errors, text=True)
 
     def wait_ready(self, timeout_s: float = 300.0) -> None:
-        url = f"http://127.0.0.1:{self.ports.http}/v2/health/ready"
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.errors.seek(0)
-                raise RuntimeError(f"lumaflow serve on the host exited: {self.errors.read().strip()[-800:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.5)
-        raise RuntimeError(f"lumaflow serve on the host not ready after {timeout_s:.0f} s")
+        def exited() -> str | None:
+            if self.process.poll() is None:
+                return None
+            self.errors.seek(0)
+            return f"lumaflow serve on the host exited: {self.errors.read().strip()[-800:]}"
+
+        wait_http_ready(self.ports.http, timeout_s, exited)
 
     def stop(self) -> None:
         self.process.terminate()

@@ -17,7 +17,7 @@ import subprocess
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,25 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_http_ready(port: int, timeout_s: float, exited: Callable[[], str | None]) -> None:
+    """Until Triton's ``/v2/health/ready`` on loopback ``port`` answers 200; ``ContainerError`` when ``exited`` names
+    why the server is gone, or after ``timeout_s``."""
+    url = f"http://127.0.0.1:{port}/v2/health/ready"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        gone = exited()
+        if gone:
+            raise ContainerError(gone)
+        time.sleep(0.5)
+    raise ContainerError(f"not ready on port {port} after {timeout_s:.0f} s")
 
 
 @dataclass(frozen=True)
@@ -158,19 +177,15 @@ class Container:
 
     def wait_ready(self, timeout_s: float = 300.0) -> float:
         """Seconds from ``started`` until Triton's HTTP ready endpoint answers 200 on the published port."""
-        url = f"http://127.0.0.1:{self.ports.http}/v2/health/ready"
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as answer:
-                    if answer.status == 200:
-                        return time.monotonic() - self.started
-            except OSError:
-                pass
-            if not self.running():
-                raise ContainerError(f"{self.name} exited before it was ready: {self.logs()[1].strip()[-800:]}")
-            time.sleep(0.5)
-        raise ContainerError(f"{self.name} not ready after {timeout_s:.0f} s: {self.logs()[1].strip()[-800:]}")
+
+        def exited() -> str | None:
+            return None if self.running() else f"{self.name} exited before it was ready"
+
+        try:
+            wait_http_ready(self.ports.http, timeout_s, exited)
+        except ContainerError as error:
+            raise ContainerError(f"{error}: {self.logs()[1].strip()[-800:]}") from None
+        return time.monotonic() - self.started
 
     def exec(self, *command: str) -> str:
         return podman("exec", self.name, *command).stdout
