@@ -2,52 +2,20 @@
 
 from __future__ import annotations
 
-import threading
+import os
+import signal
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
+from lumaflow.server.endpoints import free_endpoints
 from lumaflow.server.probes import ProbeServer, ProbeState
-
-pytestmark = pytest.mark.build  # no tritonserver, but loopback HTTP (the unit tier has no network)
-
-
-class FakeTriton:
-    """Triton's ``/v2/health/ready`` answering 200 or 503 as told."""
-
-    def __init__(self) -> None:
-        self.ready = False
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200 if fake.ready and self.path == "/v2/health/ready" else 503)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_: object) -> None:
-                return
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v2/health/ready"
-
-
-@pytest.fixture
-def probes() -> Iterator[tuple[FakeTriton, ProbeState, int]]:
-    triton = FakeTriton()
-    state = ProbeState(triton.url)
-    server = ProbeServer(state, "127.0.0.1", 0)
-    server.start()
-    yield triton, state, server.port
-    server.stop()
-    triton.httpd.shutdown()
+from lumaflow.server.process import TritonServer
+from tests.fixtures import SERVE_TOKEN, Serve
 
 
 def get(port: int, path: str) -> tuple[int, str]:
@@ -58,24 +26,68 @@ def get(port: int, path: str) -> tuple[int, str]:
         return error.code, error.read().decode().strip()
 
 
-def test_livez_holds_while_the_loop_keeps_its_promise(probes: tuple[FakeTriton, ProbeState, int]) -> None:
-    _, state, port = probes
+def until(port: int, path: str, status: int, timeout_s: float, text: str | None = None) -> str:
+    """Poll ``path`` until it answers ``status`` (and ``text``, if given); its text."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        answer, said = get(port, path)
+        if answer == status and text in (None, said):
+            return said
+        time.sleep(0.2)
+    raise AssertionError(f"{path} never answered {status} {text or ''}; last {get(port, path)}")
+
+
+@pytest.mark.unit
+def test_livez_holds_while_the_loop_keeps_its_promise() -> None:
+    state = ProbeState("http://127.0.0.1:9/v2/health/ready")  # never asked: liveness does not look at Triton
     state.promise(30)
-    assert get(port, "/livez") == (200, "serve loop alive")
+    assert state.live() == (True, "serve loop alive")
     state.promise(-5)  # the loop promised a turn 5 s ago and has not come round
-    status, text = get(port, "/livez")
-    assert status == 503 and text.startswith("serve loop") and "past its promised turn" in text
+    ok, text = state.live()
+    assert not ok and text.startswith("serve loop") and text.endswith("past its promised turn")
 
 
-def test_readyz_needs_triton_ready_and_the_last_deep_check_passed(probes: tuple[FakeTriton, ProbeState, int]) -> None:
-    triton, state, port = probes
-    assert get(port, "/readyz") == (503, "tritonserver not ready")
-    triton.ready = True
+@pytest.fixture
+def probes(server: TritonServer) -> Iterator[tuple[ProbeState, int]]:
+    """The probes in front of the session's real tritonserver."""
+    state = ProbeState(f"{server.endpoints.http_url}/v2/health/ready")
+    probe_server = ProbeServer(state, "127.0.0.1", 0)
+    probe_server.start()
+    yield state, probe_server.port
+    probe_server.stop()
+
+
+@pytest.mark.served
+def test_readyz_needs_triton_ready_and_the_last_deep_check_passed(probes: tuple[ProbeState, int]) -> None:
+    state, port = probes
     assert get(port, "/readyz") == (200, "ready (no deep check yet)")
     state.deep_checked(False, "upscale_x2: DeadlineExceeded")
     assert get(port, "/readyz") == (503, "last deep check failed: upscale_x2: DeadlineExceeded")
     state.deep_checked(True)
     assert get(port, "/readyz") == (200, "ready")
-    triton.ready = False  # a restart: Triton loads again
-    assert get(port, "/readyz")[0] == 503
     assert get(port, "/metrics")[0] == 404
+    nothing = ProbeState(f"http://127.0.0.1:{free_endpoints().http_port}/v2/health/ready")  # no Triton there
+    assert nothing.ready() == (False, "tritonserver not ready")
+
+
+@pytest.mark.served
+def test_serve_keeps_livez_through_a_restart_and_readyz_follows_triton(model_repository: Path, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(SERVE_TOKEN)
+    token_file.chmod(0o600)
+    port = free_endpoints().grpc_port
+    flags = ("--deep-check-interval=1", f"--probe-port={port}")
+    serve, _ = Serve.small(model_repository, tmp_path, token_file, *flags)
+    try:
+        serve.wait_for("serving gRPC")
+        assert get(port, "/livez") == (200, "serve loop alive")
+        until(port, "/readyz", 200, 30, "ready")  # a deep check has passed (one a second)
+        os.kill(serve.triton_pid(), signal.SIGKILL)
+        assert until(port, "/readyz", 503, 15) == "tritonserver not ready"
+        assert get(port, "/livez") == (200, "serve loop alive")  # a dead tritonserver is the supervisor's to mend
+        serve.wait_for("restart tritonserver", timeout_s=240)
+        until(port, "/readyz", 200, 30)
+    finally:
+        if serve.process.poll() is None:
+            serve.process.send_signal(signal.SIGINT)
+            serve.process.wait(timeout=120)
