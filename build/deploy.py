@@ -100,7 +100,7 @@ def export_repository(destination: Path, target_name: str, stages: list[Stage], 
         raise BuildError(f"{destination} is not empty and not a Lumaflow repository; export into a new folder")
     write_repository(destination, target)
     for artifact in artifacts(DEFAULT_REPOSITORY, list(STAGES.values())):
-        for source in (artifact.onnx_path, artifact.sidecar_path):
+        for source in (*artifact.graph_paths, artifact.sidecar_path):
             target_path = destination / source.relative_to(DEFAULT_REPOSITORY)
             target_path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target_path)
@@ -195,7 +195,8 @@ def build_tensorrt(repository: Path, stages: list[Stage], *, fp16: bool) -> int:
         raise BuildError(str(error)) from None
     write_repository(repository, target)
     ensure_artifacts(repository, stages=[stage.name for stage in stages])
-    neural = [(stage, stage.network) for stage in stages if stage.network is not None]
+    # An OpenVINO IR stays an OpenVINO model (Triton's openvino backend, on the CPU): TensorRT reads ONNX only.
+    neural = [(stage, network) for stage in stages if (network := stage.network) and not network.is_openvino_ir]
     for number, (stage, network) in enumerate(neural, start=1):
         version_dir = repository / stage.name / "1"
         print(

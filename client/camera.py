@@ -40,6 +40,7 @@ from .protocol import FRAME_INPUT, FRAME_OUTPUT, frame_inputs
 from .shm import FrameSlots, is_local
 
 RATE_WINDOW_S = 2.0  # fps is measured over the last two seconds
+SENT_AT_KEPT = 1024  # send times kept for frames not yet answered (a session has at most a few in flight)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class SessionStats:
     latency_p99_ms: float
     session_fps_out: float  # delivered frames over the session's span, first submit to the last submit or delivery
     last_error: str = ""
+    # The longest the server took to answer a frame, delivered or late: a stall shows here even when the
+    # frames it held were dropped as late and never reached the latency percentiles.
+    slowest_answer_ms: float = 0.0
 
     def line(self) -> str:
         drops = ", ".join(f"{reason} {count}" for reason, count in sorted(self.dropped.items())) or "none"
@@ -91,6 +95,7 @@ class _Counters:
     first_submit: float = 0.0
     last_activity: float = 0.0
     last_error: str = ""
+    slowest_answer_s: float = 0.0
 
 
 class CameraSession:
@@ -129,6 +134,7 @@ class CameraSession:
         self._slots: FrameSlots | None = None
         self._shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # (in, out) of the first frame
         self._slot_of: dict[int, int] = {}  # frame number -> its shared-memory slot, while in flight
+        self._sent_at: dict[int, float] = {}  # frame number -> when it was sent, until the server answers
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -176,6 +182,9 @@ class CameraSession:
             index = self._next_index
             self._next_index += 1
             self._pending[index] = _Pending(sent_at=now, shape=frame.shape)
+            self._sent_at[index] = now
+            if len(self._sent_at) > SENT_AT_KEPT:  # answers that never came (errors without a request id)
+                del self._sent_at[next(iter(self._sent_at))]
             slots = self._slots
             slot = slots.acquire() if slots is not None and (1, *frame.shape) == slots.in_shape else None
             if slots is not None and slot is not None:
@@ -195,6 +204,9 @@ class CameraSession:
                 message = ""
             pending = self._pending.get(index)
             slot = self._slot_of.pop(index, None)
+            sent_at = self._sent_at.pop(index, None)
+            if sent_at is not None:
+                self._counters.slowest_answer_s = max(self._counters.slowest_answer_s, now - sent_at)
             if pending is None:  # already declared late, or an error without a request id
                 if slot is not None and self._slots is not None:
                     self._slots.free.append(slot)
@@ -292,6 +304,7 @@ class CameraSession:
                 if (span := counters.last_activity - counters.first_submit) > 0
                 else 0.0,
                 last_error=counters.last_error,
+                slowest_answer_ms=counters.slowest_answer_s * 1e3,
             )
 
 

@@ -478,7 +478,7 @@ CAMERA_PIPELINES: dict[str, CameraPipeline] = by_name(
     CameraPipeline(
         "camera_x2", "real-time x2 of camera frames: our ESPCN, about 75 fps at 320x240 on 2 cores", "camera_sr_x2"
     ),
-    CameraPipeline("camera_x2_int8", "camera_x2 quantised to int8 (ONNX Runtime, VNNI)", "camera_sr_x2_int8"),
+    CameraPipeline("camera_x2_int8", "camera_x2 quantised to int8 (NNCF, OpenVINO, VNNI)", "camera_sr_x2_int8"),
     CameraPipeline(
         "camera_x1", "real-time light denoise and exposure correction of camera frames", "camera_restore_x1"
     ),

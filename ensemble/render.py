@@ -112,6 +112,14 @@ def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
             input_ranges={tensor.name: tensor.value_range for tensor in stage.inputs if tensor.value_range is not None},
         )
         return replace(python_model, parameters=params.to_parameters())
+    if stage.network.is_openvino_ir and isinstance(target, (NgcOnnxRuntime, NgcTensorRT)):
+        # Only OpenVINO reads an IR: Triton's openvino backend (in NVIDIA's image), on the CPU whatever the target.
+        return replace(
+            python_model,
+            backend="openvino",
+            default_model_filename=stage.network.onnx_file,
+            instance_groups=(replace(stage.instances, kind=InstanceKind.CPU),),
+        )
     if isinstance(target, NgcOnnxRuntime):
         return replace(
             python_model,

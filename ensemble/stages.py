@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 from lumaflow import contract
-from lumaflow.params import ONNX_RUNTIME, QualityCheckParams, Route, RouterParams, SizeBuckets
+from lumaflow.params import ONNX_RUNTIME, OPENVINO, QualityCheckParams, Route, RouterParams, SizeBuckets
 
 from .config import DynamicBatching, InstanceGroup, QueuePolicy, RateLimiter, RateLimitResource, Tensor
 from .looks import TEMPLATE_NAMES
@@ -41,6 +41,10 @@ class Tiling:
             raise ValueError("a tile should keep at least half its side as core")
 
 
+OPENVINO_INT8 = "openvino_int8"
+QUANTIZATIONS = ("", "int8", OPENVINO_INT8)
+
+
 @dataclass(frozen=True)
 class Network:
     """Where a neural stage's graph comes from: a registered architecture and its weights.
@@ -58,9 +62,29 @@ class Network:
     onnx_file: str = "model.onnx"
     package: str = ""
     downscale_after: int = 1
-    quantize: str = ""  # "int8": ONNX Runtime static quantisation (QDQ) of the exported graph
+    # "int8": ONNX Runtime static quantisation (QDQ) of the exported graph, which either engine runs;
+    # "openvino_int8": NNCF's quantisation into an OpenVINO IR (``onnx_file`` names its .xml, the .bin lies
+    # beside it), which only OpenVINO runs.
+    quantize: str = ""
     # The engine that runs the graph inside an embedded stage: a name of ``lumaflow.runtime.engines.ENGINES``.
     engine: str = ONNX_RUNTIME
+
+    def __post_init__(self) -> None:
+        if self.quantize not in QUANTIZATIONS:
+            raise ValueError(f"unknown quantisation {self.quantize!r} (known: {', '.join(QUANTIZATIONS[1:])})")
+        if self.is_openvino_ir and (not self.onnx_file.endswith(".xml") or self.engine != OPENVINO):
+            raise ValueError(f"an OpenVINO IR is a .xml run by {OPENVINO}, not {self.onnx_file} on {self.engine}")
+
+    @property
+    def is_openvino_ir(self) -> bool:
+        return self.quantize == OPENVINO_INT8
+
+    @property
+    def graph_files(self) -> tuple[str, ...]:
+        """The files the graph is made of, in its version folder: the ONNX file, or an IR's .xml and .bin."""
+        if self.is_openvino_ir:
+            return (self.onnx_file, self.onnx_file.removesuffix(".xml") + ".bin")
+        return (self.onnx_file,)
 
     @property
     def weights_id(self) -> str:
@@ -165,6 +189,12 @@ PHOTO_COMPUTE_COUNT = 1  # the server's pool of it (``--rate-limit-resource``)
 PHOTO_RATE_LIMIT = RateLimiter(resources=(RateLimitResource(PHOTO_COMPUTE, 1),), priority=2)
 CAMERA_RATE_LIMIT = RateLimiter(priority=1)
 PHOTO_NETWORK = InstanceGroup(rate_limiter=PHOTO_RATE_LIMIT)
+
+# The rate limiter orders executions inside Triton; the kernel shares the cores among the stubs that run them.
+# Every python-backend model but the camera stages runs its stub at this niceness (the ``cpu_nice`` parameter,
+# ``lumaflow.server.models.base``), so a camera frame is not slowed by a photo that runs at the same time: a
+# deep health check's Real-ESRGAN probe (1.3 s of both cores) held camera frames up to 0.57 s before.
+PHOTO_NICE = 10
 
 
 # One ladder for photo-sized inputs: steps of at most x1.5, so padding wastes at most a third of
@@ -346,7 +376,14 @@ REFINE = photo_stage(
 # Their instances are their own, never a photo's, and need no ``photo_compute`` (see ``CAMERA_RATE_LIMIT``).
 CAMERA_QUEUE = QueuePolicy(max_queue_size=16, default_timeout_us=2_000_000)
 _CAMERA_BATCHING = DynamicBatching(max_queue_delay_us=1_000, queue_policy=CAMERA_QUEUE)
-CAMERA_NETWORK = InstanceGroup(rate_limiter=CAMERA_RATE_LIMIT)
+# Two instances, never one. A queue policy turns off Triton's payload prefetching: its batcher then wakes on a
+# new request only if an instance is idle at that moment, and nothing wakes it when a busy instance becomes
+# idle. A lone instance still executing when the next frame arrives (its response went out first) left that
+# frame asleep in the queue for the batcher's default wait, 500 ms: the "0.5 s stalls" of issue 26 (measured
+# every 1-2 s with 4 frames in flight, every few seconds with 1; none with two instances or without a policy;
+# docs/performance.md). A second instance is almost always idle when a frame arrives.
+CAMERA_INSTANCES = 2
+CAMERA_NETWORK = InstanceGroup(count=CAMERA_INSTANCES, rate_limiter=CAMERA_RATE_LIMIT)
 
 
 def camera_stage(*, name: str, doc: str, outputs: tuple[Tensor, ...], network: Network, scale: int = 1) -> Stage:
@@ -376,9 +413,11 @@ CAMERA_X2 = camera_stage(
 
 CAMERA_X2_INT8 = camera_stage(
     name="camera_sr_x2_int8",
-    doc="camera_sr_x2 quantised to int8 by ONNX Runtime (static, QDQ, per-channel weights; VNNI on x86)",
+    doc="camera_sr_x2 quantised to int8 by NNCF for OpenVINO (bicubic skip kept in float; VNNI on x86)",
     outputs=(contract.UPSCALED,),
-    network=Network(architecture="espcn", weights="camera_x2.pt", quantize="int8"),
+    network=Network(
+        architecture="espcn", weights="camera_x2.pt", quantize=OPENVINO_INT8, onnx_file="model.xml", engine=OPENVINO
+    ),
     scale=2,
 )
 

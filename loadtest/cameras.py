@@ -90,6 +90,7 @@ def level_point(streams: int, fps: float, seconds: float, sessions: list[Session
             "worst_camera_fps": round(worst_fps, 2),
             "drop_fraction": round(drop_fraction, 4),
             "per_camera_fps": [round(session.session_fps_out, 2) for session in sessions],
+            "slowest_answer_ms": round(max(session.slowest_answer_ms for session in sessions), 1),
         },
     )
 
@@ -105,11 +106,14 @@ class CameraLoad:
     size: tuple[int, int] = (320, 240)
     budget_ms: float = 100.0
     transport: str = "auto"  # auto, shm or grpc
+    min_streams: int = 1  # the first level tried (2: straight to two cameras)
 
 
 def run(url: str, pipeline: str, out: Path, load: CameraLoad = CameraLoad()) -> LoadReport:
     """1, 2, ... cameras at once until a level does not hold; report.json, report.md and plots in ``out``."""
-    fps, seconds, max_streams, size, budget_ms, transport = astuple(load)
+    fps, seconds, max_streams, size, budget_ms, transport, min_streams = astuple(load)
+    if not 1 <= min_streams <= max_streams:
+        raise ValueError(f"--min-streams must lie within 1 to --max-streams ({max_streams}), got {min_streams}")
     shared = {"auto": None, "shm": True, "grpc": False}[transport]
     report = LoadReport(
         command="lumaflow loadtest camera",
@@ -129,13 +133,15 @@ def run(url: str, pipeline: str, out: Path, load: CameraLoad = CameraLoad()) -> 
     stats_client = grpcclient.InferenceServerClient(url)
     before = statistics_snapshot(stats_client)
     largest_held = 0
-    for streams in range(1, max_streams + 1):
+    for streams in range(min_streams, max_streams + 1):
         sessions = cameras_at_once(url, pipeline, streams, fps, seconds, size, budget_ms / 1e3, shared)
         measured = level_point(streams, fps, seconds, sessions, budget_ms / 1e3)
         report.points.append(measured)
         print(
             f"{streams} camera(s): worst {measured.extra['worst_camera_fps']:.1f} fps, p99 {measured.p99_ms:.1f} ms, "
-            f"dropped {measured.extra['drop_fraction']:.1%}: {'held' if measured.extra['held'] else 'NOT held'}",
+            f"slowest answer {measured.extra['slowest_answer_ms']:.0f} ms, "
+            f"dropped {measured.extra['drop_fraction']:.1%} {dict(measured.failed)}: "
+            f"{'held' if measured.extra['held'] else 'NOT held'}",
             flush=True,
         )
         if not measured.extra["held"]:

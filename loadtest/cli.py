@@ -1,4 +1,4 @@
-"""``lumaflow loadtest perf|photos|camera|overload``: each writes report.json, report.md and PNG plots into --out.
+"""``lumaflow loadtest perf|photos|camera|inflight|overload``: each writes report.json, report.md and plots into --out.
 
 They load a server that is already running, through the client; ``lumaflow loadtest baselines`` and
 ``lumaflow tune`` start their own servers and live in ``lumaflow.bench.cli``.
@@ -96,8 +96,25 @@ def cmd_camera(args: argparse.Namespace) -> int:
     from lumaflow.loadtest.cameras import CameraLoad, run
 
     _require_server("camera", args.url, args.pipeline)
-    load = CameraLoad(**given(args, "fps", "seconds", "max_streams", "size", "budget_ms", "transport"))
-    report = run(args.url, args.pipeline, args.out, load)
+    load = CameraLoad(**given(args, "fps", "seconds", "max_streams", "size", "budget_ms", "transport", "min_streams"))
+    try:
+        report = run(args.url, args.pipeline, args.out, load)
+    except ValueError as error:
+        raise SystemExit(f"lumaflow loadtest camera: {error}") from None
+    print(report.notes[-1])
+    print(f"wrote {args.out}/report.json, report.md, throughput.png, latency.png")
+    return 0
+
+
+def cmd_inflight(args: argparse.Namespace) -> int:
+    from lumaflow.loadtest.inflight import InFlightLoad, run
+
+    _require_server("inflight", args.url, args.pipeline)
+    load = InFlightLoad(**given(args, "in_flight", "seconds", "windows", "size", "stall_ms"))
+    try:
+        report = run(args.url, args.pipeline, args.out, load)
+    except ValueError as error:
+        raise SystemExit(f"lumaflow loadtest inflight: {error}") from None
     print(report.notes[-1])
     print(f"wrote {args.out}/report.json, report.md, throughput.png, latency.png")
     return 0
@@ -183,10 +200,20 @@ def add_loadtest(commands: Any) -> Any:
     camera.add_argument("--fps", type=float, default=30.0)
     camera.add_argument("--seconds", type=float, default=10.0, help="per level")
     camera.add_argument("--max-streams", type=int, default=8)
+    camera.add_argument("--min-streams", type=int, default=1, help="the first number of cameras tried")
     camera.add_argument("--size", type=frame_size, default=(320, 240), help="frame WIDTHxHEIGHT")
     camera.add_argument("--budget-ms", type=float, default=100.0, help="p99 latency budget")
     camera.add_argument("--transport", choices=("auto", "shm", "grpc"), default="auto")
     camera.set_defaults(handler=cmd_camera)
+
+    inflight = kinds.add_parser("inflight", help="N frames always in flight, plain tritonclient: fps, p99, stalls")
+    common(inflight, "camera_x2")
+    inflight.add_argument("--in-flight", type=int, default=4, help="frames kept on the wire (4: two cameras of 2)")
+    inflight.add_argument("--seconds", type=float, default=10.0, help="per window")
+    inflight.add_argument("--windows", type=int, default=3, help="windows of the same setting, one point each")
+    inflight.add_argument("--size", type=frame_size, default=(320, 240), help="frame WIDTHxHEIGHT")
+    inflight.add_argument("--stall-ms", type=float, default=250.0, help="an answer slower than this is a stall")
+    inflight.set_defaults(handler=cmd_inflight)
 
     from lumaflow.loadtest.region import DEFAULT_PHOTO
 

@@ -137,6 +137,15 @@ class ModelParams:
 
 
 ONNX_RUNTIME = "onnxruntime"
+OPENVINO = "openvino"
+
+# Any python-backend model may carry it: the niceness its stub runs at (``lumaflow.ensemble.stages.PHOTO_NICE``).
+CPU_NICE_PARAMETER = "cpu_nice"
+
+
+def cpu_nice(config: Mapping[str, Any]) -> int:
+    """The niceness a model's parsed config asks for its stub (0: the default)."""
+    return int(config.get("parameters", {}).get(CPU_NICE_PARAMETER, {}).get("string_value", "0"))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pytest
 
 from lumaflow.build.repository import build_artifact, graph_sources, missing_artifacts
 from lumaflow.ensemble.generate import write_repository
-from lumaflow.ensemble.stages import ESPCN_X2, STAGES
+from lumaflow.ensemble.stages import CAMERA_X2_INT8, ESPCN_X2, STAGES
 
 pytestmark = pytest.mark.build
 
@@ -71,3 +71,16 @@ def test_graph_sources_follow_the_architecture_and_its_imports_only() -> None:
         "supports_photo_tools.py",
     ]
     assert next(path.name for path in graph_sources("residual")) == "residual.py"
+
+
+def test_the_openvino_int8_camera_graph_is_built_whole_and_stale_without_its_weights(tmp_path: Path) -> None:
+    """Catches: an IR written without its .bin (or a .bin left stale), or quantised past the fp32 graph's quality."""
+    write_repository(tmp_path)
+    (missing,) = missing_artifacts(tmp_path, [CAMERA_X2_INT8])
+    assert [path.name for path in missing.graph_paths] == ["model.xml", "model.bin"]
+    record = build_artifact(missing)
+    assert record["quantize"] == "openvino_int8" and record["quantization"]["kept_float"]  # the bicubic skip
+    assert record["int8_min_psnr_vs_fp32_db"] == pytest.approx(51.1, abs=1.5)  # measured at build, 2026-12-04
+    assert missing_artifacts(tmp_path, [CAMERA_X2_INT8]) == []
+    missing.graph_paths[1].unlink()
+    assert missing_artifacts(tmp_path, [CAMERA_X2_INT8]) == [missing]

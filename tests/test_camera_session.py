@@ -46,6 +46,7 @@ def test_300_frames_come_back_in_order_and_every_drop_is_counted(server: TritonS
     assert stats.delivered + sum(stats.dropped.values()) == FRAMES
     assert set(stats.dropped) <= {"backlog", "late", "error"} and not stats.last_error
     assert stats.delivered >= 0.9 * FRAMES, stats.line()  # 15 fps offered: half of what 2 cores sustain
+    assert stats.latency_p99_ms <= stats.slowest_answer_ms < 1000.0
     assert all(result.frame.shape == (480, 640, 3) and result.frame.dtype == np.uint8 for result in delivered)
     middle = delivered[len(delivered) // 2]
     with LumaflowClient(server.endpoints.grpc_url) as client:
@@ -57,6 +58,7 @@ def test_300_frames_come_back_in_order_and_every_drop_is_counted(server: TritonS
 def test_results_older_than_the_budget_are_dropped_as_late(server: TritonServer) -> None:
     delivered, stats, _ = run_session(server.endpoints.grpc_url, fps=30.0, budget_s=0.001, frames=30)
     assert stats.dropped.get("late", 0) >= 25 and len(delivered) == stats.delivered
+    assert stats.slowest_answer_ms > 1.0  # late frames were still answered, and timed
     assert stats.delivered + sum(stats.dropped.values()) == 30
 
 

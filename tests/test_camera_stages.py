@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,9 @@ from tritonclient.utils import InferenceServerException
 
 from lumaflow.build.eval import bicubic_up, downscale, rgb_psnr, y_psnr
 from lumaflow.build.restoration_evals import exposed
+from lumaflow.ensemble.stages import PHOTO_NICE
 from lumaflow.loadtest.stats import model_counts
+from lumaflow.server.procfs import cmdline, stubs_with_prefix
 from tests.fixtures import astronaut, model_counts_since
 
 pytestmark = pytest.mark.served
@@ -41,15 +44,16 @@ def test_camera_x2_upscales_raw_frames_better_than_bicubic(
     out = _frames(client, model, frame[None])
     assert out.dtype == np.uint8 and out.shape == (1, *original.shape)
     ours, bicubic = y_psnr(out[0], original, 2), y_psnr(bicubic_up(frame, 2), original, 2)
-    expected = {"camera_x2": 2.47, "camera_x2_int8": 2.46}[model]  # measured offline, 2026-12-04
+    expected = {"camera_x2": 2.47, "camera_x2_int8": 2.44}[model]  # measured served, 2026-12-04
     assert ours - bicubic == pytest.approx(expected, abs=0.3), f"{model}: {ours:.2f} dB vs bicubic {bicubic:.2f} dB"
 
 
 def test_int8_camera_stage_stays_close_to_fp32(client: grpcclient.InferenceServerClient) -> None:
+    """Catches: the bicubic skip quantised with the rest (about 1 dB lost), or the IR built from another graph."""
     _, frame = _frame_pair()
     fp32 = _frames(client, "camera_x2", frame[None])[0]
     int8 = _frames(client, "camera_x2_int8", frame[None])[0]
-    assert rgb_psnr(int8, fp32) > 38.0
+    assert rgb_psnr(int8, fp32) == pytest.approx(51.3, abs=1.5)  # measured served, 2026-12-04
 
 
 def test_camera_x1_corrects_a_dark_frame_and_keeps_its_size(client: grpcclient.InferenceServerClient) -> None:
@@ -92,3 +96,26 @@ def test_a_frame_of_the_wrong_dtype_is_refused(client: grpcclient.InferenceServe
     with pytest.raises(InferenceServerException) as caught:
         client.infer("camera_x2", [frame], client_timeout=30)
     assert "UINT8" in caught.value.message() or "uint8" in caught.value.message()
+
+
+def _thread_niceness(pid: int) -> set[int]:
+    """The niceness of every thread of ``pid`` (field 19 of /proc/PID/task/TID/stat)."""
+    values = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        stat = (task / "stat").read_text()
+        values.add(int(stat[stat.rindex(")") + 2 :].split()[16]))
+    return values
+
+
+def test_photo_stubs_yield_the_cores_to_camera_stubs(server) -> None:
+    """Catches: the ``cpu_nice`` parameter rendered but not applied, or applied to the stub's first thread only
+    (the engine's threads would then compete with camera frames at full priority)."""
+    niceness: dict[str, set[int]] = {}
+    for pid in stubs_with_prefix(server.shm_prefix):
+        argv = cmdline(pid)
+        if argv is not None and len(argv) > 1:
+            model = Path(argv[1].decode()).parent.parent.name
+            niceness.setdefault(model, set()).update(_thread_niceness(pid))
+    assert niceness["camera_sr_x2"] == {0} and niceness["camera_sr_x2_int8"] == {0}
+    for model in ("espcn_x2", "espcn_x2_tiles", "upscale_x2_decode", "encode"):
+        assert niceness[model] == {PHOTO_NICE}, model

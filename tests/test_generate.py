@@ -9,10 +9,20 @@ import pytest
 
 from lumaflow.build.deploy import DEFAULT_REPOSITORY
 from lumaflow.ensemble.config import DataType, DynamicBatching, InstanceKind, Tensor
-from lumaflow.ensemble.generate import repository_files, stale_files, write_repository
-from lumaflow.ensemble.pipelines import DENOISE, UPSCALE_X2, UPSCALE_X8, Pipeline
+from lumaflow.ensemble.generate import model_configs, repository_files, stale_files, write_repository
+from lumaflow.ensemble.pipelines import CAMERA_PIPELINES, DENOISE, UPSCALE_X2, UPSCALE_X8, Pipeline
 from lumaflow.ensemble.render import NgcOnnxRuntime, NgcTensorRT, render, stage_config
-from lumaflow.ensemble.stages import ESPCN_X2, PHOTO_BUCKETS, SizeBuckets, Stage
+from lumaflow.ensemble.stages import (
+    CAMERA_X2_INT8,
+    ESPCN_X2,
+    OPENVINO_INT8,
+    PHOTO_BUCKETS,
+    PHOTO_NICE,
+    Network,
+    SizeBuckets,
+    Stage,
+)
+from lumaflow.params import CPU_NICE_PARAMETER
 
 pytestmark = pytest.mark.unit
 
@@ -144,3 +154,31 @@ def test_a_stage_named_like_a_pipeline_is_refused() -> None:
     clash["dejpeg"] = Stage(**{**STAGES["deblock"].__dict__, "name": "dejpeg"})
     with pytest.raises(ValueError, match=r"stage and pipeline names must differ.*dejpeg"):
         model_names(PIPELINES, clash)
+
+
+def test_an_openvino_ir_is_declared_whole_and_rendered_for_openvino_everywhere() -> None:
+    """Catches: an IR handed to ONNX Runtime or TensorRT, or declared without the .xml its .bin belongs to."""
+    with pytest.raises(ValueError, match="OpenVINO IR"):
+        Network(architecture="espcn", weights="camera_x2.pt", quantize=OPENVINO_INT8)  # model.onnx, onnxruntime
+    with pytest.raises(ValueError, match="unknown quantisation"):
+        Network(architecture="espcn", weights="camera_x2.pt", quantize="int4")
+    network = CAMERA_X2_INT8.network
+    assert network is not None and network.graph_files == ("model.xml", "model.bin")
+    for target in (NgcOnnxRuntime(), NgcTensorRT()):
+        native = stage_config(CAMERA_X2_INT8, target)
+        assert native.backend == "openvino" and native.default_model_filename == "model.xml"
+        assert native.instance_groups[0].kind is InstanceKind.CPU
+    assert 'string_value: "openvino"' in render(stage_config(CAMERA_X2_INT8))
+
+
+def test_camera_stages_run_two_instances_and_everything_else_in_python_yields_the_cores() -> None:
+    """Catches: a camera stage back to one instance (Triton's batcher then slept 0.5 s on frames, issue 26), or
+    a photo model's stub left at the camera's priority."""
+    configs = {config.name: config for config in model_configs()}
+    camera_stages = {camera.stage for camera in CAMERA_PIPELINES.values()}
+    for name in camera_stages:
+        assert configs[name].instance_groups[0].count >= 2, name
+        assert CPU_NICE_PARAMETER not in configs[name].parameters, name
+    python_photo = [c for c in configs.values() if c.backend == "python" and c.name not in camera_stages]
+    assert len(python_photo) >= 40
+    assert all(c.parameters[CPU_NICE_PARAMETER] == str(PHOTO_NICE) for c in python_photo)

@@ -26,7 +26,7 @@ from lumaflow.cli import main
 from lumaflow.ensemble.render import render, stage_config
 from lumaflow.ensemble.stages import STAGES
 from lumaflow.ensemble.tuning import apply_tuning
-from lumaflow.loadtest import cameras, perf, photos
+from lumaflow.loadtest import cameras, inflight, perf, photos
 from lumaflow.loadtest.cli import add_loadtest
 from lumaflow.loadtest.memory import child_pids
 from lumaflow.loadtest.report import LoadReport, percentile_ms
@@ -160,6 +160,33 @@ def test_camera_load_finds_how_many_cameras_hold(server: TritonServer, tmp_path:
     for point in report.points:
         assert point.sent == point.level * 8  # 1.6 s at 5 fps per camera
         assert point.succeeded + sum(point.failed.values()) <= point.sent
+
+
+@pytest.mark.served
+def test_camera_load_starts_at_two_cameras_and_reports_the_slowest_answer(server: TritonServer, tmp_path: Path) -> None:
+    load = cameras.CameraLoad(fps=5.0, seconds=1.0, max_streams=2, size=(64, 48), budget_ms=2000.0, min_streams=2)
+    report = cameras.run(server.endpoints.grpc_url, "camera_x2", tmp_path, load)
+    (point,) = report.points
+    assert point.level == 2 and point.sent == 10
+    assert point.p99_ms <= point.extra["slowest_answer_ms"] + 0.1 < 2000.0  # the same clock, rounded to 0.1 ms
+    with pytest.raises(ValueError, match="--min-streams"):
+        cameras.run(server.endpoints.grpc_url, "camera_x2", tmp_path, cameras.CameraLoad(min_streams=3, max_streams=2))
+
+
+@pytest.mark.served
+def test_inflight_keeps_frames_on_the_wire_and_counts_every_answer(server: TritonServer, tmp_path: Path) -> None:
+    load = inflight.InFlightLoad(in_flight=2, seconds=1.0, windows=2, size=(64, 48), stall_ms=0.0)
+    report = inflight.run(server.endpoints.grpc_url, "camera_x2", tmp_path, load)
+    written = _check_written(tmp_path)
+    assert [point["level"] for point in written["points"]] == [1, 2]
+    for point in report.points:
+        assert point.failed == {} and point.sent == point.succeeded >= 2
+        assert point.throughput_per_s == pytest.approx(point.succeeded / point.seconds, rel=1e-3)
+        assert point.p50_ms <= point.p99_ms <= point.extra["slowest_ms"]
+        assert point.extra["stalls"] == point.succeeded  # every answer is slower than 0 ms
+    assert any(stage.model == "camera_sr_x2" and stage.inferences >= 4 for stage in report.stages)
+    with pytest.raises(ValueError, match="--in-flight"):
+        inflight.run(server.endpoints.grpc_url, "camera_x2", tmp_path, inflight.InFlightLoad(in_flight=0))
 
 
 @pytest.mark.unit

@@ -24,7 +24,9 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from lumaflow import contract
+from lumaflow.params import cpu_nice
 from lumaflow.runtime.errors import CANCELLED, DEADLINE, InvalidInput, Stopped
+from lumaflow.runtime.priority import lower_cpu_priority
 
 Outputs = dict[str, np.ndarray]
 
@@ -124,6 +126,8 @@ class LumaflowModel:
         self.model_name = self.config["name"]
         self.model_directory = Path(args["model_repository"])  # <repository>/<model>
         self.version_directory = self.model_directory / str(args["model_version"])
+        if nice := cpu_nice(self.config):
+            lower_cpu_priority(nice)  # before setup: the engine's threads inherit it
         self.setup(args)
 
     def setup(self, args: dict[str, str]) -> None:
