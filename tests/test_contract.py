@@ -10,6 +10,7 @@ from lumaflow import contract
 from lumaflow.client import errors
 from lumaflow.ensemble.generate import model_configs
 from lumaflow.params import (
+    CPU_NICE_PARAMETER,
     DecodeParams,
     EncodeParams,
     ModelParams,
@@ -18,6 +19,7 @@ from lumaflow.params import (
     SizeBuckets,
     StageParams,
     TilerParams,
+    cpu_nice,
 )
 from lumaflow.runtime.meta import Meta, RouteStep, Source
 
@@ -46,20 +48,23 @@ PARAMETERLESS = {"lumaflow.server.models.progress"}  # reads the machine's progr
 
 
 def test_every_python_model_reads_back_the_parameters_rendered_for_it() -> None:
-    """What the renderer writes into config.pbtxt, the model's parameter class reads, and writes again unchanged."""
+    """What the renderer writes into config.pbtxt, the model's parameter class reads, and writes again unchanged;
+    ``cpu_nice``, which any python model may carry, is read by the models' base class (``lumaflow.params.cpu_nice``)."""
     from lumaflow.ensemble.generate import implementation
 
     checked = 0
     for config in model_configs():
         if config.backend != "python":
             continue
+        own = {key: value for key, value in config.parameters.items() if key != CPU_NICE_PARAMETER}
+        assert cpu_nice({"parameters": {k: {"string_value": v} for k, v in config.parameters.items()}}) in (0, 10)
         if implementation(config.name) in PARAMETERLESS:
-            assert config.parameters == {}, config.name
+            assert own == {}, config.name
             continue
         kind = _kind(config.name, implementation(config.name))
         assert kind is not None, config.name
-        params = kind.from_parameters(config.parameters)
-        assert params.to_parameters() == config.parameters, config.name
+        params = kind.from_parameters(own)
+        assert params.to_parameters() == own, config.name
         checked += 1
     assert checked > 40
 

@@ -1,0 +1,216 @@
+"""``python -m lumaflow.bench.lean``: a small photo through Lumaflow against the same work in one process (issue 26).
+
+The in-process pipeline is what a hand-written script would do with the same network: Pillow decodes the JPEG,
+the stage's engine (the served graph, the stage's engine and threads) runs on the decoded pixels at batch 1, and
+the same PNG encoder (``lumaflow.runtime.imaging.encode_image``) writes the result. Lumaflow serves the same
+JPEGs one at a time (one client, closed loop, ``format: png``, no quality check, so both do the same work) from
+a server holding the pipeline's models. Windows of each alternate, so a neighbour's load on a shared machine
+falls on both; the ratio is photos per second served over photos per second in process, per window pair.
+Beside it, the network-only ratio: the stage's execute time per photo inside the server (Triton's compute_infer)
+against the engine call alone in process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+from PIL import Image
+
+from lumaflow import contract
+from lumaflow.bench.baselines import copy_repository, pipeline_models
+from lumaflow.ensemble.pipelines import PIPELINES
+from lumaflow.ensemble.stages import STAGES, Stage
+from lumaflow.loadtest.photos import Request, closed_loop, photo_inputs
+from lumaflow.loadtest.report import machine, stage_times
+from lumaflow.loadtest.stats import statistics_snapshot
+from lumaflow.runtime.engines import Engine, EnginePolicy, open_engine
+from lumaflow.runtime.imaging import encode_image
+from lumaflow.server.process import running_server
+
+REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")  # scikit-image photos of the validation set
+NOISE_LEVEL = 15.0  # denoise is told the level, so neither side runs the estimator
+
+
+@dataclass(frozen=True)
+class Work:
+    """One pipeline's requests: the JPEGs, the OPTIONS sent with them, and its neural stage."""
+
+    pipeline: str
+    stage: Stage
+    jpegs: list[bytes]
+    options: dict[str, Any]
+
+
+def jpegs(side: int) -> list[bytes]:
+    """Real photos cropped to ``side`` px squares, as JPEG at quality 90."""
+    from skimage import data
+
+    encoded = []
+    for name in PHOTOS:
+        buffer = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(getattr(data, name)()[:side, :side])).save(buffer, "JPEG", quality=90)
+        encoded.append(buffer.getvalue())
+    return encoded
+
+
+def work(pipeline: str, side: int) -> Work:
+    steps = PIPELINES[pipeline].stages
+    networks = [stage for stage in steps if stage.network is not None]
+    if len(networks) != 1:
+        raise ValueError(f"{pipeline}: the lean comparison takes a pipeline of one network, not {len(networks)}")
+    options: dict[str, Any] = {"format": "png", "quality_check": False}
+    if contract.NOISE_LEVEL.name in {tensor.name for tensor in networks[0].inputs}:
+        options["noise_level"] = NOISE_LEVEL
+    return Work(pipeline, STAGES[networks[0].name], jpegs(side), options)
+
+
+class InProcess:
+    """Pillow decode, the stage's engine on a batch of them, the same PNG encode; the engine's seconds kept apart."""
+
+    def __init__(self, stage: Stage, repository: Path) -> None:
+        network = stage.network
+        assert network is not None
+        self.engine: Engine = open_engine(
+            network.engine, repository / stage.name / "1" / network.onnx_file, EnginePolicy(threads=stage.threads)
+        )
+        self.side_inputs = self.engine.input_names[1:]  # the noise level, told
+        self.engine_s = 0.0
+
+    def __call__(self, batch: Sequence[bytes]) -> list[bytes]:
+        decoded = []
+        for jpeg in batch:
+            with Image.open(io.BytesIO(jpeg)) as image:
+                decoded.append(np.asarray(image.convert("RGB")))
+        side = {name: np.full((len(batch), 1), NOISE_LEVEL, np.float32) for name in self.side_inputs}
+        started = time.perf_counter()
+        out = self.engine.run({self.engine.input_names[0]: np.stack(decoded), **side})[0]
+        self.engine_s += time.perf_counter() - started
+        return [encode_image(np.ascontiguousarray(pixels), fmt="png")[0] for pixels in out]
+
+
+def in_process_window(local: InProcess, requests: Sequence[bytes], batch: int, seconds: float) -> tuple[int, float]:
+    """Photos done and seconds taken, ``batch`` at a time, cycling through ``requests`` for ``seconds``."""
+    done, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        local([requests[(done + i) % len(requests)] for i in range(batch)])
+        done += batch
+    return done, time.perf_counter() - began
+
+
+def compare(task: Work, seconds: float, windows: int, clients: int, repository: Path = REPOSITORY) -> dict[str, Any]:
+    """Interleaved windows of Lumaflow (``clients`` closed-loop callers) and of the in-process pipeline at the
+    batch Lumaflow's network stage formed in the window before."""
+    local = InProcess(task.stage, repository)
+    local(task.jpegs[:1])  # warm
+    requests = [Request(f"photo{index}", jpeg) for index, jpeg in enumerate(task.jpegs)]
+    make_inputs = photo_inputs(requests, json.dumps(task.options))
+    with tempfile.TemporaryDirectory(prefix="lumaflow-lean-") as scratch:
+        models = pipeline_models(repository, task.pipeline)
+        with running_server(copy_repository(repository, Path(scratch), models, None)) as server:
+            url = server.endpoints.grpc_url
+            with grpcclient.InferenceServerClient(url) as stats_client:
+                closed_loop(url, task.pipeline, clients, 2.0, make_inputs, 60.0)  # warm every stub and client path
+                rows, first = [], statistics_snapshot(stats_client)
+                for _ in range(windows):
+                    before = statistics_snapshot(stats_client)
+                    measured = closed_loop(url, task.pipeline, clients, seconds, make_inputs, 60.0)
+                    after = statistics_snapshot(stats_client)
+                    stage = next(s for s in stage_times(before, after) if s.model == task.stage.name)
+                    batch = max(1, round(stage.average_batch))
+                    local.engine_s = 0.0
+                    local_n, local_s = in_process_window(local, task.jpegs, batch, seconds)
+                    rows.append(
+                        {
+                            "served_per_s": round(measured.throughput_per_s, 2),
+                            "served_failed": measured.failed,
+                            "batch_formed": round(stage.average_batch, 2),
+                            "in_process_per_s": round(local_n / local_s, 2),
+                            "ratio": round(measured.throughput_per_s / (local_n / local_s), 3),
+                            "network_ms_served": round(
+                                stage.compute_infer_us * stage.inferences / 1e3 / stage.executions, 2
+                            ),
+                            "network_ms_in_process": round(local.engine_s / (local_n / batch) * 1e3, 2),
+                        }
+                    )
+                stages = stage_times(first, statistics_snapshot(stats_client))
+    return {
+        "pipeline": task.pipeline,
+        "stage": task.stage.name,
+        "engine": task.stage.network.engine if task.stage.network else "",
+        "clients": clients,
+        "options": task.options,
+        "windows": rows,
+        "ratio_median": statistics.median(row["ratio"] for row in rows),
+        "network_only_ratio": statistics.median(
+            row["network_ms_in_process"] / row["network_ms_served"] for row in rows
+        ),
+        "stages": [
+            {
+                "model": s.model,
+                "inferences": s.inferences,
+                "average_batch": round(s.average_batch, 2),
+                "queue_us": round(s.queue_us),
+                "infer_us": round(s.compute_infer_us),
+            }
+            for s in stages
+        ],
+    }
+
+
+def table(results: Sequence[dict[str, Any]]) -> str:
+    lines = [
+        "| pipeline | clients | batch formed | in process /s | Lumaflow /s | Lumaflow / in process (per window) | "
+        "median | network ms per batch, in process / served | network-only ratio |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for result in results:
+        rows = result["windows"]
+
+        def median(key: str, rows: list[dict[str, Any]] = rows) -> float:
+            return float(statistics.median(row[key] for row in rows))
+
+        ratios = ", ".join(f"{row['ratio']:.2f}" for row in rows)
+        lines.append(
+            f"| {result['pipeline']} | {result['clients']} | {median('batch_formed'):.2f} | "
+            f"{median('in_process_per_s'):.1f} | {median('served_per_s'):.1f} | {ratios} | "
+            f"**{result['ratio_median']:.2f}** | {median('network_ms_in_process'):.1f} / "
+            f"{median('network_ms_served'):.1f} | {result['network_only_ratio']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lumaflow.bench.lean", description=__doc__.splitlines()[0])
+    parser.add_argument("--pipelines", default="upscale_x2_fast,denoise")
+    parser.add_argument("--side", type=int, default=256, help="the photos' side, px")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per window")
+    parser.add_argument("--windows", type=int, default=4, help="window pairs per pipeline")
+    parser.add_argument("--clients", type=int, default=1, help="Lumaflow's closed-loop callers")
+    parser.add_argument("--out", type=Path, help="write the JSON report here")
+    args = parser.parse_args(argv)
+    results = [
+        compare(work(name, args.side), args.seconds, args.windows, args.clients) for name in args.pipelines.split(",")
+    ]
+    print(table(results))
+    if args.out:
+        report = {"machine": machine(), "side": args.side, "seconds": args.seconds, "results": results}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

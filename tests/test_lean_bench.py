@@ -1,0 +1,35 @@
+"""The lean-path benchmark's in-process side (issue 26): the same work as the pipeline, without a server."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lumaflow.bench.lean import NOISE_LEVEL, InProcess, in_process_window, work
+
+pytestmark = pytest.mark.build
+
+
+def test_the_in_process_pipeline_decodes_runs_the_stage_and_encodes_png(model_repository: Path) -> None:
+    task = work("upscale_x2_fast", 64)
+    assert task.stage.name == "espcn_x2" and task.options == {"format": "png", "quality_check": False}
+    local = InProcess(task.stage, model_repository)
+    outputs = local(task.jpegs[:2])  # a batch of two, as Lumaflow's batcher may form
+    for encoded, jpeg in zip(outputs, task.jpegs, strict=False):
+        with Image.open(io.BytesIO(encoded)) as result, Image.open(io.BytesIO(jpeg)) as source:
+            assert result.format == "PNG" and result.size == (2 * source.width, 2 * source.height)
+    assert local.engine_s > 0
+    done, seconds = in_process_window(local, task.jpegs, 3, 0.2)
+    assert done % 3 == 0 and done >= 3 and seconds >= 0.2
+
+
+def test_denoise_is_told_its_level_and_two_network_pipelines_are_refused() -> None:
+    assert work("denoise", 64).options["noise_level"] == NOISE_LEVEL
+    with pytest.raises(ValueError, match="one network"):
+        work("upscale_x8", 64)
+    assert all(isinstance(jpeg, bytes) and len(jpeg) > 500 for jpeg in work("denoise", 64).jpegs)
+    assert np.asarray(Image.open(io.BytesIO(work("denoise", 64).jpegs[0]))).shape == (64, 64, 3)
