@@ -92,32 +92,30 @@ def cmd_overload(args: argparse.Namespace) -> int:
     return 0 if report.accounted else 1
 
 
-def cmd_camera(args: argparse.Namespace) -> int:
-    from lumaflow.loadtest.cameras import CameraLoad, run
-
-    _require_server("camera", args.url, args.pipeline)
-    load = CameraLoad(**given(args, "fps", "seconds", "max_streams", "size", "budget_ms", "transport", "min_streams"))
+def _frames_load(command: str, args: argparse.Namespace, run: Any, load: Any) -> int:
+    """Run a frame load (``camera``, ``inflight``) against the server; a bad setting is one line, not a traceback."""
+    _require_server(command, args.url, args.pipeline)
     try:
         report = run(args.url, args.pipeline, args.out, load)
     except ValueError as error:
-        raise SystemExit(f"lumaflow loadtest camera: {error}") from None
+        raise SystemExit(f"lumaflow loadtest {command}: {error}") from None
     print(report.notes[-1])
     print(f"wrote {args.out}/report.json, report.md, throughput.png, latency.png")
     return 0
+
+
+def cmd_camera(args: argparse.Namespace) -> int:
+    from lumaflow.loadtest.cameras import CameraLoad, run
+
+    keywords = given(args, "fps", "seconds", "max_streams", "size", "budget_ms", "transport", "min_streams")
+    return _frames_load("camera", args, run, CameraLoad(**keywords))
 
 
 def cmd_inflight(args: argparse.Namespace) -> int:
     from lumaflow.loadtest.inflight import InFlightLoad, run
 
-    _require_server("inflight", args.url, args.pipeline)
-    load = InFlightLoad(**given(args, "in_flight", "seconds", "windows", "size", "stall_ms"))
-    try:
-        report = run(args.url, args.pipeline, args.out, load)
-    except ValueError as error:
-        raise SystemExit(f"lumaflow loadtest inflight: {error}") from None
-    print(report.notes[-1])
-    print(f"wrote {args.out}/report.json, report.md, throughput.png, latency.png")
-    return 0
+    keywords = given(args, "in_flight", "seconds", "windows", "size", "stall_ms")
+    return _frames_load("inflight", args, run, InFlightLoad(**keywords))
 
 
 def cmd_region(args: argparse.Namespace) -> int:
