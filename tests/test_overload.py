@@ -127,7 +127,7 @@ def test_a_burst_beyond_the_gates_is_refused_fast_and_nothing_let_in_is_lost(sma
 def test_a_deadline_shorter_than_the_queue_wait_is_answered_by_the_queue(small_server: TritonServer) -> None:
     """Catches: allow_timeout_override taken from the gates (the request would wait behind the big photo)."""
     url = small_server.endpoints.grpc_url
-    big, small = photo(2560), photo(64)
+    big, small = photo(3584), photo(64)  # 12.8 MP: seconds of tiles (2560 px finished only 1.0 s after, once)
     with grpcclient.InferenceServerClient(url) as raw:
         raw.infer("upscale_x2_fast", photo_inputs(small, {}, None), client_timeout=60)
         finished: dict[str, float] = {}
