@@ -29,12 +29,13 @@ from PIL import Image
 
 from lumaflow import contract
 from lumaflow.bench.baselines import copy_repository, pipeline_models
+from lumaflow.build.offline import OfflineServer
 from lumaflow.ensemble.pipelines import PIPELINES
-from lumaflow.ensemble.stages import STAGES, Stage
+from lumaflow.ensemble.stages import Stage
 from lumaflow.loadtest.photos import Request, closed_loop, photo_inputs
 from lumaflow.loadtest.report import machine, stage_times
 from lumaflow.loadtest.stats import statistics_snapshot
-from lumaflow.runtime.engines import Engine, EnginePolicy, open_engine
+from lumaflow.runtime.engines import Engine
 from lumaflow.runtime.imaging import encode_image
 from lumaflow.server.process import running_server
 
@@ -73,18 +74,15 @@ def work(pipeline: str, side: int) -> Work:
     options: dict[str, Any] = {"format": "png", "quality_check": False}
     if contract.NOISE_LEVEL.name in {tensor.name for tensor in networks[0].inputs}:
         options["noise_level"] = NOISE_LEVEL
-    return Work(pipeline, STAGES[networks[0].name], jpegs(side), options)
+    return Work(pipeline, networks[0], jpegs(side), options)
 
 
 class InProcess:
     """Pillow decode, the stage's engine on a batch of them, the same PNG encode; the engine's seconds kept apart."""
 
     def __init__(self, stage: Stage, repository: Path) -> None:
-        network = stage.network
-        assert network is not None
-        self.engine: Engine = open_engine(
-            network.engine, repository / stage.name / "1" / network.onnx_file, EnginePolicy(threads=stage.threads)
-        )
+        # Opened as the served stage opens it, from its rendered config (engine, graph file, threads).
+        self.engine: Engine = OfflineServer(repository).stage(stage)[1]
         self.side_inputs = self.engine.input_names[1:]  # the noise level, told
         self.engine_s = 0.0
 

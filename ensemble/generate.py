@@ -54,12 +54,12 @@ def model_configs(target: Target = EMBEDDED) -> list[ModelConfig]:
         configs.append(decode_config(pipeline))
         configs.append(ensemble_config(pipeline))
     configs += [camera_ensemble_config(camera) for camera in CAMERA_PIPELINES.values()]
-    return [with_cpu_share(config) for config in configs]
-
-
-def with_cpu_share(config: ModelConfig) -> ModelConfig:
-    """``config`` with its stub's niceness: ``PHOTO_NICE`` for every python-backend model but a camera stage."""
     camera_stages = {camera.stage for camera in CAMERA_PIPELINES.values()}
+    return [with_cpu_share(config, camera_stages) for config in configs]
+
+
+def with_cpu_share(config: ModelConfig, camera_stages: set[str]) -> ModelConfig:
+    """``config`` with its stub's niceness: ``PHOTO_NICE`` for every python-backend model but a camera stage."""
     if config.backend != "python" or config.name in camera_stages:
         return config
     return replace(config, parameters={**config.parameters, CPU_NICE_PARAMETER: str(PHOTO_NICE)})
