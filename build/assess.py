@@ -262,7 +262,7 @@ def _evaluator(network: str) -> Callable[[ModelDescriptor, dict[str, np.ndarray]
 
         return evaluate_damage  # type: ignore[return-value]
     if network == "looks":
-        from lumaflow.build.looks import evaluate_looks
+        from lumaflow.build.looks_eval import evaluate_looks
 
         return evaluate_looks  # type: ignore[return-value]
     return evaluate_quality if network == "quality" else evaluate_analysis

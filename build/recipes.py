@@ -35,7 +35,8 @@ from lumaflow.build.colorize_data import (
 )
 from lumaflow.build.damage_data import DamageSampler, damage_loss, evaluate_damage
 from lumaflow.build.inpaint_data import InpaintSampler, evaluate_inpaint, inpaint_loss
-from lumaflow.build.looks import LooksSampler, evaluate_looks, looks_loss
+from lumaflow.build.looks import LooksSampler, looks_loss
+from lumaflow.build.looks_eval import evaluate_looks
 from lumaflow.build.refine import REFINE_SOURCES, evaluate_refine, refine_pairs
 from lumaflow.build.restoration_evals import (
     evaluate_camera_x1,
@@ -46,6 +47,7 @@ from lumaflow.build.restoration_evals import (
 from lumaflow.build.sr_data import scene_exposure_pairs
 from lumaflow.build.training import FineTune, Recipe
 from lumaflow.contract import ANALYSIS_SCALES
+from lumaflow.ensemble.looks import TEMPLATE_NAMES
 
 # --- recipes ----------------------------------------------------------------------------------------
 
@@ -298,14 +300,15 @@ RECIPES["damage"] = Recipe(
 
 # --- looks (stylize templates) -------------------------------------------------------------------------
 
-LOOKS_HP = {"templates": 12, "basis": 3, "size": 17, "width": 16}
+LOOKS_HP = {"templates": len(TEMPLATE_NAMES), "basis": 3, "size": 17, "width": 16}
 
 RECIPES["looks"] = Recipe(
     name="looks",
     make_model=lambda: LookNet(**LOOKS_HP),
     factor=1,
     degradation="input: a random crop, treated as a whole photo; target: that crop graded by a random one of the"
-    " 12 looks (lumaflow.build.looks: adaptive levels / white balance / exposure, then the look's colour work),"
+    f" {len(TEMPLATE_NAMES)} looks (lumaflow.build.gradings: adaptive white balance / levels / exposure, then the"
+    " look's colour work),"
     " strength 1",
     evaluate=evaluate_looks,
     steps=2500,

@@ -162,10 +162,12 @@ def cmd_pipelines(args: argparse.Namespace) -> int:
         keys = ", ".join(info.options_schema.get("properties", {})) or "-"
         presets = ", ".join(info.presets) or "-"
         print(f"{info.name:<22} {info.kind:<7} {info.description}\n{'':<30} options: {keys}; presets: {presets}")
-        for template in info.templates:
-            thumbnail = template.save_thumbnail(args.thumbnails) if args.thumbnails else None
-            where = f" [{thumbnail}]" if thumbnail else ""
-            print(f"{'':<30} template {template.name:<14} {template.description}{where}")
+        for title, looks in info.templates_by_category().items():
+            print(f"{'':<30} {title} ({len(looks)} looks):")
+            for template in looks:
+                thumbnail = template.save_thumbnail(args.thumbnails) if args.thumbnails else None
+                where = f" [{thumbnail}]" if thumbnail else ""
+                print(f"{'':<32} template {template.name:<18} {template.description}{where}")
     return 0
 
 

@@ -95,6 +95,8 @@ class TemplateInfo:
     name: str
     description: str
     thumbnail: bytes = b""  # a small JPEG of the look on a real photo; empty when the server has none
+    category: str = ""  # e.g. "film"; the pipeline lists its looks grouped by category
+    category_title: str = ""  # e.g. "Film stocks"
 
     def save_thumbnail(self, folder: Path) -> Path | None:
         """Write the thumbnail as ``<folder>/<name>.jpg``; None when there is none."""
@@ -109,7 +111,13 @@ class TemplateInfo:
 def _template(entry: dict[str, Any]) -> TemplateInfo:
     url = str(entry.get("thumbnail", ""))
     thumbnail = base64.b64decode(url.split(",", 1)[1]) if url.startswith("data:") and "," in url else b""
-    return TemplateInfo(name=str(entry["name"]), description=str(entry.get("description", "")), thumbnail=thumbnail)
+    return TemplateInfo(
+        name=str(entry["name"]),
+        description=str(entry.get("description", "")),
+        thumbnail=thumbnail,
+        category=str(entry.get("category", "")),
+        category_title=str(entry.get("category_title", "")),
+    )
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,13 @@ class PipelineInfo:
     templates: tuple[TemplateInfo, ...] = ()  # the looks OPTIONS ``template`` chooses from (stylize)
     # scale, max_input_megapixels, max_input_megabytes, max_output_megapixels (photo pipelines)
     limits: dict[str, float] = field(default_factory=dict)
+
+    def templates_by_category(self) -> dict[str, tuple[TemplateInfo, ...]]:
+        """The looks grouped by category title, in the order the server lists them (empty titles: "Looks")."""
+        groups: dict[str, list[TemplateInfo]] = {}
+        for template in self.templates:
+            groups.setdefault(template.category_title or "Looks", []).append(template)
+        return {title: tuple(looks) for title, looks in groups.items()}
 
     @property
     def scale(self) -> int:

@@ -357,7 +357,8 @@ PHOTO_ENHANCE = Pipeline(
 
 STYLIZE = Pipeline(
     name="stylize",
-    doc="photographic looks, ours: an image-adaptive 3D-LUT network applies the OPTIONS template (12 looks, listed"
+    doc="photographic looks, ours: an image-adaptive 3D-LUT network applies the OPTIONS template"
+    f" ({len(TEMPLATES)} looks in {len({look.category for look in TEMPLATES})} categories, listed"
     " with thumbnails), blended with the photo by OPTIONS strength (untiled)",
     steps=("looks",),
     # Untiled (the LUT weights come from the whole photo); the per-pixel LUT costs little, its float copies do.

@@ -89,6 +89,7 @@ def test_pipelines_and_health(server: TritonServer, capsys) -> None:
     listed = capsys.readouterr().out
     assert "upscale_x2 " in listed and "camera_x2 " in listed and "noise_level" in listed
     assert "template warm_film " in listed and "template vintage_70s " in listed
+    assert "Film stocks (8 looks):" in listed and "Food (" in listed  # grouped by category
     assert main(["health", "--url", server.endpoints.grpc_url]) == 0
     assert main(["health", "--url", server.endpoints.grpc_url, free_endpoints().grpc_url]) == 1
 

@@ -53,7 +53,7 @@ def test_readme_examples_upscale_a_photo(server: TritonServer, tmp_path: Path, c
     assert Image.open(tmp_path / "photo_without.png").size == (240, 200)
     assert Image.open(tmp_path / "photo_warm.png").size == (240, 200)
     printed = capsys.readouterr().out
-    assert "(480, 400) {'decode'" in printed and "'worse': " in printed and "['warm_film', 'teal_orange'," in printed
+    assert "(480, 400) {'decode'" in printed and "'worse': " in printed and "['warm_film', 'cross_process'," in printed
     (tmp_path / "photo_x2.png").unlink()
     run_example(examples[1], server, tmp_path)  # plain tritonclient
     assert Image.open(tmp_path / "photo_x2.png").size == (480, 400)

@@ -11,7 +11,7 @@ from PIL import Image
 from tritonclient.utils import InferenceServerException
 
 from lumaflow.client import LumaflowClient
-from lumaflow.ensemble.looks import TEMPLATE_NAMES
+from lumaflow.ensemble.looks import CATEGORIES, TEMPLATE_NAMES, TEMPLATES
 from lumaflow.server.process import TritonServer
 from tests.fixtures import decode, encode, enhance, sporco_photo
 
@@ -23,19 +23,28 @@ def photo() -> np.ndarray:
     return sporco_photo("kodim23")[:200, :264]  # odd-sized on purpose: stylize pads nothing
 
 
-def test_every_template_changes_a_real_photo_keeps_its_size_and_differs_from_the_others(
+def test_every_template_equals_offline_changes_a_real_photo_and_differs_from_the_others(
     client: grpcclient.InferenceServerClient, photo: np.ndarray
 ) -> None:
+    from lumaflow.build import WEIGHTS_DIR
+    from lumaflow.build.looks import stylize
+    from lumaflow.build.registry import load_file
+
+    network = load_file(str(WEIGHTS_DIR / "looks.pt")).model
     outputs = {}
-    for name in TEMPLATE_NAMES:
+    for index, name in enumerate(TEMPLATE_NAMES):
         data, info = enhance(client, encode(photo), "stylize", options={"template": name})
         styled = decode(data)
         assert styled.shape == photo.shape, name
         assert info["analysis"]["template"] == {"name": name, "strength": 1.0}
         assert info["stages"] == ["decode", "looks", "quality_check", "encode"]
+        offline = stylize(network, photo, index).astype(np.int16)  # type: ignore[arg-type]
+        assert np.abs(styled.astype(np.int16) - offline).max() <= 1, name
         change = np.abs(styled.astype(np.int16) - photo).mean()
         assert change > 3.0, f"{name} barely changes the photo (mean |diff| {change:.2f})"
         outputs[name] = styled.astype(np.int16)
+        none, _ = enhance(client, encode(photo), "stylize", options={"template": name, "strength": 0.0})
+        assert np.array_equal(decode(none), photo), name
     for i, first in enumerate(TEMPLATE_NAMES):
         for second in TEMPLATE_NAMES[i + 1 :]:
             assert np.abs(outputs[first] - outputs[second]).mean() > 1.0, (first, second)
@@ -68,8 +77,13 @@ def test_a_request_without_a_template_is_told_the_choices(
 def test_the_templates_are_listed_with_the_pipelines_with_a_thumbnail_each(server: TritonServer) -> None:
     with LumaflowClient(server.endpoints.grpc_url) as lumaflow:
         (stylize,) = [info for info in lumaflow.pipelines() if info.name == "stylize"]
-    assert [template.name for template in stylize.templates] == list(TEMPLATE_NAMES)
+    assert sorted(template.name for template in stylize.templates) == sorted(TEMPLATE_NAMES)
     assert stylize.options_schema["properties"]["template"]["enum"] == list(TEMPLATE_NAMES)
+    groups = stylize.templates_by_category()
+    assert list(groups) == [title for _, title in CATEGORIES]  # grouped, in the catalogue's order
+    for title, looks in groups.items():
+        key = next(key for key, t in CATEGORIES if t == title)
+        assert {look.name for look in looks} == {look.name for look in TEMPLATES if look.category == key}
     for template in stylize.templates:
         assert template.description
         thumbnail = Image.open(io.BytesIO(template.thumbnail))

@@ -29,6 +29,7 @@ from selenium.webdriver.support.ui import Select
 
 from lumaflow.build.eval import rgb_psnr
 from lumaflow.client import LumaflowClient
+from lumaflow.ensemble.looks import CATEGORIES, TEMPLATE_NAMES
 from lumaflow.server.endpoints import free_endpoints
 from lumaflow.server.process import TritonServer
 from lumaflow.web.serve import WebServer
@@ -236,7 +237,9 @@ def test_the_options_form_presets_and_looks_come_from_the_schemas(browser: WebDr
     assert browser.find_element(By.ID, "opt-scale").get_attribute("value") == "2"
     _choose(browser, "stylize")
     looks = browser.find_elements(By.CSS_SELECTOR, "#looks [data-template]")
-    assert len(looks) == 12 and all(look.find_element(By.TAG_NAME, "img") for look in looks)
+    assert len(looks) == len(TEMPLATE_NAMES) and all(look.find_element(By.TAG_NAME, "img") for look in looks)
+    headings = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#looks .look-category")]
+    assert headings == [title for _, title in CATEGORIES]  # the grid is grouped by category
     looks[3].click()
     assert "selected" in (looks[3].get_attribute("class") or "")
     _add(browser, _photo_file(tmp_path, "look.png", astronaut()[:192, :256]))

@@ -80,6 +80,8 @@ def described(info: PipelineInfo) -> dict[str, Any]:
             {
                 "name": look.name,
                 "description": look.description,
+                "category": look.category,
+                "category_title": look.category_title,
                 "thumbnail": "data:image/jpeg;base64," + base64.b64encode(look.thumbnail).decode()
                 if look.thumbnail
                 else "",

@@ -6,6 +6,11 @@ LUT applies any such transform at a few gathers per pixel, whatever its complexi
 adaptivity comes from a small CNN that looks at a 64 x 64 thumbnail of the photo and mixes a few
 basis LUTs per look. The CNN's cost is fixed per photo, so per-pixel cost is one trilinear lookup.
 
+Before the lookup each photo gets its look's *input curve*, also predicted by the CNN: a gain and an offset per
+channel, then one gamma. That is the form of the gradings' adaptive corrections (white balance, levels,
+exposure, in that order), which a mix of a few basis LUTs can only approximate; the LUTs keep the fixed
+colour work.
+
 Every look (``template``) has its own ``basis`` LUTs; the CNN predicts weights for all looks and
 each photo takes the ones of its own look, so one batch can mix looks. The first basis LUT of
 each look starts as the identity and the CNN as "weight 1 on it": an untrained network returns
@@ -27,8 +32,19 @@ from torch import nn
 
 THUMBNAIL = 64  # the side of the square thumbnail the CNN sees
 PRE_POOL = 4  # bilinear to THUMBNAIL x PRE_POOL, then average PRE_POOL x PRE_POOL: a cheap anti-alias
-STATISTICS = 9  # per channel: mean, standard deviation, max - min of the thumbnail
+# Per channel: mean, standard deviation, max - min of the thumbnail; then its luma at QUANTILES (the levels a
+# grading reads from the photo's own percentiles).
+QUANTILES = (0.01, 0.1, 0.5, 0.9, 0.99)
+STATISTICS = 9 + len(QUANTILES)
+# The per-photo input curve of each look: log gain and offset per channel, then one log gamma (see ``pre_curve``).
+CURVE = 7
+MAX_LOG_GAMMA = 0.7  # gamma within 0.5-2: the gradings' exposure gammas stay within 0.6-1.6
+# Gain within 0.14-7.4 and offset within +-2 (a full levels stretch of a flat photo needs a gain of 3-5): bounds
+# that keep any prediction finite, so the served graph never turns a photo into NaN.
+MAX_LOG_GAIN = 2.0
+MAX_OFFSET = 2.0
 LEAKY_SLOPE = 0.2
+LUMA = (0.299, 0.587, 0.114)
 # The LUTs are stored divided by this and multiplied back in ``forward``: Adam moves every parameter
 # by about the learning rate per step, so this is the LUTs' learning rate relative to the CNN's. A
 # LUT node only gets a gradient when its look is drawn and a pixel falls near it; at the CNN's rate
@@ -70,12 +86,14 @@ class LookNet(nn.Module):
 
     State-dict keys: ``luts`` [templates, basis, 3, size**3] (divided by ``LUT_GAIN``);
     ``features.{0,2,4,6}`` (3x3 stride-2 convs, widths ``width``, 2 x ``width``, 4 x ``width``,
-    4 x ``width``); ``hidden`` and ``weights`` (the head: templates x basis outputs);
-    ``mean_weights`` [templates, basis], a buffer holding the training set's average basis weights
-    per look (the fixed-LUT baseline of the evaluation).
+    4 x ``width``); ``hidden``, ``weights`` (templates x basis outputs) and ``curves`` (templates x
+    CURVE outputs: each look's input curve); ``mean_weights`` [templates, basis] and ``mean_curves``
+    [templates, CURVE], buffers holding the training set's average predictions per look (the
+    fixed-LUT baseline of the evaluation).
     """
 
     mean_weights: torch.Tensor
+    mean_curves: torch.Tensor
 
     def __init__(self, *, templates: int = 12, basis: int = 3, size: int = 17, width: int = 16) -> None:
         super().__init__()
@@ -91,11 +109,15 @@ class LookNet(nn.Module):
         self.hidden = nn.Linear(widths[-1] + STATISTICS, 64)
         self.weights = nn.Linear(64, templates * basis)
         nn.init.zeros_(self.weights.weight)
+        self.curves = nn.Linear(64, templates * CURVE)  # zero: gain 1, offset 0, gamma 1
+        nn.init.zeros_(self.curves.weight)
+        nn.init.zeros_(self.curves.bias)
         start = torch.zeros(templates, basis)
         start[:, 0] = 1.0  # the identity LUT, fully
         with torch.no_grad():
             self.weights.bias.copy_(start.reshape(-1))
         self.register_buffer("mean_weights", start.clone())
+        self.register_buffer("mean_curves", torch.zeros(templates, CURVE))
         self.momentum = 0.01  # of the running average of the predicted weights (training only)
 
     def thumbnail(self, image: torch.Tensor) -> torch.Tensor:
@@ -103,51 +125,73 @@ class LookNet(nn.Module):
         large = F.interpolate(image, size=(side, side), mode="bilinear", align_corners=False)
         return F.avg_pool2d(large, PRE_POOL)
 
-    def basis_weights(self, image: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
-        """[N, basis]: how much of each of the template's basis LUTs this photo gets."""
-        thumb = self.thumbnail(image)
+    def statistics(self, thumb: torch.Tensor) -> torch.Tensor:
+        """[N, STATISTICS]: whole-photo levels and cast: mean, spread and range per channel, luma quantiles."""
         flat = thumb.flatten(2)
-        stats = torch.cat(
-            (flat.mean(2), flat.std(2), flat.amax(2) - flat.amin(2)), dim=1
-        )  # whole-photo levels and cast
+        luma = (flat * flat.new_tensor(LUMA).reshape(1, 3, 1)).sum(1)
+        ordered = torch.sort(luma, dim=1).values
+        last = ordered.shape[1] - 1
+        quantiles = ordered[:, [round(q * last) for q in QUANTILES]]
+        return torch.cat((flat.mean(2), flat.std(2), flat.amax(2) - flat.amin(2), quantiles), dim=1)
+
+    def predict(self, image: torch.Tensor, template: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """([N, basis], [N, CURVE]): how much of each of the template's basis LUTs, and its input curve."""
+        thumb = self.thumbnail(image)
         pooled = self.features(thumb).mean((2, 3))
-        hidden = F.leaky_relu(self.hidden(torch.cat((pooled, stats), dim=1)), LEAKY_SLOPE)
-        every = self.weights(hidden).reshape(-1, self.templates, self.basis)
-        index = template.reshape(-1, 1, 1).expand(-1, 1, self.basis)
-        return torch.gather(every, 1, index).reshape(-1, self.basis)
+        hidden = F.leaky_relu(self.hidden(torch.cat((pooled, self.statistics(thumb)), dim=1)), LEAKY_SLOPE)
+        weights = self.weights(hidden).reshape(-1, self.templates, self.basis)
+        curves = self.curves(hidden).reshape(-1, self.templates, CURVE)
+        return _take(weights, template), _take(curves, template)
 
     def mixed_lut(self, weights: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
         """[N, 3, size**3]: the template's basis LUTs mixed by ``weights`` [N, basis]."""
         chosen = self.luts[template] * LUT_GAIN  # [N, basis, 3, S**3]
         return (weights.reshape(-1, self.basis, 1, 1) * chosen).sum(1)
 
-    def grade(self, image: torch.Tensor, template: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        return apply_lut(image, self.mixed_lut(weights, template))
+    def pre_curve(self, image: torch.Tensor, curve: torch.Tensor) -> torch.Tensor:
+        """clamp(gain * x + offset, 0, 1) ** gamma per photo: the look's adaptive correction (``curve`` [N, CURVE])."""
+        gain = torch.exp(curve[:, 0:3].clamp(-MAX_LOG_GAIN, MAX_LOG_GAIN)).reshape(-1, 3, 1, 1)
+        offset = curve[:, 3:6].clamp(-MAX_OFFSET, MAX_OFFSET).reshape(-1, 3, 1, 1)
+        gamma = torch.exp(curve[:, 6:7].clamp(-MAX_LOG_GAMMA, MAX_LOG_GAMMA)).reshape(-1, 1, 1, 1)
+        return (gain * image + offset).clamp(1e-4, 1.0) ** gamma
+
+    def grade(
+        self, image: torch.Tensor, template: torch.Tensor, weights: torch.Tensor, curve: torch.Tensor
+    ) -> torch.Tensor:
+        return apply_lut(self.pre_curve(image, curve), self.mixed_lut(weights, template))
 
     def forward(self, image: torch.Tensor, template: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
-        weights = self.basis_weights(image, template)
+        weights, curve = self.predict(image, template)
         if self.training:
-            self._track(weights.detach(), template)
+            self._track(weights.detach(), curve.detach(), template)
         # The look is clamped before the blend, so a partial strength lies on the line between the photo and
         # the full look as the client sees it (a LUT may overshoot 1, which the full-strength output clips).
-        graded = self.grade(image, template, weights).clamp(0.0, 1.0)
+        graded = self.grade(image, template, weights, curve).clamp(0.0, 1.0)
         amount = strength.clamp(0.0, 1.0).reshape(-1, 1, 1, 1)
         return image + amount * (graded - image)
 
     def fixed(self, image: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
-        """The look as one fixed LUT per template (the training set's average weights): no adaptivity."""
-        weights = self.mean_weights[template]
-        return self.grade(image, template, weights).clamp(0.0, 1.0)
+        """The look as one fixed colour transform per template (the training set's average predictions): no
+        adaptivity. An average input curve followed by an average LUT mix is itself one fixed 3D LUT."""
+        weights, curve = self.mean_weights[template], self.mean_curves[template]
+        return self.grade(image, template, weights, curve).clamp(0.0, 1.0)
 
     @torch.no_grad()
-    def _track(self, weights: torch.Tensor, template: torch.Tensor) -> None:
+    def _track(self, weights: torch.Tensor, curve: torch.Tensor, template: torch.Tensor) -> None:
         for t in template.unique().tolist():
-            mean = weights[template == t].mean(0)
-            self.mean_weights[t].lerp_(mean, self.momentum)
+            chosen = template == t
+            self.mean_weights[t].lerp_(weights[chosen].mean(0), self.momentum)
+            self.mean_curves[t].lerp_(curve[chosen].mean(0), self.momentum)
 
     def macs_per_input_pixel(self) -> int:
         """Eight gathers and weights per channel per pixel (the CNN's fixed cost is per photo, not counted)."""
         return 8 * 3 * 2
+
+
+def _take(every: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
+    """[N, templates, K] -> [N, K]: each photo's own template's row (one batch may mix looks)."""
+    index = template.reshape(-1, 1, 1).expand(-1, 1, every.shape[2])
+    return torch.gather(every, 1, index).reshape(-1, every.shape[2])
 
 
 class LooksGraph(nn.Module):

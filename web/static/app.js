@@ -278,32 +278,43 @@ function renderPresets(pipeline) {
   els.preset.hidden = names.length === 0;
 }
 
-/** The looks grid: one button per template (thumbnail and name), the chosen one marked `selected`. */
+/** The looks grid: one button per template (thumbnail and name), grouped under a heading per category (the
+ * server lists them grouped), the chosen one marked `selected`. */
 function renderLooks(pipeline) {
   const templates = pipeline.templates || [];
   els["looks-field"].hidden = templates.length === 0;
   const spec = properties(pipeline).template || {};
   const names = templates.map((t) => t.name);
   state.look = names.includes(spec.default) ? spec.default : names[0] || "";
-  els.looks.replaceChildren(
-    ...templates.map((look) =>
-      h(
-        "button",
-        {
-          type: "button",
-          className: "look",
-          title: look.description || look.name,
-          dataset: { template: look.name },
-          attrs: { "aria-pressed": "false" },
-        },
-        [
-          look.thumbnail ? h("img", { src: look.thumbnail, alt: "", width: 96, height: 72 }) : h("span", { className: "no-thumb" }),
-          h("span", { className: "look-name", textContent: humanize(look.name) }),
-        ],
-      ),
-    ),
-  );
+  const children = [];
+  let category = null;
+  for (const look of templates) {
+    if (look.category_title && look.category_title !== category) {
+      category = look.category_title;
+      children.push(h("h3", { className: "look-category", textContent: category }));
+    }
+    children.push(lookButton(look));
+  }
+  els.looks.replaceChildren(...children);
   markLook();
+}
+
+/** One look's button: its thumbnail and name, its description as the tooltip. */
+function lookButton(look) {
+  return h(
+    "button",
+    {
+      type: "button",
+      className: "look",
+      title: look.description || look.name,
+      dataset: { template: look.name },
+      attrs: { "aria-pressed": "false" },
+    },
+    [
+      look.thumbnail ? h("img", { src: look.thumbnail, alt: "", width: 96, height: 72 }) : h("span", { className: "no-thumb" }),
+      h("span", { className: "look-name", textContent: humanize(look.name) }),
+    ],
+  );
 }
 
 /** Reflect state.look on the grid (class and aria-pressed, so it is visible and announced). */
