@@ -22,6 +22,7 @@ import torch
 from lumaflow.build.arch.lut import LookNet
 from lumaflow.build.assess_data import CropSampler, to_tensor
 from lumaflow.build.gradings import grade
+from lumaflow.build.gradings.blocks import gains, saturation
 from lumaflow.ensemble.looks import TEMPLATE_NAMES
 
 # --- training ----------------------------------------------------------------------------------------
@@ -44,10 +45,9 @@ class LooksSampler(CropSampler):
         if self.rng.random() < VARY_KEEP:
             return crop
         x = crop.astype(np.float32) / 255.0
-        x = np.clip(x * np.exp(self.rng.normal(0.0, 0.12, 3)).astype(np.float32), 0.0, 1.0)
+        x = np.clip(gains(x, np.exp(self.rng.normal(0.0, 0.12, 3))), 0.0, 1.0)
         x = x ** np.float32(np.exp(self.rng.uniform(-0.5, 0.5)))
-        grey = (x @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
-        x = grey + np.float32(np.exp(self.rng.uniform(-0.6, 0.4))) * (x - grey)
+        x = saturation(x, np.float32(np.exp(self.rng.uniform(-0.6, 0.4))))
         return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
 
     def batch(self, n: int) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -118,6 +118,16 @@ def resize_long_side(image: np.ndarray, side: int) -> np.ndarray:
     return np.asarray(PILImage.fromarray(image).resize(size, PILImage.Resampling.LANCZOS))
 
 
+def load_looknet(weights: Path) -> LookNet:
+    """The looks network in ``weights`` (a TypeError if the file holds another architecture)."""
+    from lumaflow.build.registry import load_file
+
+    model = load_file(str(weights)).model
+    if not isinstance(model, LookNet):
+        raise TypeError(f"{weights} is not a LookNet")
+    return model
+
+
 def main(argv: list[str] | None = None) -> int:
     from lumaflow.build import WEIGHTS_DIR
     from lumaflow.build.looks_sheet import DOCS, THUMBNAILS, write_sheets
@@ -145,12 +155,8 @@ def _distinct(weights: Path, photo_set: str, out: Path | None) -> int:
 
     from lumaflow.build.looks_eval import pairwise_distances
     from lumaflow.build.photo_sets import load_set
-    from lumaflow.build.registry import load_file
 
-    model = load_file(str(weights)).model
-    if not isinstance(model, LookNet):
-        raise TypeError(f"{weights} is not a LookNet")
-    figures = {"set": photo_set, **pairwise_distances(model, load_set(photo_set))}  # type: ignore[arg-type]
+    figures = {"set": photo_set, **pairwise_distances(load_looknet(weights), load_set(photo_set))}  # type: ignore[arg-type]
     for entry in figures["closest"][:10]:
         print(f"{entry['delta_e']:6.2f}  {' / '.join(entry['looks'])}  ({entry['photo']})")
     below = figures["pairs_below"]

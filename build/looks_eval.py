@@ -11,6 +11,8 @@ looks x 3 methods stay within minutes on two cores.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -35,13 +37,19 @@ MIN_PAIR = 3.0  # every pair of looks should differ by this much mean ΔE on eve
 def evaluate_looks(descriptor: ModelDescriptor, photos: dict[str, np.ndarray] | None = None) -> Report:
     """Mean ΔE2000 to each look's grading: the network, one fixed LUT per look, the ungraded photo; the
     network's gain over the fixed LUT per look with its 95 % bootstrap interval over photos."""
-    model = _looknet(descriptor)
-    # Small photos gain nothing from a second thread, and on a busy machine its barrier waits made
-    # this evaluation six times slower (48 s against 8 s with one thread, measured beside two trainings).
+    with _one_thread():
+        return _evaluate(_looknet(descriptor), eval_photos() if photos is None else photos)
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """torch on one thread for the duration. Small photos gain nothing from a second thread, and on a busy
+    machine its barrier waits made this evaluation six times slower (48 s against 8 s with one thread,
+    measured beside two trainings)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _evaluate(model, eval_photos() if photos is None else photos)
+        yield
     finally:
         torch.set_num_threads(threads)
 
@@ -107,15 +115,15 @@ def pairwise_distances(model: LookNet, photos: dict[str, np.ndarray]) -> dict[st
     from skimage.color import deltaE_ciede2000, rgb2lab
 
     least: dict[tuple[str, str], tuple[float, str]] = {}
-    torch.set_num_threads(1)  # small photos: one thread (see evaluate_looks)
-    for photo_name, image in photos.items():
-        small = resize_long_side(image, DISTINCT_LONG_SIDE)
-        labs = [rgb2lab(stylize(model, small, index)) for index in range(len(TEMPLATE_NAMES))]
-        for i, j in itertools.combinations(range(len(TEMPLATE_NAMES)), 2):
-            d = float(deltaE_ciede2000(labs[i], labs[j]).mean())
-            pair = (TEMPLATE_NAMES[i], TEMPLATE_NAMES[j])
-            if pair not in least or d < least[pair][0]:
-                least[pair] = (d, photo_name)
+    with _one_thread():
+        for photo_name, image in photos.items():
+            small = resize_long_side(image, DISTINCT_LONG_SIDE)
+            labs = [rgb2lab(stylize(model, small, index)) for index in range(len(TEMPLATE_NAMES))]
+            for i, j in itertools.combinations(range(len(TEMPLATE_NAMES)), 2):
+                d = float(deltaE_ciede2000(labs[i], labs[j]).mean())
+                pair = (TEMPLATE_NAMES[i], TEMPLATE_NAMES[j])
+                if pair not in least or d < least[pair][0]:
+                    least[pair] = (d, photo_name)
     ranked = sorted(least.items(), key=lambda item: item[1][0])
     return {
         "metric": "least mean CIEDE2000 between two looks' outputs over the photos",

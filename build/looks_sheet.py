@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lumaflow.build.arch.lut import LookNet
 from lumaflow.build.gradings import recipe
-from lumaflow.build.looks import resize_long_side, stylize
+from lumaflow.build.looks import load_looknet, resize_long_side, stylize
 from lumaflow.ensemble.looks import CATEGORIES, TEMPLATE_NAMES, TEMPLATES, Look
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,11 +68,8 @@ def write_sheets(weights: Path, photo_name: str, docs: Path, thumbnails: Path, t
     from PIL import Image
 
     from lumaflow.build.photo_sets import by_name, load
-    from lumaflow.build.registry import load_file
 
-    model = load_file(str(weights)).model
-    if not isinstance(model, LookNet):
-        raise TypeError(f"{weights} is not a LookNet")
+    model = load_looknet(weights)
     photo = resize_long_side(load(by_name(photo_name)), 2 * tile)  # graded at 2x, shown at 1x: the look, not noise
     looks = {name: stylize(model, photo, index) for index, name in enumerate(TEMPLATE_NAMES)}
     docs.mkdir(parents=True, exist_ok=True)
