@@ -143,20 +143,22 @@ def main(argv: list[str] | None = None) -> int:
     distinct.add_argument("--weights", type=Path, default=WEIGHTS_DIR / "looks.pt")
     distinct.add_argument("--set", dest="photo_set", choices=("train", "validation", "test"), default="validation")
     distinct.add_argument("--out", type=Path, help="write the figures as JSON here")
+    distinct.add_argument("--gradings", action="store_true", help="the target gradings instead of the network")
     args = p.parse_args(argv)
     if args.command == "sheet":
         write_sheets(args.weights, args.photo, args.docs, args.thumbnails)
         return 0
-    return _distinct(args.weights, args.photo_set, args.out)
+    return _distinct(None if args.gradings else args.weights, args.photo_set, args.out)
 
 
-def _distinct(weights: Path, photo_set: str, out: Path | None) -> int:
+def _distinct(weights: Path | None, photo_set: str, out: Path | None) -> int:
     import json
 
     from lumaflow.build.looks_eval import pairwise_distances
     from lumaflow.build.photo_sets import load_set
 
-    figures = {"set": photo_set, **pairwise_distances(load_looknet(weights), load_set(photo_set))}  # type: ignore[arg-type]
+    model = None if weights is None else load_looknet(weights)
+    figures = {"set": photo_set, **pairwise_distances(model, load_set(photo_set))}  # type: ignore[arg-type]
     for entry in figures["closest"][:10]:
         print(f"{entry['delta_e']:6.2f}  {' / '.join(entry['looks'])}  ({entry['photo']})")
     below = figures["pairs_below"]

@@ -110,15 +110,19 @@ def markdown_table(per_look: dict[str, dict[str, Any]], overall: dict[str, float
     return lines
 
 
-def pairwise_distances(model: LookNet, photos: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The least mean ΔE2000 between every pair of looks over ``photos`` (the network's outputs), and where."""
+def pairwise_distances(model: LookNet | None, photos: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The least mean ΔE2000 between every pair of looks over ``photos``, and where: the network's outputs, or
+    with ``model`` None the target gradings themselves (what the recipes were pushed apart on)."""
     from skimage.color import deltaE_ciede2000, rgb2lab
 
     least: dict[tuple[str, str], tuple[float, str]] = {}
     with _one_thread():
         for photo_name, image in photos.items():
             small = resize_long_side(image, DISTINCT_LONG_SIDE)
-            labs = [rgb2lab(stylize(model, small, index)) for index in range(len(TEMPLATE_NAMES))]
+            labs = [
+                rgb2lab(grade(small, name) if model is None else stylize(model, small, index))
+                for index, name in enumerate(TEMPLATE_NAMES)
+            ]
             for i, j in itertools.combinations(range(len(TEMPLATE_NAMES)), 2):
                 d = float(deltaE_ciede2000(labs[i], labs[j]).mean())
                 pair = (TEMPLATE_NAMES[i], TEMPLATE_NAMES[j])
@@ -127,6 +131,7 @@ def pairwise_distances(model: LookNet, photos: dict[str, np.ndarray]) -> dict[st
     ranked = sorted(least.items(), key=lambda item: item[1][0])
     return {
         "metric": "least mean CIEDE2000 between two looks' outputs over the photos",
+        "outputs": "the target gradings" if model is None else "the network",
         "long_side": DISTINCT_LONG_SIDE,
         "photos": list(photos),
         "looks": len(TEMPLATE_NAMES),
