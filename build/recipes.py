@@ -35,7 +35,7 @@ from lumaflow.build.colorize_data import (
 )
 from lumaflow.build.damage_data import DamageSampler, damage_loss, evaluate_damage
 from lumaflow.build.inpaint_data import InpaintSampler, evaluate_inpaint, inpaint_loss
-from lumaflow.build.looks import LooksSampler, looks_loss
+from lumaflow.build.looks import DISTINCT_CAP, DISTINCT_WEIGHT, NEIGHBOURS, LooksSampler, looks_loss
 from lumaflow.build.looks_eval import evaluate_looks
 from lumaflow.build.refine import REFINE_SOURCES, evaluate_refine, refine_pairs
 from lumaflow.build.restoration_evals import (
@@ -306,10 +306,9 @@ RECIPES["looks"] = Recipe(
     name="looks",
     make_model=lambda: LookNet(**LOOKS_HP),
     factor=1,
-    degradation="input: a random crop, treated as a whole photo; target: that crop graded by a random one of the"
-    f" {len(TEMPLATE_NAMES)} looks (lumaflow.build.gradings: adaptive white balance / levels / exposure, then the"
-    " look's colour work),"
-    " strength 1",
+    degradation="input: a random crop, treated as a whole photo, twice; targets: that crop graded by a random one of"
+    f" the {len(TEMPLATE_NAMES)} looks and by a second, most often one of its {NEIGHBOURS} nearest"
+    " (lumaflow.build.gradings: adaptive white balance / levels / exposure, then the look's colour work), strength 1",
     evaluate=evaluate_looks,
     steps=2500,
     batch_size=16,
@@ -319,5 +318,6 @@ RECIPES["looks"] = Recipe(
     scales=(0.1, 0.15, 0.2),
     make_sampler=LooksSampler,
     loss=looks_loss,
-    loss_description="L1 (RGB)",
+    loss_description=f"L1 (RGB) + {DISTINCT_WEIGHT:g} x the mean shortfall of each pair of looks on a crop from its"
+    f" gradings' ΔE76, capped at {DISTINCT_CAP:g}",
 )

@@ -176,13 +176,21 @@ def runs_behind(weights: Path) -> list[dict[str, object]]:
     return runs
 
 
+def portable(runs: list[dict[str, object]]) -> list[dict[str, object]]:
+    """``runs`` with each ``init`` (a path on the machine that trained) named by the run it refers to instead."""
+    return [
+        {**run, "init": f"the weights of run {index} (its {Path(str(run['init'])).name})"} if "init" in run else run
+        for index, run in enumerate(runs)
+    ]
+
+
 def adopt(weights: Path, out: Path) -> dict[str, Any]:
     """Serve ``weights``: copy them to ``out``/noise_map.pt and write their manifest entry (every run behind them)."""
     served = save_state_dict(torch.load(weights, weights_only=True), out / NAME)
     descriptor = load_file(str(served))  # proves the file round-trips through the registry
     model = descriptor.model
     assert isinstance(model, NoiseMapEstimator)
-    runs = runs_behind(weights)
+    runs = portable(runs_behind(weights))
     entry = {
         "file": NAME,
         "sha256": sha256_file(served),

@@ -11,8 +11,11 @@ decode's BLS call to the analysis network goes through the same helper (``call_m
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -38,7 +41,7 @@ MODELS = (
     "quality",
     "encode",
 )
-HOLD_S = 5.0  # how long the analysis batcher holds a batch it waits to fill
+HOLD_S = 10.0  # how long the analysis batcher holds a batch it waits to fill
 CROPS = 25  # one photo's crops: two do not fit the batch below
 
 
@@ -69,7 +72,10 @@ def test_a_full_queue_behind_the_router_is_overloaded(model_repository: Path, tm
             ]
             for holder in holders:  # the router asks the analysis network first, which holds them
                 holder.start()
-                threading.Event().wait(1.0)
+            # Triton's pending-request gauge counts the held batch, not the request queued behind it (measured: it
+            # stays at 1), so once the first photo is held, the second, one step behind it, gets a moment more.
+            _wait_for_pending(server.endpoints.metrics_url, "analysis", 1)
+            threading.Event().wait(1.0)
             with pytest.raises(Overloaded) as by_router:
                 client.enhance(photo, "photo_enhance")
             for holder in holders:
@@ -77,3 +83,19 @@ def test_a_full_queue_behind_the_router_is_overloaded(model_repository: Path, tm
     assert "exceeds maximum queue size" in by_router.value.message.lower()
     assert "analysis: " in by_router.value.message  # the router names the model that refused
     assert len(held) == 2 and all("photo" in info["analysis"] for info in held)  # the held photos were served
+
+
+def _wait_for_pending(metrics_url: str, model: str, count: int) -> None:
+    """Until Triton's pending-request gauge shows ``count`` requests held by ``model``: a fixed sleep from the
+    holders' start was not enough on a loaded machine (the third photo came before the others were held)."""
+    pattern = re.compile(rf'^nv_inference_pending_request_count{{model="{model}",version="1"}} (\S+)$', re.M)
+    deadline = time.monotonic() + HOLD_S / 2
+    pending = 0.0
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(metrics_url, timeout=5) as response:
+            found = pattern.search(response.read().decode())
+        pending = float(found.group(1)) if found else 0.0
+        if pending >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{model} held {pending:g} requests, not {count}, within {HOLD_S / 2:g} s")

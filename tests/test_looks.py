@@ -11,6 +11,7 @@ import torch
 from lumaflow import contract
 from lumaflow.build import WEIGHTS_DIR
 from lumaflow.build.arch.lut import LookNet, LooksGraph, apply_lut, export_looks_onnx, identity_lut
+from lumaflow.build.assess_data import to_tensor
 from lumaflow.build.export import verify_onnx
 from lumaflow.build.gradings import GRADINGS, grade, recipe
 from lumaflow.build.looks import delta_e, looks_parity_samples, resize_long_side, stylize
@@ -85,6 +86,70 @@ def test_every_pair_of_gradings_differs_by_at_least_3_delta_e(photo: np.ndarray)
         if (d := float(deltaE_ciede2000(labs[i], labs[j]).mean())) < 3.0
     ]
     assert not close
+
+
+@pytest.mark.unit
+def test_the_differentiable_lab_matches_skimage() -> None:
+    from skimage.color import rgb2lab
+
+    from lumaflow.build.looks import srgb_to_lab
+
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 12, 16, 3)).astype(np.uint8)
+    pixels[0, 0, :4] = ((0, 0, 0), (255, 255, 255), (1, 1, 1), (255, 0, 0))  # the ends and the linear segment
+    lab = srgb_to_lab(to_tensor(list(pixels))).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(lab, rgb2lab(pixels), atol=1e-3)
+
+
+@pytest.mark.unit
+def test_looks_batches_hold_one_crop_graded_by_two_looks(photo: np.ndarray) -> None:
+    from lumaflow.build.looks import NEIGHBOURS, LooksSampler
+
+    sampler = LooksSampler([photo, photo[::-1].copy()], 64, np.random.default_rng(0))
+    assert sampler.neighbours.shape == (len(TEMPLATE_NAMES), NEIGHBOURS)
+    assert all(i not in row for i, row in enumerate(sampler.neighbours.tolist()))
+    (crops, templates, strengths), targets = sampler.batch(8)
+    assert torch.equal(crops[0::2], crops[1::2]) and bool((templates[0::2] != templates[1::2]).all())
+    assert bool((strengths == 1).all())
+    for crop, template, target in zip(crops, templates.tolist(), targets, strict=True):
+        pixels = np.ascontiguousarray(crop.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy())
+        graded = grade(pixels, TEMPLATE_NAMES[template])
+        assert torch.equal(target, to_tensor([graded])[0])
+    with pytest.raises(ValueError, match="even"):
+        sampler.batch(7)
+
+
+@pytest.mark.unit
+def test_the_looks_loss_charges_for_merging_two_looks_the_gradings_keep_apart() -> None:
+    from lumaflow.build.looks import DISTINCT_CAP, DISTINCT_WEIGHT, looks_loss, pair_distances
+
+    rng = np.random.default_rng(1)
+    target = torch.from_numpy(rng.uniform(0.1, 0.9, (4, 3, 8, 8)).astype(np.float32))
+    assert float(looks_loss(target, target)) == 0.0
+    merged = target.clone()
+    merged[1] = merged[0]  # the first pair's two looks made one
+    wanted = float(pair_distances(target)[0].clamp(max=DISTINCT_CAP))
+    l1 = float(torch.nn.functional.l1_loss(merged, target))
+    assert float(looks_loss(merged, target)) == pytest.approx(l1 + DISTINCT_WEIGHT * wanted / 2, rel=1e-3)
+    apart = target.clone()
+    apart[1] = 1.0 - apart[0]  # further apart than the gradings: no charge beyond L1
+    assert float(looks_loss(apart, target)) == pytest.approx(float(torch.nn.functional.l1_loss(apart, target)))
+
+
+@pytest.mark.unit
+def test_every_pair_of_gradings_differs_on_a_black_and_white_photo(photo: np.ndarray) -> None:
+    """On a photo without colour the colour looks can only differ by tone and tint: they were given distinct ones
+    (two grey wallpapers among the training photos merged vivid and mono_classic exactly)."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    small = resize_long_side(photo, 64)
+    grey = np.repeat(np.round(small @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)[..., None], 3, axis=-1)
+    labs = [rgb2lab(grade(grey, name)) for name in TEMPLATE_NAMES]
+    least = min(
+        (float(deltaE_ciede2000(labs[i], labs[j]).mean()), TEMPLATE_NAMES[i], TEMPLATE_NAMES[j])
+        for i in range(len(labs))
+        for j in range(i + 1, len(labs))
+    )
+    assert least[0] >= 3.0, least
 
 
 @pytest.mark.unit

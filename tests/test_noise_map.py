@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from lumaflow.build import WEIGHTS_DIR
 from lumaflow.build.arch.noise_map import NoiseEstimateGraph, NoiseMapEstimator, ffdnet_level
 from lumaflow.build.artifacts import sha256_file
 from lumaflow.build.camera_noise import (
@@ -99,6 +100,16 @@ def test_the_training_smoke_run_writes_weights_the_evaluation_loads(tmp_path: Pa
     entry = json.loads((served / "manifest.json").read_text())["networks"]["noise_map"]
     assert entry["sha256"] == sha256_file(served / "noise_map.pt") and entry["architecture"] == "NoiseMapEstimator"
     assert len(entry["training"]["runs"]) == 1 and entry["training"]["smoke"]
+
+
+@pytest.mark.unit
+def test_the_manifest_names_a_runs_starting_weights_by_run_not_by_a_path_on_the_training_machine() -> None:
+    from lumaflow.build.train_noise_map import portable
+
+    runs = portable([{"steps": 3000}, {"steps": 1500, "init": "/work/cand/nm_c/noise_map.pt"}])
+    assert runs == [{"steps": 3000}, {"steps": 1500, "init": "the weights of run 1 (its noise_map.pt)"}]
+    committed = json.loads((WEIGHTS_DIR / "manifest.json").read_text())["networks"]["noise_map"]["training"]["runs"]
+    assert not any(str(run.get("init", "")).startswith("/") for run in committed)
 
 
 @pytest.mark.unit

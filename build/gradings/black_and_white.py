@@ -8,9 +8,10 @@ from .blocks import LUMA, Image, contrast, duotone, exposure_to, levels, lift_ro
 
 
 def mono_classic(x: Image) -> Image:
-    """levels 0.5-99.5 % by 0.7; red-filter mix (0.55, 0.35, 0.10): darker skies, lighter skin; S curve 0.5"""
-    x = levels(x, 0.5, 99.5, 0.7)
-    return s_curve(mono(x, (0.55, 0.35, 0.10)), 0.5)
+    """levels 0.5-99.5 % by 0.7, exposure to 0.42; red-filter mix (0.55, 0.35, 0.10): darker skies, lighter skin;
+    S curve 0.55"""
+    x = exposure_to(levels(x, 0.5, 99.5, 0.7), 0.42, 0.7)
+    return s_curve(mono(x, (0.55, 0.35, 0.10)), 0.55)
 
 
 def sepia_print(x: Image) -> Image:
@@ -41,9 +42,9 @@ def selenium_tone(x: Image) -> Image:
 
 
 def cyanotype(x: Image) -> Image:
-    """exposure to 0.5; Prussian-blue to paper-white duotone of the luma"""
-    x = exposure_to(x, 0.5, 0.8)
-    return duotone(s_curve(x, 0.2), (0.03, 0.15, 0.35), (0.92, 0.96, 1.0))
+    """exposure to 0.45 fully; Prussian-blue to warm paper-white duotone of the luma"""
+    x = exposure_to(x, 0.45, 1.0)
+    return duotone(s_curve(x, 0.2), (0.02, 0.13, 0.38), (0.97, 0.96, 0.93))
 
 
 def platinum_warm(x: Image) -> Image:
@@ -53,7 +54,7 @@ def platinum_warm(x: Image) -> Image:
 
 
 def infrared_mono(x: Image) -> Image:
-    """levels 1-99 % by 0.8; infrared-like mix (foliage glows white, skies go black), slight glow"""
+    """levels 1-99 % by 0.8; infrared-like mix (foliage glows white, skies go black), glowing highlights, S curve 0.7"""
     x = levels(x, 1.0, 99.0, 0.8)
     y = mono(x, (0.3, 1.5, -0.8))
-    return s_curve(np.clip(y, 0.0, 1.0) ** 0.7, 0.4)
+    return s_curve(np.clip(y, 0.0, 1.0) ** 0.7, 0.7)

@@ -29,15 +29,15 @@ from .blocks import (
 def teal_orange(x: Image) -> Image:
     """grey world 0.3, levels 0.5-99.5 % by 0.5; teal shadows, warm highlights, S curve 0.4, saturation 1.1"""
     x = levels(grey_world(x, 0.3), 0.5, 99.5, 0.5)
-    x = split_tone(x, (-0.06, 0.03, 0.09), (0.09, 0.02, -0.08))
+    x = split_tone(x, (-0.07, 0.03, 0.1), (0.1, 0.03, -0.09))
     return saturation(s_curve(x, 0.4), 1.1)
 
 
 def bleach_bypass(x: Image) -> Image:
-    """levels 0.5-99.5 % by 0.5; S curve 0.6, saturation 0.45, silvery highlights"""
-    x = levels(x, 0.5, 99.5, 0.5)
+    """levels 0.5-99.5 % by 0.5, exposure to 0.36; S curve 0.6, saturation 0.45, steel shadows, silver highlights"""
+    x = exposure_to(levels(x, 0.5, 99.5, 0.5), 0.36, 0.8)
     y = luma(x)[..., None]
-    x = saturation(s_curve(x, 0.6), 0.45)
+    x = split_tone(saturation(s_curve(x, 0.6), 0.45), (-0.04, 0.0, 0.03), (0.0, 0.0, 0.0))
     return x + 0.06 * y**2  # silvery highlights
 
 
@@ -59,7 +59,7 @@ def desert_heat(x: Image) -> Image:
 def digital_green(x: Image) -> Image:
     """grey world 0.8, levels 1-99 % by 0.5; sickly green cast in every tone, saturation 0.7, hard contrast"""
     x = levels(grey_world(x, 0.8), 1.0, 99.0, 0.5)
-    x = channel_gamma(saturation(x, 0.7), (1.2, 0.85, 1.15))
+    x = channel_gamma(saturation(x, 0.7), (1.25, 0.8, 1.2))
     return s_curve(x, 0.5)
 
 

@@ -29,9 +29,9 @@ def bistro_warm(x: Image) -> Image:
 
 
 def bright_cafe(x: Image) -> Image:
-    """levels 0.5-99.5 % by 0.8, exposure to 0.66; crisp airy light: S curve 0.3, cool grey blacks, saturation 0.85"""
-    x = exposure_to(levels(x, 0.5, 99.5, 0.8), 0.66, 0.8)
-    x = lift_roll(s_curve(x, 0.3), (0.04, 0.05, 0.07), 1.0)
+    """levels 0.5-99.5 % by 0.8, exposure to 0.74; crisp airy light: S curve 0.3, cool grey blacks, saturation 0.85"""
+    x = exposure_to(levels(x, 0.5, 99.5, 0.8), 0.74, 0.9)
+    x = lift_roll(s_curve(x, 0.3), (0.08, 0.09, 0.13), 1.0)
     return saturation(x, 0.85)
 
 

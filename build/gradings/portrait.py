@@ -35,15 +35,15 @@ def skin_glow(x: Image) -> Image:
     x = exposure_to(grey_world(x, 0.6), 0.6, 0.7)
     x = x + warmth(x) * 0.25 * (x**0.7 - x)
     y = luma(x)[..., None]
-    x = split_tone(x + 0.15 * y**2, (0.0, 0.0, 0.0), (0.08, 0.02, 0.05))
+    x = split_tone(x + 0.2 * y**2, (0.0, 0.0, 0.0), (0.1, 0.03, 0.06))
     return vibrance(x, 0.4)
 
 
 def porcelain(x: Image) -> Image:
-    """grey world 0.8 toward a cool white, exposure to 0.66; saturation 0.4, S curve 0.3, pearl highlights"""
-    x = exposure_to(grey_world(x, 0.8, (0.97, 1.0, 1.05)), 0.66, 0.8)
+    """grey world 0.8 toward a cool white, exposure to 0.7; saturation 0.4, S curve 0.3, pearl highlights"""
+    x = exposure_to(grey_world(x, 0.8, (0.97, 1.0, 1.05)), 0.7, 0.8)
     x = s_curve(saturation(x, 0.4), 0.3)
-    return split_tone(lift_roll(x, 0.05, 1.0), (0.0, 0.0, 0.03), (0.02, 0.0, 0.03))
+    return split_tone(lift_roll(x, 0.05, 1.0), (0.0, 0.0, 0.03), (0.04, 0.0, 0.05))
 
 
 def bronze_tan(x: Image) -> Image:
@@ -55,17 +55,17 @@ def bronze_tan(x: Image) -> Image:
 
 
 def rosy_blush(x: Image) -> Image:
-    """grey world 0.5, exposure to 0.58; pink mid-tones, rosy skin, soft contrast 0.85"""
-    x = exposure_to(grey_world(x, 0.5), 0.58, 0.6)
-    x = tint_mids(x, (0.06, -0.02, 0.03))
+    """grey world 0.5, exposure to 0.52; rose-pink mid-tones, rosy skin, contrast 0.95"""
+    x = exposure_to(grey_world(x, 0.5), 0.52, 0.6)
+    x = tint_mids(x, (0.07, -0.03, 0.02))
     x = recolour(x, warmth(x), (1.0, 0.6, 0.62), 0.4)
-    return contrast(x, 0.85, 0.55)
+    return contrast(x, 0.95, 0.55)
 
 
 def studio_clean(x: Image) -> Image:
-    """grey world 1.0, levels 0.2-99.8 % by 1.0, exposure to 0.5 fully; a light S curve, vibrance 0.15"""
-    x = exposure_to(levels(grey_world(x, 1.0), 0.2, 99.8, 1.0), 0.5, 1.0)
-    return vibrance(s_curve(x, 0.2), 0.15)
+    """grey world 1.0, levels 0.2-99.8 % by 1.0, exposure to 0.64 fully; S curve 0.1, vibrance 0.15"""
+    x = exposure_to(levels(grey_world(x, 1.0), 0.2, 99.8, 1.0), 0.64, 1.0)
+    return vibrance(s_curve(x, 0.1), 0.15)
 
 
 def editorial_matte(x: Image) -> Image:

@@ -35,18 +35,18 @@ def spring_bloom(x: Image) -> Image:
 
 
 def summer_bright(x: Image) -> Image:
-    """grey world 0.5, exposure to 0.6; saturated warm sunshine, turquoise skies, vibrance 0.5"""
-    x = exposure_to(grey_world(x, 0.5), 0.6, 0.6)
+    """grey world 0.5, exposure to 0.63; saturated warm sunshine, turquoise skies, vibrance 0.7"""
+    x = exposure_to(grey_world(x, 0.5), 0.63, 0.6)
     x = recolour(x, sky(x), (0.1, 0.7, 0.85), 0.5)
     x = gains(x, (1.06, 1.03, 0.92))
-    return vibrance(s_curve(x, 0.3), 0.5)
+    return vibrance(s_curve(x, 0.3), 0.7)
 
 
 def autumn_gold(x: Image) -> Image:
-    """grey world 0.5, levels 1-99 % by 0.6; greens turned orange-gold, warm browns, saturation 1.15"""
+    """grey world 0.5, levels 1-99 % by 0.6; greens turned orange-gold, russet mids, saturation 1.15"""
     x = levels(grey_world(x, 0.5), 1.0, 99.0, 0.6)
     x = recolour(x, foliage(x), (0.95, 0.6, 0.15), 0.9)
-    x = tint_mids(x, (0.04, 0.01, -0.04))
+    x = tint_mids(x, (0.07, 0.0, -0.05))
     return saturation(s_curve(x, 0.3), 1.15)
 
 
@@ -69,7 +69,7 @@ def harvest_amber(x: Image) -> Image:
     """grey world 0.6 toward an amber white, exposure to 0.56; hues turned 20 degrees, honeyed mids, saturation 0.9"""
     x = exposure_to(grey_world(x, 0.6, (1.08, 1.0, 0.8)), 0.56, 0.6)
     x = hue_rotate(x, 20.0)
-    x = tint_mids(x, (0.05, 0.03, -0.06))
+    x = tint_mids(x, (0.06, 0.03, -0.09))
     return saturation(lift_roll(s_curve(x, 0.2), (0.05, 0.03, 0.0), 0.97), 0.9)
 
 
