@@ -23,6 +23,7 @@ from lumaflow.build.arch.lut import LookNet
 from lumaflow.build.assess_data import CropSampler, to_tensor
 from lumaflow.build.gradings import grade
 from lumaflow.build.gradings.blocks import gains, saturation
+from lumaflow.build.photos import resize_long_side
 from lumaflow.ensemble.looks import TEMPLATE_NAMES
 
 # --- training ----------------------------------------------------------------------------------------
@@ -177,16 +178,6 @@ def looks_parity_samples(templates: int) -> list[tuple[np.ndarray, np.ndarray, n
     return samples
 
 
-def resize_long_side(image: np.ndarray, side: int) -> np.ndarray:
-    """``image`` with ``side`` px on its long side (Lanczos)."""
-    from PIL import Image as PILImage
-
-    height, width = image.shape[:2]
-    scale = side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(PILImage.fromarray(image).resize(size, PILImage.Resampling.LANCZOS))
-
-
 def load_looknet(weights: Path) -> LookNet:
     """The looks network in ``weights`` (a TypeError if the file holds another architecture)."""
     from lumaflow.build.registry import load_file
@@ -213,21 +204,23 @@ def main(argv: list[str] | None = None) -> int:
     distinct.add_argument("--set", dest="photo_set", choices=("train", "validation", "test"), default="validation")
     distinct.add_argument("--out", type=Path, help="write the figures as JSON here")
     distinct.add_argument("--gradings", action="store_true", help="the target gradings instead of the network")
+    distinct.add_argument("--variants", action="store_true", help="also each photo made colourful, bright and dark")
     args = p.parse_args(argv)
     if args.command == "sheet":
         write_sheets(args.weights, args.photo, args.docs, args.thumbnails)
         return 0
-    return _distinct(None if args.gradings else args.weights, args.photo_set, args.out)
+    return _distinct(None if args.gradings else args.weights, args.photo_set, args.out, args.variants)
 
 
-def _distinct(weights: Path | None, photo_set: str, out: Path | None) -> int:
+def _distinct(weights: Path | None, photo_set: str, out: Path | None, variants: bool) -> int:
     import json
 
-    from lumaflow.build.looks_eval import pairwise_distances
+    from lumaflow.build.looks_eval import pairwise_distances, with_variants
     from lumaflow.build.photo_sets import load_set
 
     model = None if weights is None else load_looknet(weights)
-    figures = {"set": photo_set, **pairwise_distances(model, load_set(photo_set))}  # type: ignore[arg-type]
+    photos = with_variants(load_set(photo_set)) if variants else load_set(photo_set)  # type: ignore[arg-type]
+    figures = {"set": photo_set, **pairwise_distances(model, photos)}
     for entry in figures["closest"][:10]:
         print(f"{entry['delta_e']:6.2f}  {' / '.join(entry['looks'])}  ({entry['photo']})")
     below = figures["pairs_below"]

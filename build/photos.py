@@ -112,3 +112,11 @@ def benchmark_photos(names: tuple[str, ...] = BENCHMARK_PHOTOS) -> dict[str, np.
             raise MissingPhotosError(f"benchmark photo {name!r} is missing: {path}")
         photos[name] = load_rgb(path)
     return photos
+
+
+def resize_long_side(image: np.ndarray, side: int) -> np.ndarray:
+    """``image`` with ``side`` px on its long side (Lanczos)."""
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))

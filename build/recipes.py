@@ -310,12 +310,14 @@ RECIPES["looks"] = Recipe(
     f" the {len(TEMPLATE_NAMES)} looks and by a second, most often one of its {NEIGHBOURS} nearest"
     " (lumaflow.build.gradings: adaptive white balance / levels / exposure, then the look's colour work), strength 1",
     evaluate=evaluate_looks,
-    steps=2500,
+    steps=12000,
     batch_size=16,
     patch=128,
     lr=2e-3,
-    # Small sources (256x160 to 512x320): a 128 px crop then holds much of a photo, as the thumbnail does when served.
-    scales=(0.1, 0.15, 0.2),
+    # Small sources (256 to 512 px on the long side): a 128 px crop then holds much of a photo, as the thumbnail does
+    # when served. All the train photos, not only the wallpapers: the still lifes bring the saturated colour the
+    # wallpapers lack (the network merged looks on the most colourful validation photos).
+    long_sides=(256, 384, 512),
     make_sampler=LooksSampler,
     loss=looks_loss,
     loss_description=f"L1 (RGB) + {DISTINCT_WEIGHT:g} x the mean shortfall of each pair of looks on a crop from its"

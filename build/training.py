@@ -1,4 +1,4 @@
-"""`lumaflow train <network>`: train one of our own networks on the wallpaper photos and record it.
+"""`lumaflow train <network>`: train one of our own networks on the train photos and record it.
 
     lumaflow train dejpeg                            # the committed weights (minutes on 2 cores)
     lumaflow train dejpeg --smoke --out /tmp/w      # seconds, for CI
@@ -27,7 +27,14 @@ from tqdm import tqdm
 
 from lumaflow.build import WEIGHTS_DIR
 from lumaflow.build.artifacts import save_state_dict, sha256_file, update_manifest
-from lumaflow.build.photos import WALLPAPER_PACKAGE, WALLPAPER_ROOT, MissingPhotosError, load_rgb, wallpaper_photo_paths
+from lumaflow.build.photos import (
+    WALLPAPER_PACKAGE,
+    WALLPAPER_ROOT,
+    MissingPhotosError,
+    load_rgb,
+    resize_long_side,
+    wallpaper_photo_paths,
+)
 from lumaflow.build.registry import ModelDescriptor, load_file
 from lumaflow.build.sr_data import Degrade, Pair, PatchSampler, make_pairs
 
@@ -84,6 +91,9 @@ class Recipe:
     patch: int  # target (HR) patch side
     lr: float = 2e-3
     scales: tuple[float, ...] = (0.5, 0.33)
+    # Non-empty: learn from the whole train photo set (lumaflow.build.photo_sets) with each photo at these long
+    # sides, instead of from the wallpapers at ``scales``.
+    long_sides: tuple[int, ...] = ()
     degrade: Degrade | None = None
     make_pairs: PairMaker | None = None  # default: bicubic /factor of each photo at each scale
     # Extra weight on the L1 of BT.601 luma: JPEG hides most of its damage in chroma, which an RGB L1
@@ -202,23 +212,20 @@ def train(recipe: Recipe, argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     try:
-        paths = wallpaper_photo_paths(args.wallpapers)
+        images, scales, source = _sources(recipe, args)
     except MissingPhotosError as e:
-        print(f"lumaflow train: {e}: apt-get install {WALLPAPER_PACKAGE}", file=sys.stderr)
+        print(f"lumaflow train: {e}", file=sys.stderr)
         return 2
-    scales = tuple(float(s) for s in args.scales.split(","))
-    if args.smoke:
-        paths, scales = paths[:2], scales[:1]
 
     started = time.perf_counter()
     sampler: Sampler
     photos: list[np.ndarray] = []  # the photos at the source scales, for samplers that take them
     if recipe.make_sampler is not None:
-        photos = [pair.hr for pair in make_pairs([load_rgb(p) for p in paths], scales, 1)]
+        photos = [pair.hr for pair in make_pairs(images, scales, 1)]
         sampler = recipe.make_sampler(photos, args.patch, rng)
     else:
         pair_maker = recipe.make_pairs or make_pairs
-        pairs = pair_maker([load_rgb(p) for p in paths], scales, recipe.factor)
+        pairs = pair_maker(images, scales, recipe.factor)
         sampler = PatchSampler(pairs, args.patch // recipe.factor, rng, factor=recipe.factor, degrade=recipe.degrade)
     model = recipe.make_model()
     loss = fit(model, sampler, args, recipe)
@@ -238,9 +245,7 @@ def train(recipe: Recipe, argv: list[str] | None = None) -> int:
         "params": sum(p.numel() for p in model.parameters()),
         "gflop_320x240": _gflop_320x240(model),
         "training": {
-            "data": f"{WALLPAPER_PACKAGE} photos",
-            "files": [str(p.relative_to(args.wallpapers)) for p in paths],
-            "source_scales": list(scales),
+            **source,
             "degradation": recipe.degradation,
             "steps": args.steps,
             "batch_size": args.batch_size,
@@ -263,6 +268,31 @@ def train(recipe: Recipe, argv: list[str] | None = None) -> int:
         print(line)
     print(f"trained {recipe.name} in {seconds:.0f} s -> {weights}")
     return 0
+
+
+def _sources(recipe: Recipe, args: argparse.Namespace) -> tuple[list[np.ndarray], tuple[float, ...], dict[str, Any]]:
+    """The photos a recipe learns from, the scales to take them at, and how the manifest names them."""
+    if recipe.long_sides:
+        from lumaflow.build.photo_sets import DEBIAN_PACKAGES, load_set
+
+        try:
+            named = load_set("train", limit=2 if args.smoke else None)
+        except MissingPhotosError as e:
+            raise MissingPhotosError(f"{e}: apt-get install {' '.join(DEBIAN_PACKAGES)}") from e
+        sides = recipe.long_sides[:1] if args.smoke else recipe.long_sides
+        images = [resize_long_side(image, side) for image in named.values() for side in sides]
+        data = {"data": "the train photo set (lumaflow.build.photo_sets)", "files": list(named)}
+        return images, (1.0,), {**data, "source_long_sides": list(sides)}
+    try:
+        paths = wallpaper_photo_paths(args.wallpapers)
+    except MissingPhotosError as e:
+        raise MissingPhotosError(f"{e}: apt-get install {WALLPAPER_PACKAGE}") from e
+    scales = tuple(float(s) for s in args.scales.split(","))
+    if args.smoke:
+        paths, scales = paths[:2], scales[:1]
+    files = [str(p.relative_to(args.wallpapers)) for p in paths]
+    source = {"data": f"{WALLPAPER_PACKAGE} photos", "files": files, "source_scales": list(scales)}
+    return [load_rgb(p) for p in paths], scales, source
 
 
 def _fine_tune(

@@ -71,7 +71,7 @@ TEMPLATES: tuple[Look, ...] = (
     Look("porcelain", "pale and cool: low saturation, pearl-white highlights", "portrait"),
     Look("bronze_tan", "sun-tanned: bronze skin, golden highlights, deeper mids", "portrait"),
     Look("rosy_blush", "rosy skin and rose-pink mid-tones", "portrait"),
-    Look("studio_clean", "neutral studio light: full auto white balance, levels and exposure", "portrait"),
+    Look("studio_clean", "clean studio light: full auto white balance, levels and exposure, a touch warm", "portrait"),
     Look("editorial_matte", "magazine matte: muted colour, greenish blacks, cool skies", "portrait"),
     Look("moody_low_key", "dark and moody: deep shadows, olive mids, skin kept warm", "portrait"),
     Look("lush_green", "deep emerald foliage, the rest untouched", "landscape"),

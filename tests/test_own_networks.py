@@ -20,6 +20,7 @@ from lumaflow.build.dejpeg_data import jpeg_with_quality
 from lumaflow.build.dejpeg_eval import restore
 from lumaflow.build.eval import bicubic_up, downscale, rgb_psnr, upscale, y_psnr
 from lumaflow.build.export import export_onnx, verify_onnx
+from lumaflow.build.photo_sets import photos_in
 from lumaflow.build.photos import crop_to_multiple, eval_photos
 from lumaflow.build.pixels import PixelsGraph
 from lumaflow.build.recipes import RECIPES
@@ -115,6 +116,8 @@ def test_committed_weights_match_their_manifest(name: str) -> None:
     assert entry["training"]["smoke"] is False
     assert entry["training"]["seconds"] < BUDGET_S.get(name, 45 * 60)
     assert all(not f.startswith(("astronaut", "coffee", "chelsea", "rocket")) for f in entry["training"]["files"])
+    if "source_long_sides" in entry["training"]:  # learned from the photo sets: the train set's photos only
+        assert set(entry["training"]["files"]) <= {photo.name for photo in photos_in("train")}
 
 
 def test_all_committed_weights_fit_the_size_budget() -> None:

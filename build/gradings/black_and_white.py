@@ -48,13 +48,13 @@ def cyanotype(x: Image) -> Image:
 
 
 def platinum_warm(x: Image) -> Image:
-    """levels 0.2-99.8 % by 0.5, exposure to 0.5; long soft tonal scale, warm grey duotone, no pure black"""
-    x = exposure_to(levels(x, 0.2, 99.8, 0.5), 0.5, 0.7)
+    """levels 0.2-99.8 % by 0.5, exposure to 0.58; long soft tonal scale, warm grey duotone, no pure black"""
+    x = exposure_to(levels(x, 0.2, 99.8, 0.5), 0.58, 0.7)
     return duotone(s_curve(x, -0.2), (0.14, 0.12, 0.1), (0.97, 0.93, 0.85))
 
 
 def infrared_mono(x: Image) -> Image:
-    """levels 1-99 % by 0.8; infrared-like mix (foliage glows white, skies go black), glowing highlights, S curve 0.7"""
+    """levels 1-99 % by 0.8; infrared-like mix (foliage glows white, skies go black), glowing highlights, S curve 1"""
     x = levels(x, 1.0, 99.0, 0.8)
     y = mono(x, (0.3, 1.5, -0.8))
-    return s_curve(np.clip(y, 0.0, 1.0) ** 0.7, 0.7)
+    return s_curve(np.clip(y, 0.0, 1.0) ** 0.55, 1.0)

@@ -27,9 +27,9 @@ from .blocks import (
 
 
 def teal_orange(x: Image) -> Image:
-    """grey world 0.3, levels 0.5-99.5 % by 0.5; teal shadows, warm highlights, S curve 0.4, saturation 1.1"""
-    x = levels(grey_world(x, 0.3), 0.5, 99.5, 0.5)
-    x = split_tone(x, (-0.07, 0.03, 0.1), (0.1, 0.03, -0.09))
+    """grey world 0.3, levels 0.5-99.5 % by 0.5, exposure to 0.5; teal shadows, orange highlights, S curve 0.4"""
+    x = exposure_to(levels(grey_world(x, 0.3), 0.5, 99.5, 0.5), 0.5, 0.7)
+    x = split_tone(x, (-0.1, 0.03, 0.16), (0.16, 0.04, -0.12))
     return saturation(s_curve(x, 0.4), 1.1)
 
 

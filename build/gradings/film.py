@@ -41,24 +41,24 @@ def cross_process(x: Image) -> Image:
 
 
 def portra_soft(x: Image) -> Image:
-    """levels 0.5-99.5 % by 0.5, exposure to 0.5; contrast 0.75, cyan shadows, peach highlights, vibrance 0.3"""
-    x = exposure_to(levels(x, 0.5, 99.5, 0.5), 0.5, 0.7)
+    """levels 0.5-99.5 % by 0.5, exposure to 0.54; contrast 0.75, cyan shadows, peach highlights, vibrance 0.3"""
+    x = exposure_to(levels(x, 0.5, 99.5, 0.5), 0.54, 0.7)
     x = split_tone(contrast(x, 0.75, 0.45), (-0.06, 0.02, 0.06), (0.09, 0.03, -0.02))
     return lift_roll(vibrance(saturation(x, 0.85), 0.3), 0.04, 0.97)
 
 
 def velvia_punch(x: Image) -> Image:
-    """levels 0.5-99.5 % by 0.8, exposure to 0.36; saturation to 0.2, dense S curve, violet shadows"""
-    x = saturation_to(exposure_to(levels(x, 0.5, 99.5, 0.8), 0.36, 0.6), 0.2, 0.8)
+    """levels 0.5-99.5 % by 0.8, exposure to 0.43; saturation to 0.2, dense S curve, violet shadows"""
+    x = saturation_to(exposure_to(levels(x, 0.5, 99.5, 0.8), 0.43, 0.6), 0.2, 0.8)
     x = channel_mix(s_curve(x, 0.6), ((1.05, -0.05, 0.0), (0.0, 1.0, 0.0), (-0.05, -0.05, 1.1)))
     return split_tone(x, (0.06, -0.03, 0.08), (0.03, -0.02, 0.02))
 
 
 def ektachrome_cool(x: Image) -> Image:
-    """grey world 0.6 toward a cool white, levels 1-99 % by 0.5, exposure to 0.5; strong cyan mids, crisp curve"""
-    x = exposure_to(levels(grey_world(x, 0.6, (0.95, 1.0, 1.07)), 1.0, 99.0, 0.5), 0.5, 0.6)
-    x = tint_mids(s_curve(x, 0.4), (-0.1, 0.03, 0.1))
-    return saturation(x, 1.1)
+    """cool grey world 0.6, levels 1-99 % by 0.5, exposure to 0.62; cyan mids, crisp curve, saturation 1.25"""
+    x = exposure_to(levels(grey_world(x, 0.6, (0.95, 1.0, 1.07)), 1.0, 99.0, 0.5), 0.62, 0.6)
+    x = tint_mids(s_curve(x, 0.4), (-0.11, 0.04, 0.06))
+    return saturation(x, 1.25)
 
 
 def cinestill_tungsten(x: Image) -> Image:

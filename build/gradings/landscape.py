@@ -38,15 +38,15 @@ def cool_morning(x: Image) -> Image:
 
 
 def golden_hour(x: Image) -> Image:
-    """grey world 0.4; golden gains (1.1, 1.02, 0.82), warm split tone, S curve 0.2, saturation 1.1"""
-    x = gains(grey_world(x, 0.4), (1.1, 1.02, 0.82))
+    """grey world 0.4; golden gains (1.14, 1.02, 0.78), warm split tone, S curve 0.1, saturation 1.1"""
+    x = gains(grey_world(x, 0.4), (1.14, 1.02, 0.78))
     x = split_tone(x, (0.02, 0.0, -0.02), (0.06, 0.03, -0.05))
-    return saturation(s_curve(x, 0.2), 1.1)
+    return saturation(s_curve(x, 0.1), 1.1)
 
 
 def lush_green(x: Image) -> Image:
-    """grey world 0.5, levels 1-99 % by 0.6; foliage made deep emerald, green-shadowed mids, vibrance 0.4"""
-    x = levels(grey_world(x, 0.5), 1.0, 99.0, 0.6)
+    """grey world 0.5, levels 1-99 % by 0.6, exposure to 0.56; foliage made deep emerald, green mids, vibrance 0.4"""
+    x = exposure_to(levels(grey_world(x, 0.5), 1.0, 99.0, 0.6), 0.56, 0.6)
     x = recolour(x, foliage(x), (0.1, 0.65, 0.35), 0.8)
     x = tint_mids(x, (-0.03, 0.04, 0.0))
     return vibrance(s_curve(x, 0.25), 0.4)

@@ -63,9 +63,9 @@ def rosy_blush(x: Image) -> Image:
 
 
 def studio_clean(x: Image) -> Image:
-    """grey world 1.0, levels 0.2-99.8 % by 1.0, exposure to 0.64 fully; S curve 0.1, vibrance 0.15"""
-    x = exposure_to(levels(grey_world(x, 1.0), 0.2, 99.8, 1.0), 0.64, 1.0)
-    return vibrance(s_curve(x, 0.1), 0.15)
+    """grey world 1.0, levels 0.2-99.8 % by 1.0, exposure to 0.58 fully; S curve 0.1, vibrance 0.3, warm mids"""
+    x = exposure_to(levels(grey_world(x, 1.0), 0.2, 99.8, 1.0), 0.58, 1.0)
+    return tint_mids(vibrance(s_curve(x, 0.1), 0.3), (0.04, 0.0, -0.03))
 
 
 def editorial_matte(x: Image) -> Image:

@@ -26,10 +26,10 @@ from .blocks import (
 
 
 def faded_matte(x: Image) -> Image:
-    """exposure to 0.5; contrast 0.85, blacks lifted to 0.12, whites to 0.92, saturation 0.8"""
+    """exposure to 0.5; contrast 0.75, blacks lifted to 0.14, whites to 0.9, saturation 0.85"""
     x = exposure_to(x, 0.5, 0.5)
-    x = lift_roll(contrast(x, 0.85), 0.12, 0.92)
-    return saturation(x, 0.8)
+    x = lift_roll(contrast(x, 0.75), 0.14, 0.9)
+    return saturation(x, 0.85)
 
 
 def vintage_70s(x: Image) -> Image:
@@ -82,8 +82,8 @@ def faded_postcard(x: Image) -> Image:
 
 
 def retro_teal_fade(x: Image) -> Image:
-    """levels 2-98 % by 0.6; faded teal print: teal mids, skies greener, red shadows sunk, low contrast"""
-    x = levels(x, 2.0, 98.0, 0.6)
+    """levels 2-98 % by 0.6, exposure to 0.45; faded teal print: teal mids, greener skies, sunk red shadows"""
+    x = exposure_to(levels(x, 2.0, 98.0, 0.6), 0.45, 0.6)
     x = x + sky(x) * np.asarray((-0.05, 0.06, -0.04), np.float32)
     x = tint_mids(channel_gamma(x, (1.25, 0.95, 0.95)), (-0.06, 0.03, 0.04))
     return lift_roll(contrast(x, 0.8), (0.05, 0.1, 0.1), (0.92, 0.96, 0.94))
