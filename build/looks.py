@@ -94,7 +94,8 @@ def nearest_looks(images: Sequence[np.ndarray], k: int) -> np.ndarray:
     count = len(TEMPLATE_NAMES)
     least = np.full((count, count), np.inf)
     for image in images:
-        labs = np.stack([rgb2lab(grade(resize_long_side(image, NEIGHBOUR_SIDE), name)) for name in TEMPLATE_NAMES])
+        small = resize_long_side(image, NEIGHBOUR_SIDE)
+        labs = np.stack([rgb2lab(grade(small, name)) for name in TEMPLATE_NAMES])
         for i in range(count):
             d = np.sqrt(((labs - labs[i]) ** 2).sum(-1)).mean((1, 2))
             least[i] = np.minimum(least[i], d)

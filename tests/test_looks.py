@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -157,7 +158,7 @@ def test_photo_variants_are_colourful_bright_and_dark_versions(photo: np.ndarray
     from lumaflow.build.gradings.blocks import chroma, luma
     from lumaflow.build.looks_eval import COLOURFUL_CHROMA, VARIANTS, photo_variant, with_variants
 
-    def mean(f, image: np.ndarray) -> float:  # type: ignore[no-untyped-def]
+    def mean(f: Callable[[np.ndarray], np.ndarray], image: np.ndarray) -> float:
         return float(f(image.astype(np.float32) / 255.0).mean())
 
     colourful = photo_variant(photo, "colourful")
