@@ -22,7 +22,6 @@ from lumaflow.build.arch.lut import LookNet
 from lumaflow.build.assess import Report
 from lumaflow.build.benchmark_report import bootstrap_interval
 from lumaflow.build.gradings import grade
-from lumaflow.build.gradings.blocks import chroma, saturation
 from lumaflow.build.looks import delta_e, fixed_lut, resize_long_side, stylize
 from lumaflow.build.photos import eval_photos
 from lumaflow.build.registry import ModelDescriptor
@@ -33,12 +32,6 @@ DISTINCT_LONG_SIDE = 128  # 1 891 pairs a photo: ΔE on 128 px photos keeps the 
 METHODS = ("model", "fixed_lut", "identity")
 MIN_GAIN = 0.5  # the network should beat the fixed LUT by this much mean ΔE (issue 30)
 MIN_PAIR = 3.0  # every pair of looks should differ by this much mean ΔE on every photo (issue 30)
-# Variants of each photo the distinctness check can add (``with_variants``): the photos met in service are not the
-# few held here, and the looks should stay apart on a photo as colourful as the most colourful validation photo
-# (Blinds, mean chroma 0.26), and on one much brighter or darker.
-VARIANTS = ("colourful", "bright", "dark")
-COLOURFUL_CHROMA = 0.25
-VARIANT_GAMMA = {"bright": 0.6, "dark": 1.6}
 
 
 def evaluate_looks(descriptor: ModelDescriptor, photos: dict[str, np.ndarray] | None = None) -> Report:
@@ -115,28 +108,6 @@ def markdown_table(per_look: dict[str, dict[str, Any]], overall: dict[str, float
     share = sum(s["gain"] >= MIN_GAIN for s in per_look.values())
     lines.append(f"\n{share} of {len(per_look)} looks gain at least {MIN_GAIN} ΔE over their fixed LUT.")
     return lines
-
-
-def with_variants(photos: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Each photo, then its VARIANTS, named "photo (variant)"."""
-    out: dict[str, np.ndarray] = {}
-    for name, image in photos.items():
-        out[name] = image
-        out.update({f"{name} ({variant})": photo_variant(image, variant) for variant in VARIANTS})
-    return out
-
-
-def photo_variant(image: np.ndarray, variant: str) -> np.ndarray:
-    """uint8 ``image`` made colourful (mean chroma toward COLOURFUL_CHROMA, at most 3x, never less), or brighter
-    or darker by a gamma."""
-    x = image.astype(np.float32) / 255.0
-    if variant == "colourful":
-        x = saturation(x, min(3.0, max(1.0, COLOURFUL_CHROMA / (float(chroma(x).mean()) + 1e-3))))
-    elif variant in VARIANT_GAMMA:
-        x = x ** np.float32(VARIANT_GAMMA[variant])
-    else:
-        raise ValueError(f"no photo variant {variant!r}: one of {', '.join(VARIANTS)}")
-    return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def pairwise_distances(model: LookNet | None, photos: dict[str, np.ndarray]) -> dict[str, Any]:

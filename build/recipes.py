@@ -35,7 +35,7 @@ from lumaflow.build.colorize_data import (
 )
 from lumaflow.build.damage_data import DamageSampler, damage_loss, evaluate_damage
 from lumaflow.build.inpaint_data import InpaintSampler, evaluate_inpaint, inpaint_loss
-from lumaflow.build.looks import DISTINCT_CAP, DISTINCT_WEIGHT, NEIGHBOURS, LooksSampler, looks_loss
+from lumaflow.build.looks import DISTINCT_CAP, DISTINCT_FLOOR, DISTINCT_WEIGHT, NEIGHBOURS, LooksSampler, looks_loss
 from lumaflow.build.looks_eval import evaluate_looks
 from lumaflow.build.refine import REFINE_SOURCES, evaluate_refine, refine_pairs
 from lumaflow.build.restoration_evals import (
@@ -307,8 +307,9 @@ RECIPES["looks"] = Recipe(
     make_model=lambda: LookNet(**LOOKS_HP),
     factor=1,
     degradation="input: a random crop, treated as a whole photo, twice; targets: that crop graded by a random one of"
-    f" the {len(TEMPLATE_NAMES)} looks and by a second, most often one of its {NEIGHBOURS} nearest"
-    " (lumaflow.build.gradings: adaptive white balance / levels / exposure, then the look's colour work), strength 1",
+    f" the {len(TEMPLATE_NAMES)} looks and by a second, most often one of its {NEIGHBOURS} nearest (on the photos"
+    " and their colourful, bright and dark versions) (lumaflow.build.gradings: adaptive white balance / levels /"
+    " exposure, then the look's colour work), strength 1",
     evaluate=evaluate_looks,
     steps=12000,
     batch_size=16,
@@ -321,5 +322,5 @@ RECIPES["looks"] = Recipe(
     make_sampler=LooksSampler,
     loss=looks_loss,
     loss_description=f"L1 (RGB) + {DISTINCT_WEIGHT:g} x the mean shortfall of each pair of looks on a crop from its"
-    f" gradings' ΔE76, capped at {DISTINCT_CAP:g}",
+    f" gradings' ΔE76, held within {DISTINCT_FLOOR:g} to {DISTINCT_CAP:g}",
 )

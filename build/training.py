@@ -135,14 +135,19 @@ def parse_args(recipe: Recipe, argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=recipe.batch_size)
     p.add_argument("--patch", type=int, default=recipe.patch, help="target patch side")
     p.add_argument("--lr", type=float, default=recipe.lr, help="peak learning rate (cosine to 1%%)")
-    p.add_argument("--scales", default=",".join(map(str, recipe.scales)), help="source downscales of each photo")
+    p.add_argument("--scales", help=f"source downscales of each photo (default {','.join(map(str, recipe.scales))})")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
         "--device", default="cpu", help="torch device to train on (cuda where one is lent); evaluation runs on the CPU"
     )
-    p.add_argument("--wallpapers", type=Path, default=WALLPAPER_ROOT)
+    p.add_argument("--wallpapers", type=Path, help=f"the wallpapers folder (default {WALLPAPER_ROOT})")
     p.add_argument("--smoke", action="store_true", help="a few steps on two photos; needs --out")
     args = p.parse_args(argv)
+    if recipe.long_sides and (args.scales or args.wallpapers):
+        sides = ", ".join(map(str, recipe.long_sides))
+        p.error(f"{recipe.name} learns from the train photo set at {sides} px: --scales and --wallpapers do not apply")
+    args.scales = args.scales or ",".join(map(str, recipe.scales))
+    args.wallpapers = args.wallpapers or WALLPAPER_ROOT
     multiple = 2 * recipe.factor  # the half-resolution restorers need even input patches
     if args.patch % multiple or args.patch < 8 * recipe.factor:
         p.error(f"--patch must be a multiple of {multiple} and >= {8 * recipe.factor}")
