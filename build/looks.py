@@ -23,7 +23,7 @@ from lumaflow.build.arch.lut import LookNet
 from lumaflow.build.assess_data import CropSampler, to_tensor
 from lumaflow.build.gradings import grade
 from lumaflow.build.gradings.blocks import gains, saturation
-from lumaflow.build.photo_variants import VARIANTS, photo_variant
+from lumaflow.build.photo_variants import versions
 from lumaflow.build.photos import resize_long_side
 from lumaflow.ensemble.looks import TEMPLATE_NAMES
 
@@ -98,17 +98,13 @@ def nearest_looks(images: Sequence[np.ndarray], k: int) -> np.ndarray:
 
     count = len(TEMPLATE_NAMES)
     least = np.full((count, count), np.inf)
-    for small in _with_variants([resize_long_side(image, NEIGHBOUR_SIDE) for image in images]):
+    for small in (version for image in images for version in versions(resize_long_side(image, NEIGHBOUR_SIDE))):
         labs = np.stack([rgb2lab(grade(small, name)) for name in TEMPLATE_NAMES])
         for i in range(count):
             d = np.sqrt(((labs - labs[i]) ** 2).sum(-1)).mean((1, 2))
             least[i] = np.minimum(least[i], d)
     np.fill_diagonal(least, np.inf)
     return np.argsort(least, axis=1)[:, :k]
-
-
-def _with_variants(images: list[np.ndarray]) -> list[np.ndarray]:
-    return [image for plain in images for image in (plain, *(photo_variant(plain, v) for v in VARIANTS))]
 
 
 def srgb_to_lab(x: torch.Tensor) -> torch.Tensor:

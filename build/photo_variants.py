@@ -21,9 +21,14 @@ def with_variants(photos: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each photo, then its VARIANTS, named "photo (variant)"."""
     out: dict[str, np.ndarray] = {}
     for name, image in photos.items():
-        out[name] = image
-        out.update({f"{name} ({variant})": photo_variant(image, variant) for variant in VARIANTS})
+        labels = (name, *(f"{name} ({variant})" for variant in VARIANTS))
+        out.update(zip(labels, versions(image), strict=True))
     return out
+
+
+def versions(image: np.ndarray) -> list[np.ndarray]:
+    """``image`` itself, then its VARIANTS in order."""
+    return [image, *(photo_variant(image, variant) for variant in VARIANTS)]
 
 
 def photo_variant(image: np.ndarray, variant: str) -> np.ndarray:
