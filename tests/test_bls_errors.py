@@ -11,11 +11,8 @@ decode's BLS call to the analysis network goes through the same helper (``call_m
 
 from __future__ import annotations
 
-import re
 import shutil
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -65,37 +62,24 @@ def test_a_full_queue_behind_the_router_is_overloaded(model_repository: Path, tm
     with running_server(_repository(model_repository, tmp_path / "repository")) as server:
         once = RetryPolicy(attempts=1)
         with LumaflowClient(server.endpoints.grpc_url, retry=once, timeout=60) as client:
-            held: list[dict] = []
-            holders = [
-                threading.Thread(target=lambda: held.append(client.enhance(photo, "photo_enhance").info))
-                for _ in range(2)
-            ]
-            for holder in holders:  # the router asks the analysis network first, which holds them
-                holder.start()
-            # Triton's pending-request gauge counts the held batch, not the request queued behind it (measured: it
-            # stays at 1), so once the first photo is held, the second, one step behind it, gets a moment more.
-            _wait_for_pending(server.endpoints.metrics_url, "analysis", 1)
-            threading.Event().wait(1.0)
-            with pytest.raises(Overloaded) as by_router:
-                client.enhance(photo, "photo_enhance")
-            for holder in holders:
-                holder.join(timeout=60)
-    assert "exceeds maximum queue size" in by_router.value.message.lower()
-    assert "analysis: " in by_router.value.message  # the router names the model that refused
-    assert len(held) == 2 and all("photo" in info["analysis"] for info in held)  # the held photos were served
+            served: list[dict] = []
+            refused: list[Overloaded] = []
 
+            def send() -> None:
+                try:
+                    served.append(client.enhance(photo, "photo_enhance").info)
+                except Overloaded as error:
+                    refused.append(error)
 
-def _wait_for_pending(metrics_url: str, model: str, count: int) -> None:
-    """Until Triton's pending-request gauge shows ``count`` requests held by ``model``: a fixed sleep from the
-    holders' start was not enough on a loaded machine (the third photo came before the others were held)."""
-    pattern = re.compile(rf'^nv_inference_pending_request_count{{model="{model}",version="1"}} (\S+)$', re.M)
-    deadline = time.monotonic() + HOLD_S / 2
-    pending = 0.0
-    while time.monotonic() < deadline:
-        with urllib.request.urlopen(metrics_url, timeout=5) as response:
-            found = pattern.search(response.read().decode())
-        pending = float(found.group(1)) if found else 0.0
-        if pending >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{model} held {pending:g} requests, not {count}, within {HOLD_S / 2:g} s")
+            # Which photo is held, which queued and which refused depends on the order they reach the analysis
+            # network, which a loaded machine shuffles (CI once let the third photo overtake the second): the
+            # test asks only that, of three sent together, one is refused and two are served.
+            senders = [threading.Thread(target=send) for _ in range(3)]
+            for sender in senders:
+                sender.start()
+            for sender in senders:
+                sender.join(timeout=90)
+    assert len(refused) == 1, [error.message for error in refused]
+    assert "exceeds maximum queue size" in refused[0].message.lower()
+    assert "analysis: " in refused[0].message  # the router names the model that refused
+    assert len(served) == 2 and all("photo" in info["analysis"] for info in served)  # the held photos were served

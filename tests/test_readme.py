@@ -66,4 +66,5 @@ def test_readme_camera_example_streams_frames(server: TritonServer, tmp_path: Pa
     (example,) = readme_examples("Stream camera frames")
     run_example(example, server, tmp_path)
     printed = capsys.readouterr().out
-    assert "(480, 640, 3)" in printed and "delivered " in printed and "/16" in printed
+    delivered = re.search(r"delivered (\d+)/30 ", printed)
+    assert delivered and int(delivered.group(1)) >= 1 and "(480, 640, 3)" in printed, printed
