@@ -300,7 +300,7 @@ RECIPES["damage"] = Recipe(
 
 # --- looks (stylize templates) -------------------------------------------------------------------------
 
-LOOKS_HP = {"templates": len(TEMPLATE_NAMES), "basis": 3, "size": 17, "width": 16}
+LOOKS_HP = {"templates": len(TEMPLATE_NAMES), "basis": 4, "size": 17, "width": 16}
 
 RECIPES["looks"] = Recipe(
     name="looks",
