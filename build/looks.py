@@ -43,8 +43,7 @@ NEIGHBOUR_SIDE = 64  # the long side the neighbour table is measured at (ΔE76, 
 # up to DISTINCT_CAP (ΔE76; about 4 in CIEDE2000 for these looks), nor closer than DISTINCT_FLOOR even where the
 # gradings themselves meet (on bright or saturated photos some recipes do: issue 30 asks for 3 ΔE2000 between any
 # two looks on any photo, about 4.5 ΔE76); DISTINCT_WEIGHT per ΔE76 missing, twice what one ΔE76 costs the L1 term
-# (1/100 of the range per channel): at 0.01, 15 pairs of looks came under 3 ΔE2000 on the validation photos'
-# versions, at 0.02 (with a fourth basis LUT) 6.
+# (1/100 of the range per channel), chosen on the validation photos' versions (docs/training.md).
 DISTINCT_FLOOR = 5.0
 DISTINCT_CAP = 6.0
 DISTINCT_WEIGHT = 0.02
