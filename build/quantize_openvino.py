@@ -17,7 +17,7 @@ float stay fp32 in the IR (no fp16 compression): an engine swap must not move th
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +66,21 @@ def quantize_openvino_int8(
     onnx_path: str | os.PathLike[str], out_xml: Path, frames: Sequence[np.ndarray], input_name: str = "PIXELS"
 ) -> dict[str, Any]:
     """Quantise ``onnx_path`` with NNCF on ``frames`` and write the IR (``out_xml`` and its ``.bin``)."""
+    return quantize_openvino_feeds(onnx_path, out_xml, [{input_name: frame} for frame in frames])
+
+
+def quantize_openvino_feeds(
+    onnx_path: str | os.PathLike[str], out_xml: Path, feeds: Sequence[Mapping[str, np.ndarray]]
+) -> dict[str, Any]:
+    """Quantise ``onnx_path`` with NNCF on whole calls (``feeds``: every input by name, as a stage with side
+    inputs receives them) and write the IR (``out_xml`` and its ``.bin``)."""
     model = ov.Core().read_model(os.fspath(onnx_path))
     skips = bicubic_skip_names(model)
-    dataset = nncf.Dataset(list(frames), lambda frame: {input_name: frame})
+    dataset = nncf.Dataset(list(feeds), dict)
     quantized = nncf.quantize(
         model,
         dataset,
-        subset_size=len(frames),
+        subset_size=len(feeds),
         preset=nncf.QuantizationPreset.MIXED,
         ignored_scope=nncf.IgnoredScope(names=skips),
     )
@@ -82,6 +90,6 @@ def quantize_openvino_int8(
         "tool": f"nncf {nncf.__version__}, openvino {ov.__version__}",
         "preset": "mixed",
         "kept_float": skips,
-        "calibration_frames": len(frames),
+        "calibration_frames": len(feeds),
         "file": out_xml.name,
     }

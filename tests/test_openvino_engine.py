@@ -135,3 +135,28 @@ def test_nncf_int8_keeps_the_bicubic_skip_in_float_and_runs_on_openvino(
     assert len(result["skips"]) == 1 and result["none_at_x1"] == []  # one skip at x2, none at x1
     assert result["record"]["kept_float"] == result["skips"] and out.with_suffix(".bin").is_file()
     assert result["psnr"] > 45.0  # 51 dB measured; 38 dB with the skip quantised too
+
+
+@pytest.mark.build
+def test_engine_table_times_nncf_int8_beside_both_engines_and_judges_it_on_validation_photos(
+    tmp_path: Path, model_repository: Path
+) -> None:
+    """``python -m lumaflow.bench.engines`` on two stages: each row has OpenVINO's int8 graph timed with the fp32
+    engines, its distance from fp32 on validation crops, an upscaler's Y-PSNR delta against the originals, and
+    GFLOP/s set against the GEMM ceiling measured in the same run (a figure, not a speed asserted)."""
+    out = tmp_path / "engines.json"
+    command = [sys.executable, "-m", "lumaflow.bench.engines", "--seconds", "0.3", "--stages", "espcn_x2,refine"]
+    done = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["gemm_ceiling_gflop_per_s"] > 0
+    rows = {row["stage"]: row for row in report["stages"]}
+    assert rows["espcn_x2"]["gflop_per_call"] == pytest.approx(4.09, abs=0.01)  # 8.1 k MACs per 256 px input pixel
+    for row in rows.values():
+        assert set(row["calls_per_s"]) == {"onnxruntime", "openvino", "openvino_int8"}
+        assert row["int8"]["calibration_frames"] == 16
+        assert row["int8"]["psnr_vs_fp32_db"] > 40  # 51.6 dB measured for espcn_x2
+    assert len(rows["espcn_x2"]["int8"]["kept_float"]) == 1 and rows["refine"]["int8"]["kept_float"] == []  # skip
+    assert "delta_db" not in rows["refine"]["int8"]  # a x1 stage: its distance from fp32 only
+    assert -0.3 < rows["espcn_x2"]["int8"]["delta_db"] < 0.1  # -0.07 dB measured
+    assert "| espcn_x2 | 1x256x256 | 4.09 |" in done.stdout
