@@ -100,7 +100,9 @@ def add_bench(kinds: Any, commands: Any) -> None:
     tune.add_argument(
         "--engines",
         type=Path,
+        nargs="+",
         metavar="REPORT",
-        help="instead: each stage's engine from a `python -m lumaflow.bench.engines --out REPORT` report",
+        help="instead: each stage's engine from `python -m lumaflow.bench.engines --out REPORT` reports (several:"
+        " the median of each stage's ratio)",
     )
     tune.set_defaults(handler=cmd_tune)

@@ -11,6 +11,7 @@ renders the configs from it. Configs are never edited by hand.
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from collections.abc import Sequence
 from itertools import product
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lumaflow.bench.baselines import ensemble_config, network_stage, pipeline_models, served, workload
+from lumaflow.ensemble.stages import STAGES
 from lumaflow.ensemble.tuning import TUNING_FILE, read_tuning, tuned
 from lumaflow.loadtest.report import machine
 
@@ -99,26 +101,41 @@ ENGINE_KEYS = "engine"  # "engine" and "engine_measured"
 ENGINE_MARGIN = 1.10
 
 
-def choose_engines(report_path: Path, tuning_file: Path = TUNING_FILE, margin: float = ENGINE_MARGIN) -> dict[str, str]:
-    """Each stage of a ``lumaflow.bench.engines`` report gets its engine in ``tuning_file``: OpenVINO where it ran
-    at least ``margin`` x ONNX Runtime's rate with outputs within one level, ONNX Runtime otherwise."""
-    report = json.loads(report_path.read_text())
+def choose_engines(
+    report_paths: Path | Sequence[Path], tuning_file: Path = TUNING_FILE, margin: float = ENGINE_MARGIN
+) -> dict[str, str]:
+    """Each stage of ``lumaflow.bench.engines`` reports gets its engine in ``tuning_file``: OpenVINO where it ran
+    at least ``margin`` x ONNX Runtime's rate with outputs within one level, ONNX Runtime otherwise. With several
+    reports a stage's ratio is its median over the runs that measured it and its difference the largest: one run
+    on a busy machine moved ratios by up to 0.34 (docs/performance.md), enough to flip a stage near the margin."""
+    paths = [report_paths] if isinstance(report_paths, Path) else list(report_paths)
+    reports = [json.loads(path.read_text()) for path in paths]
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for report in reports:
+        for row in report["stages"]:
+            network = STAGES[row["stage"]].network if row["stage"] in STAGES else None
+            if network is not None and network.is_openvino_ir:
+                continue  # an IR's engine is OpenVINO, not a choice (an old report may hold its QDQ graph's row)
+            runs.setdefault(row["stage"], []).append(row)
     tuning = read_tuning(tuning_file)
     chosen: dict[str, str] = {}
-    for row in report["stages"]:
-        ratio, diff = float(row["openvino_vs_onnxruntime"]), float(row["max_abs_diff"])
+    for stage, rows in runs.items():
+        ratios = [float(row["openvino_vs_onnxruntime"]) for row in rows]
+        ratio, diff = statistics.median(ratios), max(float(row["max_abs_diff"]) for row in rows)
         engine = "openvino" if ratio >= margin and diff <= 1.0 else "onnxruntime"
-        entry = tuning.setdefault(row["stage"], {})
+        entry = tuning.setdefault(stage, {})
         entry["engine"] = engine
         entry["engine_measured"] = {
             "chosen_by": f"OpenVINO where >= {margin:g}x ONNX Runtime with outputs within 1 level",
-            "report": report_path.name,
-            "date": report.get("date", ""),
-            "machine": report["machine"].get("summary", ""),
-            "shape": row["shape"],
+            "report": ", ".join(path.name for path in paths),
+            "date": ", ".join(sorted({report.get("date", "") for report in reports})),
+            "machine": ", ".join(sorted({report["machine"].get("summary", "") for report in reports})),
+            "shape": rows[0]["shape"],
             "openvino_vs_onnxruntime": ratio,
             "max_abs_diff": diff,
         }
-        chosen[row["stage"]] = engine
+        if len(rows) > 1:
+            entry["engine_measured"]["runs"] = ratios
+        chosen[stage] = engine
     tuning_file.write_text(json.dumps(tuning, indent=2, sort_keys=True) + "\n")
     return chosen

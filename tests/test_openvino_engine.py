@@ -89,6 +89,45 @@ def test_tune_engines_takes_openvino_only_where_clearly_faster_and_within_a_leve
 
 
 @pytest.mark.unit
+def test_tune_engines_over_several_runs_takes_each_stages_median_ratio_and_largest_difference(tmp_path: Path) -> None:
+    """One busy run must not flip a stage: ffdnet at 1.01 in one run of three stays on OpenVINO (median 1.15), and
+    looks, over 1.10 in two runs but more than a level apart in one, stays on ONNX Runtime."""
+
+    def report(name: str, ffdnet: float, looks: tuple[float, float]) -> Path:
+        rows = [
+            {"stage": "ffdnet", "shape": [1, 256, 256, 3], "openvino_vs_onnxruntime": ffdnet, "max_abs_diff": 1.0},
+            {
+                "stage": "looks",
+                "shape": [1, 240, 320, 3],
+                "openvino_vs_onnxruntime": looks[0],
+                "max_abs_diff": looks[1],
+            },
+        ]
+        path = tmp_path / name
+        path.write_text(json.dumps({"date": name[:10], "machine": {"summary": "test"}, "stages": rows}))
+        return path
+
+    reports = [
+        report("2026-12-04.json", 1.15, (1.31, 1.0)),
+        report("2026-12-05.json", 1.01, (0.97, 1.0)),
+        report("2026-12-06.json", 1.20, (1.25, 2.0)),
+    ]
+    tuning = tmp_path / "tuning.json"
+    assert choose_engines(reports, tuning) == {"ffdnet": "openvino", "looks": "onnxruntime"}
+    written = json.loads(tuning.read_text())["ffdnet"]["engine_measured"]
+    assert written["openvino_vs_onnxruntime"] == 1.15 and written["runs"] == [1.15, 1.01, 1.2]
+    assert written["report"] == "2026-12-04.json, 2026-12-05.json, 2026-12-06.json"
+    assert choose_engines(reports[1], tuning) == {"ffdnet": "onnxruntime", "looks": "onnxruntime"}  # that run alone
+    # the 2026-12-04 report still holds camera_sr_x2_int8's QDQ row; the stage is now an OpenVINO IR, whose engine
+    # is not a choice (ONNX Runtime cannot read it)
+    stale = tmp_path / "stale.json"
+    row = {"stage": "camera_sr_x2_int8", "shape": [1, 240, 320, 3], "openvino_vs_onnxruntime": 1.35, "max_abs_diff": 2}
+    stale.write_text(json.dumps({"date": "2026-12-04", "machine": {"summary": "test"}, "stages": [row]}))
+    assert choose_engines([stale, reports[0]], tuning) == {"ffdnet": "openvino", "looks": "openvino"}
+    assert "camera_sr_x2_int8" not in json.loads(tuning.read_text())
+
+
+@pytest.mark.unit
 def test_engine_benchmark_inputs_have_each_stages_serving_shape() -> None:
     photo = np.zeros((100, 120, 3), np.uint8)
     assert stage_feed(STAGES["espcn_x2"], photo)["PIXELS"].shape == (1, *serving_size(STAGES["espcn_x2"]), 3)
