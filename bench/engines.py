@@ -20,6 +20,7 @@ interleaved windows, and every stage's achieved GFLOP/s (its convolutions and ma
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from lumaflow.bench.camera import time_interleaved
+from lumaflow.build.denoise import center_crop
 from lumaflow.build.graph_cost import graph_gflop
 from lumaflow.build.photo_sets import PhotoSet, load_set
 from lumaflow.build.photos import eval_photos, resize_long_side
@@ -104,16 +106,16 @@ def _runner(engine: Engine, feed: dict[str, np.ndarray]) -> Callable[[], object]
     return lambda: engine.run(feed)
 
 
-def _centre(photo: np.ndarray, height: int, width: int) -> np.ndarray:
-    top, left = max(0, (photo.shape[0] - height) // 2), max(0, (photo.shape[1] - width) // 2)
-    return photo[top : top + height, left : left + width]
+@functools.cache
+def _photos(photo_set: PhotoSet, count: int) -> tuple[np.ndarray, ...]:
+    """The first ``count`` photos of a set at PHOTO_SIDE on the long side, read once per run (every stage uses them)."""
+    return tuple(resize_long_side(photo, PHOTO_SIDE) for photo in load_set(photo_set, limit=count).values())
 
 
 def photo_feeds(stage: Stage, photo_set: PhotoSet, count: int) -> list[dict[str, np.ndarray]]:
     """The stage's inputs made from the centres of the first ``count`` photos of a set."""
     height, width = serving_size(stage)[-2:]
-    photos = load_set(photo_set, limit=count).values()
-    return [stage_feed(stage, _centre(resize_long_side(p, PHOTO_SIDE), height, width)) for p in photos]
+    return [stage_feed(stage, center_crop(photo, height, width)) for photo in _photos(photo_set, count)]
 
 
 def gemm_ceiling(threads: int, seconds: float, workdir: Path) -> float:
@@ -141,17 +143,18 @@ def gemm_ceiling(threads: int, seconds: float, workdir: Path) -> float:
 def int8_fidelity(fp32: Engine, int8: Engine, feeds: Sequence[dict[str, np.ndarray]]) -> dict[str, float | None]:
     """The int8 graph's first output against the fp32 graph's on ``feeds``: PSNR over all of them (uint8 outputs
     only; None for scores and levels) and the largest difference."""
-    pairs = [(fp32.run(feed)[0].astype(np.float64), int8.run(feed)[0].astype(np.float64)) for feed in feeds]
+    outputs = [(fp32.run(feed)[0], int8.run(feed)[0]) for feed in feeds]
+    image = outputs[0][0].dtype == np.uint8
+    pairs = [(a.astype(np.float64), b.astype(np.float64)) for a, b in outputs]
     mse = float(np.mean([np.mean((a - b) ** 2) for a, b in pairs]))
-    image = fp32.run(feeds[0])[0].dtype == np.uint8
     psnr = (10 * np.log10(255.0**2 / mse) if mse > 0 else float("inf")) if image else None
     largest = max(float(np.abs(a - b).max()) for a, b in pairs)
     return {"psnr_vs_fp32_db": None if psnr is None else round(psnr, 2), "max_abs_diff_vs_fp32": largest}
 
 
-def upscale_factor(stage: Stage, engine: Engine, feed: dict[str, np.ndarray]) -> int:
-    """How many times larger the stage's image comes out (1 for restorers, scores and stages with side inputs)."""
-    out = engine.run(feed)[0]
+def upscale_factor(stage: Stage, feed: dict[str, np.ndarray], out: np.ndarray) -> int:
+    """How many times larger the stage's image ``out`` came out of ``feed`` (1 for restorers, scores and stages
+    with side inputs)."""
     if len(stage.inputs) > 1 or out.dtype != np.uint8 or out.ndim != 4:
         return 1
     return int(out.shape[1] // feed[stage.inputs[0].name].shape[1])
@@ -165,8 +168,8 @@ def int8_sr_delta(fp32: Engine, int8: Engine, stage: Stage, factor: int) -> dict
 
     side = SR_SIDE * factor
     scores: dict[str, list[float]] = {"fp32": [], "int8": []}
-    for photo in load_set("validation", limit=INT8_PHOTOS).values():
-        hr = _centre(resize_long_side(photo, PHOTO_SIDE), side, side)
+    for photo in _photos("validation", INT8_PHOTOS):
+        hr = center_crop(photo, side)
         hr = hr[: hr.shape[0] // factor * factor, : hr.shape[1] // factor * factor]
         feed = {stage.inputs[0].name: np.ascontiguousarray(downscale(hr, factor))[None]}
         for name, engine in (("fp32", fp32), ("int8", int8)):
@@ -207,7 +210,7 @@ def bench_stage(stage: Stage, path: Path, photo: np.ndarray, seconds: float, int
     if int8 is not None:
         timed[INT8] = open_engine("openvino", int8, policy)
         fidelity = int8_fidelity(engines["openvino"], timed[INT8], photo_feeds(stage, "validation", INT8_PHOTOS))
-        factor = upscale_factor(stage, engines["openvino"], feed)
+        factor = upscale_factor(stage, feed, outputs["openvino"][0])
         if factor > 1:
             fidelity |= int8_sr_delta(engines["openvino"], timed[INT8], stage, factor)
     rates = time_interleaved({kind: _runner(engine, feed) for kind, engine in timed.items()}, seconds)

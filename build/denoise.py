@@ -145,10 +145,10 @@ def photo(name: str) -> np.ndarray:
     return np.asarray(getattr(skdata, name)(), dtype=np.uint8)
 
 
-def center_crop(image: np.ndarray, size: int) -> np.ndarray:
-    """The central `size` x `size` window (each side capped at the image's own)."""
+def center_crop(image: np.ndarray, size: int, width: int | None = None) -> np.ndarray:
+    """The central `size` x `size` window, or `size` x `width` (each side capped at the image's own)."""
     h, w = image.shape[:2]
-    ch, cw = min(size, h), min(size, w)
+    ch, cw = min(size, h), min(size if width is None else width, w)
     top, left = (h - ch) // 2, (w - cw) // 2
     return image[top : top + ch, left : left + cw]
 
