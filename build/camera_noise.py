@@ -8,6 +8,8 @@ a pixel depends on its brightness, and after a camera's demosaicking and JPEG it
   linear light, its level scaled by a smooth random field (noise that varies by region, as after a phone's local
   processing), optionally correlated by a small random blur of the noise itself (renormalised to keep its
   variance), then the sRGB curve and uint8. No mosaic, no demosaicking, no JPEG.
+- `training_camera`: what `lumaflow.build.train_ffdnet` fine-tunes FFDNet on: a camera unlike the evaluation's
+  (any of the four Bayer phases, bilinear demosaicking, JPEG at a random quality or none), with its own reference.
 - `camera_pipeline`: the evaluation's camera, never used in training: an RGGB Bayer mosaic of the linear photo,
   Poisson–Gaussian noise on it, OpenCV's edge-aware demosaicking, the sRGB curve, uint8, then JPEG q90.
   Its reference is `camera_reference`, the same rendering without noise and without JPEG: a denoiser is asked to
@@ -36,6 +38,9 @@ CAMERA_JPEG_QUALITY = 90
 # The training draws: a and b log-uniform over ranges that cover the strengths above and more.
 SHOT_RANGE = (1e-4, 4e-2)
 READ_RANGE = (1e-6, 2e-3)
+# The training camera's JPEG: this share of its crops, at a quality drawn from 70-98.
+TRAINING_JPEG_SHARE = 0.8
+TRAINING_JPEG_QUALITIES = (70, 99)
 
 
 def srgb_to_linear(pixels: np.ndarray) -> np.ndarray:
@@ -83,10 +88,10 @@ def _mosaic(linear: np.ndarray) -> np.ndarray:
     return bayer
 
 
-def _demosaic(bayer: np.ndarray) -> np.ndarray:
+def _demosaic(bayer: np.ndarray, method: int = cv2.COLOR_BayerBG2RGB_EA) -> np.ndarray:
     # OpenCV names Bayer patterns by the second row's first two pixels: our RGGB is its "BG".
     raw = np.clip(np.round(bayer * 65535.0), 0, 65535).astype(np.uint16)
-    return cv2.cvtColor(raw, cv2.COLOR_BayerBG2RGB_EA).astype(np.float64) / 65535.0
+    return cv2.cvtColor(raw, method).astype(np.float64) / 65535.0
 
 
 def _even(pixels: np.ndarray) -> np.ndarray:
@@ -99,14 +104,42 @@ def camera_reference(clean: np.ndarray) -> np.ndarray:
     return linear_to_srgb8(_demosaic(_mosaic(srgb_to_linear(_even(clean)))))
 
 
+def _jpeg(pixels: np.ndarray, quality: int) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return np.asarray(decoded.convert("RGB"))
+
+
 def camera_pipeline(clean: np.ndarray, strength: str, seed: int) -> np.ndarray:
     """``clean`` through the evaluation's camera at a named strength: mosaic, noise, demosaic, sRGB, JPEG q90."""
     a, b = CAMERA_STRENGTHS[strength]
     rng = np.random.default_rng(seed)
     bayer = _mosaic(srgb_to_linear(_even(clean)))
     noisy = bayer + np.sqrt(a * np.clip(bayer, 0.0, None) + b) * rng.standard_normal(bayer.shape)
-    buffer = io.BytesIO()
-    Image.fromarray(linear_to_srgb8(_demosaic(noisy))).save(buffer, format="JPEG", quality=CAMERA_JPEG_QUALITY)
-    buffer.seek(0)
-    with Image.open(buffer) as decoded:
-        return np.asarray(decoded.convert("RGB"))
+    return _jpeg(linear_to_srgb8(_demosaic(noisy)), CAMERA_JPEG_QUALITY)
+
+
+def training_camera(clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy, reference) of ``clean`` (even height and width) through a camera unlike the evaluation's.
+
+    The Bayer phase is any of four (the photo flipped before an RGGB mosaic and back after), the noise
+    Poisson–Gaussian of a strength drawn from the training ranges, the demosaicking bilinear (the evaluation's is
+    edge-aware), then sRGB and, for ``TRAINING_JPEG_SHARE`` of the crops, JPEG at a random quality. The reference
+    is the same rendering without noise or JPEG, as `camera_reference` is for the evaluation's camera."""
+    flip_rows, flip_columns = rng.random() < 0.5, rng.random() < 0.5
+
+    def orient(pixels: np.ndarray) -> np.ndarray:  # its own inverse
+        pixels = pixels[::-1] if flip_rows else pixels
+        return np.ascontiguousarray(pixels[:, ::-1] if flip_columns else pixels)
+
+    a = float(np.exp(rng.uniform(*np.log(SHOT_RANGE))))
+    b = float(np.exp(rng.uniform(*np.log(READ_RANGE))))
+    bayer = _mosaic(orient(srgb_to_linear(clean)))
+    noisy = bayer + np.sqrt(a * np.clip(bayer, 0.0, None) + b) * rng.standard_normal(bayer.shape)
+    reference = linear_to_srgb8(orient(_demosaic(bayer, cv2.COLOR_BayerBG2RGB)))
+    rendered = linear_to_srgb8(orient(_demosaic(noisy, cv2.COLOR_BayerBG2RGB)))
+    if rng.random() < TRAINING_JPEG_SHARE:
+        rendered = _jpeg(rendered, int(rng.integers(*TRAINING_JPEG_QUALITIES)))
+    return rendered, reference

@@ -18,6 +18,7 @@ from lumaflow.build.camera_noise import (
     camera_reference,
     linear_to_srgb8,
     srgb_to_linear,
+    training_camera,
     training_noise_with_level,
 )
 from lumaflow.build.registry import load_state_dict
@@ -72,6 +73,19 @@ def test_training_noise_is_stronger_in_shadows_on_srgb_and_varies_by_region() ->
 
 
 @pytest.mark.unit
+def test_the_training_camera_is_seeded_keeps_a_flat_grey_and_is_not_the_evaluations() -> None:
+    grey = _grey(90, 96)
+    noisy, reference = training_camera(grey, np.random.default_rng(4))
+    assert np.array_equal(reference, grey) and noisy.shape == grey.shape
+    assert 0.3 < float(np.abs(noisy.astype(float) - 90).mean()) < 40
+    again = training_camera(grey, np.random.default_rng(4))
+    assert np.array_equal(again[0], noisy) and np.array_equal(again[1], reference)
+    photo = astronaut()[:128, :128]
+    # Bilinear demosaicking, not the evaluation's edge-aware one: a different reference of the same photo.
+    assert not np.array_equal(training_camera(photo, np.random.default_rng(0))[1], camera_reference(photo))
+
+
+@pytest.mark.unit
 def test_the_estimator_gives_a_positive_level_per_block_on_ffdnets_grid() -> None:
     estimator = NoiseMapEstimator().eval()
     with torch.inference_mode():
@@ -100,6 +114,23 @@ def test_the_training_smoke_run_writes_weights_the_evaluation_loads(tmp_path: Pa
     entry = json.loads((served / "manifest.json").read_text())["networks"]["noise_map"]
     assert entry["sha256"] == sha256_file(served / "noise_map.pt") and entry["architecture"] == "NoiseMapEstimator"
     assert len(entry["training"]["runs"]) == 1 and entry["training"]["smoke"]
+
+
+@pytest.mark.build
+def test_the_ffdnet_fine_tuning_smoke_run_writes_weights_its_evaluation_loads(tmp_path: Path) -> None:
+    from lumaflow.build.ffdnet_camera_eval import main as evaluate
+    from lumaflow.build.train_ffdnet import main as train
+
+    assert train(["--smoke", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "ffdnet_camera_summary.json").read_text())
+    assert summary["smoke"] and summary["steps"] == 3 and summary["loss"] == "logmse"
+    out = tmp_path / "r.json"
+    assert evaluate([str(tmp_path / "ffdnet_camera.pt"), "--photos", "1", "--crop", "64", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())["report"]
+    assert set(report) == {"camera_day", "camera_indoor", "camera_night", "sigma15", "sigma25", "sigma50", "clean"}
+    psnr, gain = report["sigma25"]["psnr"], report["sigma25"]["tuned_served-oracle"]
+    assert gain["mean"] == pytest.approx(psnr["tuned_served"] - psnr["oracle"], abs=2e-3)
+    assert gain["ci95"][0] <= gain["mean"] <= gain["ci95"][1]
 
 
 @pytest.mark.unit
