@@ -86,14 +86,16 @@ class CameraCrops:
             return clean, clean, None
         return clean, clean, float(self.rng.uniform(0.0, CLEAN_LOW))
 
-    def batch(self, n: int, estimator: NoiseMapEstimator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(
+        self, n: int, estimator: NoiseMapEstimator, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(noisy, reference) float NCHW in [0, 1] and the σ each is told, [N, 1, 1, 1] on FFDNet's 0-1 scale."""
         noisy, references, told = zip(*(self._one() for _ in range(n)), strict=True)
-        x = to_tensor(noisy)
+        x = to_tensor(noisy).to(device)
         with torch.no_grad():
-            levels = estimator(x).flatten(1).median(dim=1).values
+            levels = estimator(x).flatten(1).median(dim=1).values.cpu()
         sigmas = torch.tensor([(float(levels[i]) if s is None else s) / 255.0 for i, s in enumerate(told)])
-        return x, to_tensor(references), sigmas[:, None, None, None]
+        return x, to_tensor(references).to(device), sigmas[:, None, None, None].to(device)
 
 
 def train(args: argparse.Namespace) -> dict[str, object]:
@@ -103,14 +105,15 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     crops = CameraCrops(list(load_set("train", limit=2 if args.smoke else None).values()), args, rng)
     estimator = NoiseMapEstimator()
     estimator.load_state_dict(torch.load(args.estimator, weights_only=True))
-    estimator.eval().requires_grad_(False)
-    ffdnet = load_ffdnet().train().requires_grad_(True)
+    device = torch.device(args.device)
+    estimator.to(device).eval().requires_grad_(False)
+    ffdnet = load_ffdnet().to(device).train().requires_grad_(True)
     opt = torch.optim.Adam(ffdnet.parameters(), lr=args.lr)
     start, recent = time.perf_counter(), 0.0
     for step in range(1, args.steps + 1):
         for group in opt.param_groups:
             group["lr"] = args.lr * (0.01 + 0.99 * (1 + math.cos(math.pi * (step - 1) / args.steps)) / 2)
-        noisy, reference, sigma = crops.batch(args.batch_size, estimator)
+        noisy, reference, sigma = crops.batch(args.batch_size, estimator, device)
         loss = LOSSES[args.loss](ffdnet(noisy, sigma), reference)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -120,10 +123,10 @@ def train(args: argparse.Namespace) -> dict[str, object]:
             print(f"step {step} loss {recent / 50:.6f} {(time.perf_counter() - start) / step:.3f} s/step", flush=True)
             recent = 0.0
     args.out.mkdir(parents=True, exist_ok=True)
-    save_state_dict(ffdnet.state_dict(), args.out / NAME)
+    save_state_dict(ffdnet.state_dict(), args.out / NAME)  # save_state_dict moves it to the CPU
     summary = {
         "architecture": "FFDNet (from the published colour weights)",
-        **{k: getattr(args, k) for k in ("steps", "batch_size", "patch", "lr", "loss", "seed", "threads")},
+        **{k: getattr(args, k) for k in ("steps", "batch_size", "patch", "lr", "loss", "seed", "threads", "device")},
         **{k: getattr(args, k) for k in ("camera", "white", "white_from", "clean_low")},
         "estimator": str(args.estimator),
         "data": "the train photo set; camera_noise.training_camera, white Gaussian noise, clean crops",
@@ -149,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--estimator", type=Path, default=WEIGHTS_DIR / ESTIMATOR)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="where FFDNet trains: cpu, or cuda on a GPU machine")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--smoke", action="store_true")
     args = p.parse_args(argv)
