@@ -40,7 +40,7 @@ from lumaflow.build.assess_data import to_tensor
 from lumaflow.build.camera_noise import training_camera
 from lumaflow.build.photo_sets import load_set
 from lumaflow.build.train_noise_map import NAME as ESTIMATOR
-from lumaflow.build.train_noise_map import load_ffdnet
+from lumaflow.build.train_noise_map import load_ffdnet, rotated_patch
 
 NAME = "ffdnet_camera.pt"
 SUMMARY = "ffdnet_camera_summary.json"
@@ -67,15 +67,9 @@ class CameraCrops:
         self.photos = [p for p in photos if min(p.shape[:2]) >= args.patch]
         self.patch, self.args, self.rng = args.patch, args, rng
 
-    def _crop(self) -> np.ndarray:
-        photo = self.photos[int(self.rng.integers(len(self.photos)))]
-        y = int(self.rng.integers(photo.shape[0] - self.patch + 1))
-        x = int(self.rng.integers(photo.shape[1] - self.patch + 1))
-        return np.ascontiguousarray(np.rot90(photo[y : y + self.patch, x : x + self.patch], int(self.rng.integers(4))))
-
     def _one(self) -> tuple[np.ndarray, np.ndarray, float | None]:
         """(noisy, reference, σ told) with ``None`` for "the estimator's level"."""
-        clean, draw, args = self._crop(), self.rng.random(), self.args
+        clean, draw, args = rotated_patch(self.photos, self.patch, self.rng), self.rng.random(), self.args
         if draw < args.camera:
             return *training_camera(clean, self.rng), None
         if draw < args.camera + args.white:

@@ -67,6 +67,14 @@ def denoise_with_map(ffdnet: torch.nn.Module, estimator: torch.nn.Module, x: tor
     return ffdnet(x, ffdnet_level(estimator(x), x.shape[-2], x.shape[-1]))
 
 
+def rotated_patch(photos: list[np.ndarray], patch: int, rng: np.random.Generator) -> np.ndarray:
+    """A ``patch``-px square at a uniform place of a uniformly chosen photo, turned by a random multiple of 90°."""
+    photo = photos[int(rng.integers(len(photos)))]
+    y = int(rng.integers(photo.shape[0] - patch + 1))
+    x = int(rng.integers(photo.shape[1] - patch + 1))
+    return np.ascontiguousarray(np.rot90(photo[y : y + patch, x : x + patch], int(rng.integers(4))))
+
+
 class NoisyCrops:
     """Batches (noisy, clean) of float NCHW crops of the train photos."""
 
@@ -77,10 +85,7 @@ class NoisyCrops:
         self.patch, self.uniform, self.clean, self.rng = patch, uniform, clean, rng
 
     def _crop(self) -> np.ndarray:
-        photo = self.photos[int(self.rng.integers(len(self.photos)))]
-        y = int(self.rng.integers(photo.shape[0] - self.patch + 1))
-        x = int(self.rng.integers(photo.shape[1] - self.patch + 1))
-        crop = np.rot90(photo[y : y + self.patch, x : x + self.patch], int(self.rng.integers(4)))
+        crop = rotated_patch(self.photos, self.patch, self.rng)
         return np.ascontiguousarray(crop[:, ::-1] if self.rng.random() < 0.5 else crop)
 
     def _noisy(self, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
