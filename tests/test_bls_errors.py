@@ -11,8 +11,11 @@ decode's BLS call to the analysis network goes through the same helper (``call_m
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -40,6 +43,7 @@ MODELS = (
 )
 HOLD_S = 10.0  # how long the analysis batcher holds a batch it waits to fill
 CROPS = 25  # one photo's crops: two do not fit the batch below
+SPACING_S = 2.0  # between the second and third photo: both reach the network well within the first one's hold
 
 
 def _repository(source: Path, destination: Path) -> Path:
@@ -71,15 +75,35 @@ def test_a_full_queue_behind_the_router_is_overloaded(model_repository: Path, tm
                 except Overloaded as error:
                     refused.append(error)
 
-            # Which photo is held, which queued and which refused depends on the order they reach the analysis
-            # network, which a loaded machine shuffles (CI once let the third photo overtake the second): the
-            # test asks only that, of three sent together, one is refused and two are served.
+            # The first photo is sent alone until the analysis network holds it. Sent together, all three could
+            # reach its queue before the batcher took the first from it, and two were refused (CI, once). Then
+            # the other two, a moment apart: one waits in the queue, the other is refused. Which is which depends
+            # on the order they reach the network, which a loaded machine shuffles (CI once let the third
+            # overtake the second), so the test asks only that one is refused and two are served.
             senders = [threading.Thread(target=send) for _ in range(3)]
-            for sender in senders:
+            senders[0].start()
+            _wait_for_pending(server.endpoints.metrics_url, "analysis", 1)
+            for sender in senders[1:]:
                 sender.start()
+                time.sleep(SPACING_S)
             for sender in senders:
                 sender.join(timeout=90)
     assert len(refused) == 1, [error.message for error in refused]
     assert "exceeds maximum queue size" in refused[0].message.lower()
     assert "analysis: " in refused[0].message  # the router names the model that refused
     assert len(served) == 2 and all("photo" in info["analysis"] for info in served)  # the held photos were served
+
+
+def _wait_for_pending(metrics_url: str, model: str, count: int) -> None:
+    """Until Triton's pending-request gauge shows ``count`` requests at ``model`` (queued or held)."""
+    pattern = re.compile(rf'^nv_inference_pending_request_count{{model="{model}",version="1"}} (\S+)$', re.M)
+    deadline = time.monotonic() + HOLD_S / 2
+    pending = 0.0
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(metrics_url, timeout=5) as response:
+            found = pattern.search(response.read().decode())
+        pending = float(found.group(1)) if found else 0.0
+        if pending >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{model} held {pending:g} requests, not {count}, within {HOLD_S / 2:g} s")
