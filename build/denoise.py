@@ -155,7 +155,11 @@ def center_crop(image: np.ndarray, size: int, width: int | None = None) -> np.nd
 
 def add_gaussian_noise(clean: np.ndarray, sigma: float, seed: int) -> np.ndarray:
     """`clean` + N(0, sigma^2) per value (0-255 scale), rounded and clipped to uint8 as a real file would be."""
-    rng = np.random.default_rng(seed)
+    return gaussian_noise(clean, sigma, np.random.default_rng(seed))
+
+
+def gaussian_noise(clean: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """`add_gaussian_noise` drawing from ``rng`` (a trainer's stream) instead of a seed of its own."""
     noisy = clean.astype(np.float64) + rng.normal(0.0, sigma, clean.shape)
     return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
 

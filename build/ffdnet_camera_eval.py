@@ -22,15 +22,13 @@ import numpy as np
 import torch
 
 from lumaflow.build import WEIGHTS_DIR
-from lumaflow.build.arch.noise_map import NoiseEstimateGraph, NoiseMapEstimator
 from lumaflow.build.benchmark_report import bootstrap_interval
 from lumaflow.build.denoise import center_crop, denoise
 from lumaflow.build.noise_map_eval import ORACLE_SIGMAS, noisy_versions, rgb_psnr
+from lumaflow.build.noise_map_gates import estimate_graph, served_reading
 from lumaflow.build.photo_sets import SETS, load_set
 from lumaflow.build.train_noise_map import NAME as ESTIMATOR
 from lumaflow.build.train_noise_map import load_ffdnet
-from lumaflow.runtime.crops import grid_crops
-from lumaflow.runtime.noise_map import read_noise_map
 
 COLUMNS = ("published_analysis", "published_served", "oracle", "tuned_analysis", "tuned_served", "tuned_estimator")
 GAINS = (("tuned_served", "oracle"), ("tuned_estimator", "oracle"), ("tuned_served", "published_served"))
@@ -42,14 +40,12 @@ def scores(tuned_weights: Path, photos: dict[str, np.ndarray], crop: int) -> dic
     from lumaflow.build.offline import OfflineServer
 
     published, tuned, server = load_ffdnet(), load_ffdnet(tuned_weights), OfflineServer()
-    estimator = NoiseMapEstimator()
-    estimator.load_state_dict(torch.load(WEIGHTS_DIR / ESTIMATOR, weights_only=True))
-    graph = NoiseEstimateGraph(estimator.eval())
+    graph = estimate_graph(WEIGHTS_DIR / ESTIMATOR)
     out: dict[str, dict[str, dict[str, float]]] = {}
     for index, (name, photo) in enumerate(photos.items()):
         for noise, (noisy, reference) in noisy_versions(center_crop(photo, crop), index).items():
             analysis = server.analysis(noisy)["noise_sigma"]
-            reading = read_noise_map(analysis, graph(torch.from_numpy(grid_crops(noisy))).numpy())
+            reading = served_reading(graph, analysis, noisy)
             told = {"analysis": analysis, "served": reading.sigma, "estimator": reading.level}
             row = {f"sigma_{k}": float(v) for k, v in told.items()}
             for key in ("analysis", "served"):

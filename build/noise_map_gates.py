@@ -29,11 +29,23 @@ from lumaflow.build.noise_map_eval import noisy_versions, rgb_psnr
 from lumaflow.build.photo_sets import load_set
 from lumaflow.build.train_noise_map import load_ffdnet
 from lumaflow.runtime.crops import grid_crops
-from lumaflow.runtime.noise_map import read_noise_map
+from lumaflow.runtime.noise_map import NoiseMapReading, read_noise_map
 
 SEEN = (0.0, 0.5, 1.0, 1.5, 2.0)
 RATIOS = (1.5, 2.0, 2.5, 3.0)
 MAX_LOSS_DB = 0.05
+
+
+def estimate_graph(weights: Path) -> NoiseEstimateGraph:
+    """The estimator at ``weights`` as the served graph: each crop's mean level."""
+    estimator = NoiseMapEstimator()
+    estimator.load_state_dict(torch.load(weights, weights_only=True))
+    return NoiseEstimateGraph(estimator.eval())
+
+
+def served_reading(graph: NoiseEstimateGraph, analysis_sigma: float, noisy: np.ndarray) -> NoiseMapReading:
+    """The served rule's reading of ``noisy``: the estimator's levels over its grid crops and the analysis σ."""
+    return read_noise_map(analysis_sigma, graph(torch.from_numpy(grid_crops(noisy))).numpy())
 
 
 @torch.inference_mode()
@@ -42,19 +54,14 @@ def readings(weights: list[Path], photos: dict[str, np.ndarray], crop: int) -> d
     from lumaflow.build.offline import OfflineServer
 
     ffdnet, server = load_ffdnet(), OfflineServer()
-    graphs = {}
-    for path in weights:
-        estimator = NoiseMapEstimator()
-        estimator.load_state_dict(torch.load(path, weights_only=True))
-        graphs[str(path)] = NoiseEstimateGraph(estimator.eval())  # the served graph: each crop's mean level
+    graphs = {str(path): estimate_graph(path) for path in weights}
     out: dict[str, Any] = {}
     for index, (name, photo) in enumerate(photos.items()):
         for noise, (noisy, reference) in noisy_versions(center_crop(photo, crop), index).items():
             sigma = server.analysis(noisy)["noise_sigma"]
             row = {"analysis": (sigma, rgb_psnr(denoise(ffdnet, noisy, sigma), reference))}
-            crops = torch.from_numpy(grid_crops(noisy))
             for key, graph in graphs.items():
-                level = read_noise_map(sigma, graph(crops).numpy()).level
+                level = served_reading(graph, sigma, noisy).level
                 row[key] = (level, rgb_psnr(denoise(ffdnet, noisy, level), reference))
             out.setdefault(noise, {})[name] = row
     return out

@@ -38,6 +38,7 @@ from lumaflow.build.arch.noise_map import NoiseMapEstimator
 from lumaflow.build.artifacts import save_state_dict
 from lumaflow.build.assess_data import to_tensor
 from lumaflow.build.camera_noise import training_camera
+from lumaflow.build.denoise import gaussian_noise
 from lumaflow.build.photo_sets import load_set
 from lumaflow.build.train_noise_map import NAME as ESTIMATOR
 from lumaflow.build.train_noise_map import load_ffdnet, rotated_patch
@@ -74,8 +75,7 @@ class CameraCrops:
             return *training_camera(clean, self.rng), None
         if draw < args.camera + args.white:
             sigma = float(self.rng.uniform(args.white_from, WHITE_TO))
-            noisy = np.clip(np.round(clean + self.rng.normal(0.0, sigma, clean.shape)), 0, 255).astype(np.uint8)
-            return noisy, clean, sigma
+            return gaussian_noise(clean, sigma, self.rng), clean, sigma
         if args.clean_low == 0 or self.rng.random() < 1.0 - args.clean_low:
             return clean, clean, None
         return clean, clean, float(self.rng.uniform(0.0, CLEAN_LOW))

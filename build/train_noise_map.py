@@ -33,6 +33,7 @@ from lumaflow.build.arch.noise_map import FACTOR, NoiseMapEstimator, ffdnet_leve
 from lumaflow.build.artifacts import save_state_dict, sha256_file, update_manifest
 from lumaflow.build.assess_data import to_tensor
 from lumaflow.build.camera_noise import training_noise_with_level
+from lumaflow.build.denoise import gaussian_noise
 from lumaflow.build.packages import PINNED, fetch
 from lumaflow.build.photo_sets import load_set
 from lumaflow.build.registry import load_file
@@ -94,8 +95,7 @@ class NoisyCrops:
             return clean.copy(), np.zeros(clean.shape[:2])
         if draw < self.clean + self.uniform:
             sigma = float(self.rng.uniform(5.0, 50.0))
-            noisy = np.clip(np.round(clean + self.rng.normal(0.0, sigma, clean.shape)), 0, 255).astype(np.uint8)
-            return noisy, np.full(clean.shape[:2], sigma)
+            return gaussian_noise(clean, sigma, self.rng), np.full(clean.shape[:2], sigma)
         return training_noise_with_level(clean, self.rng)
 
     def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
