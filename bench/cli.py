@@ -48,6 +48,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
             print(f"{stage}: {engine}")
         print(f"wrote {tuning_file}; now run `lumaflow generate` to render the configs from it")
         return 0
+    if args.int8 is not None:
+        from lumaflow.bench.tune import choose_precisions
+
+        for stage, precision in choose_precisions(args.int8, tuning_file).items():
+            print(f"{stage}: {precision}")
+        print(f"wrote {tuning_file}; now run `lumaflow generate` and `lumaflow build` to serve it")
+        return 0
     repository = _repository(args)
     try:
         keywords = given(args, "delays_us", "instances", "clients", "seconds", "budget_ms", "side", "frame")
@@ -104,5 +111,12 @@ def add_bench(kinds: Any, commands: Any) -> None:
         metavar="REPORT",
         help="instead: each stage's engine from `python -m lumaflow.bench.engines --out REPORT` reports (several:"
         " the median of each stage's ratio)",
+    )
+    tune.add_argument(
+        "--int8",
+        type=Path,
+        metavar="REPORT",
+        help="instead: each photo stage's precision (int8 or fp32) from the int8 rows of a"
+        " `python -m lumaflow.bench.engines --out REPORT` report",
     )
     tune.set_defaults(handler=cmd_tune)

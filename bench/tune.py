@@ -139,3 +139,47 @@ def choose_engines(
         chosen[stage] = engine
     tuning_file.write_text(json.dumps(tuning, indent=2, sort_keys=True) + "\n")
     return chosen
+
+
+# int8 is served for a stage only where NNCF's IR loses at most this much Y-PSNR against fp32 on validation photos
+# (issue 26's rule) and runs at least INT8_MARGIN x the faster fp32 engine.
+INT8_MAX_LOSS_DB = 0.1
+INT8_MARGIN = 1.5
+
+
+def choose_precisions(report_path: Path, tuning_file: Path = TUNING_FILE) -> dict[str, str]:
+    """Each tiled photo stage with an int8 row in a ``lumaflow.bench.engines --int8`` report gets its embedded
+    precision in ``tuning_file``: int8 where the row's Y-PSNR delta (validation photos) is at most
+    ``INT8_MAX_LOSS_DB`` below fp32 and its rate at least ``INT8_MARGIN`` x the faster fp32 engine, fp32 otherwise.
+
+    A stage whose row has no Y-PSNR delta (a x1 restorer: only its distance from fp32 was measured, not its task
+    quality) stays fp32. Camera stages are left out: the camera's int8 is its own pipeline (``camera_x2_int8``),
+    chosen by the caller."""
+    report = json.loads(report_path.read_text())
+    tuning = read_tuning(tuning_file)
+    chosen: dict[str, str] = {}
+    for row in report["stages"]:
+        stage = STAGES.get(row["stage"])
+        int8 = row.get("int8")
+        if stage is None or stage.tiling is None or stage.network is None or not int8:
+            continue
+        rates = row["calls_per_s"]
+        speedup = rates["openvino_int8"] / max(rates["onnxruntime"], rates["openvino"])
+        delta = int8.get("delta_db")
+        precision = "int8" if delta is not None and delta >= -INT8_MAX_LOSS_DB and speedup >= INT8_MARGIN else "fp32"
+        entry = tuning.setdefault(row["stage"], {})
+        entry["precision"] = precision
+        entry["precision_measured"] = {
+            "chosen_by": f"int8 where its Y-PSNR is within {INT8_MAX_LOSS_DB} dB of fp32 on validation photos and it "
+            f"runs >= {INT8_MARGIN}x the faster fp32 engine",
+            "report": report_path.name,
+            "date": report.get("date", ""),
+            "machine": report["machine"].get("summary", ""),
+            "shape": row["shape"],
+            "int8_vs_fastest_fp32": round(speedup, 3),
+            "y_psnr_delta_db": delta,
+            "psnr_vs_fp32_db": int8.get("psnr_vs_fp32_db"),
+        }
+        chosen[row["stage"]] = precision
+    tuning_file.write_text(json.dumps(tuning, indent=2, sort_keys=True) + "\n")
+    return chosen

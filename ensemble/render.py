@@ -102,11 +102,12 @@ def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
     if stage.network is None:
         return python_model
     if isinstance(target, Embedded):
+        graph_file, engine = stage.network.embedded_graph
         params = StageParams(
-            onnx_file=stage.network.onnx_file,
+            onnx_file=graph_file,
             max_batch_pixels=stage.max_batch_pixels,
             scale=stage.scale,
-            engine=stage.network.engine,
+            engine=engine,
             intra_op_threads=stage.threads,
             shrink_arena=stage.tiling is not None,
             input_ranges={tensor.name: tensor.value_range for tensor in stage.inputs if tensor.value_range is not None},

@@ -68,12 +68,18 @@ class Network:
     quantize: str = ""
     # The engine that runs the graph inside an embedded stage: a name of ``lumaflow.runtime.engines.ENGINES``.
     engine: str = ONNX_RUNTIME
+    # The embedded (CPU) target serves NNCF's int8 IR of this fp32 graph (``int8_file``, made beside it by the
+    # build) on OpenVINO; every other target (TensorRT, NVIDIA's image) serves the fp32 graph. Set per stage by
+    # ``ensemble/tuning.json``'s ``precision``, chosen from the engine benchmark's int8 rows.
+    embedded_int8: bool = False
 
     def __post_init__(self) -> None:
         if self.quantize not in QUANTIZATIONS:
             raise ValueError(f"unknown quantisation {self.quantize!r} (known: {', '.join(QUANTIZATIONS[1:])})")
         if self.is_openvino_ir and (not self.onnx_file.endswith(".xml") or self.engine != OPENVINO):
             raise ValueError(f"an OpenVINO IR is a .xml run by {OPENVINO}, not {self.onnx_file} on {self.engine}")
+        if self.embedded_int8 and (self.quantize or not self.onnx_file.endswith(".onnx")):
+            raise ValueError(f"an embedded int8 IR is made from an fp32 ONNX graph, not {self.onnx_file}")
 
     @property
     def is_openvino_ir(self) -> bool:
@@ -81,10 +87,23 @@ class Network:
 
     @property
     def graph_files(self) -> tuple[str, ...]:
-        """The files the graph is made of, in its version folder: the ONNX file, or an IR's .xml and .bin."""
+        """The files the graph is made of, in its version folder: the ONNX file, or an IR's .xml and .bin (with
+        ``embedded_int8``, the ONNX file and its int8 IR)."""
         if self.is_openvino_ir:
             return (self.onnx_file, self.onnx_file.removesuffix(".xml") + ".bin")
+        if self.embedded_int8:
+            return (self.onnx_file, self.int8_file, self.int8_file.removesuffix(".xml") + ".bin")
         return (self.onnx_file,)
+
+    @property
+    def int8_file(self) -> str:
+        """Where ``embedded_int8``'s IR lies beside the fp32 graph (its .bin beside it)."""
+        return self.onnx_file.removesuffix(".onnx") + "_int8.xml"
+
+    @property
+    def embedded_graph(self) -> tuple[str, str]:
+        """The graph file the embedded target serves, and the engine that runs it."""
+        return (self.int8_file, OPENVINO) if self.embedded_int8 else (self.onnx_file, self.engine)
 
     @property
     def weights_id(self) -> str:

@@ -2,8 +2,9 @@
 
 ``ensemble/tuning.json`` maps a stage name to the ``max_batch_size``, ``max_queue_delay_us`` and
 instance ``count`` that ``lumaflow tune`` measured best on some machine, and the ``engine`` that
-``lumaflow tune --engines`` chose from ``lumaflow.bench.engines``' report, with the measurements that
-chose them. ``STAGES`` is built with these applied, so every generated config, ensemble and build
+``lumaflow tune --engines`` chose from ``lumaflow.bench.engines``' report, and the ``precision`` (``int8``: the
+embedded target serves NNCF's int8 IR; ``fp32``) that ``lumaflow tune --int8`` chose from its int8 rows, with the
+measurements that chose them. ``STAGES`` is built with these applied, so every generated config, ensemble and build
 step sees one set of values; the declarations in ``stages.py`` stay the defaults a stage starts from.
 """
 
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
     from .stages import Stage
 
 TUNING_FILE = Path(__file__).resolve().parent / "tuning.json"
-TUNED_FIELDS = ("max_batch_size", "max_queue_delay_us", "instances", "engine")
+TUNED_FIELDS = ("max_batch_size", "max_queue_delay_us", "instances", "engine", "precision")
+PRECISIONS = ("fp32", "int8")
 
 
 def read_tuning(path: Path = TUNING_FILE) -> dict[str, dict[str, Any]]:
@@ -42,6 +44,13 @@ def tuned(stage: Stage, settings: dict[str, Any]) -> Stage:
         if stage.network is None:
             raise ValueError(f"stage {stage.name!r} has no network to run on another engine")
         changes["network"] = replace(stage.network, engine=str(settings["engine"]))
+    if "precision" in settings:
+        if settings["precision"] not in PRECISIONS:
+            raise ValueError(f"stage {stage.name!r}: precision {settings['precision']!r} is not one of {PRECISIONS}")
+        network = changes.get("network", stage.network)
+        if network is None:
+            raise ValueError(f"stage {stage.name!r} has no network to quantise")
+        changes["network"] = replace(network, embedded_int8=settings["precision"] == "int8")
     return replace(stage, **changes) if changes else stage
 
 

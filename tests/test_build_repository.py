@@ -12,6 +12,7 @@ import pytest
 from lumaflow.build.repository import build_artifact, graph_sources, missing_artifacts
 from lumaflow.ensemble.generate import write_repository
 from lumaflow.ensemble.stages import CAMERA_X2_INT8, ESPCN_X2, STAGES
+from lumaflow.ensemble.tuning import tuned
 
 pytestmark = pytest.mark.build
 
@@ -84,3 +85,19 @@ def test_the_openvino_int8_camera_graph_is_built_whole_and_stale_without_its_wei
     assert missing_artifacts(tmp_path, [CAMERA_X2_INT8]) == []
     missing.graph_paths[1].unlink()
     assert missing_artifacts(tmp_path, [CAMERA_X2_INT8]) == [missing]
+
+
+def test_an_embedded_int8_stage_builds_its_ir_beside_the_fp32_graph_and_is_stale_without_it(tmp_path: Path) -> None:
+    """Catches: the int8 IR not built (the embedded config would name a missing file), written without its .bin,
+    or quantised past the fp32 graph's quality; and the fp32 graph the other targets serve not built with it."""
+    stage = tuned(ESPCN_X2, {"precision": "int8"})
+    write_repository(tmp_path)
+    (missing,) = missing_artifacts(tmp_path, [stage])
+    assert [path.name for path in missing.graph_paths] == ["model.onnx", "model_int8.xml", "model_int8.bin"]
+    record = build_artifact(missing)
+    assert record["embedded_int8"] == "model_int8.xml" and record["quantization"]["kept_float"]  # the bicubic skip
+    assert record["int8_min_psnr_vs_fp32_db"] == pytest.approx(50.4, abs=0.3)  # measured at build, 2026-12-05
+    assert record["parity_max_abs_diff"] <= 1  # the fp32 graph against torch
+    assert missing_artifacts(tmp_path, [stage]) == []
+    missing.graph_paths[2].unlink()
+    assert missing_artifacts(tmp_path, [stage]) == [missing]

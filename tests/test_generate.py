@@ -22,7 +22,8 @@ from lumaflow.ensemble.stages import (
     SizeBuckets,
     Stage,
 )
-from lumaflow.params import CPU_NICE_PARAMETER
+from lumaflow.ensemble.tuning import tuned
+from lumaflow.params import CPU_NICE_PARAMETER, StageParams
 
 pytestmark = pytest.mark.unit
 
@@ -169,6 +170,26 @@ def test_an_openvino_ir_is_declared_whole_and_rendered_for_openvino_everywhere()
         assert native.backend == "openvino" and native.default_model_filename == "model.xml"
         assert native.instance_groups[0].kind is InstanceKind.CPU
     assert 'string_value: "openvino"' in render(stage_config(CAMERA_X2_INT8))
+
+
+def test_an_embedded_int8_stage_serves_its_ir_on_the_cpu_and_the_fp32_graph_on_every_other_target() -> None:
+    """Catches: a GPU target handed the int8 IR (TensorRT cannot read it; NVIDIA's image would run the stage on the
+    CPU), the embedded stage left on the fp32 graph, the IR's files left out of the build, or a bad precision."""
+    stage = tuned(ESPCN_X2, {"precision": "int8"})
+    network = stage.network
+    assert network is not None and network.embedded_int8
+    assert network.graph_files == ("model.onnx", "model_int8.xml", "model_int8.bin")
+    params = StageParams.from_parameters(stage_config(stage).parameters)
+    assert (params.onnx_file, params.engine) == ("model_int8.xml", "openvino")
+    native = stage_config(stage, NgcOnnxRuntime())
+    assert native.backend == "onnxruntime" and native.default_model_filename == "model.onnx"
+    assert stage_config(stage, NgcTensorRT()).backend == "tensorrt"
+    fp32 = StageParams.from_parameters(stage_config(tuned(stage, {"precision": "fp32"})).parameters)
+    assert fp32.onnx_file == "model.onnx"
+    with pytest.raises(ValueError, match="precision"):
+        tuned(ESPCN_X2, {"precision": "int4"})
+    with pytest.raises(ValueError, match="embedded int8"):
+        replace(CAMERA_X2_INT8.network, embedded_int8=True)  # already an IR
 
 
 def test_camera_stages_run_two_instances_and_everything_else_in_python_yields_the_cores() -> None:

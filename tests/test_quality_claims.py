@@ -22,7 +22,9 @@ TOLERANCE_DB = 0.3
 # (task, level, pipeline): the claims of the README and docs/quality.md's headline table.
 CLAIMS = (
     ("x2", "x2", "upscale_x2"),
+    ("x2", "x2", "upscale_x2_fast"),  # served int8 since 2026-12-05
     ("x4", "x4", "upscale_x4"),
+    ("x4", "x4", "upscale_x4_fast"),
     ("dejpeg", "q10", "dejpeg"),
     ("dejpeg", "q30", "dejpeg"),
     ("denoise", "sigma25", "denoise"),
