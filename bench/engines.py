@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from lumaflow import contract
 from lumaflow.bench.camera import time_interleaved
 from lumaflow.build.denoise import center_crop
 from lumaflow.build.graph_cost import graph_gflop
@@ -50,6 +51,7 @@ CALIBRATION_PHOTOS = 16  # train photos calibrate it, one crop each
 PHOTO_SIDE = 768  # photos are brought to this long side before a stage's crop, so a tile holds a scene's detail
 GEMM_SIDE = 1024
 SR_SIDE = 96  # the low-resolution crop an upscaler's int8 quality delta is measured on
+DENOISE_SIGMAS = (15.0, 25.0, 50.0)  # the noise levels a denoiser's int8 quality delta is measured at
 # Typical values of the per-image side inputs (contract names): a q30 JPEG, sigma 25, the first look at full strength.
 SIDE_VALUES: dict[str, float] = {"JPEG_QUALITY": 30.0, "NOISE_LEVEL": 25.0, "TEMPLATE": 0.0, "STRENGTH": 1.0}
 NUMPY_TYPES: dict[DataType, type[np.generic]] = {
@@ -182,6 +184,28 @@ def int8_sr_delta(fp32: Engine, int8: Engine, stage: Stage, factor: int) -> dict
     }
 
 
+def int8_denoise_delta(fp32: Engine, int8: Engine, stage: Stage) -> dict[str, Any]:
+    """RGB PSNR against the clean crop of both graphs denoising the serving-size centres of INT8_PHOTOS validation
+    photos under Gaussian noise at each of DENOISE_SIGMAS (seeded, clipped to uint8, the level told): the int8
+    graph's quality delta. ``delta_db`` is the worst level's mean, so a rule on it holds at every level."""
+    from lumaflow.build.eval import rgb_psnr
+
+    pixels, level = (tensor.name for tensor in stage.inputs)
+    height, width = serving_size(stage)[-2:]
+    rng = np.random.default_rng(0)
+    by_level: dict[str, float] = {}
+    for sigma in DENOISE_SIGMAS:
+        deltas = []
+        for photo in _photos("validation", INT8_PHOTOS):
+            clean = center_crop(photo, height, width)
+            noisy = np.clip(clean + rng.normal(0.0, sigma, clean.shape), 0, 255).round().astype(np.uint8)
+            feed = {pixels: noisy[None], level: np.full((1, 1), sigma, np.float32)}
+            scores = [rgb_psnr(engine.run(feed)[0][0], clean) for engine in (fp32, int8)]
+            deltas.append(scores[1] - scores[0])
+        by_level[f"sigma{sigma:g}"] = round(float(np.mean(deltas)), 2)
+    return {"delta_db_by_level": by_level, "delta_db": min(by_level.values())}
+
+
 def quantized(stage: Stage, path: Path, workdir: Path) -> tuple[Path, dict[str, Any]]:
     """The stage's graph as NNCF's int8 IR in ``workdir``, calibrated on crops of CALIBRATION_PHOTOS train photos."""
     from lumaflow.build.quantize_openvino import quantize_openvino_feeds
@@ -213,6 +237,8 @@ def bench_stage(stage: Stage, path: Path, photo: np.ndarray, seconds: float, int
         factor = upscale_factor(stage, feed, outputs["openvino"][0])
         if factor > 1:
             fidelity |= int8_sr_delta(engines["openvino"], timed[INT8], stage, factor)
+        elif [tensor.name for tensor in stage.inputs[1:]] == [contract.NOISE_LEVEL.name]:
+            fidelity |= int8_denoise_delta(engines["openvino"], timed[INT8], stage)
     rates = time_interleaved({kind: _runner(engine, feed) for kind, engine in timed.items()}, seconds)
     pixels = feed[stage.inputs[0].name]
     megapixels = float(np.prod(pixels.shape[:-1])) / 1e6
@@ -241,7 +267,10 @@ def _int8_cells(row: dict[str, Any]) -> tuple[str, str, str]:
         return "–", "–", "–"
     psnr = int8["psnr_vs_fp32_db"]
     fidelity = f"{psnr:.1f} dB" if psnr is not None else f"max diff {int8['max_abs_diff_vs_fp32']:.3g}"
-    if "delta_db" in int8:
+    if "delta_db_by_level" in int8:
+        levels = ", ".join(f"{delta:+.2f}" for delta in int8["delta_db_by_level"].values())
+        fidelity += f"; denoised PSNR {levels} dB at σ {', '.join(f'{s:g}' for s in DENOISE_SIGMAS)}"
+    elif "delta_db" in int8:
         fidelity += f"; Y-PSNR {int8['delta_db']:+.2f} dB"
     return f"{row['input_mp_per_s'][INT8]:.3f}", f"**{int8['vs_openvino_fp32']:.2f}**", fidelity
 

@@ -148,13 +148,14 @@ INT8_MARGIN = 1.5
 
 
 def choose_precisions(report_path: Path, tuning_file: Path = TUNING_FILE) -> dict[str, str]:
-    """Each tiled photo stage with an int8 row in a ``lumaflow.bench.engines --int8`` report gets its embedded
-    precision in ``tuning_file``: int8 where the row's Y-PSNR delta (validation photos) is at most
-    ``INT8_MAX_LOSS_DB`` below fp32 and its rate at least ``INT8_MARGIN`` x the faster fp32 engine, fp32 otherwise.
+    """Each tiled photo stage with an int8 row in a ``lumaflow.bench.engines`` report gets its embedded precision in
+    ``tuning_file``: int8 where the row's task-quality delta (an upscaler's Y-PSNR, a denoiser's RGB PSNR at its
+    worst noise level; validation photos) is at most ``INT8_MAX_LOSS_DB`` below fp32 and its rate at least
+    ``INT8_MARGIN`` x the faster fp32 engine, fp32 otherwise.
 
-    A stage whose row has no Y-PSNR delta (a x1 restorer: only its distance from fp32 was measured, not its task
-    quality) stays fp32. Camera stages are left out: the camera's int8 is its own pipeline (``camera_x2_int8``),
-    chosen by the caller."""
+    A stage whose row has no such delta (a x1 restorer other than a denoiser: only its distance from fp32 was
+    measured, not its task quality) stays fp32. Camera stages are left out: the camera's int8 is its own pipeline
+    (``camera_x2_int8``), chosen by the caller."""
     report = json.loads(report_path.read_text())
     tuning = read_tuning(tuning_file)
     chosen: dict[str, str] = {}
@@ -170,14 +171,14 @@ def choose_precisions(report_path: Path, tuning_file: Path = TUNING_FILE) -> dic
         entry = tuning.setdefault(row["stage"], {})
         entry["precision"] = precision
         entry["precision_measured"] = {
-            "chosen_by": f"int8 where its Y-PSNR is within {INT8_MAX_LOSS_DB} dB of fp32 on validation photos and it "
-            f"runs >= {INT8_MARGIN}x the faster fp32 engine",
+            "chosen_by": f"int8 where its task PSNR (Y after upscaling, RGB after denoising) is within "
+            f"{INT8_MAX_LOSS_DB} dB of fp32 on validation photos and it runs >= {INT8_MARGIN}x the faster fp32 engine",
             "report": report_path.name,
             "date": report.get("date", ""),
             "machine": report["machine"].get("summary", ""),
             "shape": row["shape"],
             "int8_vs_fastest_fp32": round(speedup, 3),
-            "y_psnr_delta_db": delta,
+            "quality_delta_db": delta,
             "psnr_vs_fp32_db": int8.get("psnr_vs_fp32_db"),
         }
         chosen[row["stage"]] = precision
