@@ -7,7 +7,9 @@ JPEGs one at a time (one client, closed loop, ``format: png``, no quality check,
 a server holding the pipeline's models. Windows of each alternate, so a neighbour's load on a shared machine
 falls on both; the ratio is photos per second served over photos per second in process, per window pair.
 Beside it, the network-only ratio: the stage's execute time per photo inside the server (Triton's compute_infer)
-against the engine call alone in process.
+against the engine call alone in process. With ``--probes`` the same windows also time three probe models
+(``lumaflow.bench.lean_probe_models``): a constant answer (the transport floor), the in-process work in one model,
+and that work in the first step of a four-step ensemble: what fewer hops could reach, measured, not guessed.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from PIL import Image
 
 from lumaflow import contract
 from lumaflow.bench.baselines import copy_repository, pipeline_models
+from lumaflow.bench.lean_probes import write_probes
 from lumaflow.build.offline import OfflineServer
 from lumaflow.ensemble.pipelines import PIPELINES
 from lumaflow.ensemble.stages import Stage
@@ -107,19 +110,24 @@ def in_process_window(local: InProcess, requests: Sequence[bytes], batch: int, s
     return done, time.perf_counter() - began
 
 
-def compare(task: Work, seconds: float, windows: int, clients: int, repository: Path = REPOSITORY) -> dict[str, Any]:
+def compare(
+    task: Work, seconds: float, windows: int, clients: int, repository: Path = REPOSITORY, probes: bool = False
+) -> dict[str, Any]:
     """Interleaved windows of Lumaflow (``clients`` closed-loop callers) and of the in-process pipeline at the
-    batch Lumaflow's network stage formed in the window before."""
+    batch Lumaflow's network stage formed in the window before; with ``probes``, each probe's window after them."""
     local = InProcess(task.stage, repository)
-    local(task.jpegs[:1])  # warm
+    answer = local(task.jpegs[:1])[0]  # warm; the constant probe's answer
     requests = [Request(f"photo{index}", jpeg) for index, jpeg in enumerate(task.jpegs)]
     make_inputs = photo_inputs(requests, json.dumps(task.options))
     with tempfile.TemporaryDirectory(prefix="lumaflow-lean-") as scratch:
         models = pipeline_models(repository, task.pipeline)
-        with running_server(copy_repository(repository, Path(scratch), models, None)) as server:
+        served = copy_repository(repository, Path(scratch), models, None)
+        probed = write_probes(served, repository, task.stage, answer, NOISE_LEVEL) if probes else ()
+        with running_server(served) as server:
             url = server.endpoints.grpc_url
             with grpcclient.InferenceServerClient(url) as stats_client:
-                closed_loop(url, task.pipeline, clients, 2.0, make_inputs, 60.0)  # warm every stub and client path
+                for model in (task.pipeline, *probed):
+                    closed_loop(url, model, clients, 2.0, make_inputs, 60.0)  # warm every stub and client path
                 rows, first = [], statistics_snapshot(stats_client)
                 for _ in range(windows):
                     before = statistics_snapshot(stats_client)
@@ -129,6 +137,10 @@ def compare(task: Work, seconds: float, windows: int, clients: int, repository: 
                     batch = max(1, round(stage.average_batch))
                     local.engine_s = 0.0
                     local_n, local_s = in_process_window(local, task.jpegs, batch, seconds)
+                    probe_rates = {
+                        model: closed_loop(url, model, clients, seconds, make_inputs, 60.0).throughput_per_s
+                        for model in probed
+                    }
                     rows.append(
                         {
                             "served_per_s": round(measured.throughput_per_s, 2),
@@ -140,6 +152,10 @@ def compare(task: Work, seconds: float, windows: int, clients: int, repository: 
                                 stage.compute_infer_us * stage.inferences / 1e3 / stage.executions, 2
                             ),
                             "network_ms_in_process": round(local.engine_s / (local_n / batch) * 1e3, 2),
+                            "probes_per_s": {model: round(rate, 2) for model, rate in probe_rates.items()},
+                            "probe_ratios": {
+                                model: round(rate / (local_n / local_s), 3) for model, rate in probe_rates.items()
+                            },
                         }
                     )
                 stages = stage_times(first, statistics_snapshot(stats_client))
@@ -151,6 +167,9 @@ def compare(task: Work, seconds: float, windows: int, clients: int, repository: 
         "options": task.options,
         "windows": rows,
         "ratio_median": statistics.median(row["ratio"] for row in rows),
+        "probe_ratio_medians": {
+            model: statistics.median(row["probe_ratios"][model] for row in rows) for model in rows[0]["probe_ratios"]
+        },
         "network_only_ratio": statistics.median(
             row["network_ms_in_process"] / row["network_ms_served"] for row in rows
         ),
@@ -189,6 +208,29 @@ def table(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def probe_table(results: Sequence[dict[str, Any]]) -> str:
+    """Each probe's photos per second over the in-process pipeline's, per window and median, beside Lumaflow's."""
+    lines = [
+        "| pipeline | clients | model | per second | / in process (per window) | median |",
+        "| --- | ---: | --- | ---: | --- | ---: |",
+    ]
+    for result in results:
+        rows = result["windows"]
+        served = ", ".join(f"{row['ratio']:.2f}" for row in rows)
+        per_s = statistics.median(row["served_per_s"] for row in rows)
+        lines.append(
+            f"| {result['pipeline']} | {result['clients']} | {result['pipeline']} (as shipped) | {per_s:.1f} | "
+            f"{served} | **{result['ratio_median']:.2f}** |"
+        )
+        for model, median in result["probe_ratio_medians"].items():
+            ratios = ", ".join(f"{row['probe_ratios'][model]:.2f}" for row in rows)
+            rate = statistics.median(row["probes_per_s"][model] for row in rows)
+            lines.append(
+                f"| {result['pipeline']} | {result['clients']} | {model} | {rate:.1f} | {ratios} | **{median:.2f}** |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lumaflow.bench.lean", description=__doc__.splitlines()[0])
     parser.add_argument("--pipelines", default="upscale_x2_fast,denoise")
@@ -196,12 +238,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="per window")
     parser.add_argument("--windows", type=int, default=4, help="window pairs per pipeline")
     parser.add_argument("--clients", type=int, default=1, help="Lumaflow's closed-loop callers")
+    parser.add_argument("--probes", action="store_true", help="also time the probe models (the floors)")
     parser.add_argument("--out", type=Path, help="write the JSON report here")
     args = parser.parse_args(argv)
     results = [
-        compare(work(name, args.side), args.seconds, args.windows, args.clients) for name in args.pipelines.split(",")
+        compare(work(name, args.side), args.seconds, args.windows, args.clients, probes=args.probes)
+        for name in args.pipelines.split(",")
     ]
     print(table(results))
+    if args.probes:
+        print(probe_table(results))
     if args.out:
         report = {"machine": machine(), "side": args.side, "seconds": args.seconds, "results": results}
         args.out.parent.mkdir(parents=True, exist_ok=True)
