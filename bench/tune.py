@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lumaflow.bench.baselines import ensemble_config, network_stage, pipeline_models, served, workload
+from lumaflow.build.repository import MIN_INT8_PSNR_DB
 from lumaflow.ensemble.stages import STAGES
 from lumaflow.ensemble.tuning import TUNING_FILE, read_tuning, tuned
 from lumaflow.loadtest.report import machine
@@ -150,8 +151,9 @@ INT8_MARGIN = 1.5
 def choose_precisions(report_path: Path, tuning_file: Path = TUNING_FILE) -> dict[str, str]:
     """Each tiled photo stage with an int8 row in a ``lumaflow.bench.engines`` report gets its embedded precision in
     ``tuning_file``: int8 where the row's task-quality delta (an upscaler's Y-PSNR, a denoiser's RGB PSNR at its
-    worst noise level; validation photos) is at most ``INT8_MAX_LOSS_DB`` below fp32 and its rate at least
-    ``INT8_MARGIN`` x the faster fp32 engine, fp32 otherwise.
+    worst noise level; validation photos) is at most ``INT8_MAX_LOSS_DB`` below fp32, its output no further from
+    fp32's than the build accepts (``MIN_INT8_PSNR_DB``: a GAN's texture can move far while its PSNR against the
+    original does not) and its rate at least ``INT8_MARGIN`` x the faster fp32 engine; fp32 otherwise.
 
     A stage whose row has no such delta (a x1 restorer other than a denoiser: only its distance from fp32 was
     measured, not its task quality) stays fp32. Camera stages are left out: the camera's int8 is its own pipeline
@@ -166,13 +168,15 @@ def choose_precisions(report_path: Path, tuning_file: Path = TUNING_FILE) -> dic
             continue
         rates = row["calls_per_s"]
         speedup = rates["openvino_int8"] / max(rates["onnxruntime"], rates["openvino"])
-        delta = int8.get("delta_db")
-        precision = "int8" if delta is not None and delta >= -INT8_MAX_LOSS_DB and speedup >= INT8_MARGIN else "fp32"
+        delta, fidelity = int8.get("delta_db"), int8.get("psnr_vs_fp32_db") or 0.0
+        kept = delta is not None and delta >= -INT8_MAX_LOSS_DB and fidelity >= MIN_INT8_PSNR_DB
+        precision = "int8" if kept and speedup >= INT8_MARGIN else "fp32"
         entry = tuning.setdefault(row["stage"], {})
         entry["precision"] = precision
         entry["precision_measured"] = {
             "chosen_by": f"int8 where its task PSNR (Y after upscaling, RGB after denoising) is within "
-            f"{INT8_MAX_LOSS_DB} dB of fp32 on validation photos and it runs >= {INT8_MARGIN}x the faster fp32 engine",
+            f"{INT8_MAX_LOSS_DB} dB of fp32 on validation photos, its output's PSNR against fp32's at least "
+            f"{MIN_INT8_PSNR_DB:g} dB (the build's bound) and it runs >= {INT8_MARGIN}x the faster fp32 engine",
             "report": report_path.name,
             "date": report.get("date", ""),
             "machine": report["machine"].get("summary", ""),

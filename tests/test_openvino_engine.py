@@ -208,15 +208,18 @@ def test_engine_table_times_nncf_int8_beside_both_engines_and_judges_it_on_valid
 @pytest.mark.unit
 def test_tune_int8_serves_int8_only_where_it_loses_at_most_a_tenth_of_a_db_and_runs_much_faster(tmp_path: Path) -> None:
     """Catches: int8 chosen for a row that loses more than 0.1 dB on validation, gains too little speed, has no task
-    quality measured (a x1 restorer), or belongs to a camera stage (the camera's int8 is its own pipeline)."""
+    quality measured (a x1 restorer), strays further from fp32 than the build accepts, or belongs to a camera stage
+    (the camera's int8 is its own pipeline)."""
 
-    def row(stage: str, delta: float | None, rates: tuple[float, float, float]) -> dict[str, object]:
+    def row(
+        stage: str, delta: float | None, rates: tuple[float, float, float], psnr: float = 50.0
+    ) -> dict[str, object]:
         engines = ("onnxruntime", "openvino", "openvino_int8")
         return {
             "stage": stage,
             "shape": [1, 256, 256, 3],
             "calls_per_s": dict(zip(engines, rates, strict=True)),
-            "int8": {"delta_db": delta, "psnr_vs_fp32_db": 50.0},
+            "int8": {"delta_db": delta, "psnr_vs_fp32_db": psnr},
         }
 
     rows = [
@@ -225,13 +228,20 @@ def test_tune_int8_serves_int8_only_where_it_loses_at_most_a_tenth_of_a_db_and_r
         row("srmd_x4", 0.0, (10.0, 10.0, 14.0)),
         row("deblock", None, (2.0, 3.0, 7.0)),
         row("camera_sr_x2", -0.07, (4.0, 4.6, 7.4)),
+        row("realesrgan_x4", -0.04, (6.0, 7.0, 28.0), psnr=35.0),  # a GAN: far from fp32, its PSNR unmoved
     ]
     report = tmp_path / "engines.json"
     report.write_text(json.dumps({"date": "2026-12-05", "machine": {"summary": "test"}, "stages": rows}))
     tuning = tmp_path / "tuning.json"
     tuning.write_text(json.dumps({"espcn_x2": {"instances": 2, "engine": "openvino"}}))
     chosen = choose_precisions(report, tuning)
-    assert chosen == {"espcn_x2": "int8", "sr_x4": "fp32", "srmd_x4": "fp32", "deblock": "fp32"}
+    assert chosen == {
+        "espcn_x2": "int8",
+        "sr_x4": "fp32",
+        "srmd_x4": "fp32",
+        "deblock": "fp32",
+        "realesrgan_x4": "fp32",
+    }
     written = json.loads(tuning.read_text())
     assert written["espcn_x2"]["instances"] == 2 and written["espcn_x2"]["engine"] == "openvino"
     assert written["espcn_x2"]["precision_measured"]["int8_vs_fastest_fp32"] == 2.0
