@@ -171,8 +171,9 @@ def test_photo_networks_take_turns_and_camera_frames_skip_the_line(small_server:
     to compare with and without; what the limiter does is exact: a second photo network waits while
     one runs, a camera frame does not."""
     url = small_server.endpoints.grpc_url
-    # About 1.2 s of work on OpenVINO, espcn_x2's engine since 2026-12-04 (512 px tiles were 1.3 s on ONNX Runtime).
-    side = 640
+    # About 1 s in all on OpenVINO's int8, espcn_x2's graph since 2026-12-05, its 61 MB answer included (at 640 px,
+    # 1.2 s in fp32 but 0.6 s in int8, too close to the 0.5 s asked below).
+    side = 800
     big_photo = np.tile(astronaut(), (2, 2, 1))[:side, :side]
     tiles = np.ascontiguousarray(np.broadcast_to(big_photo, (8, side, side, 3)))
     crops = np.ascontiguousarray(astronaut()[None, None, :64, :64])  # one photo's crop set, of one crop
@@ -204,8 +205,9 @@ def test_photo_networks_take_turns_and_camera_frames_skip_the_line(small_server:
     took = {name: end - sent for name, end in ends.items()}
     assert took["espcn_x2"] > 0.5  # the photo network was still running when the others came
     # The second photo network waited for its turn (alone it takes a few milliseconds; the big batch's
-    # 25 MB answer still travels after the network is done, so "after" is not to the millisecond).
-    assert took["quality"] > 0.7 * took["espcn_x2"], took
+    # answer still travels after the network is done, up to a third of the slow call under load since int8:
+    # 0.64 s against 0.97 s at 640 px in a CI run, so "after" is not to the millisecond).
+    assert took["quality"] > 0.5 * took["espcn_x2"], took
     assert took["camera"] < 0.5 * took["espcn_x2"], took  # the camera frame did not wait
 
 
