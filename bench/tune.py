@@ -142,7 +142,7 @@ def choose_engines(
     return chosen
 
 
-# int8 is served for a stage only where NNCF's IR loses at most this much Y-PSNR against fp32 on validation photos
+# int8 is served for a stage only where NNCF's IR loses at most this much task PSNR against fp32 on validation photos
 # (issue 26's rule) and runs at least INT8_MARGIN x the faster fp32 engine.
 INT8_MAX_LOSS_DB = 0.1
 INT8_MARGIN = 1.5

@@ -14,7 +14,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import lumaflow
 from lumaflow import contract
@@ -263,7 +263,7 @@ def build_artifact(artifact: Artifact) -> dict[str, object]:
         **checks,
     }
     _write_json_atomically(artifact.sidecar_path, record)
-    for path in (artifact.onnx_path, artifact.sidecar_path):
+    for path in (*artifact.graph_paths, artifact.sidecar_path):
         path.chmod(0o644)  # temp files are private; a server running as another user must read them
     return record
 
@@ -371,12 +371,7 @@ def _build_quantized(graph: PixelsGraph, artifact: Artifact, input_name: str, ou
         fp32_parity = verify_onnx(graph, fp32, _parity_samples())
         frames = calibration_frames()
         if network.is_openvino_ir:
-            from lumaflow.build.quantize_openvino import quantize_openvino_int8
-
-            made = Path(tmp) / "ir" / network.onnx_file
-            settings = quantize_openvino_int8(fp32, made, frames, input_name=input_name)
-            for name in reversed(network.graph_files):  # the .bin first: no .xml without its weights
-                os.replace(made.with_name(name), artifact.onnx_path.with_name(name))
+            settings = _openvino_ir_into_place(fp32, artifact.onnx_path, frames, input_name)
         else:
             settings = quantize_int8(fp32, artifact.onnx_path, frames)
     worst = _int8_distance(graph, artifact, network.engine, artifact.onnx_path, frames, input_name)
@@ -393,20 +388,25 @@ def _build_embedded_int8(graph: PixelsGraph, artifact: Artifact, input_name: str
     Calibrated as the camera's IR is (``calibration_frames``: 240x320 crops of scikit-image photos in none of the
     three photo sets, halved); the graph is fully convolutional, so the crop's size does not move its ranges."""
     from lumaflow.build.quantize import calibration_frames
+
+    frames = calibration_frames()
+    int8_path = artifact.onnx_path.with_name(artifact.network.int8_file)
+    settings = _openvino_ir_into_place(artifact.onnx_path, int8_path, frames, input_name)
+    worst = _int8_distance(graph, artifact, "openvino", int8_path, frames, input_name)
+    return {"int8_min_psnr_vs_fp32_db": round(worst, 2), "quantization": settings}
+
+
+def _openvino_ir_into_place(fp32: Path, xml: Path, frames: list[np.ndarray], input_name: str) -> dict[str, Any]:
+    """NNCF's int8 IR of ``fp32``, made in a scratch folder beside ``xml`` and moved there, its .bin first: a
+    reader never finds the .xml without its weights."""
     from lumaflow.build.quantize_openvino import quantize_openvino_int8
 
-    network = artifact.network
-    frames = calibration_frames()
-    int8_path = artifact.onnx_path.with_name(network.int8_file)
-    with tempfile.TemporaryDirectory(dir=artifact.onnx_path.parent.parent) as tmp:
-        made = Path(tmp) / "ir" / network.int8_file
-        settings = quantize_openvino_int8(artifact.onnx_path, made, frames, input_name=input_name)
-        for name in reversed(network.graph_files[1:]):  # the .bin first: no .xml without its weights
-            os.replace(made.with_name(name), artifact.onnx_path.with_name(name))
-    worst = _int8_distance(graph, artifact, "openvino", int8_path, frames, input_name)
-    for path in artifact.graph_paths:
-        path.chmod(0o644)
-    return {"int8_min_psnr_vs_fp32_db": round(worst, 2), "quantization": settings}
+    with tempfile.TemporaryDirectory(dir=xml.parent.parent) as tmp:
+        made = Path(tmp) / xml.name
+        settings = quantize_openvino_int8(fp32, made, frames, input_name=input_name)
+        for name in (made.with_suffix(".bin").name, made.name):
+            os.replace(made.with_name(name), xml.with_name(name))
+    return settings
 
 
 def _int8_distance(
