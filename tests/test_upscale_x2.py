@@ -160,7 +160,9 @@ def test_concurrent_clients_make_the_fast_sr_stage_batch(client: grpcclient.Infe
     inferences = inferences_after - inferences_before
     executions = executions_after - executions_before
     assert inferences == 64
-    assert inferences / executions >= 2, f"{inferences} inferences in {executions} executions"
+    # Two instances and no delay (``LEAN_PHOTO_NETWORK``) batch what queues while both are busy: 1.7-1.8 measured
+    # with 16 callers; one request per execution would be 1.0.
+    assert inferences / executions >= 1.3, f"{inferences} inferences in {executions} executions"
 
 
 def test_a_batch_request_of_two_images_is_refused_clearly(client: grpcclient.InferenceServerClient) -> None:
