@@ -210,13 +210,11 @@ CAMERA_RATE_LIMIT = RateLimiter(priority=1)
 PHOTO_NETWORK = InstanceGroup(rate_limiter=PHOTO_RATE_LIMIT)
 
 # The networks of the small-photo pipelines (``upscale_x2_fast``, ``denoise``): two instances and no batching delay.
-# A lone instance needs the photo stages' 5 ms delay to keep its batcher awake (a queue policy and no delay left
-# requests asleep for the batcher's 500 ms, the camera stalls below: four callers fell to 0.24 of the in-process
-# pipeline), and one caller pays that delay on every photo. With two instances one is almost always idle when a
-# tile arrives, as for the camera stages; they still take turns on ``photo_compute``. Measured with
-# ``python -m lumaflow.bench.lean`` (docs/performance.md): one caller 0.70 -> 0.78 (``upscale_x2_fast``) and
-# 0.89 -> 0.94 (``denoise``) of the in-process pipeline, four callers 0.76 -> 0.80 and 0.86 -> 0.85, for a
-# second 122-125 MiB stub each. Not every photo network: each second stub costs its memory (Real-ESRGAN's 2 GiB).
+# A lone instance needs the photo stages' 5 ms delay to keep its batcher awake (with a queue policy and no delay,
+# requests sleep out the batcher's 500 ms wait, as in the camera stalls below), and one caller pays that delay on
+# every photo. With two instances one is almost always idle when a tile arrives, as for the camera stages; they
+# still take turns on ``photo_compute``. Not every photo network: each second stub costs its memory. The
+# measurements that chose this are in docs/performance.md (the lean photo path, ``python -m lumaflow.bench.lean``).
 LEAN_PHOTO_NETWORK = InstanceGroup(count=2, rate_limiter=PHOTO_RATE_LIMIT)
 
 # The rate limiter orders executions inside Triton; the kernel shares the cores among the stubs that run them.

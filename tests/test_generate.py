@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lumaflow.build.deploy import DEFAULT_REPOSITORY
-from lumaflow.ensemble.config import DataType, DynamicBatching, InstanceKind, RateLimiter, Tensor
+from lumaflow.ensemble.config import DataType, DynamicBatching, InstanceKind, Tensor
 from lumaflow.ensemble.generate import model_configs, repository_files, stale_files, write_repository
 from lumaflow.ensemble.pipelines import CAMERA_PIPELINES, DENOISE, UPSCALE_X2, UPSCALE_X8, Pipeline
 from lumaflow.ensemble.render import NgcOnnxRuntime, NgcTensorRT, render, stage_config
@@ -17,8 +17,8 @@ from lumaflow.ensemble.stages import (
     ESPCN_X2,
     OPENVINO_INT8,
     PHOTO_BUCKETS,
-    PHOTO_COMPUTE,
     PHOTO_NICE,
+    STAGES,
     Network,
     SizeBuckets,
     Stage,
@@ -209,17 +209,10 @@ def test_camera_stages_run_two_instances_and_everything_else_in_python_yields_th
 def test_a_lone_photo_network_waits_a_delay_and_the_lean_ones_run_two_instances_without() -> None:
     """Catches: a photo network with one instance and no delay (its batcher slept 500 ms under four callers), or the
     small-photo networks back to paying the 5 ms delay on every photo (issue 26's lean path)."""
-    configs = {config.name: config for config in model_configs()}
-    photo_networks = [
-        c for c in configs.values() if c.instance_groups and _holds_photo_compute(c.instance_groups[0].rate_limiter)
-    ]
+    photo_networks = [stage for stage in STAGES.values() if stage.network and not stage.name.startswith("camera_")]
     assert len(photo_networks) >= 15
-    lean = {c.name for c in photo_networks if c.instance_groups[0].count == 2}
+    lean = {stage.name for stage in photo_networks if stage.instances.count == 2}
     assert lean == {"espcn_x2", "ffdnet"}
-    for config in photo_networks:
-        delay = config.dynamic_batching.max_queue_delay_us if config.dynamic_batching else None
-        assert (delay == 0) if config.name in lean else (delay is not None and delay > 0), config.name
-
-
-def _holds_photo_compute(limiter: RateLimiter | None) -> bool:
-    return limiter is not None and [resource.name for resource in limiter.resources] == [PHOTO_COMPUTE]
+    for stage in photo_networks:
+        delay = stage.dynamic_batching.max_queue_delay_us if stage.dynamic_batching else None
+        assert (delay == 0) if stage.name in lean else (delay is not None and delay > 0), stage.name
