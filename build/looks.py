@@ -23,7 +23,6 @@ from lumaflow.build.arch.lut import LookNet
 from lumaflow.build.assess_data import CropSampler, to_tensor
 from lumaflow.build.gradings import grade
 from lumaflow.build.gradings.blocks import gains, saturation
-from lumaflow.build.lab import ciede2000, mean_ciede2000, srgb_to_lab
 from lumaflow.build.photo_variants import versions
 from lumaflow.build.photos import resize_long_side
 from lumaflow.ensemble.looks import TEMPLATE_NAMES
@@ -39,14 +38,15 @@ LOG_GAMMA = (-0.9, 0.6)  # a mean of 0.5 becomes 0.25 to 0.75
 LOG_SATURATION = (-0.7, 0.8)
 NEIGHBOURS = 8  # a crop's second look is one of its first look's nearest looks this often: NEAR_SHARE
 NEAR_SHARE = 0.75
-NEIGHBOUR_SIDE = 64  # the long side the neighbour table is measured at (ΔE2000, the sampler's photos)
-# The distinctness term, in CIEDE2000 as issue 30 judges (3 between any two looks on any photo): no pair of the
-# network's looks on a crop may come closer than the same pair of gradings, up to DISTINCT_CAP, nor closer than
-# DISTINCT_FLOOR even where the gradings themselves meet (on bright or saturated photos some recipes do);
-# DISTINCT_WEIGHT per ΔE2000 missing. Chosen on the validation photos and their versions (docs/training.md).
-DISTINCT_FLOOR = 3.5
-DISTINCT_CAP = 4.0
-DISTINCT_WEIGHT = 0.03
+NEIGHBOUR_SIDE = 64  # the long side the neighbour table is measured at (ΔE76, the sampler's photos)
+# The distinctness term: no pair of the network's looks on a crop may come closer than the same pair of gradings,
+# up to DISTINCT_CAP (ΔE76; about 4 in CIEDE2000 for these looks), nor closer than DISTINCT_FLOOR even where the
+# gradings themselves meet (on bright or saturated photos some recipes do: issue 30 asks for 3 ΔE2000 between any
+# two looks on any photo, about 4.5 ΔE76); DISTINCT_WEIGHT per ΔE76 missing, twice what one ΔE76 costs the L1 term
+# (1/100 of the range per channel), chosen on the validation photos' versions (docs/training.md).
+DISTINCT_FLOOR = 5.0
+DISTINCT_CAP = 6.0
+DISTINCT_WEIGHT = 0.02
 
 
 class LooksSampler(CropSampler):
@@ -91,23 +91,41 @@ class LooksSampler(CropSampler):
 
 
 def nearest_looks(images: Sequence[np.ndarray], k: int) -> np.ndarray:
-    """[looks, k]: for each look, the ``k`` looks whose gradings come closest to it on some photo (least mean
-    ΔE2000 over ``images`` and their colourful, bright and dark versions at NEIGHBOUR_SIDE px): the pairs that most
-    need keeping apart."""
+    """[looks, k]: for each look, the ``k`` looks whose gradings come closest to it on some photo (least mean ΔE76
+    over ``images`` and their colourful, bright and dark versions at NEIGHBOUR_SIDE px): the pairs that most need
+    keeping apart."""
+    from skimage.color import rgb2lab
+
     count = len(TEMPLATE_NAMES)
-    least = torch.full((count, count), float("inf"))
+    least = np.full((count, count), np.inf)
     for small in (version for image in images for version in versions(resize_long_side(image, NEIGHBOUR_SIDE))):
-        labs = srgb_to_lab(to_tensor([grade(small, name) for name in TEMPLATE_NAMES]))
+        labs = np.stack([rgb2lab(grade(small, name)) for name in TEMPLATE_NAMES])
         for i in range(count):
-            d = ciede2000(labs[i : i + 1].expand_as(labs), labs).mean((1, 2))
-            least[i] = torch.minimum(least[i], d)
-    least.fill_diagonal_(float("inf"))
-    return np.argsort(least.numpy(), axis=1)[:, :k]
+            d = np.sqrt(((labs - labs[i]) ** 2).sum(-1)).mean((1, 2))
+            least[i] = np.minimum(least[i], d)
+    np.fill_diagonal(least, np.inf)
+    return np.argsort(least, axis=1)[:, :k]
+
+
+def srgb_to_lab(x: torch.Tensor) -> torch.Tensor:
+    """NCHW sRGB in [0, 1] -> CIELAB (D65), differentiable (the linear segment keeps the cube root's slope finite)."""
+    x = x.clamp(0.0, 1.0)
+    linear = torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    matrix = x.new_tensor(SRGB_TO_XYZ) / x.new_tensor(D65_WHITE).reshape(3, 1)
+    t = torch.einsum("ij,njhw->nihw", matrix, linear)
+    f = torch.where(t > 0.008856, t.clamp(min=0.008856) ** (1.0 / 3.0), 7.787 * t + 16.0 / 116.0)
+    fx, fy, fz = f[:, 0], f[:, 1], f[:, 2]
+    return torch.stack((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=1)
+
+
+SRGB_TO_XYZ = ((0.412453, 0.357580, 0.180423), (0.212671, 0.715160, 0.072169), (0.019334, 0.119193, 0.950227))
+D65_WHITE = (0.95047, 1.0, 1.08883)
 
 
 def pair_distances(images: torch.Tensor) -> torch.Tensor:
-    """[N/2]: mean CIEDE2000 between rows 2k and 2k + 1 of NCHW sRGB ``images``."""
-    return mean_ciede2000(images[0::2], images[1::2])
+    """[N/2]: mean ΔE76 between rows 2k and 2k + 1 of NCHW sRGB ``images``."""
+    lab = srgb_to_lab(images)
+    return ((lab[0::2] - lab[1::2]).pow(2).sum(1) + 1e-6).sqrt().mean((1, 2))
 
 
 def looks_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -322,5 +322,5 @@ RECIPES["looks"] = Recipe(
     make_sampler=LooksSampler,
     loss=looks_loss,
     loss_description=f"L1 (RGB) + {DISTINCT_WEIGHT:g} x the mean shortfall of each pair of looks on a crop from its"
-    f" gradings' ΔE2000, held within {DISTINCT_FLOOR:g} to {DISTINCT_CAP:g}",
+    f" gradings' ΔE76, held within {DISTINCT_FLOOR:g} to {DISTINCT_CAP:g}",
 )
