@@ -269,9 +269,9 @@ def _evaluator(network: str) -> Callable[[ModelDescriptor, dict[str, np.ndarray]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m lumaflow.build.assess NETWORK --set SET --out FILE``: the committed
-    network's figures on a photo set (`lumaflow.build.photo_sets`), printed and written as JSON. The exposure line
-    is fitted on the training photos and judged on the validation photos."""
+    """``python -m lumaflow.build.assess NETWORK --set SET --out FILE``: the committed network's (or
+    ``--weights``: a training run's) figures on a photo set (`lumaflow.build.photo_sets`), printed and written as
+    JSON. The exposure line is fitted on the training photos and judged on the validation photos."""
     import argparse
     import json
     from pathlib import Path
@@ -284,9 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("network", choices=networks)
     parser.add_argument("--set", dest="photo_set", choices=SETS, default="validation")
     parser.add_argument("--out", help="write the figures as JSON here")
+    parser.add_argument("--weights", type=Path, help="a training run's weights file instead of the committed one")
     args = parser.parse_args(argv)
     weights_name = {"exposure-line": "analysis"}.get(args.network, args.network)
-    descriptor = load_file(str(Path(__file__).resolve().parent / "weights" / f"{weights_name}.pt"))
+    weights = args.weights or Path(__file__).resolve().parent / "weights" / f"{weights_name}.pt"
+    descriptor = load_file(str(weights))
     if args.network == "exposure-line":  # fitted on train, judged on validation, whatever --set says
         report = fit_exposure_line(descriptor, load_set("train"), load_set("validation"))
     else:

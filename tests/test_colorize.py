@@ -163,3 +163,18 @@ def test_the_committed_colorizer_beats_the_grey_photo(committed: torch.nn.Module
     coloured = np.mean([chroma_psnr(upscale(committed, grey(photo)), photo) for photo in photos])
     plain = np.mean([chroma_psnr(grey(photo), photo) for photo in photos])
     assert coloured > plain
+
+
+@pytest.mark.build
+def test_assess_judges_the_weights_file_it_is_given(tmp_path: Path) -> None:
+    """``assess --weights`` judges a training run's file before it is committed, not the committed one."""
+    from lumaflow.build.assess import main
+
+    committed, run = tmp_path / "committed.json", tmp_path / "run.json"
+    copy = tmp_path / "colorize.pt"
+    copy.write_bytes((WEIGHTS_DIR / "colorize.pt").read_bytes())
+    assert main(["colorize", "--out", str(committed)]) == 0
+    assert main(["colorize", "--weights", str(copy), "--out", str(run)]) == 0
+    assert json.loads(run.read_text()) == json.loads(committed.read_text())
+    with pytest.raises(ValueError, match="shape"):  # another network's weights: the flag is what is read
+        main(["colorize", "--weights", str(WEIGHTS_DIR / "damage.pt")])
