@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lumaflow.build import degrade
+from lumaflow.build import WEIGHTS_DIR, degrade
 from lumaflow.build.arch.assessor import AnalysisGraph, QualityGraph
 from lumaflow.build.noise import estimate_noise_sigma
 from lumaflow.build.photos import benchmark_photos
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, help="a training run's weights file instead of the committed one")
     args = parser.parse_args(argv)
     weights_name = {"exposure-line": "analysis"}.get(args.network, args.network)
-    weights = args.weights or Path(__file__).resolve().parent / "weights" / f"{weights_name}.pt"
+    weights = args.weights or WEIGHTS_DIR / f"{weights_name}.pt"
     descriptor = load_file(str(weights))
     if args.network == "exposure-line":  # fitted on train, judged on validation, whatever --set says
         report = fit_exposure_line(descriptor, load_set("train"), load_set("validation"))
