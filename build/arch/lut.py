@@ -38,7 +38,7 @@ QUANTILES = (0.01, 0.1, 0.5, 0.9, 0.99)
 STATISTICS = 9 + len(QUANTILES)
 # The per-photo input curve of each look: log gain and offset per channel, then one log gamma (see ``pre_curve``).
 CURVE = 7
-MAX_LOG_GAMMA = 0.7  # gamma within 0.5-2, as far as the gradings' exposure gammas reach
+MAX_LOG_GAMMA = 0.7  # gamma within 0.5-2: the gradings' exposure gammas stay within 0.6-1.6
 # Gain within 0.14-7.4 and offset within +-2 (a full levels stretch of a flat photo needs a gain of 3-5): bounds
 # that keep any prediction finite, so the served graph never turns a photo into NaN.
 MAX_LOG_GAIN = 2.0
