@@ -46,7 +46,7 @@ NEIGHBOUR_SIDE = 64  # the long side the neighbour table is measured at (ΔE76, 
 # (1/100 of the range per channel), chosen on the validation photos' versions (docs/training.md).
 DISTINCT_FLOOR = 5.0
 DISTINCT_CAP = 6.0
-DISTINCT_WEIGHT = 0.04
+DISTINCT_WEIGHT = 0.02
 
 
 class LooksSampler(CropSampler):
