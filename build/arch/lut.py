@@ -39,7 +39,7 @@ STATISTICS = 9 + len(QUANTILES) + 1
 # The per-photo input curve of each look: log gain and offset per channel, one log gamma, one log saturation
 # (see ``pre_curve``).
 CURVE = 8
-MAX_LOG_GAMMA = 0.7  # gamma within 0.5-2: the gradings' exposure gammas stay within 0.6-1.6
+MAX_LOG_GAMMA = 0.7  # gamma within 0.5-2: as far as the gradings' exposure gammas reach
 MAX_LOG_SATURATION = 0.7  # factor within 0.5-2, as the gradings' ``saturation_to``
 # Gain within 0.14-7.4 and offset within +-2 (a full levels stretch of a flat photo needs a gain of 3-5): bounds
 # that keep any prediction finite, so the served graph never turns a photo into NaN.
