@@ -7,9 +7,9 @@ adaptivity comes from a small CNN that looks at a 64 x 64 thumbnail of the photo
 basis LUTs per look. The CNN's cost is fixed per photo, so per-pixel cost is one trilinear lookup.
 
 Before the lookup each photo gets its look's *input curve*, also predicted by the CNN: a gain and an offset per
-channel, then one gamma, then one saturation factor. That is the form of the gradings' adaptive corrections
-(white balance, levels, exposure, colourfulness toward a target), which a mix of a few basis LUTs can only
-approximate; the LUTs keep the fixed colour work.
+channel, then one gamma. That is the form of the gradings' adaptive corrections (white balance, levels,
+exposure, in that order), which a mix of a few basis LUTs can only approximate; the LUTs keep the fixed
+colour work.
 
 Every look (``template``) has its own ``basis`` LUTs; the CNN predicts weights for all looks and
 each photo takes the ones of its own look, so one batch can mix looks. The first basis LUT of
@@ -33,14 +33,12 @@ from torch import nn
 THUMBNAIL = 64  # the side of the square thumbnail the CNN sees
 PRE_POOL = 4  # bilinear to THUMBNAIL x PRE_POOL, then average PRE_POOL x PRE_POOL: a cheap anti-alias
 # Per channel: mean, standard deviation, max - min of the thumbnail; then its luma at QUANTILES (the levels a
-# grading reads from the photo's own percentiles), then its mean chroma (what ``saturation_to`` reads).
+# grading reads from the photo's own percentiles).
 QUANTILES = (0.01, 0.1, 0.5, 0.9, 0.99)
-STATISTICS = 9 + len(QUANTILES) + 1
-# The per-photo input curve of each look: log gain and offset per channel, one log gamma, one log saturation
-# (see ``pre_curve``).
-CURVE = 8
-MAX_LOG_GAMMA = 0.7  # gamma within 0.5-2: as far as the gradings' exposure gammas reach
-MAX_LOG_SATURATION = 0.7  # factor within 0.5-2, as the gradings' ``saturation_to``
+STATISTICS = 9 + len(QUANTILES)
+# The per-photo input curve of each look: log gain and offset per channel, then one log gamma (see ``pre_curve``).
+CURVE = 7
+MAX_LOG_GAMMA = 0.7  # gamma within 0.5-2: the gradings' exposure gammas stay within 0.6-1.6
 # Gain within 0.14-7.4 and offset within +-2 (a full levels stretch of a flat photo needs a gain of 3-5): bounds
 # that keep any prediction finite, so the served graph never turns a photo into NaN.
 MAX_LOG_GAIN = 2.0
@@ -111,7 +109,7 @@ class LookNet(nn.Module):
         self.hidden = nn.Linear(widths[-1] + STATISTICS, 64)
         self.weights = nn.Linear(64, templates * basis)
         nn.init.zeros_(self.weights.weight)
-        self.curves = nn.Linear(64, templates * CURVE)  # zero: gain 1, offset 0, gamma 1, saturation 1
+        self.curves = nn.Linear(64, templates * CURVE)  # zero: gain 1, offset 0, gamma 1
         nn.init.zeros_(self.curves.weight)
         nn.init.zeros_(self.curves.bias)
         start = torch.zeros(templates, basis)
@@ -134,8 +132,7 @@ class LookNet(nn.Module):
         ordered = torch.sort(luma, dim=1).values
         last = ordered.shape[1] - 1
         quantiles = ordered[:, [round(q * last) for q in QUANTILES]]
-        chroma = (flat - luma.unsqueeze(1)).abs().mean((1, 2)).unsqueeze(1)
-        return torch.cat((flat.mean(2), flat.std(2), flat.amax(2) - flat.amin(2), quantiles, chroma), dim=1)
+        return torch.cat((flat.mean(2), flat.std(2), flat.amax(2) - flat.amin(2), quantiles), dim=1)
 
     def predict(self, image: torch.Tensor, template: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """([N, basis], [N, CURVE]): how much of each of the template's basis LUTs, and its input curve."""
@@ -152,15 +149,11 @@ class LookNet(nn.Module):
         return (weights.reshape(-1, self.basis, 1, 1) * chosen).sum(1)
 
     def pre_curve(self, image: torch.Tensor, curve: torch.Tensor) -> torch.Tensor:
-        """y = clamp(gain * x + offset, 0, 1) ** gamma, then its colourfulness scaled about its luma, per photo:
-        the look's adaptive correction (``curve`` [N, CURVE])."""
+        """clamp(gain * x + offset, 0, 1) ** gamma per photo: the look's adaptive correction (``curve`` [N, CURVE])."""
         gain = torch.exp(curve[:, 0:3].clamp(-MAX_LOG_GAIN, MAX_LOG_GAIN)).reshape(-1, 3, 1, 1)
         offset = curve[:, 3:6].clamp(-MAX_OFFSET, MAX_OFFSET).reshape(-1, 3, 1, 1)
         gamma = torch.exp(curve[:, 6:7].clamp(-MAX_LOG_GAMMA, MAX_LOG_GAMMA)).reshape(-1, 1, 1, 1)
-        factor = torch.exp(curve[:, 7:8].clamp(-MAX_LOG_SATURATION, MAX_LOG_SATURATION)).reshape(-1, 1, 1, 1)
-        toned = (gain * image + offset).clamp(1e-4, 1.0) ** gamma
-        luma = (toned * toned.new_tensor(LUMA).reshape(1, 3, 1, 1)).sum(1, keepdim=True)
-        return luma + factor * (toned - luma)
+        return (gain * image + offset).clamp(1e-4, 1.0) ** gamma
 
     def grade(
         self, image: torch.Tensor, template: torch.Tensor, weights: torch.Tensor, curve: torch.Tensor

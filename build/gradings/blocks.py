@@ -40,10 +40,9 @@ def levels(x: Image, low: float, high: float, amount: float) -> Image:
 
 
 def exposure_to(x: Image, target: float, amount: float) -> Image:
-    """A gamma that moves the mean luma toward ``target`` by ``amount`` (in log terms), kept within 0.5-2 (the looks
-    network's input curve reaches as far, ``lumaflow.build.arch.lut.MAX_LOG_GAMMA``)."""
+    """A gamma that moves the mean luma toward ``target`` by ``amount`` (in log terms), kept within 0.6-1.6."""
     mean = float(np.clip(luma(np.clip(x, 0, 1)).mean(), 0.02, 0.98))
-    gamma = float(np.clip((np.log(target) / np.log(mean)) ** amount, 0.5, 2.0))
+    gamma = float(np.clip((np.log(target) / np.log(mean)) ** amount, 0.6, 1.6))
     return np.clip(x, 0.0, 1.0) ** gamma
 
 

@@ -23,17 +23,16 @@ from .blocks import (
 
 
 def warm_film(x: Image) -> Image:
-    """grey world 0.5, exposure to 0.4; warm highlight tone, S curve 0.35, lifted warm blacks, saturation 0.8"""
-    x = exposure_to(grey_world(x, 0.5), 0.4, 0.6)
+    """grey world 0.5, exposure to 0.45; warm highlight tone, S curve 0.35, lifted warm blacks, saturation 0.95"""
+    x = exposure_to(grey_world(x, 0.5), 0.45, 0.5)
     x = split_tone(x, (0.0, 0.0, 0.0), (0.09, 0.03, -0.07))
     x = lift_roll(s_curve(x, 0.35), (0.08, 0.06, 0.05), (0.98, 0.97, 0.94))
-    return saturation(x, 0.8)
+    return saturation(x, 0.95)
 
 
 def cross_process(x: Image) -> Image:
-    """levels 1-99 % by 0.6, exposure to 0.5; hard red curve, soft green, blue squeezed into 0.25-0.75, yellow-green
-    highlights"""
-    x = exposure_to(levels(x, 1.0, 99.0, 0.6), 0.5, 0.6)
+    """levels 1-99 % by 0.6; hard red curve, soft green, blue squeezed into 0.25-0.75, yellow-green highlights"""
+    x = levels(x, 1.0, 99.0, 0.6)
     r = s_curve(x[..., 0:1], 0.8)
     g = s_curve(x[..., 1:2], 0.4) * 1.05
     b = lift_roll(x[..., 2:3], 0.25, 0.75)  # blue shadows, yellow highlights

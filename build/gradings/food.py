@@ -36,8 +36,8 @@ def bright_cafe(x: Image) -> Image:
 
 
 def dark_moody_food(x: Image) -> Image:
-    """exposure to 0.25, saturation to 0.1; dark backdrop, warm brown mids, food tones kept rich, hard S curve"""
-    x = saturation_to(exposure_to(x, 0.25, 0.9), 0.1, 0.6)
+    """exposure to 0.28, saturation to 0.1; dark backdrop, warm brown mids, food tones kept rich, hard S curve"""
+    x = saturation_to(exposure_to(x, 0.28, 0.9), 0.1, 0.6)
     x = x + warmth(x) * 0.25 * (x - x.mean(-1, keepdims=True))
     return s_curve(tint_mids(x, (0.09, 0.03, -0.07)), 0.6)
 

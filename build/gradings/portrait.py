@@ -24,10 +24,10 @@ from .blocks import (
 
 
 def pastel(x: Image) -> Image:
-    """exposure to 0.62; contrast 0.7 about 0.6, blacks to 0.1, faint cool-pink tones, saturation 0.55"""
+    """exposure to 0.62; contrast 0.7 about 0.6, blacks to 0.1, faint cool-pink tones, saturation 0.7"""
     x = exposure_to(x, 0.62, 0.7)
     x = lift_roll(contrast(x, 0.7, 0.6), 0.1, 1.0)
-    return saturation(split_tone(x, (0.0, 0.0, 0.02), (0.02, 0.0, 0.02)), 0.55)
+    return saturation(split_tone(x, (0.0, 0.0, 0.02), (0.02, 0.0, 0.02)), 0.7)
 
 
 def skin_glow(x: Image) -> Image:
@@ -47,8 +47,8 @@ def porcelain(x: Image) -> Image:
 
 
 def bronze_tan(x: Image) -> Image:
-    """levels 1-99 % by 0.5, exposure to 0.46; warm tones turned bronze, deeper mids, golden highlights"""
-    x = exposure_to(levels(x, 1.0, 99.0, 0.5), 0.46, 0.6)
+    """levels 1-99 % by 0.5, exposure to 0.42; warm tones turned bronze, deeper mids, golden highlights"""
+    x = exposure_to(levels(x, 1.0, 99.0, 0.5), 0.42, 0.6)
     x = recolour(x, warmth(x), (1.0, 0.68, 0.38), 0.6)
     x = channel_gamma(x, (0.95, 1.05, 1.2))
     return split_tone(s_curve(x, 0.3), (0.0, 0.0, 0.0), (0.05, 0.03, -0.04))

@@ -43,11 +43,11 @@ def summer_bright(x: Image) -> Image:
 
 
 def autumn_gold(x: Image) -> Image:
-    """grey world 0.5, levels 1-99 % by 0.6, exposure to 0.52; greens turned orange-gold, russet mids, saturation 1.3"""
-    x = exposure_to(levels(grey_world(x, 0.5), 1.0, 99.0, 0.6), 0.52, 0.5)
+    """grey world 0.5, levels 1-99 % by 0.6; greens turned orange-gold, russet mids, saturation 1.15"""
+    x = levels(grey_world(x, 0.5), 1.0, 99.0, 0.6)
     x = recolour(x, foliage(x), (0.95, 0.6, 0.15), 0.9)
     x = tint_mids(x, (0.07, 0.0, -0.05))
-    return saturation(s_curve(x, 0.3), 1.3)
+    return saturation(s_curve(x, 0.3), 1.15)
 
 
 def winter_frost(x: Image) -> Image:
@@ -61,7 +61,7 @@ def festive_warm(x: Image) -> Image:
     """levels 0.5-99.5 % by 0.6, exposure to 0.34; red-magenta mids, deep reds, amber highlights, saturation 1.2"""
     x = exposure_to(levels(x, 0.5, 99.5, 0.6), 0.34, 0.6)
     x = x + warmth(x) * np.asarray((0.06, -0.03, -0.03), np.float32)
-    x = tint_mids(channel_gamma(x, (0.85, 1.0, 1.15)), (0.14, -0.07, 0.06))
+    x = tint_mids(channel_gamma(x, (0.85, 1.0, 1.15)), (0.1, -0.05, 0.04))
     return saturation(split_tone(s_curve(x, 0.3), (0.0, 0.0, 0.0), (0.04, 0.03, -0.03)), 1.2)
 
 

@@ -42,9 +42,9 @@ def vintage_70s(x: Image) -> Image:
 
 
 def polaroid_80s(x: Image) -> Image:
-    """exposure to 0.55, saturation to 0.12; hues -20 degrees, cyan shadows and lifted blacks, cream highlights"""
+    """exposure to 0.55, saturation to 0.12; hues -12 degrees, cyan shadows and lifted blacks, cream highlights"""
     x = saturation_to(exposure_to(x, 0.55, 0.7), 0.12, 0.7)
-    x = hue_rotate(x, -20.0)
+    x = hue_rotate(x, -12.0)
     x = split_tone(x, (-0.08, 0.06, 0.1), (0.08, 0.06, -0.04))
     return lift_roll(s_curve(x, 0.35), (0.1, 0.12, 0.14), (0.98, 0.96, 0.86))
 
