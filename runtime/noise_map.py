@@ -5,11 +5,11 @@ The analysis network was trained on white Gaussian noise. Camera noise (correlat
 with brightness after the sRGB curve) reads low to it: σ 1.6-5.9 where FFDNet does best told 8-24, 1.5-3.1 dB lost
 (docs/quality.md, "Noise maps for FFDNet"). The estimator (``noise_map``) was trained through FFDNet on the level
 that makes FFDNet best, so it reads camera noise where FFDNet wants it; on white noise the analysis network is the
-better reader, and on a clean photo the estimator reads texture as noise (σ 4.5-28 on 94 crops of the validation
-photos, which would cost FFDNet 13.6 dB on average there) where the analysis network reads under 1.5 on all but two.
-The rule between them, chosen on those 94 crops (docs/quality.md): the estimator's level when the analysis network
-sees noise (σ at least ``NOISE_SEEN_FROM``) and the estimator reads at least ``ESTIMATE_OVER_ANALYSIS`` times as
-much (noise of a kind the analysis network reads low), else the analysis network's.
+better reader, and on a clean photo the estimator reads texture as noise (σ 3.5-21 on the validation photos, which
+would cost FFDNet 13 dB on average there) where the analysis network reads 0-1.4. The rule between them, chosen on the
+validation photos (docs/quality.md): the estimator's level when the analysis network sees noise (σ at least
+``NOISE_SEEN_FROM``) and the estimator reads at least ``ESTIMATE_OVER_ANALYSIS`` times as much (noise of a kind the
+analysis network reads low), else the analysis network's.
 
 Each of the photo's grid crops (`lumaflow.runtime.crops`, the analysis network's) gets one level from the
 estimator: their median is the photo's level, and their range is the map's range INFO reports. FFDNet is told one σ:
@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-ESTIMATE_OVER_ANALYSIS = 1.25
-NOISE_SEEN_FROM = 2.0
+ESTIMATE_OVER_ANALYSIS = 2.0
+NOISE_SEEN_FROM = 1.5
 
 
 @dataclass(frozen=True)
