@@ -160,6 +160,21 @@ def test_the_estimator_round_trips_through_the_registry_and_serves_each_crops_me
 
 # The served rule's gains on the test photos' camera noise, re-measured through the repository's graphs: the figures
 # docs/quality.md reports (docs/quality/noise-map-test.json, "served - today") within 0.3 dB.
+@pytest.mark.unit
+def test_the_gate_sweep_adds_grid_crops_after_the_centre_crop_without_repeating_it() -> None:
+    from lumaflow.build.noise_map_gates import photo_crops
+
+    photo = np.random.default_rng(0).integers(0, 256, (512, 768, 3), dtype=np.uint8)
+    crops = photo_crops(photo, 256, 8)
+    assert np.array_equal(crops[0], photo[128:384, 256:512])  # the centre crop, first, as without --crops
+    assert len(crops) == 7 and all(crop.shape == (256, 256, 3) for crop in crops)  # and the 2 x 3 grid
+    assert len(photo_crops(photo, 256, 2)) == 3 and len(photo_crops(photo, 256, 0)) == 1
+    strip = photo[:256]  # its centre crop is one of its three cells: that one is not taken twice
+    assert len(photo_crops(strip, 256, 8)) == 3
+    assert not any(np.array_equal(crop, strip[:, 256:512]) for crop in photo_crops(strip, 256, 8)[1:])
+    assert photo_crops(photo[:200], 256, 8)[0].shape == (200, 256, 3)  # under a cell: the centre crop as it is
+
+
 @pytest.mark.build
 @pytest.mark.parametrize("strength", list(CAMERA_STRENGTHS))
 def test_the_reported_camera_gain_of_served_denoise_holds(strength: str) -> None:
