@@ -158,8 +158,6 @@ def test_the_estimator_round_trips_through_the_registry_and_serves_each_crops_me
     assert served.shape == (3, 1) and torch.allclose(served[:, 0], levels.mean(dim=(1, 2, 3)))
 
 
-# The served rule's gains on the test photos' camera noise, re-measured through the repository's graphs: the figures
-# docs/quality.md reports (docs/quality/noise-map-test.json, "served - today") within 0.3 dB.
 @pytest.mark.unit
 def test_the_gate_sweep_adds_grid_crops_after_the_centre_crop_without_repeating_it() -> None:
     from lumaflow.build.noise_map_gates import photo_crops
@@ -175,6 +173,8 @@ def test_the_gate_sweep_adds_grid_crops_after_the_centre_crop_without_repeating_
     assert photo_crops(photo[:200], 256, 8)[0].shape == (200, 256, 3)  # under a cell: the centre crop as it is
 
 
+# The served rule's gains on the test photos' camera noise, re-measured through the repository's graphs: the figures
+# docs/quality.md reports (docs/quality/noise-map-test.json, "served - today") within 0.3 dB.
 @pytest.mark.build
 @pytest.mark.parametrize("strength", list(CAMERA_STRENGTHS))
 def test_the_reported_camera_gain_of_served_denoise_holds(strength: str) -> None:
