@@ -173,6 +173,19 @@ def test_the_gate_sweep_adds_grid_crops_after_the_centre_crop_without_repeating_
     assert photo_crops(photo[:200], 256, 8)[0].shape == (200, 256, 3)  # under a cell: the centre crop as it is
 
 
+@pytest.mark.unit
+def test_the_gate_sweep_allows_no_rule_whose_white_noise_or_clean_cases_lose_too_often() -> None:
+    from lumaflow.build.noise_map_gates import judge_rule
+
+    gains = {"camera_day": 1.0, "sigma15": 0.5, "clean": 0.0}
+    assert judge_rule(2.0, 2.0, 0.25, gains, {"camera_day": 9, "sigma15": 1, "clean": 0}, 94)["allowed"]
+    # 2 of 94 is over 2 %: the mean's +0.5 does not pay for them; the camera's own losses are not bounded
+    assert not judge_rule(2.0, 2.0, 0.25, gains, {"camera_day": 0, "sigma15": 2, "clean": 0}, 94)["allowed"]
+    assert not judge_rule(2.0, 2.0, 0.25, {**gains, "clean": -0.06}, {"sigma15": 0, "clean": 0}, 94)["allowed"]
+    assert judge_rule(2.0, 2.0, 0.25, gains, {"sigma15": 2, "clean": 0}, 100)["allowed"]  # 2 % of 100
+    assert judge_rule(1.5, 2.0, 0.5, gains, {"sigma15": 0, "clean": 0}, 94)["camera_mean"] == 1.0
+
+
 # The served rule's gains on the test photos' camera noise, re-measured through the repository's graphs: the figures
 # docs/quality.md reports (docs/quality/noise-map-test.json, "served - today") within 0.3 dB.
 @pytest.mark.build
