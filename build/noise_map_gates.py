@@ -105,7 +105,7 @@ def _uses(row: dict[str, Any], key: str, rule: tuple[float, float, float]) -> bo
 
 def sweep(per_noise: dict[str, Any], key: str) -> list[dict[str, Any]]:
     """Each rule's mean gain over the analysis network's σ per noise, and whether the selection rule allows it."""
-    rules = []
+    rules, cases = [], len(next(iter(per_noise.values())))  # every noise has the same cases
     for quantile in QUANTILES:
         for seen in SEEN:
             for ratio in RATIOS:
@@ -117,7 +117,7 @@ def sweep(per_noise: dict[str, Any], key: str) -> list[dict[str, Any]]:
                     ]
                     gains[noise] = round(float(np.mean(g)), 3)
                     losing[noise] = sum(gain < -LOSING_DB for gain in g)
-                rules.append(judge_rule(seen, ratio, quantile, gains, losing, len(g)))
+                rules.append(judge_rule(seen, ratio, quantile, gains, losing, cases))
     return rules
 
 
