@@ -33,13 +33,18 @@ $(VENV)/.test-installed: $(VENV)/.serve-installed
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq plasma-workspace-wallpapers
 
 # The photo sets' other Debian packages (lumaflow.build.photo_sets): lomiri's and MATE's photographic wallpapers,
-# OpenCV's sample photos. `lumaflow eval` and the quality tests read them.
+# OpenCV's sample photos, palapeli's puzzle photos. `lumaflow eval` and the quality tests read them.
 /usr/share/doc/opencv-doc/examples/data/messi5.jpg:
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 		lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds opencv-doc
 
-photos: /usr/share/wallpapers/Altai /usr/share/doc/opencv-doc/examples/data/messi5.jpg
+/usr/share/palapeli/collection/citrus-fruits.jpg:
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq palapeli-data
+
+photos: /usr/share/wallpapers/Altai /usr/share/doc/opencv-doc/examples/data/messi5.jpg \
+	/usr/share/palapeli/collection/citrus-fruits.jpg
 
 # Headless Chromium for the test that screenshots the before/after slider page `lumaflow enhance --compare` writes.
 /usr/bin/chromium:

@@ -4,6 +4,7 @@
   trained on the KDE wallpapers alone, which stay here).
 - **validation**: where every design, hyper-parameter, threshold and variant is chosen. The eight photos
   the earlier benchmark reported on (scikit-image's and sporco's) are here, because choices were made on them.
+  Palapeli's five puzzle photos joined it on 2026-12-06 (more clean, busy photos for issue 31's noise rule).
 - **test**: report only. Fixed (and named in docs/quality.md) before the work on issue 25 started; nothing is
   chosen by looking at it.
 
@@ -45,6 +46,7 @@ MIN_HASH_DISTANCE = 10
 LOMIRI = "/usr/share/backgrounds"
 MATE = "/usr/share/backgrounds/mate/nature"
 OPENCV = "/usr/share/doc/opencv-doc/examples/data"
+PALAPELI = "/usr/share/palapeli/collection"
 
 # Debian packages the sets read (`make test` and `lumaflow eval` need them installed).
 DEBIAN_PACKAGES: tuple[str, ...] = (
@@ -53,6 +55,7 @@ DEBIAN_PACKAGES: tuple[str, ...] = (
     "lomiri-wallpapers-20.04",
     "mate-backgrounds",
     "opencv-doc",
+    "palapeli-data",
 )
 
 
@@ -93,6 +96,14 @@ def _opencv(name: str, file: str, set_: PhotoSet, content: str) -> SourcePhoto:
     )
 
 
+def _palapeli(name: str, licence: str, author: str, content: str) -> SourcePhoto:
+    # Debian's copyright file puts the puzzles under "Files: *" (GPL-2+); each puzzle's .desktop file names its
+    # photographer and licence, which is what the licence column gives.
+    return SourcePhoto(
+        f"pz_{name}", "validation", "palapeli-data", f"{PALAPELI}/{name}.jpg", f"{licence} ({author})", content
+    )
+
+
 def _wallpaper(name: str) -> SourcePhoto:
     folder = WALLPAPER_ROOT / name / "contents" / "images"
     return SourcePhoto(
@@ -117,7 +128,7 @@ PHOTOS: tuple[SourcePhoto, ...] = (
     _opencv("aero3", "aero3.jpg", "train", "aerial"),
     _opencv("stuff", "stuff.jpg", "train", "still life"),
     _opencv("aloe", "aloeL.jpg", "train", "foliage"),
-    # --- validation: the earlier benchmark's eight (choices were made on them), six MATE photos, four OpenCV ones
+    # --- validation: the earlier benchmark's eight (choices were made on them), six MATE photos, five OpenCV ones
     *(
         SourcePhoto(
             name, "validation", "scikit-image", f"data/{file}", "CC0 / public domain (scikit-image)", content, False
@@ -142,6 +153,12 @@ PHOTOS: tuple[SourcePhoto, ...] = (
     _opencv("squirrel", "squirrel_cls.jpg", "validation", "animal"),
     _opencv("ela", "ela_original.jpg", "validation", "still life"),
     _opencv("graf", "graf1.png", "validation", "graffiti, text"),
+    # added 2026-12-06 (issue 31 needed more clean, busy validation photos; the reports before say 19 photos)
+    _palapeli("castle-maintenon", "GFDL", "Eric Pouhier", "architecture, foliage"),
+    _palapeli("cincinnati-bridge", "public domain", "Derek Jensen", "architecture, water"),
+    _palapeli("citrus-fruits", "public domain", "US Department of Agriculture", "still life"),
+    _palapeli("european-honey-bee", "public domain", "John Severns", "insect, flower"),
+    _palapeli("panther-chameleon-female", "GFDL", "B. Navez and others", "animal"),
     # --- test: report only
     _lomiri("Bridge", "Bridge_by_Sander_Klootwijk.jpg", "test", "CC-BY-SA-4.0 (Sander Klootwijk)", "architecture"),
     _lomiri("Dragonfly", "Dragonfly_by_Bolly.jpg", "test", "CC-BY-SA-4.0 (Bolly)", "foliage"),
