@@ -276,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     import json
     from pathlib import Path
 
+    from lumaflow.build.arch.lut import LookNet
+    from lumaflow.build.looks import add_separation_options, separate
     from lumaflow.build.photo_sets import SETS, load_set
     from lumaflow.build.registry import load_file
 
@@ -285,17 +287,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="photo_set", choices=SETS, default="validation")
     parser.add_argument("--out", help="write the figures as JSON here")
     parser.add_argument("--weights", type=Path, help="a training run's weights file instead of the committed one")
+    add_separation_options(parser)  # the looks network's push apart; other networks ignore it
     args = parser.parse_args(argv)
     weights_name = {"exposure-line": "analysis"}.get(args.network, args.network)
     weights = args.weights or WEIGHTS_DIR / f"{weights_name}.pt"
     descriptor = load_file(str(weights))
+    if isinstance(descriptor.model, LookNet):
+        separate(descriptor.model, (args.margin, args.max_push))
     if args.network == "exposure-line":  # fitted on train, judged on validation, whatever --set says
         report = fit_exposure_line(descriptor, load_set("train"), load_set("validation"))
     else:
         report = _evaluator(args.network)(descriptor, load_set(args.photo_set))
     print("\n".join(report.lines()))
     if args.out:
-        Path(args.out).write_text(json.dumps({"set": args.photo_set, **report.as_dict()}, indent=2) + "\n")
+        looks = isinstance(descriptor.model, LookNet)
+        extra = {"separation": {"margin": args.margin, "max_push": args.max_push}} if looks else {}
+        Path(args.out).write_text(json.dumps({"set": args.photo_set, **extra, **report.as_dict()}, indent=2) + "\n")
     return 0
 
 

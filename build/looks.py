@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lumaflow.build.arch.colour import srgb_to_lab
 from lumaflow.build.arch.lut import LookNet
 from lumaflow.build.assess_data import CropSampler, to_tensor
 from lumaflow.build.gradings import grade
@@ -105,21 +106,6 @@ def nearest_looks(images: Sequence[np.ndarray], k: int) -> np.ndarray:
             least[i] = np.minimum(least[i], d)
     np.fill_diagonal(least, np.inf)
     return np.argsort(least, axis=1)[:, :k]
-
-
-def srgb_to_lab(x: torch.Tensor) -> torch.Tensor:
-    """NCHW sRGB in [0, 1] -> CIELAB (D65), differentiable (the linear segment keeps the cube root's slope finite)."""
-    x = x.clamp(0.0, 1.0)
-    linear = torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-    matrix = x.new_tensor(SRGB_TO_XYZ) / x.new_tensor(D65_WHITE).reshape(3, 1)
-    t = torch.einsum("ij,njhw->nihw", matrix, linear)
-    f = torch.where(t > 0.008856, t.clamp(min=0.008856) ** (1.0 / 3.0), 7.787 * t + 16.0 / 116.0)
-    fx, fy, fz = f[:, 0], f[:, 1], f[:, 2]
-    return torch.stack((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=1)
-
-
-SRGB_TO_XYZ = ((0.412453, 0.357580, 0.180423), (0.212671, 0.715160, 0.072169), (0.019334, 0.119193, 0.950227))
-D65_WHITE = (0.95047, 1.0, 1.08883)
 
 
 def pair_distances(images: torch.Tensor) -> torch.Tensor:
@@ -211,23 +197,43 @@ def main(argv: list[str] | None = None) -> int:
     distinct.add_argument("--out", type=Path, help="write the figures as JSON here")
     distinct.add_argument("--gradings", action="store_true", help="the target gradings instead of the network")
     distinct.add_argument("--variants", action="store_true", help="also each photo made colourful, bright and dark")
+    add_separation_options(distinct)
     args = p.parse_args(argv)
     if args.command == "sheet":
         write_sheets(args.weights, args.photo, args.docs, args.thumbnails)
         return 0
-    return _distinct(None if args.gradings else args.weights, args.photo_set, args.out, args.variants)
+    separation = (args.margin, args.max_push)
+    return _distinct(None if args.gradings else args.weights, args.photo_set, args.out, args.variants, separation)
 
 
-def _distinct(weights: Path | None, photo_set: str, out: Path | None, variants: bool) -> int:
+def add_separation_options(parser: argparse.ArgumentParser) -> None:
+    """The served push apart's settings (``LookNet.separation``), for trying others: ``--margin 0`` turns it off."""
+    from lumaflow.build.arch.lut import SEPARATION_MARGIN, SEPARATION_MAX_PUSH
+
+    parser.add_argument("--margin", type=float, default=SEPARATION_MARGIN, help="CIEDE2000 kept between looks")
+    parser.add_argument("--max-push", type=float, default=SEPARATION_MAX_PUSH, help="the most a look is pushed")
+
+
+def separate(model: LookNet, separation: tuple[float, float]) -> LookNet:
+    """``model`` with the push apart set to (margin, max push) instead of the served constants."""
+    model.separation_margin, model.separation_max_push = separation
+    return model
+
+
+def _distinct(
+    weights: Path | None, photo_set: str, out: Path | None, variants: bool, separation: tuple[float, float]
+) -> int:
     import json
 
     from lumaflow.build.looks_eval import pairwise_distances
     from lumaflow.build.photo_sets import load_set
     from lumaflow.build.photo_variants import with_variants
 
-    model = None if weights is None else load_looknet(weights)
+    model = None if weights is None else separate(load_looknet(weights), separation)
     photos = with_variants(load_set(photo_set)) if variants else load_set(photo_set)  # type: ignore[arg-type]
     figures = {"set": photo_set, **pairwise_distances(model, photos)}
+    if model is not None:
+        figures["separation"] = {"margin": separation[0], "max_push": separation[1]}
     for entry in figures["closest"][:10]:
         print(f"{entry['delta_e']:6.2f}  {' / '.join(entry['looks'])}  ({entry['photo']})")
     below = figures["pairs_below"]

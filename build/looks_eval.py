@@ -10,7 +10,6 @@ looks x 3 methods stay within minutes on two cores.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -112,22 +111,31 @@ def markdown_table(per_look: dict[str, dict[str, Any]], overall: dict[str, float
 
 def pairwise_distances(model: LookNet | None, photos: dict[str, np.ndarray]) -> dict[str, Any]:
     """The least mean ΔE2000 between every pair of looks over ``photos``, and where: the network's outputs, or
-    with ``model`` None the target gradings themselves (what the recipes were pushed apart on)."""
-    from skimage.color import deltaE_ciede2000, rgb2lab
+    with ``model`` None the target gradings themselves (what the recipes were pushed apart on). The CIEDE2000 is
+    the torch one (``lumaflow.build.arch.colour``, scikit-image's to 1e-6), all pairs of a look at once."""
+    from skimage.color import rgb2lab
+
+    from lumaflow.build.arch.colour import ciede2000
 
     least: dict[tuple[str, str], tuple[float, str]] = {}
-    with _one_thread():
+    with _one_thread(), torch.inference_mode():
         for photo_name, image in photos.items():
             small = resize_long_side(image, DISTINCT_LONG_SIDE)
-            labs = [
-                rgb2lab(grade(small, name) if model is None else stylize(model, small, index))
-                for index, name in enumerate(TEMPLATE_NAMES)
-            ]
-            for i, j in itertools.combinations(range(len(TEMPLATE_NAMES)), 2):
-                d = float(deltaE_ciede2000(labs[i], labs[j]).mean())
-                pair = (TEMPLATE_NAMES[i], TEMPLATE_NAMES[j])
-                if pair not in least or d < least[pair][0]:
-                    least[pair] = (d, photo_name)
+            labs = torch.from_numpy(
+                np.stack(
+                    [
+                        rgb2lab(grade(small, name) if model is None else stylize(model, small, index))
+                        for index, name in enumerate(TEMPLATE_NAMES)
+                    ]
+                )
+            ).permute(0, 3, 1, 2)
+            for i in range(len(TEMPLATE_NAMES) - 1):
+                others = labs[i + 1 :]
+                distances = ciede2000(labs[i : i + 1].expand_as(others), others).mean((1, 2)).tolist()
+                for j, d in enumerate(distances, start=i + 1):
+                    pair = (TEMPLATE_NAMES[i], TEMPLATE_NAMES[j])
+                    if pair not in least or d < least[pair][0]:
+                        least[pair] = (d, photo_name)
     ranked = sorted(least.items(), key=lambda item: item[1][0])
     return {
         "metric": "least mean CIEDE2000 between two looks' outputs over the photos",

@@ -93,12 +93,30 @@ def test_every_pair_of_gradings_differs_by_at_least_3_delta_e(photo: np.ndarray)
 def test_the_differentiable_lab_matches_skimage() -> None:
     from skimage.color import rgb2lab
 
-    from lumaflow.build.looks import srgb_to_lab
+    from lumaflow.build.arch.colour import srgb_to_lab
 
     pixels = np.random.default_rng(0).integers(0, 256, (2, 12, 16, 3)).astype(np.uint8)
     pixels[0, 0, :4] = ((0, 0, 0), (255, 255, 255), (1, 1, 1), (255, 0, 0))  # the ends and the linear segment
     lab = srgb_to_lab(to_tensor(list(pixels))).permute(0, 2, 3, 1).numpy()
     np.testing.assert_allclose(lab, rgb2lab(pixels), atol=1e-3)
+
+
+@pytest.mark.unit
+def test_ciede2000_in_torch_matches_skimage() -> None:
+    """The measure the served looks are kept apart by is the one they are judged by: scikit-image's CIEDE2000,
+    on random pairs, equal pairs, greys (hue undefined) and pairs whose hues straddle 0 and 180 degrees."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    from lumaflow.build.arch.colour import ciede2000
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (1, 30, 40, 3)).astype(np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-40, 41, a.shape), 0, 255).astype(np.uint8)
+    b[0, :3], a[0, 3:6], b[0, 3:6] = a[0, :3], 128, 128  # equal pairs; greys
+    a[0, 6, :2], b[0, 6, :2] = ((250, 10, 20), (10, 250, 240)), ((240, 10, 60), (240, 10, 30))
+    lab_a, lab_b = rgb2lab(a[0]), rgb2lab(b[0])
+    ours = ciede2000(torch.from_numpy(lab_a).permute(2, 0, 1)[None], torch.from_numpy(lab_b).permute(2, 0, 1)[None])
+    np.testing.assert_allclose(ours[0].numpy(), deltaE_ciede2000(lab_a, lab_b), atol=1e-6)
 
 
 @pytest.mark.unit
@@ -269,6 +287,28 @@ def test_onnx_export_matches_torch_on_a_batch_of_mixed_looks(tmp_path: Path) -> 
 
 
 @pytest.mark.build
+def test_onnx_export_of_looks_pushed_apart_matches_torch(tmp_path: Path) -> None:
+    """Every look pushed from its nearest (a margin no pair reaches): the push's operators export and match torch."""
+    model = LookNet(templates=12, basis=3, size=9, width=8).eval()
+    with torch.no_grad():  # each look: the photo plus a small colour field of its own (none clips to white)
+        model.luts[:, 1] = torch.randn(12, 3, 9**3, generator=torch.Generator().manual_seed(0)) * 0.01
+        model.weights.bias.view(12, 3)[:, 1] = 1.0
+    graph = LooksGraph(model)
+    graph.model.separation_margin = 50.0
+    names = (contract.PIXELS.name, contract.TEMPLATE.name, contract.STRENGTH.name)
+    path = tmp_path / "looks.onnx"
+    export_looks_onnx(graph, path, names, contract.RESTORED.name)
+    samples = looks_parity_samples(12)
+    parity = verify_onnx(graph, path, samples)
+    assert parity.max_abs_diff <= 1
+    pixels, template, strength = (torch.from_numpy(a) for a in samples[0])
+    with torch.inference_mode():
+        pushed = graph(pixels, template, strength)
+        graph.model.separation_margin = 0.0
+        assert (graph(pixels, template, strength).int() - pushed.int()).abs().max() > 2  # the push did something
+
+
+@pytest.mark.build
 def test_build_artifact_exports_a_looks_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lumaflow.build import repository
     from lumaflow.build.artifacts import save_state_dict
@@ -309,6 +349,29 @@ def test_committed_looks_differ_from_each_other_by_at_least_3_delta_e(committed:
     figures = pairwise_distances(committed, {"astronaut": photo})
     assert figures["pairs_below"]["count"] == 0, figures["closest"][:5]
     assert figures["closest"][0]["delta_e"] >= MIN_PAIR
+
+
+@pytest.mark.build
+def test_served_push_keeps_apart_two_looks_the_network_merges_on_a_validation_photo(committed: LookNet) -> None:
+    """On Wood (validation) the network renders polaroid_80s and summer_bright 2.37 CIEDE2000 apart (issue 30 asks
+    for 3): the push (``LookNet.separation``) takes them past 3, and changes no look it need not (rocket)."""
+    from lumaflow.build.looks import separate
+    from lumaflow.build.looks_eval import DISTINCT_LONG_SIDE, MIN_PAIR
+    from lumaflow.build.photo_sets import by_name, load
+
+    first, second = TEMPLATE_NAMES.index("polaroid_80s"), TEMPLATE_NAMES.index("summer_bright")
+    wood = resize_long_side(load(by_name("Wood")), DISTINCT_LONG_SIDE)
+    served = (committed.separation_margin, committed.separation_max_push)
+    try:
+        apart = delta_e(stylize(committed, wood, first), stylize(committed, wood, second))
+        separate(committed, (0.0, 0.0))
+        merged = delta_e(stylize(committed, wood, first), stylize(committed, wood, second))
+        rocket = resize_long_side(load(by_name("rocket")), DISTINCT_LONG_SIDE)
+        unpushed = stylize(committed, rocket, first)
+    finally:
+        separate(committed, served)
+    assert merged == pytest.approx(2.37, abs=0.05) and apart >= MIN_PAIR
+    assert np.array_equal(stylize(committed, rocket, first), unpushed)
 
 
 # Looks the committed network renders further from their grading than the photo itself, on this photo: the

@@ -50,6 +50,28 @@ def test_every_template_equals_offline_changes_a_real_photo_and_differs_from_the
             assert np.abs(outputs[first] - outputs[second]).mean() > 1.0, (first, second)
 
 
+def test_two_looks_the_network_merges_on_a_photo_are_served_pushed_apart(
+    client: grpcclient.InferenceServerClient,
+) -> None:
+    """On Wood the network renders polaroid_80s and summer_bright 2.4 CIEDE2000 apart; served, the push apart
+    (``LookNet.separation``) holds them at least 3 apart, and the served graph equals offline within 1 level."""
+    from lumaflow.build import WEIGHTS_DIR
+    from lumaflow.build.looks import delta_e, resize_long_side, stylize
+    from lumaflow.build.looks_eval import DISTINCT_LONG_SIDE, MIN_PAIR
+    from lumaflow.build.photo_sets import by_name, load
+    from lumaflow.build.registry import load_file
+
+    network = load_file(str(WEIGHTS_DIR / "looks.pt")).model
+    wood = resize_long_side(load(by_name("Wood")), DISTINCT_LONG_SIDE)
+    served = {}
+    for name in ("polaroid_80s", "summer_bright"):
+        data, _ = enhance(client, encode(wood), "stylize", options={"template": name})
+        served[name] = decode(data)
+        offline = stylize(network, wood, TEMPLATE_NAMES.index(name)).astype(np.int16)  # type: ignore[arg-type]
+        assert np.abs(served[name].astype(np.int16) - offline).max() <= 1, name
+    assert delta_e(served["polaroid_80s"], served["summer_bright"]) >= MIN_PAIR
+
+
 def test_strength_blends_the_look_with_the_photo(client: grpcclient.InferenceServerClient, photo: np.ndarray) -> None:
     def styled(strength: float) -> np.ndarray:
         data, _ = enhance(client, encode(photo), "stylize", options={"template": "teal_orange", "strength": strength})

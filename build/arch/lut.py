@@ -16,6 +16,14 @@ each photo takes the ones of its own look, so one batch can mix looks. The first
 each look starts as the identity and the CNN as "weight 1 on it": an untrained network returns
 the photo (up to float rounding).
 
+Served (the module in eval mode), each look is also kept apart from the others on the photo at hand
+(``LookNet.separation``): every look is run on a small thumbnail, and where another comes within
+``separation_margin`` CIEDE2000 of the asked-for look, the asked-for look is pushed away from it by a correction
+LUT. Issue 30 asks for every pair of looks to differ by 3 on every photo; training keeps the looks apart on the
+training photos, the push keeps them apart on photos unlike them (a saturated close-up where the warm looks all
+land in one corner of the gamut). Nothing is pushed where the looks are far enough apart: the output is then
+exactly the lookup's.
+
 Trilinear interpolation is written with ``gather`` on the flattened LUT, which exports to ONNX's
 GatherElements with dynamic height and width (``grid_sample`` has no 5-D ONNX form before opset 20).
 """
@@ -29,6 +37,8 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from lumaflow.build.arch.colour import ciede2000, srgb_to_lab
 
 THUMBNAIL = 64  # the side of the square thumbnail the CNN sees
 PRE_POOL = 4  # bilinear to THUMBNAIL x PRE_POOL, then average PRE_POOL x PRE_POOL: a cheap anti-alias
@@ -50,6 +60,13 @@ LUMA = (0.299, 0.587, 0.114)
 # LUT node only gets a gradient when its look is drawn and a pixel falls near it; at the CNN's rate
 # the nodes had moved a third of the way to mono_classic's greys after 300 steps (ΔE 12.7).
 LUT_GAIN = 8.0
+# The served push apart (``LookNet.separation``), chosen on the validation photos and their versions
+# (docs/quality.md): the thumbnail side the looks' distances are measured at, the CIEDE2000 a look is kept from
+# every other, and the most it is pushed (a push p moves it p times its distance further from a neighbour).
+SEPARATION_SIDE = 32
+SEPARATION_MARGIN = 3.3
+SEPARATION_MAX_PUSH = 0.5
+SEPARATION_NEIGHBOURS = 3  # the nearest looks a look can be pushed from (rarely more than one comes within the margin)
 
 
 def identity_lut(size: int) -> torch.Tensor:
@@ -119,6 +136,8 @@ class LookNet(nn.Module):
         self.register_buffer("mean_weights", start.clone())
         self.register_buffer("mean_curves", torch.zeros(templates, CURVE))
         self.momentum = 0.01  # of the running average of the predicted weights (training only)
+        # Served behaviour, not learned state (the weights file does not hold them): 0 turns the push off.
+        self.separation_margin, self.separation_max_push = SEPARATION_MARGIN, SEPARATION_MAX_PUSH
 
     def thumbnail(self, image: torch.Tensor) -> torch.Tensor:
         side = THUMBNAIL * PRE_POOL
@@ -134,13 +153,17 @@ class LookNet(nn.Module):
         quantiles = ordered[:, [round(q * last) for q in QUANTILES]]
         return torch.cat((flat.mean(2), flat.std(2), flat.amax(2) - flat.amin(2), quantiles), dim=1)
 
-    def predict(self, image: torch.Tensor, template: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """([N, basis], [N, CURVE]): how much of each of the template's basis LUTs, and its input curve."""
+    def predict_all(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """([N, templates, basis], [N, templates, CURVE]): every look's LUT weights and input curve for each photo."""
         thumb = self.thumbnail(image)
         pooled = self.features(thumb).mean((2, 3))
         hidden = F.leaky_relu(self.hidden(torch.cat((pooled, self.statistics(thumb)), dim=1)), LEAKY_SLOPE)
         weights = self.weights(hidden).reshape(-1, self.templates, self.basis)
-        curves = self.curves(hidden).reshape(-1, self.templates, CURVE)
+        return weights, self.curves(hidden).reshape(-1, self.templates, CURVE)
+
+    def predict(self, image: torch.Tensor, template: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """([N, basis], [N, CURVE]): how much of each of the template's basis LUTs, and its input curve."""
+        weights, curves = self.predict_all(image)
         return _take(weights, template), _take(curves, template)
 
     def mixed_lut(self, weights: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
@@ -161,14 +184,59 @@ class LookNet(nn.Module):
         return apply_lut(self.pre_curve(image, curve), self.mixed_lut(weights, template))
 
     def forward(self, image: torch.Tensor, template: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
-        weights, curve = self.predict(image, template)
+        every_weights, every_curve = self.predict_all(image)
+        weights, curve = _take(every_weights, template), _take(every_curve, template)
         if self.training:
             self._track(weights.detach(), curve.detach(), template)
+        graded = self.grade(image, template, weights, curve)
+        if not self.training and self.separation_margin > 0:
+            graded = graded + apply_lut(image, self.separation(image, template, every_weights, every_curve))
         # The look is clamped before the blend, so a partial strength lies on the line between the photo and
         # the full look as the client sees it (a LUT may overshoot 1, which the full-strength output clips).
-        graded = self.grade(image, template, weights, curve).clamp(0.0, 1.0)
         amount = strength.clamp(0.0, 1.0).reshape(-1, 1, 1, 1)
-        return image + amount * (graded - image)
+        return image + amount * (graded.clamp(0.0, 1.0) - image)
+
+    def separation(
+        self, image: torch.Tensor, template: torch.Tensor, every_weights: torch.Tensor, every_curve: torch.Tensor
+    ) -> torch.Tensor:
+        """[N, 3, size**3]: the correction LUT that pushes each photo's look away from the looks that come within
+        ``separation_margin`` of it on the photo's thumbnail (zero where none does).
+
+        Every look is run on the thumbnail; the ``SEPARATION_NEIGHBOURS`` nearest to the asked-for look are then
+        run on the LUT's lattice nodes, with the look itself (so each, input curve and all, is one LUT of its
+        output colours). A neighbour j at CIEDE2000 d < margin gets a push p = (margin / d - 1) / 2, at most
+        ``separation_max_push``, and the correction is the sum of p x (this look - look j) at the nodes. Both looks
+        of a pair are pushed when each is asked for, so their distance grows by about 1 + 2p: to the margin,
+        unless clipping at the gamut's edge takes some back.
+        """
+        n, looks, side = image.shape[0], self.templates, SEPARATION_SIDE
+        every_lut = torch.einsum("ntb,tbcs->ntcs", every_weights, self.luts * LUT_GAIN)  # [N, looks, 3, S**3]
+        small = F.adaptive_avg_pool2d(self.thumbnail(image), side).flatten(2).unsqueeze(1).expand(-1, looks, -1, -1)
+        thumbs = self._run_looks(small, every_lut, every_curve)  # [N, looks, 3, side**2]
+        lab = srgb_to_lab(thumbs.reshape(n * looks, 3, side, side)).reshape(n, looks, 3, side * side)
+        own = template.reshape(-1, 1)
+        own_lab = torch.gather(lab, 1, own.reshape(-1, 1, 1, 1).expand(-1, 1, 3, side * side))
+        distance = ciede2000(own_lab.expand_as(lab).transpose(1, 2), lab.transpose(1, 2)).mean(2)  # [N, looks]
+        distance = distance.masked_fill(torch.arange(looks, device=image.device).reshape(1, -1) == own, 1e6)
+        k = min(SEPARATION_NEIGHBOURS, looks - 1)
+        near_distance, near = torch.topk(distance, k, dim=1, largest=False)
+        push = (self.separation_margin / near_distance.clamp(min=1e-3) - 1.0) / 2.0
+        push = push.clamp(0.0, self.separation_max_push)  # [N, k]
+        chosen = torch.cat((own, near), dim=1)  # [N, 1 + k]: the look itself, then its nearest
+        nodes = identity_lut(self.size).to(image).reshape(1, 1, 3, -1).expand(n, chosen.shape[1], -1, -1)
+        lut_index = chosen.reshape(n, -1, 1, 1).expand(-1, -1, 3, every_lut.shape[-1])
+        curve_index = chosen.reshape(n, -1, 1).expand(-1, -1, CURVE)
+        baked = self._run_looks(
+            nodes, torch.gather(every_lut, 1, lut_index), torch.gather(every_curve, 1, curve_index)
+        )  # [N, 1 + k, 3, size**3]
+        return push.sum(1).reshape(n, 1, 1) * baked[:, 0] - torch.einsum("nk,nkcs->ncs", push, baked[:, 1:])
+
+    def _run_looks(self, points: torch.Tensor, luts: torch.Tensor, curves: torch.Tensor) -> torch.Tensor:
+        """[N, L, 3, P] colours through L looks each ([N, L, 3, S**3] LUTs, [N, L, CURVE] input curves), clipped."""
+        n, count, _, size = points.shape
+        flat = points.reshape(n * count, 3, 1, size)
+        out = apply_lut(self.pre_curve(flat, curves.reshape(n * count, CURVE)), luts.reshape(n * count, 3, -1))
+        return out.clamp(0.0, 1.0).reshape(n, count, 3, size)
 
     def fixed(self, image: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
         """The look as one fixed colour transform per template (the training set's average predictions): no

@@ -1,0 +1,98 @@
+"""``python -m lumaflow.bench.looks_separation``: what the looks network's push apart costs, served engine, per photo.
+
+The served looks graph (its push apart on, as ``lumaflow build`` exports it) against the same weights exported with
+the push off (``LookNet.separation``; issue 30), both compiled by OpenVINO (the engine ``ensemble/tuning.json``
+gives the stage) with two threads, timed in interleaved one-second windows on a real photo at a camera frame's size
+and at about a megapixel. A benchmark, not a test: prints a table and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lumaflow.build.deploy import DEFAULT_REPOSITORY
+from lumaflow.loadtest.report import machine
+
+SIZES = ((240, 320), (768, 1024))
+PHOTO = "pz_citrus-fruits"  # a validation photo (lumaflow.build.photo_sets)
+
+
+def _graphs(repository: Path, scratch: Path) -> dict[str, Path]:
+    from lumaflow import contract
+    from lumaflow.build import WEIGHTS_DIR
+    from lumaflow.build.arch.lut import LooksGraph, export_looks_onnx
+    from lumaflow.build.looks import load_looknet, separate
+
+    served = repository / "looks" / "1" / "model.onnx"
+    if not served.is_file():
+        raise SystemExit(f"{served} is missing: run `lumaflow build --stages looks` first")
+    unpushed = scratch / "looks-no-push.onnx"
+    names = (contract.PIXELS.name, contract.TEMPLATE.name, contract.STRENGTH.name)
+    model = separate(load_looknet(WEIGHTS_DIR / "looks.pt"), (0.0, 0.0))
+    export_looks_onnx(LooksGraph(model), unpushed, names, contract.RESTORED.name)
+    return {"push apart (served)": served, "no push": unpushed}
+
+
+def _median_ms(call: Callable[[], object], window_s: float) -> float:
+    start, calls = time.perf_counter(), 0
+    while time.perf_counter() - start < window_s:
+        call()
+        calls += 1
+    return (time.perf_counter() - start) / calls * 1000.0
+
+
+def measure(repository: Path, windows: int, window_s: float) -> dict[str, Any]:
+    from lumaflow import contract
+    from lumaflow.build.photo_sets import by_name, load
+    from lumaflow.runtime.engines import EnginePolicy, open_engine
+
+    photo = load(by_name(PHOTO))
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        graphs = _graphs(repository, Path(scratch))
+        compiled = {name: open_engine("openvino", path, EnginePolicy(threads=2)) for name, path in graphs.items()}
+        for height, width in SIZES:
+            pixels = np.ascontiguousarray(np.resize(photo, (height, width, 3))[None])
+            inputs = {
+                contract.PIXELS.name: pixels,
+                contract.TEMPLATE.name: np.array([[7]], np.int32),
+                contract.STRENGTH.name: np.ones((1, 1), np.float32),
+            }
+            times: dict[str, list[float]] = {name: [] for name in compiled}
+            for model in compiled.values():
+                model.run(inputs)  # warm-up
+            for _ in range(windows):
+                for name, model in compiled.items():
+                    times[name].append(_median_ms(partial(model.run, inputs), window_s))
+            rows.append({"size": [width, height], "ms": {k: round(float(np.median(v)), 2) for k, v in times.items()}})
+    return {"benchmark": "looks push apart", "engine": "openvino", "photo": PHOTO, "windows": windows, "rows": rows}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m lumaflow.bench.looks_separation", description=__doc__)
+    p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
+    p.add_argument("--windows", type=int, default=5)
+    p.add_argument("--window-s", type=float, default=1.0)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+    report = {**measure(args.repository, args.windows, args.window_s), "machine": machine()}
+    print("| photo size | push apart (served), ms | no push, ms | ratio |\n| --- | ---: | ---: | ---: |")
+    for row in report["rows"]:
+        pushed, plain = row["ms"]["push apart (served)"], row["ms"]["no push"]
+        print(f"| {row['size'][0]}×{row['size'][1]} | {pushed:.1f} | {plain:.1f} | {pushed / plain:.2f} |")
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
