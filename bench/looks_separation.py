@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lumaflow.bench.camera import time_interleaved
 from lumaflow.build.deploy import DEFAULT_REPOSITORY
 from lumaflow.loadtest.report import machine
 
@@ -42,14 +42,6 @@ def _graphs(repository: Path, scratch: Path) -> dict[str, Path]:
     return {"push apart (served)": served, "no push": unpushed}
 
 
-def _median_ms(call: Callable[[], object], window_s: float) -> float:
-    start, calls = time.perf_counter(), 0
-    while time.perf_counter() - start < window_s:
-        call()
-        calls += 1
-    return (time.perf_counter() - start) / calls * 1000.0
-
-
 def measure(repository: Path, windows: int, window_s: float) -> dict[str, Any]:
     from lumaflow import contract
     from lumaflow.build.photo_sets import by_name, load
@@ -67,13 +59,9 @@ def measure(repository: Path, windows: int, window_s: float) -> dict[str, Any]:
                 contract.TEMPLATE.name: np.array([[7]], np.int32),
                 contract.STRENGTH.name: np.ones((1, 1), np.float32),
             }
-            times: dict[str, list[float]] = {name: [] for name in compiled}
-            for model in compiled.values():
-                model.run(inputs)  # warm-up
-            for _ in range(windows):
-                for name, model in compiled.items():
-                    times[name].append(_median_ms(partial(model.run, inputs), window_s))
-            rows.append({"size": [width, height], "ms": {k: round(float(np.median(v)), 2) for k, v in times.items()}})
+            runners = {name: partial(engine.run, inputs) for name, engine in compiled.items()}
+            rates = time_interleaved(runners, windows * window_s * len(runners), windows)
+            rows.append({"size": [width, height], "ms": {k: round(1000.0 / rate, 2) for k, rate in rates.items()}})
     return {"benchmark": "looks push apart", "engine": "openvino", "photo": PHOTO, "windows": windows, "rows": rows}
 
 

@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     from lumaflow.build.arch.lut import LookNet
-    from lumaflow.build.looks import add_separation_options, separate
+    from lumaflow.build.looks import add_separation_options, separate, separation_settings
     from lumaflow.build.photo_sets import SETS, load_set
     from lumaflow.build.registry import load_file
 
@@ -292,16 +292,16 @@ def main(argv: list[str] | None = None) -> int:
     weights_name = {"exposure-line": "analysis"}.get(args.network, args.network)
     weights = args.weights or WEIGHTS_DIR / f"{weights_name}.pt"
     descriptor = load_file(str(weights))
-    if isinstance(descriptor.model, LookNet):
-        separate(descriptor.model, (args.margin, args.max_push))
+    looknet = descriptor.model if isinstance(descriptor.model, LookNet) else None
+    if looknet is not None:
+        separate(looknet, (args.margin, args.max_push))
     if args.network == "exposure-line":  # fitted on train, judged on validation, whatever --set says
         report = fit_exposure_line(descriptor, load_set("train"), load_set("validation"))
     else:
         report = _evaluator(args.network)(descriptor, load_set(args.photo_set))
     print("\n".join(report.lines()))
     if args.out:
-        looks = isinstance(descriptor.model, LookNet)
-        extra = {"separation": {"margin": args.margin, "max_push": args.max_push}} if looks else {}
+        extra = {} if looknet is None else {"separation": separation_settings(looknet)}
         Path(args.out).write_text(json.dumps({"set": args.photo_set, **extra, **report.as_dict()}, indent=2) + "\n")
     return 0
 

@@ -220,6 +220,11 @@ def separate(model: LookNet, separation: tuple[float, float]) -> LookNet:
     return model
 
 
+def separation_settings(model: LookNet) -> dict[str, float]:
+    """The push apart ``model`` runs with, as the reports record it."""
+    return {"margin": model.separation_margin, "max_push": model.separation_max_push}
+
+
 def _distinct(
     weights: Path | None, photo_set: str, out: Path | None, variants: bool, separation: tuple[float, float]
 ) -> int:
@@ -233,7 +238,7 @@ def _distinct(
     photos = with_variants(load_set(photo_set)) if variants else load_set(photo_set)  # type: ignore[arg-type]
     figures = {"set": photo_set, **pairwise_distances(model, photos)}
     if model is not None:
-        figures["separation"] = {"margin": separation[0], "max_push": separation[1]}
+        figures["separation"] = separation_settings(model)
     for entry in figures["closest"][:10]:
         print(f"{entry['delta_e']:6.2f}  {' / '.join(entry['looks'])}  ({entry['photo']})")
     below = figures["pairs_below"]

@@ -153,18 +153,13 @@ class LookNet(nn.Module):
         quantiles = ordered[:, [round(q * last) for q in QUANTILES]]
         return torch.cat((flat.mean(2), flat.std(2), flat.amax(2) - flat.amin(2), quantiles), dim=1)
 
-    def predict_all(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """([N, templates, basis], [N, templates, CURVE]): every look's LUT weights and input curve for each photo."""
-        thumb = self.thumbnail(image)
+    def predict_all(self, thumb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """([N, templates, basis], [N, templates, CURVE]): every look's LUT weights and input curve for each photo,
+        read from its ``thumbnail``."""
         pooled = self.features(thumb).mean((2, 3))
         hidden = F.leaky_relu(self.hidden(torch.cat((pooled, self.statistics(thumb)), dim=1)), LEAKY_SLOPE)
         weights = self.weights(hidden).reshape(-1, self.templates, self.basis)
         return weights, self.curves(hidden).reshape(-1, self.templates, CURVE)
-
-    def predict(self, image: torch.Tensor, template: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """([N, basis], [N, CURVE]): how much of each of the template's basis LUTs, and its input curve."""
-        weights, curves = self.predict_all(image)
-        return _take(weights, template), _take(curves, template)
 
     def mixed_lut(self, weights: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
         """[N, 3, size**3]: the template's basis LUTs mixed by ``weights`` [N, basis]."""
@@ -184,46 +179,47 @@ class LookNet(nn.Module):
         return apply_lut(self.pre_curve(image, curve), self.mixed_lut(weights, template))
 
     def forward(self, image: torch.Tensor, template: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
-        every_weights, every_curve = self.predict_all(image)
+        thumb = self.thumbnail(image)
+        every_weights, every_curve = self.predict_all(thumb)
         weights, curve = _take(every_weights, template), _take(every_curve, template)
         if self.training:
             self._track(weights.detach(), curve.detach(), template)
         graded = self.grade(image, template, weights, curve)
         if not self.training and self.separation_margin > 0:
-            graded = graded + apply_lut(image, self.separation(image, template, every_weights, every_curve))
+            graded = graded + apply_lut(image, self.separation(thumb, template, every_weights, every_curve))
         # The look is clamped before the blend, so a partial strength lies on the line between the photo and
         # the full look as the client sees it (a LUT may overshoot 1, which the full-strength output clips).
         amount = strength.clamp(0.0, 1.0).reshape(-1, 1, 1, 1)
         return image + amount * (graded.clamp(0.0, 1.0) - image)
 
     def separation(
-        self, image: torch.Tensor, template: torch.Tensor, every_weights: torch.Tensor, every_curve: torch.Tensor
+        self, thumb: torch.Tensor, template: torch.Tensor, every_weights: torch.Tensor, every_curve: torch.Tensor
     ) -> torch.Tensor:
         """[N, 3, size**3]: the correction LUT that pushes each photo's look away from the looks that come within
-        ``separation_margin`` of it on the photo's thumbnail (zero where none does).
+        ``separation_margin`` of it on the photo's ``thumbnail`` (zero where none does).
 
-        Every look is run on the thumbnail; the ``SEPARATION_NEIGHBOURS`` nearest to the asked-for look are then
-        run on the LUT's lattice nodes, with the look itself (so each, input curve and all, is one LUT of its
-        output colours). A neighbour j at CIEDE2000 d < margin gets a push p = (margin / d - 1) / 2, at most
-        ``separation_max_push``, and the correction is the sum of p x (this look - look j) at the nodes. Both looks
-        of a pair are pushed when each is asked for, so their distance grows by about 1 + 2p: to the margin,
-        unless clipping at the gamut's edge takes some back.
+        Every look is run on the thumbnail, pooled to ``SEPARATION_SIDE``; the ``SEPARATION_NEIGHBOURS`` nearest to
+        the asked-for look are then run on the LUT's lattice nodes, with the look itself (so each, input curve and
+        all, is one LUT of its output colours). A neighbour j at CIEDE2000 d < margin gets a push
+        p = (margin / d - 1) / 2, at most ``separation_max_push``, and the correction is the sum of
+        p x (this look - look j) at the nodes. Both looks of a pair are pushed when each is asked for, so their
+        distance grows by about 1 + 2p: to the margin, unless clipping at the gamut's edge takes some back.
         """
-        n, looks, side = image.shape[0], self.templates, SEPARATION_SIDE
+        n, looks, side = thumb.shape[0], self.templates, SEPARATION_SIDE
         every_lut = torch.einsum("ntb,tbcs->ntcs", every_weights, self.luts * LUT_GAIN)  # [N, looks, 3, S**3]
-        small = F.adaptive_avg_pool2d(self.thumbnail(image), side).flatten(2).unsqueeze(1).expand(-1, looks, -1, -1)
+        small = F.adaptive_avg_pool2d(thumb, side).flatten(2).unsqueeze(1).expand(-1, looks, -1, -1)
         thumbs = self._run_looks(small, every_lut, every_curve)  # [N, looks, 3, side**2]
         lab = srgb_to_lab(thumbs.reshape(n * looks, 3, side, side)).reshape(n, looks, 3, side * side)
         own = template.reshape(-1, 1)
         own_lab = torch.gather(lab, 1, own.reshape(-1, 1, 1, 1).expand(-1, 1, 3, side * side))
         distance = ciede2000(own_lab.expand_as(lab).transpose(1, 2), lab.transpose(1, 2)).mean(2)  # [N, looks]
-        distance = distance.masked_fill(torch.arange(looks, device=image.device).reshape(1, -1) == own, 1e6)
+        distance = distance.masked_fill(torch.arange(looks, device=thumb.device).reshape(1, -1) == own, 1e6)
         k = min(SEPARATION_NEIGHBOURS, looks - 1)
         near_distance, near = torch.topk(distance, k, dim=1, largest=False)
         push = (self.separation_margin / near_distance.clamp(min=1e-3) - 1.0) / 2.0
         push = push.clamp(0.0, self.separation_max_push)  # [N, k]
         chosen = torch.cat((own, near), dim=1)  # [N, 1 + k]: the look itself, then its nearest
-        nodes = identity_lut(self.size).to(image).reshape(1, 1, 3, -1).expand(n, chosen.shape[1], -1, -1)
+        nodes = identity_lut(self.size).to(thumb).reshape(1, 1, 3, -1).expand(n, chosen.shape[1], -1, -1)
         lut_index = chosen.reshape(n, -1, 1, 1).expand(-1, -1, 3, every_lut.shape[-1])
         curve_index = chosen.reshape(n, -1, 1).expand(-1, -1, CURVE)
         baked = self._run_looks(
