@@ -198,9 +198,20 @@ def main(argv: list[str] | None = None) -> int:
     distinct.add_argument("--gradings", action="store_true", help="the target gradings instead of the network")
     distinct.add_argument("--variants", action="store_true", help="also each photo made colourful, bright and dark")
     add_separation_options(distinct)
+    pushes = sub.add_parser("pushes", help="the largest push apart, before its cap, over a photo set, per margin")
+    pushes.add_argument("--weights", type=Path, default=WEIGHTS_DIR / "looks.pt")
+    pushes.add_argument("--set", dest="photo_set", choices=("train", "validation", "test"), default="validation")
+    pushes.add_argument("--variants", action="store_true", help="also each photo made colourful, bright and dark")
+    pushes.add_argument("--margins", type=float, nargs="+", default=[3.0, 3.3, 3.6, 4.0])
     args = p.parse_args(argv)
     if args.command == "sheet":
         write_sheets(args.weights, args.photo, args.docs, args.thumbnails)
+        return 0
+    if args.command == "pushes":
+        for margin, push in largest_pushes(
+            load_looknet(args.weights), _photos(args.photo_set, args.variants), args.margins
+        ).items():
+            print(f"margin {margin:g}: largest push {push:.3f}")
         return 0
     separation = (args.margin, args.max_push)
     return _distinct(None if args.gradings else args.weights, args.photo_set, args.out, args.variants, separation)
@@ -225,17 +236,42 @@ def separation_settings(model: LookNet) -> dict[str, float]:
     return {"margin": model.separation_margin, "max_push": model.separation_max_push}
 
 
+def largest_pushes(model: LookNet, photos: dict[str, np.ndarray], margins: Sequence[float]) -> dict[float, float]:
+    """Per margin, the largest push apart (before ``separation_max_push``) any look gets on any of ``photos``, at
+    the size the distinctness check runs them: where it stays under a cap, that cap never binds there."""
+    from lumaflow.build.arch.lut import separation_push
+    from lumaflow.build.looks_eval import DISTINCT_LONG_SIDE
+
+    every_template = torch.arange(model.templates)
+    largest = dict.fromkeys(margins, 0.0)
+    with torch.inference_mode():
+        for image in photos.values():
+            x = to_tensor([resize_long_side(image, DISTINCT_LONG_SIDE)]).expand(model.templates, -1, -1, -1)
+            thumb = model.thumbnail(x)
+            weights, curves = model.predict_all(thumb)
+            distance, _ = model.nearest_looks(thumb, every_template, model.every_lut(weights), curves)
+            for margin in margins:
+                largest[margin] = max(largest[margin], float(separation_push(margin, distance).max()))
+    return largest
+
+
+def _photos(photo_set: str, variants: bool) -> dict[str, np.ndarray]:
+    from lumaflow.build.photo_sets import load_set
+    from lumaflow.build.photo_variants import with_variants
+
+    photos = load_set(photo_set)  # type: ignore[arg-type]
+    return with_variants(photos) if variants else photos
+
+
 def _distinct(
     weights: Path | None, photo_set: str, out: Path | None, variants: bool, separation: tuple[float, float]
 ) -> int:
     import json
 
     from lumaflow.build.looks_eval import pairwise_distances
-    from lumaflow.build.photo_sets import load_set
-    from lumaflow.build.photo_variants import with_variants
 
     model = None if weights is None else separate(load_looknet(weights), separation)
-    photos = with_variants(load_set(photo_set)) if variants else load_set(photo_set)  # type: ignore[arg-type]
+    photos = _photos(photo_set, variants)
     figures = {"set": photo_set, **pairwise_distances(model, photos)}
     if model is not None:
         figures["separation"] = separation_settings(model)

@@ -205,20 +205,11 @@ class LookNet(nn.Module):
         p x (this look - look j) at the nodes. Both looks of a pair are pushed when each is asked for, so their
         distance grows by about 1 + 2p: to the margin, unless clipping at the gamut's edge takes some back.
         """
-        n, looks, side = thumb.shape[0], self.templates, SEPARATION_SIDE
-        every_lut = torch.einsum("ntb,tbcs->ntcs", every_weights, self.luts * LUT_GAIN)  # [N, looks, 3, S**3]
-        small = F.adaptive_avg_pool2d(thumb, side).flatten(2).unsqueeze(1).expand(-1, looks, -1, -1)
-        thumbs = self._run_looks(small, every_lut, every_curve)  # [N, looks, 3, side**2]
-        lab = srgb_to_lab(thumbs.reshape(n * looks, 3, side, side)).reshape(n, looks, 3, side * side)
-        own = template.reshape(-1, 1)
-        own_lab = torch.gather(lab, 1, own.reshape(-1, 1, 1, 1).expand(-1, 1, 3, side * side))
-        distance = ciede2000(own_lab.expand_as(lab).transpose(1, 2), lab.transpose(1, 2)).mean(2)  # [N, looks]
-        distance = distance.masked_fill(torch.arange(looks, device=thumb.device).reshape(1, -1) == own, 1e6)
-        k = min(SEPARATION_NEIGHBOURS, looks - 1)
-        near_distance, near = torch.topk(distance, k, dim=1, largest=False)
-        push = (self.separation_margin / near_distance.clamp(min=1e-3) - 1.0) / 2.0
-        push = push.clamp(0.0, self.separation_max_push)  # [N, k]
-        chosen = torch.cat((own, near), dim=1)  # [N, 1 + k]: the look itself, then its nearest
+        n = thumb.shape[0]
+        every_lut = self.every_lut(every_weights)
+        near_distance, near = self.nearest_looks(thumb, template, every_lut, every_curve)
+        push = separation_push(self.separation_margin, near_distance).clamp(max=self.separation_max_push)  # [N, k]
+        chosen = torch.cat((template.reshape(-1, 1), near), dim=1)  # [N, 1 + k]: the look itself, then its nearest
         nodes = identity_lut(self.size).to(thumb).reshape(1, 1, 3, -1).expand(n, chosen.shape[1], -1, -1)
         lut_index = chosen.reshape(n, -1, 1, 1).expand(-1, -1, 3, every_lut.shape[-1])
         curve_index = chosen.reshape(n, -1, 1).expand(-1, -1, CURVE)
@@ -226,6 +217,26 @@ class LookNet(nn.Module):
             nodes, torch.gather(every_lut, 1, lut_index), torch.gather(every_curve, 1, curve_index)
         )  # [N, 1 + k, 3, size**3]
         return push.sum(1).reshape(n, 1, 1) * baked[:, 0] - torch.einsum("nk,nkcs->ncs", push, baked[:, 1:])
+
+    def every_lut(self, every_weights: torch.Tensor) -> torch.Tensor:
+        """[N, looks, 3, size**3]: every look's basis LUTs mixed by its weights for each photo."""
+        return torch.einsum("ntb,tbcs->ntcs", every_weights, self.luts * LUT_GAIN)
+
+    def nearest_looks(
+        self, thumb: torch.Tensor, template: torch.Tensor, every_lut: torch.Tensor, every_curve: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """([N, k], [N, k]): the mean CIEDE2000 on the thumbnail (pooled to ``SEPARATION_SIDE``) from each photo's
+        asked-for look to its ``SEPARATION_NEIGHBOURS`` nearest looks, nearest first, and which looks they are."""
+        n, looks, side = thumb.shape[0], self.templates, SEPARATION_SIDE
+        small = F.adaptive_avg_pool2d(thumb, side).flatten(2).unsqueeze(1).expand(-1, looks, -1, -1)
+        thumbs = self._run_looks(small, every_lut, every_curve)  # [N, looks, 3, side**2]
+        lab = srgb_to_lab(thumbs.reshape(n * looks, 3, side, side)).reshape(n, looks, 3, side * side)
+        own = template.reshape(-1, 1)
+        own_lab = torch.gather(lab, 1, own.reshape(-1, 1, 1, 1).expand(-1, 1, 3, side * side))
+        distance = ciede2000(own_lab.expand_as(lab).transpose(1, 2), lab.transpose(1, 2)).mean(2)  # [N, looks]
+        distance = distance.masked_fill(torch.arange(looks, device=thumb.device).reshape(1, -1) == own, 1e6)
+        near_distance, near = torch.topk(distance, min(SEPARATION_NEIGHBOURS, looks - 1), dim=1, largest=False)
+        return near_distance, near
 
     def _run_looks(self, points: torch.Tensor, luts: torch.Tensor, curves: torch.Tensor) -> torch.Tensor:
         """[N, L, 3, P] colours through L looks each ([N, L, 3, S**3] LUTs, [N, L, CURVE] input curves), clipped."""
@@ -250,6 +261,11 @@ class LookNet(nn.Module):
     def macs_per_input_pixel(self) -> int:
         """Eight gathers and weights per channel per pixel (the CNN's fixed cost is per photo, not counted)."""
         return 8 * 3 * 2
+
+
+def separation_push(margin: float, distance: torch.Tensor) -> torch.Tensor:
+    """The push a neighbour at CIEDE2000 ``distance`` gets, before the cap: (margin / d - 1) / 2, none beyond it."""
+    return ((margin / distance.clamp(min=1e-3) - 1.0) / 2.0).clamp(min=0.0)
 
 
 def _take(every: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
