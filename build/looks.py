@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     distinct.add_argument("--out", type=Path, help="write the figures as JSON here")
     distinct.add_argument("--gradings", action="store_true", help="the target gradings instead of the network")
     distinct.add_argument("--variants", action="store_true", help="also each photo made colourful, bright and dark")
+    distinct.add_argument("--vivid", action="store_true", help="also each photo made vivid (clips at the gamut's edge)")
     add_separation_options(distinct)
     pushes = sub.add_parser("pushes", help="the largest push apart, before its cap, over a photo set, per margin")
     pushes.add_argument("--weights", type=Path, default=WEIGHTS_DIR / "looks.pt")
@@ -213,27 +214,35 @@ def main(argv: list[str] | None = None) -> int:
         ).items():
             print(f"margin {margin:g}: largest push {push:.3f}")
         return 0
-    separation = (args.margin, args.max_push)
-    return _distinct(None if args.gradings else args.weights, args.photo_set, args.out, args.variants, separation)
+    separation = (args.margin, args.max_push, args.passes)
+    photos = _photos(args.photo_set, args.variants, vivid=args.vivid)
+    return _distinct(None if args.gradings else args.weights, args.photo_set, photos, args.out, separation)
 
 
 def add_separation_options(parser: argparse.ArgumentParser) -> None:
     """The served push apart's settings (``LookNet.separation``), for trying others: ``--margin 0`` turns it off."""
-    from lumaflow.build.arch.lut import SEPARATION_MARGIN, SEPARATION_MAX_PUSH
+    from lumaflow.build.arch.lut import SEPARATION_MARGIN, SEPARATION_MAX_PUSH, SEPARATION_PASSES
 
     parser.add_argument("--margin", type=float, default=SEPARATION_MARGIN, help="CIEDE2000 kept between looks")
     parser.add_argument("--max-push", type=float, default=SEPARATION_MAX_PUSH, help="the most a look is pushed")
+    parser.add_argument(
+        "--passes", type=int, default=SEPARATION_PASSES, help="1: the push alone; more: re-measured after clipping"
+    )
 
 
-def separate(model: LookNet, separation: tuple[float, float]) -> LookNet:
-    """``model`` with the push apart set to (margin, max push) instead of the served constants."""
-    model.separation_margin, model.separation_max_push = separation
+def separate(model: LookNet, separation: tuple[float, float, int]) -> LookNet:
+    """``model`` with the push apart set to (margin, max push, passes) instead of the served constants."""
+    model.separation_margin, model.separation_max_push, model.separation_passes = separation
     return model
 
 
 def separation_settings(model: LookNet) -> dict[str, float]:
     """The push apart ``model`` runs with, as the reports record it."""
-    return {"margin": model.separation_margin, "max_push": model.separation_max_push}
+    return {
+        "margin": model.separation_margin,
+        "max_push": model.separation_max_push,
+        "passes": model.separation_passes,
+    }
 
 
 def largest_pushes(model: LookNet, photos: dict[str, np.ndarray], margins: Sequence[float]) -> dict[float, float]:
@@ -255,23 +264,27 @@ def largest_pushes(model: LookNet, photos: dict[str, np.ndarray], margins: Seque
     return largest
 
 
-def _photos(photo_set: str, variants: bool) -> dict[str, np.ndarray]:
+def _photos(photo_set: str, variants: bool, *, vivid: bool = False) -> dict[str, np.ndarray]:
     from lumaflow.build.photo_sets import load_set
-    from lumaflow.build.photo_variants import with_variants
+    from lumaflow.build.photo_variants import with_variants, with_vivid
 
     photos = load_set(photo_set)  # type: ignore[arg-type]
-    return with_variants(photos) if variants else photos
+    chosen = with_variants(photos) if variants else dict(photos)
+    return with_vivid(photos) | chosen if vivid else chosen
 
 
 def _distinct(
-    weights: Path | None, photo_set: str, out: Path | None, variants: bool, separation: tuple[float, float]
+    weights: Path | None,
+    photo_set: str,
+    photos: dict[str, np.ndarray],
+    out: Path | None,
+    separation: tuple[float, float, int],
 ) -> int:
     import json
 
     from lumaflow.build.looks_eval import pairwise_distances
 
     model = None if weights is None else separate(load_looknet(weights), separation)
-    photos = _photos(photo_set, variants)
     figures = {"set": photo_set, **pairwise_distances(model, photos)}
     if model is not None:
         figures["separation"] = separation_settings(model)

@@ -208,6 +208,24 @@ def test_photo_variants_are_colourful_bright_and_dark_versions(photo: np.ndarray
 
 
 @pytest.mark.unit
+def test_the_vivid_check_versions_clip_far_past_the_colourful_ones(photo: np.ndarray) -> None:
+    """The vivid versions (``looks distinct --vivid``, a check never trained on) push colour past the gamut."""
+    from lumaflow.build.gradings.blocks import chroma
+    from lumaflow.build.photo_variants import VIVID_CHROMA, photo_variant, vivid, with_vivid
+
+    def mean_chroma(image: np.ndarray) -> float:
+        return float(chroma(image.astype(np.float32) / 255.0).mean())
+
+    made = vivid(photo)
+    assert mean_chroma(photo_variant(photo, "colourful")) < mean_chroma(made) <= VIVID_CHROMA
+    assert np.mean((made == 0) | (made == 255)) > 2 * np.mean((photo == 0) | (photo == 255))  # clipped channels
+    grey = np.full((8, 8, 3), 128, np.uint8)
+    assert np.array_equal(vivid(grey), grey)  # no colour to raise
+    named = with_vivid({"a": photo})
+    assert list(named) == ["a", "a (vivid)"] and named["a"] is photo
+
+
+@pytest.mark.unit
 def test_gradings_adapt_to_the_photo(photo: np.ndarray) -> None:
     """A darker photo is graded brighter than a fixed curve would: the part a single LUT cannot do."""
     dark = (photo.astype(np.float32) * 0.5).round().astype(np.uint8)
@@ -308,6 +326,47 @@ def test_onnx_export_of_looks_pushed_apart_matches_torch(tmp_path: Path) -> None
         assert (graph(pixels, template, strength).int() - pushed.int()).abs().max() > 2  # the push did something
 
 
+@pytest.mark.unit
+def test_refined_push_raises_only_the_pushes_the_clip_cut_short() -> None:
+    from lumaflow.build.arch.lut import refined_push
+
+    push, distance = torch.tensor([[0.2, 0.2, 0.2, 0.0]]), torch.tensor([[2.0, 2.0, 2.0, 5.0]])
+    aim = push * distance  # 0.4 CIEDE2000 further from each, had nothing clipped
+    achieved = torch.tensor([[2.4, 2.2, 2.9, 5.0]])  # as aimed; half of it; more than aimed; no push
+    assert torch.allclose(refined_push(push, aim, distance, achieved), torch.tensor([[0.2, 0.4, 0.2, 0.0]]))
+    lost = refined_push(push, aim, distance, torch.tensor([[1.9, 2.0, 2.05, 5.0]]))  # none or less gained
+    assert torch.allclose(lost, torch.tensor([[0.8, 0.8, 0.8, 0.0]]))  # a gain under a quarter counts as a quarter
+
+
+def _two_bright_looks(offsets: tuple[float, float]) -> LookNet:
+    """Four looks, each one fixed LUT: 0.9 x + offset for the first two (near each other), two far looks."""
+    from lumaflow.build.arch.lut import LUT_GAIN
+
+    model = LookNet(templates=4, basis=2, size=9, width=8).eval()
+    with torch.no_grad():
+        for look, (gain, offset) in enumerate([(0.9, offsets[0]), (0.9, offsets[1]), (0.5, 0.0), (0.5, 0.3)]):
+            model.luts[look, 0] = (identity_lut(9) * gain + offset) / LUT_GAIN
+    return model
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("offsets", "spread", "farther"), [((0.2, 0.17), 20, True), ((0.16, 0.13), 12, False)])
+def test_second_pass_pushes_further_only_where_the_clip_took_some_back(
+    offsets: tuple[float, float], spread: float, farther: bool
+) -> None:
+    """Two bright looks 2-3 CIEDE2000 apart on a light photo: where the first look clips at white, the push's second
+    pass (measured after the clip) takes the pair further apart; where neither clips it changes nothing."""
+    model = _two_bright_looks(offsets)
+    photo = np.clip(np.random.default_rng(0).normal(225, spread, (64, 64, 3)), 0, 255).astype(np.uint8)
+    apart = {}
+    for passes in (1, 2):
+        model.separation_passes = passes
+        apart[passes] = delta_e(stylize(model, photo, 0), stylize(model, photo, 1))
+    model.separation_margin = 0.0
+    assert delta_e(stylize(model, photo, 0), stylize(model, photo, 1)) < 3.0 < apart[1]  # the first pass pushed
+    assert apart[2] > apart[1] + 0.1 if farther else apart[2] == apart[1]
+
+
 @pytest.mark.build
 def test_build_artifact_exports_a_looks_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lumaflow.build import repository
@@ -361,10 +420,10 @@ def test_served_push_keeps_apart_two_looks_the_network_merges_on_a_validation_ph
 
     first, second = TEMPLATE_NAMES.index("polaroid_80s"), TEMPLATE_NAMES.index("summer_bright")
     wood = resize_long_side(load(by_name("Wood")), DISTINCT_LONG_SIDE)
-    served = (committed.separation_margin, committed.separation_max_push)
+    served = (committed.separation_margin, committed.separation_max_push, committed.separation_passes)
     try:
         apart = delta_e(stylize(committed, wood, first), stylize(committed, wood, second))
-        separate(committed, (0.0, 0.0))
+        separate(committed, (0.0, 0.0, 1))
         merged = delta_e(stylize(committed, wood, first), stylize(committed, wood, second))
         rocket = resize_long_side(load(by_name("rocket")), DISTINCT_LONG_SIDE)
         unpushed = stylize(committed, rocket, first)

@@ -66,6 +66,7 @@ LUT_GAIN = 8.0
 SEPARATION_SIDE = 32
 SEPARATION_MARGIN = 3.3
 SEPARATION_MAX_PUSH = 0.5
+SEPARATION_PASSES = 2  # the push, then once more where clipping at the gamut's edge took some of it back
 SEPARATION_NEIGHBOURS = 3  # the nearest looks a look can be pushed from (rarely more than one comes within the margin)
 
 
@@ -138,6 +139,7 @@ class LookNet(nn.Module):
         self.momentum = 0.01  # of the running average of the predicted weights (training only)
         # Served behaviour, not learned state (the weights file does not hold them): 0 turns the push off.
         self.separation_margin, self.separation_max_push = SEPARATION_MARGIN, SEPARATION_MAX_PUSH
+        self.separation_passes = SEPARATION_PASSES
 
     def thumbnail(self, image: torch.Tensor) -> torch.Tensor:
         side = THUMBNAIL * PRE_POOL
@@ -204,19 +206,35 @@ class LookNet(nn.Module):
         p = (margin / d - 1) / 2, at most ``separation_max_push``, and the correction is the sum of
         p x (this look - look j) at the nodes. Both looks of a pair are pushed when each is asked for, so their
         distance grows by about 1 + 2p: to the margin, unless clipping at the gamut's edge takes some back.
+        Each further pass of ``separation_passes`` measures each neighbour's push alone on the thumbnail, clipped
+        as served, and raises it by what the clip took back (``refined_push``), within the same cap. (Alone: with
+        several neighbours the pushes partly cancel, which is no clipping and no reason to push harder.)
         """
         n = thumb.shape[0]
         every_lut = self.every_lut(every_weights)
         near_distance, near = self.nearest_looks(thumb, template, every_lut, every_curve)
         push = separation_push(self.separation_margin, near_distance).clamp(max=self.separation_max_push)  # [N, k]
         chosen = torch.cat((template.reshape(-1, 1), near), dim=1)  # [N, 1 + k]: the look itself, then its nearest
-        nodes = identity_lut(self.size).to(thumb).reshape(1, 1, 3, -1).expand(n, chosen.shape[1], -1, -1)
         lut_index = chosen.reshape(n, -1, 1, 1).expand(-1, -1, 3, every_lut.shape[-1])
         curve_index = chosen.reshape(n, -1, 1).expand(-1, -1, CURVE)
-        baked = self._run_looks(
-            nodes, torch.gather(every_lut, 1, lut_index), torch.gather(every_curve, 1, curve_index)
-        )  # [N, 1 + k, 3, size**3]
-        return push.sum(1).reshape(n, 1, 1) * baked[:, 0] - torch.einsum("nk,nkcs->ncs", push, baked[:, 1:])
+        luts, curves = torch.gather(every_lut, 1, lut_index), torch.gather(every_curve, 1, curve_index)
+        nodes = identity_lut(self.size).to(thumb).reshape(1, 1, 3, -1).expand(n, chosen.shape[1], -1, -1)
+        baked = self._run_looks(nodes, luts, curves)  # [N, 1 + k, 3, size**3]
+        correction = _correction(push, baked)
+        if self.separation_passes > 1:
+            small = self._separation_points(thumb)  # [N, 1, 3, side**2]
+            unclipped = self._run_looks(small, luts[:, :1], curves[:, :1], clip=False)  # [N, 1, 3, side**2]
+            near_lab = _lab(self._run_looks(small.expand(-1, near.shape[1], -1, -1), luts[:, 1:], curves[:, 1:]))
+            away = baked[:, :1] - baked[:, 1:]  # [N, k, 3, size**3]: this look - each neighbour, at the nodes
+            step = apply_lut(small.expand_as(near_lab).reshape(-1, 3, 1, near_lab.shape[-1]), away.flatten(0, 1))
+            step = step.reshape(near_lab.shape)  # what a push of 1 from each neighbour alone adds on the thumbnail
+            aim = push * near_distance
+            for _ in range(self.separation_passes - 1):
+                alone = (unclipped + push.reshape(n, -1, 1, 1) * step).clamp(0.0, 1.0)  # each push alone, clipped
+                achieved = ciede2000(_lab(alone).transpose(1, 2), near_lab.transpose(1, 2)).mean(2)  # [N, k]
+                push = refined_push(push, aim, near_distance, achieved).clamp(max=self.separation_max_push)
+            correction = _correction(push, baked)
+        return correction
 
     def every_lut(self, every_weights: torch.Tensor) -> torch.Tensor:
         """[N, looks, 3, size**3]: every look's basis LUTs mixed by its weights for each photo."""
@@ -227,23 +245,30 @@ class LookNet(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """([N, k], [N, k]): the mean CIEDE2000 on the thumbnail (pooled to ``SEPARATION_SIDE``) from each photo's
         asked-for look to its ``SEPARATION_NEIGHBOURS`` nearest looks, nearest first, and which looks they are."""
-        n, looks, side = thumb.shape[0], self.templates, SEPARATION_SIDE
-        small = F.adaptive_avg_pool2d(thumb, side).flatten(2).unsqueeze(1).expand(-1, looks, -1, -1)
-        thumbs = self._run_looks(small, every_lut, every_curve)  # [N, looks, 3, side**2]
-        lab = srgb_to_lab(thumbs.reshape(n * looks, 3, side, side)).reshape(n, looks, 3, side * side)
+        looks = self.templates
+        small = self._separation_points(thumb).expand(-1, looks, -1, -1)
+        lab = _lab(self._run_looks(small, every_lut, every_curve))  # [N, looks, 3, side**2]
         own = template.reshape(-1, 1)
-        own_lab = torch.gather(lab, 1, own.reshape(-1, 1, 1, 1).expand(-1, 1, 3, side * side))
+        own_lab = torch.gather(lab, 1, own.reshape(-1, 1, 1, 1).expand(-1, 1, *lab.shape[2:]))
         distance = ciede2000(own_lab.expand_as(lab).transpose(1, 2), lab.transpose(1, 2)).mean(2)  # [N, looks]
         distance = distance.masked_fill(torch.arange(looks, device=thumb.device).reshape(1, -1) == own, 1e6)
         near_distance, near = torch.topk(distance, min(SEPARATION_NEIGHBOURS, looks - 1), dim=1, largest=False)
         return near_distance, near
 
-    def _run_looks(self, points: torch.Tensor, luts: torch.Tensor, curves: torch.Tensor) -> torch.Tensor:
-        """[N, L, 3, P] colours through L looks each ([N, L, 3, S**3] LUTs, [N, L, CURVE] input curves), clipped."""
+    def _separation_points(self, thumb: torch.Tensor) -> torch.Tensor:
+        """[N, 1, 3, side**2]: the thumbnail pooled to ``SEPARATION_SIDE``, as colours to run looks on."""
+        return F.adaptive_avg_pool2d(thumb, SEPARATION_SIDE).flatten(2).unsqueeze(1)
+
+    def _run_looks(
+        self, points: torch.Tensor, luts: torch.Tensor, curves: torch.Tensor, *, clip: bool = True
+    ) -> torch.Tensor:
+        """[N, L, 3, P] colours through L looks each ([N, L, 3, S**3] LUTs, [N, L, CURVE] input curves), clipped
+        unless ``clip`` is False."""
         n, count, _, size = points.shape
         flat = points.reshape(n * count, 3, 1, size)
         out = apply_lut(self.pre_curve(flat, curves.reshape(n * count, CURVE)), luts.reshape(n * count, 3, -1))
-        return out.clamp(0.0, 1.0).reshape(n, count, 3, size)
+        out = out.reshape(n, count, 3, size)
+        return out.clamp(0.0, 1.0) if clip else out
 
     def fixed(self, image: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
         """The look as one fixed colour transform per template (the training set's average predictions): no
@@ -266,6 +291,27 @@ class LookNet(nn.Module):
 def separation_push(margin: float, distance: torch.Tensor) -> torch.Tensor:
     """The push a neighbour at CIEDE2000 ``distance`` gets, before the cap: (margin / d - 1) / 2, none beyond it."""
     return ((margin / distance.clamp(min=1e-3) - 1.0) / 2.0).clamp(min=0.0)
+
+
+def refined_push(push: torch.Tensor, aim: torch.Tensor, distance: torch.Tensor, achieved: torch.Tensor) -> torch.Tensor:
+    """The push that moves a look ``aim`` CIEDE2000 further from each neighbour (first at ``distance``), given the
+    distance ``push`` ``achieved``, clipped as served. Unclipped, a push p moves a look p x d further, so the aim of
+    the first push p is p x d; each push is scaled by the aim over what it gained (a gain under a quarter of the
+    aim counts as a quarter), and never lowered."""
+    gained = torch.maximum(achieved - distance, 0.25 * aim)
+    return torch.where(aim > 0, torch.maximum(push, push * aim / gained.clamp(min=1e-6)), push)
+
+
+def _correction(push: torch.Tensor, baked: torch.Tensor) -> torch.Tensor:
+    """[N, 3, S**3]: the sum over neighbours of push x (the look - neighbour) at the LUT's nodes (``baked``: the look
+    itself, then its neighbours)."""
+    return push.sum(1).reshape(-1, 1, 1) * baked[:, 0] - torch.einsum("nk,nkcs->ncs", push, baked[:, 1:])
+
+
+def _lab(colours: torch.Tensor) -> torch.Tensor:
+    """[N, L, 3, P] sRGB in [0, 1] -> CIELAB, same shape."""
+    n, count, _, points = colours.shape
+    return srgb_to_lab(colours.reshape(n * count, 3, 1, points)).reshape(n, count, 3, points)
 
 
 def _take(every: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
