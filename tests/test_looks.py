@@ -11,7 +11,7 @@ import torch
 
 from lumaflow import contract
 from lumaflow.build import WEIGHTS_DIR
-from lumaflow.build.arch.lut import LookNet, LooksGraph, apply_lut, export_looks_onnx, identity_lut
+from lumaflow.build.arch.lut import CURVE, LookNet, LooksGraph, apply_lut, export_looks_onnx, identity_lut
 from lumaflow.build.assess_data import to_tensor
 from lumaflow.build.export import verify_onnx
 from lumaflow.build.gradings import GRADINGS, grade, recipe
@@ -324,6 +324,24 @@ def test_onnx_export_of_looks_pushed_apart_matches_torch(tmp_path: Path) -> None
         pushed = graph(pixels, template, strength)
         graph.model.separation_margin = 0.0
         assert (graph(pixels, template, strength).int() - pushed.int()).abs().max() > 2  # the push did something
+
+
+@pytest.mark.unit
+def test_the_correction_folded_into_the_looks_lut_is_the_correction_added_after_it() -> None:
+    """One lookup a pixel: the push's correction, re-indexed through the inverse of the look's input curve and added
+    to the look's LUT, gives what adding it after the look gives, up to the lattice's interpolation."""
+    model = LookNet(templates=2, basis=1, size=17, width=8)  # the served lattice
+    r, g, b = identity_lut(17)  # a correction is a difference of two looks: smooth over the colour cube
+    correction = 0.05 * torch.stack((torch.sin(3.0 * r) * g, b * b - r, g - 0.5 * b)).unsqueeze(0)
+    assert torch.allclose(model.curved_correction(correction, torch.zeros(1, CURVE)), correction, atol=1e-3)
+    curve = torch.tensor([[0.1, -0.05, 0.0, 0.02, 0.0, -0.01, 0.15]])  # log gains, offsets, log gamma
+    look = identity_lut(17).unsqueeze(0) * 0.9 + 0.05
+    # Colours the curve does not clip (there the look is flat and the folded correction with it).
+    colours = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 0.8 + 0.05
+    curved = model.pre_curve(colours, curve)
+    after = apply_lut(curved, look) + apply_lut(colours, correction)
+    folded = apply_lut(curved, look + model.curved_correction(correction, curve))
+    assert (folded - after).abs().max() < 0.01 * correction.abs().max()  # the correction's interpolation only
 
 
 @pytest.mark.unit

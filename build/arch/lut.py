@@ -175,6 +175,19 @@ class LookNet(nn.Module):
         gamma = torch.exp(curve[:, 6:7].clamp(-MAX_LOG_GAMMA, MAX_LOG_GAMMA)).reshape(-1, 1, 1, 1)
         return (gain * image + offset).clamp(1e-4, 1.0) ** gamma
 
+    def curved_correction(self, correction: torch.Tensor, curve: torch.Tensor) -> torch.Tensor:
+        """[N, 3, size**3]: ``correction`` (a LUT indexed by the photo's colours) re-indexed by the colours after
+        the look's input curve, so it adds to the look's own LUT and one lookup does both: at each node, the
+        correction at the colour the curve takes there (its inverse, clipped to the colour cube). The two forms
+        differ by the lattice's interpolation, and where the curve clips a channel: there the look is flat in the
+        photo's colour, and the folded correction is too."""
+        gain = torch.exp(curve[:, 0:3].clamp(-MAX_LOG_GAIN, MAX_LOG_GAIN)).reshape(-1, 3, 1)
+        offset = curve[:, 3:6].clamp(-MAX_OFFSET, MAX_OFFSET).reshape(-1, 3, 1)
+        gamma = torch.exp(curve[:, 6:7].clamp(-MAX_LOG_GAMMA, MAX_LOG_GAMMA)).reshape(-1, 1, 1)
+        nodes = identity_lut(self.size).to(correction).unsqueeze(0).clamp(min=1e-4)  # [1, 3, S**3]
+        photo_colours = ((nodes ** (1.0 / gamma) - offset) / gain).clamp(0.0, 1.0)  # [N, 3, S**3]
+        return apply_lut(photo_colours.unsqueeze(2), correction).squeeze(2)
+
     def grade(
         self, image: torch.Tensor, template: torch.Tensor, weights: torch.Tensor, curve: torch.Tensor
     ) -> torch.Tensor:
@@ -186,9 +199,11 @@ class LookNet(nn.Module):
         weights, curve = _take(every_weights, template), _take(every_curve, template)
         if self.training:
             self._track(weights.detach(), curve.detach(), template)
-        graded = self.grade(image, template, weights, curve)
+        lut = self.mixed_lut(weights, template)
         if not self.training and self.separation_margin > 0:
-            graded = graded + apply_lut(image, self.separation(thumb, template, every_weights, every_curve))
+            correction = self.separation(thumb, template, every_weights, every_curve)
+            lut = lut + self.curved_correction(correction, curve)  # zero, and the lookup unchanged, where no push
+        graded = apply_lut(self.pre_curve(image, curve), lut)
         # The look is clamped before the blend, so a partial strength lies on the line between the photo and
         # the full look as the client sees it (a LUT may overshoot 1, which the full-strength output clips).
         amount = strength.clamp(0.0, 1.0).reshape(-1, 1, 1, 1)
