@@ -223,7 +223,9 @@ class LookNet(nn.Module):
         distance grows by about 1 + 2p: to the margin, unless clipping at the gamut's edge takes some back.
         Each further pass of ``separation_passes`` measures each neighbour's push alone on the thumbnail, clipped
         as served, and raises it by what the clip took back (``refined_push``), within the same cap. (Alone: with
-        several neighbours the pushes partly cancel, which is no clipping and no reason to push harder.)
+        several neighbours the pushes partly cancel, which is no clipping and no reason to push harder.) It
+        measures the correction added after the look; ``forward`` folds it into the look's LUT
+        (``curved_correction``), which differs only by the lattice's interpolation and where the input curve clips.
         """
         n = thumb.shape[0]
         every_lut = self.every_lut(every_weights)
