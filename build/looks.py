@@ -266,11 +266,10 @@ def largest_pushes(model: LookNet, photos: dict[str, np.ndarray], margins: Seque
 
 def _photos(photo_set: str, variants: bool, *, vivid: bool = False) -> dict[str, np.ndarray]:
     from lumaflow.build.photo_sets import load_set
-    from lumaflow.build.photo_variants import with_variants, with_vivid
+    from lumaflow.build.photo_variants import VARIANTS, with_variants
 
     photos = load_set(photo_set)  # type: ignore[arg-type]
-    chosen = with_variants(photos) if variants else dict(photos)
-    return with_vivid(photos) | chosen if vivid else chosen
+    return with_variants(photos, (*(VARIANTS if variants else ()), *(("vivid",) if vivid else ())))
 
 
 def _distinct(

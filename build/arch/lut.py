@@ -170,9 +170,7 @@ class LookNet(nn.Module):
 
     def pre_curve(self, image: torch.Tensor, curve: torch.Tensor) -> torch.Tensor:
         """clamp(gain * x + offset, 0, 1) ** gamma per photo: the look's adaptive correction (``curve`` [N, CURVE])."""
-        gain = torch.exp(curve[:, 0:3].clamp(-MAX_LOG_GAIN, MAX_LOG_GAIN)).reshape(-1, 3, 1, 1)
-        offset = curve[:, 3:6].clamp(-MAX_OFFSET, MAX_OFFSET).reshape(-1, 3, 1, 1)
-        gamma = torch.exp(curve[:, 6:7].clamp(-MAX_LOG_GAMMA, MAX_LOG_GAMMA)).reshape(-1, 1, 1, 1)
+        gain, offset, gamma = (part.unsqueeze(-1) for part in _curve_parameters(curve))
         return (gain * image + offset).clamp(1e-4, 1.0) ** gamma
 
     def curved_correction(self, correction: torch.Tensor, curve: torch.Tensor) -> torch.Tensor:
@@ -181,9 +179,7 @@ class LookNet(nn.Module):
         correction at the colour the curve takes there (its inverse, clipped to the colour cube). The two forms
         differ by the lattice's interpolation, and where the curve clips a channel: there the look is flat in the
         photo's colour, and the folded correction is too."""
-        gain = torch.exp(curve[:, 0:3].clamp(-MAX_LOG_GAIN, MAX_LOG_GAIN)).reshape(-1, 3, 1)
-        offset = curve[:, 3:6].clamp(-MAX_OFFSET, MAX_OFFSET).reshape(-1, 3, 1)
-        gamma = torch.exp(curve[:, 6:7].clamp(-MAX_LOG_GAMMA, MAX_LOG_GAMMA)).reshape(-1, 1, 1)
+        gain, offset, gamma = _curve_parameters(curve)
         nodes = identity_lut(self.size).to(correction).unsqueeze(0).clamp(min=1e-4)  # [1, 3, S**3]
         photo_colours = ((nodes ** (1.0 / gamma) - offset) / gain).clamp(0.0, 1.0)  # [N, 3, S**3]
         return apply_lut(photo_colours.unsqueeze(2), correction).squeeze(2)
@@ -303,6 +299,15 @@ class LookNet(nn.Module):
     def macs_per_input_pixel(self) -> int:
         """Eight gathers and weights per channel per pixel (the CNN's fixed cost is per photo, not counted)."""
         return 8 * 3 * 2
+
+
+def _curve_parameters(curve: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """([N, 3, 1], [N, 3, 1], [N, 1, 1]): the input curve's gain, offset and gamma, within their bounds, from the
+    network's ``curve`` outputs [N, CURVE] (log gains, offsets, log gamma)."""
+    gain = torch.exp(curve[:, 0:3].clamp(-MAX_LOG_GAIN, MAX_LOG_GAIN)).reshape(-1, 3, 1)
+    offset = curve[:, 3:6].clamp(-MAX_OFFSET, MAX_OFFSET).reshape(-1, 3, 1)
+    gamma = torch.exp(curve[:, 6:7].clamp(-MAX_LOG_GAMMA, MAX_LOG_GAMMA)).reshape(-1, 1, 1)
+    return gain, offset, gamma
 
 
 def separation_push(margin: float, distance: torch.Tensor) -> torch.Tensor:
