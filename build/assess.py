@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     descriptor = load_file(str(weights))
     looknet = descriptor.model if isinstance(descriptor.model, LookNet) else None
     if looknet is not None:
-        separate(looknet, (args.margin, args.max_push, args.passes))
+        separate(looknet, (args.margin, args.max_push, args.passes, args.darkest))
     if args.network == "exposure-line":  # fitted on train, judged on validation, whatever --set says
         report = fit_exposure_line(descriptor, load_set("train"), load_set("validation"))
     else:

@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     distinct.add_argument("--gradings", action="store_true", help="the target gradings instead of the network")
     distinct.add_argument("--variants", action="store_true", help="also each photo made colourful, bright and dark")
     distinct.add_argument("--vivid", action="store_true", help="also each photo made vivid (clips at the gamut's edge)")
+    distinct.add_argument(
+        "--closeup", action="store_true", help="also each photo's most colourful quarter, as it is and made vivid"
+    )
     add_separation_options(distinct)
     pushes = sub.add_parser("pushes", help="the largest push apart, before its cap, over a photo set, per margin")
     pushes.add_argument("--weights", type=Path, default=WEIGHTS_DIR / "looks.pt")
@@ -214,25 +217,36 @@ def main(argv: list[str] | None = None) -> int:
         ).items():
             print(f"margin {margin:g}: largest push {push:.3f}")
         return 0
-    separation = (args.margin, args.max_push, args.passes)
-    photos = _photos(args.photo_set, args.variants, vivid=args.vivid)
+    separation = (args.margin, args.max_push, args.passes, args.darkest)
+    photos = _photos(args.photo_set, args.variants, vivid=args.vivid, closeup=args.closeup)
     return _distinct(None if args.gradings else args.weights, args.photo_set, photos, args.out, separation)
 
 
 def add_separation_options(parser: argparse.ArgumentParser) -> None:
     """The served push apart's settings (``LookNet.separation``), for trying others: ``--margin 0`` turns it off."""
-    from lumaflow.build.arch.lut import SEPARATION_MARGIN, SEPARATION_MAX_PUSH, SEPARATION_PASSES
+    from lumaflow.build.arch.lut import SEPARATION_DARKEST, SEPARATION_MARGIN, SEPARATION_MAX_PUSH, SEPARATION_PASSES
 
     parser.add_argument("--margin", type=float, default=SEPARATION_MARGIN, help="CIEDE2000 kept between looks")
     parser.add_argument("--max-push", type=float, default=SEPARATION_MAX_PUSH, help="the most a look is pushed")
     parser.add_argument(
         "--passes", type=int, default=SEPARATION_PASSES, help="1: the push alone; more: re-measured after clipping"
     )
+    parser.add_argument(
+        "--darkest",
+        type=float,
+        default=SEPARATION_DARKEST,
+        help="the least factor the darker look of a pair the clip or cap holds together is darkened by (1: never)",
+    )
 
 
-def separate(model: LookNet, separation: tuple[float, float, int]) -> LookNet:
-    """``model`` with the push apart set to (margin, max push, passes) instead of the served constants."""
-    model.separation_margin, model.separation_max_push, model.separation_passes = separation
+Separation = tuple[float, float, int, float]  # margin, max push, passes, darkest
+
+
+def separate(model: LookNet, separation: Separation) -> LookNet:
+    """``model`` with the push apart set to (margin, max push, passes, darkest) instead of the served constants."""
+    margin, max_push, passes, darkest = separation
+    model.separation_margin, model.separation_max_push = margin, max_push
+    model.separation_passes, model.separation_darkest = passes, darkest
     return model
 
 
@@ -242,6 +256,7 @@ def separation_settings(model: LookNet) -> dict[str, float]:
         "margin": model.separation_margin,
         "max_push": model.separation_max_push,
         "passes": model.separation_passes,
+        "darkest": model.separation_darkest,
     }
 
 
@@ -264,12 +279,13 @@ def largest_pushes(model: LookNet, photos: dict[str, np.ndarray], margins: Seque
     return largest
 
 
-def _photos(photo_set: str, variants: bool, *, vivid: bool = False) -> dict[str, np.ndarray]:
+def _photos(photo_set: str, variants: bool, *, vivid: bool = False, closeup: bool = False) -> dict[str, np.ndarray]:
     from lumaflow.build.photo_sets import load_set
-    from lumaflow.build.photo_variants import VARIANTS, with_variants
+    from lumaflow.build.photo_variants import CLOSEUP_VARIANTS, VARIANTS, with_variants
 
     photos = load_set(photo_set)  # type: ignore[arg-type]
-    return with_variants(photos, (*(VARIANTS if variants else ()), *(("vivid",) if vivid else ())))
+    extra = (*(("vivid",) if vivid else ()), *(CLOSEUP_VARIANTS if closeup else ()))
+    return with_variants(photos, (*(VARIANTS if variants else ()), *extra))
 
 
 def _distinct(
@@ -277,7 +293,7 @@ def _distinct(
     photo_set: str,
     photos: dict[str, np.ndarray],
     out: Path | None,
-    separation: tuple[float, float, int],
+    separation: Separation,
 ) -> int:
     import json
 

@@ -227,6 +227,26 @@ def test_the_vivid_check_versions_clip_far_past_the_colourful_ones(photo: np.nda
 
 
 @pytest.mark.unit
+def test_the_closeup_check_is_the_most_colourful_quarter(photo: np.ndarray) -> None:
+    """A close-up (``looks distinct --closeup``, a check only) is the half-width, half-height window with the most
+    colour, and "closeup vivid" is that window made vivid: variants joined by a space apply left to right."""
+    from lumaflow.build.photo_variants import CLOSEUP_VARIANTS, VARIANTS, photo_variant, with_variants
+
+    scene = np.full((80, 120, 3), 128, np.uint8)
+    scene[40:80, 60:120] = (200, 60, 40)  # the colourful quarter: bottom right
+    scene[0:40, 0:60] = (90, 100, 95)  # a duller one
+    assert np.array_equal(photo_variant(scene, "closeup"), scene[40:80, 60:120])
+    crop = photo_variant(photo, "closeup")
+    assert crop.shape[:2] == (photo.shape[0] // 2, photo.shape[1] // 2)
+    assert np.array_equal(photo_variant(photo, "closeup vivid"), photo_variant(crop, "vivid"))
+    named = with_variants({"a": photo}, CLOSEUP_VARIANTS)
+    assert list(named) == ["a", "a (closeup)", "a (closeup vivid)"]
+    assert not set(CLOSEUP_VARIANTS) & set(VARIANTS)  # a check only: the training's versions leave it out
+    with pytest.raises(ValueError, match="closeup"):
+        photo_variant(photo, "closeup sepia")
+
+
+@pytest.mark.unit
 def test_gradings_adapt_to_the_photo(photo: np.ndarray) -> None:
     """A darker photo is graded brighter than a fixed curve would: the part a single LUT cannot do."""
     dark = (photo.astype(np.float32) * 0.5).round().astype(np.uint8)
@@ -376,6 +396,7 @@ def test_second_pass_pushes_further_only_where_the_clip_took_some_back(
     """Two bright looks 2-3 CIEDE2000 apart on a light photo: where the first look clips at white, the push's second
     pass (measured after the clip) takes the pair further apart; where neither clips it changes nothing."""
     model = _two_bright_looks(offsets)
+    model.separation_darkest = 1.0  # the second pass alone (the darkening after it has its own test)
     photo = np.clip(np.random.default_rng(0).normal(225, spread, (64, 64, 3)), 0, 255).astype(np.uint8)
     apart = {}
     for passes in (1, 2):
@@ -384,6 +405,67 @@ def test_second_pass_pushes_further_only_where_the_clip_took_some_back(
     model.separation_margin = 0.0
     assert delta_e(stylize(model, photo, 0), stylize(model, photo, 1)) < 3.0 < apart[1]  # the first pass pushed
     assert apart[2] > apart[1] + 0.1 if farther else apart[2] == apart[1]
+
+
+def _two_saturated_looks() -> tuple[LookNet, np.ndarray]:
+    """Four looks (two that drive saturated colours past the gamut's edge, one a little lighter than the other, and
+    two far ones), and a photo of saturated reds to yellows on which the first two clip R at 1 and B at 0."""
+    from lumaflow.build.arch.lut import LUT_GAIN
+
+    model = LookNet(templates=4, basis=2, size=9, width=8).eval()
+    with torch.no_grad():
+        for look, (gain, offset) in enumerate([(1.8, 0.05), (1.8, 0.035), (0.5, 0.0), (0.5, 0.3)]):
+            model.luts[look, 0] = ((identity_lut(9) - 0.5) * gain + 0.5 + offset) / LUT_GAIN
+    photo = np.zeros((64, 64, 3), np.uint8)
+    photo[..., 0] = 230
+    photo[..., 1] = np.linspace(40, 200, 64).astype(np.uint8)[None, :]
+    photo[..., 2] = np.linspace(0, 40, 64).astype(np.uint8)[:, None]
+    return model, photo
+
+
+@pytest.mark.unit
+def test_the_darker_of_a_pair_the_clip_holds_together_is_darkened() -> None:
+    """Two looks that drive a saturated photo past the gamut's edge, one a little lighter: the push along their
+    difference is clipped away, so the darker look is darkened (inside the gamut) until the pair is apart; the
+    lighter one is left as it was (brightening would clip too), and with ``separation_darkest`` 1 nothing darkens."""
+    from lumaflow.build.arch.lut import darkening_target
+
+    model, photo = _two_saturated_looks()
+    outputs = {}
+    for darkest in (1.0, 0.9):
+        model.separation_darkest = darkest
+        outputs[darkest] = (stylize(model, photo, 0), stylize(model, photo, 1))
+    (lighter_before, darker_before), (lighter_after, darker_after) = outputs[1.0], outputs[0.9]
+    assert delta_e(lighter_before, darker_before) < 3.0 <= delta_e(lighter_after, darker_after)
+    assert np.array_equal(lighter_after, lighter_before)
+    assert darker_after.astype(int).sum() < darker_before.astype(int).sum()
+    # The target: a pair whose pushes reach the margin between them (each gaining half the gap) is left alone; one
+    # the clip held to half of that, the darker look takes to the margin less its own gain; the lighter, never.
+    distance, margin = torch.tensor([[2.0, 2.0, 2.0]]), 3.3
+    achieved = torch.tensor([[2.65, 2.3, 2.3]])
+    darker = torch.tensor([[True, True, False]])
+    assert torch.allclose(darkening_target(margin, distance, achieved, darker), torch.tensor([[0.0, 3.0, 0.0]]))
+
+
+@pytest.mark.build
+def test_onnx_export_of_a_darkened_look_matches_torch(tmp_path: Path) -> None:
+    """The darkening's operators export and match torch, on a batch where one look is darkened and one is not."""
+    model, photo = _two_saturated_looks()
+    graph = LooksGraph(model)
+    names = (contract.PIXELS.name, contract.TEMPLATE.name, contract.STRENGTH.name)
+    path = tmp_path / "looks.onnx"
+    export_looks_onnx(graph, path, names, contract.RESTORED.name)
+    samples = [
+        (np.stack([part, part]), np.array([[0], [1]], np.int32), np.ones((2, 1), np.float32))
+        for part in (photo, np.ascontiguousarray(photo[:48, 8:]))  # two sizes: the dynamic axes are checked too
+    ]
+    assert verify_onnx(graph, path, samples).max_abs_diff <= 1
+    pixels, template, strength = (torch.from_numpy(a) for a in samples[0])
+    with torch.inference_mode():
+        served = graph(pixels, template, strength)
+        model.separation_darkest = 1.0
+        undarkened = graph(pixels, template, strength)
+    assert torch.equal(served[0], undarkened[0]) and served[1].sum() < undarkened[1].sum()
 
 
 @pytest.mark.build
@@ -439,10 +521,15 @@ def test_served_push_keeps_apart_two_looks_the_network_merges_on_a_validation_ph
 
     first, second = TEMPLATE_NAMES.index("polaroid_80s"), TEMPLATE_NAMES.index("summer_bright")
     wood = resize_long_side(load(by_name("Wood")), DISTINCT_LONG_SIDE)
-    served = (committed.separation_margin, committed.separation_max_push, committed.separation_passes)
+    served = (
+        committed.separation_margin,
+        committed.separation_max_push,
+        committed.separation_passes,
+        committed.separation_darkest,
+    )
     try:
         apart = delta_e(stylize(committed, wood, first), stylize(committed, wood, second))
-        separate(committed, (0.0, 0.0, 1))
+        separate(committed, (0.0, 0.0, 1, 1.0))
         merged = delta_e(stylize(committed, wood, first), stylize(committed, wood, second))
         rocket = resize_long_side(load(by_name("rocket")), DISTINCT_LONG_SIDE)
         unpushed = stylize(committed, rocket, first)

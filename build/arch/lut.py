@@ -67,6 +67,14 @@ SEPARATION_SIDE = 32
 SEPARATION_MARGIN = 3.3
 SEPARATION_MAX_PUSH = 0.5
 SEPARATION_PASSES = 2  # the push, then once more where clipping at the gamut's edge took some of it back
+# The most the darker look of a pair the clip or the cap holds together is darkened (a factor on its colours after the
+# clip; 1 turns it off): darkening stays inside the gamut where a push along the two looks' difference is clipped
+# away (chosen on the validation photos' close-ups, docs/quality.md).
+SEPARATION_DARKEST = 0.9
+SEPARATION_DARKEN_STEP = 0.01
+# A pair's expected distance may fall this far under the margin before the darker look is darkened: CIEDE2000 is
+# not linear in a push, so a push that nothing clipped still lands a few hundredths off its aim.
+SEPARATION_SHORTFALL = 0.1
 SEPARATION_NEIGHBOURS = 3  # the nearest looks a look can be pushed from (rarely more than one comes within the margin)
 
 
@@ -139,7 +147,7 @@ class LookNet(nn.Module):
         self.momentum = 0.01  # of the running average of the predicted weights (training only)
         # Served behaviour, not learned state (the weights file does not hold them): 0 turns the push off.
         self.separation_margin, self.separation_max_push = SEPARATION_MARGIN, SEPARATION_MAX_PUSH
-        self.separation_passes = SEPARATION_PASSES
+        self.separation_passes, self.separation_darkest = SEPARATION_PASSES, SEPARATION_DARKEST
 
     def thumbnail(self, image: torch.Tensor) -> torch.Tensor:
         side = THUMBNAIL * PRE_POOL
@@ -196,20 +204,24 @@ class LookNet(nn.Module):
         if self.training:
             self._track(weights.detach(), curve.detach(), template)
         lut = self.mixed_lut(weights, template)
+        factor = None
         if not self.training and self.separation_margin > 0:
-            correction = self.separation(thumb, template, every_weights, every_curve)
+            correction, factor = self.separation(thumb, template, every_weights, every_curve)
             lut = lut + self.curved_correction(correction, curve)  # zero, and the lookup unchanged, where no push
-        graded = apply_lut(self.pre_curve(image, curve), lut)
         # The look is clamped before the blend, so a partial strength lies on the line between the photo and
         # the full look as the client sees it (a LUT may overshoot 1, which the full-strength output clips).
+        graded = apply_lut(self.pre_curve(image, curve), lut).clamp(0.0, 1.0)
+        if factor is not None:
+            graded = graded * factor.reshape(-1, 1, 1, 1)  # the darkening, after the clip (1: unchanged, bit for bit)
         amount = strength.clamp(0.0, 1.0).reshape(-1, 1, 1, 1)
-        return image + amount * (graded.clamp(0.0, 1.0) - image)
+        return image + amount * (graded - image)
 
     def separation(
         self, thumb: torch.Tensor, template: torch.Tensor, every_weights: torch.Tensor, every_curve: torch.Tensor
-    ) -> torch.Tensor:
-        """[N, 3, size**3]: the correction LUT that pushes each photo's look away from the looks that come within
-        ``separation_margin`` of it on the photo's ``thumbnail`` (zero where none does).
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """([N, 3, size**3], [N]): the correction LUT that pushes each photo's look away from the looks that come
+        within ``separation_margin`` of it on the photo's ``thumbnail`` (zero where none does), and the factor the
+        look is darkened by after the clip (1 where it need not be: ``_darkening``).
 
         Every look is run on the thumbnail, pooled to ``SEPARATION_SIDE``; the ``SEPARATION_NEIGHBOURS`` nearest to
         the asked-for look are then run on the LUT's lattice nodes, with the look itself (so each, input curve and
@@ -222,6 +234,8 @@ class LookNet(nn.Module):
         several neighbours the pushes partly cancel, which is no clipping and no reason to push harder.) It
         measures the correction added after the look; ``forward`` folds it into the look's LUT
         (``curved_correction``), which differs only by the lattice's interpolation and where the input curve clips.
+        Where the clip or the cap still holds a pair together, the darker look is darkened after the clip
+        (``darkening_target``, ``_darkening``), which no clip undoes.
         """
         n = thumb.shape[0]
         every_lut = self.every_lut(every_weights)
@@ -247,7 +261,36 @@ class LookNet(nn.Module):
                 achieved = ciede2000(_lab(alone).transpose(1, 2), near_lab.transpose(1, 2)).mean(2)  # [N, k]
                 push = refined_push(push, aim, near_distance, achieved).clamp(max=self.separation_max_push)
             correction = _correction(push, baked)
-        return correction
+            if self.separation_darkest < 1.0:
+                alone = (unclipped + push.reshape(n, -1, 1, 1) * step).clamp(0.0, 1.0)
+                achieved = ciede2000(_lab(alone).transpose(1, 2), near_lab.transpose(1, 2)).mean(2)  # [N, k]
+                pushed = unclipped + (push.reshape(n, -1, 1, 1) * step).sum(1, keepdim=True)  # [N, 1, 3, P]
+                # [N, k]: which of each pair is darker, unpushed (the same answer from either side)
+                darker = _lab(unclipped.clamp(0.0, 1.0))[:, :, 0].mean(2) < near_lab[:, :, 0].mean(2)
+                needed = darkening_target(self.separation_margin, near_distance, achieved, (aim > 0) & darker)
+                return correction, self._darkening(pushed, near_lab, needed)
+        return correction, torch.ones(n, dtype=thumb.dtype, device=thumb.device)
+
+    def _darkening(self, pushed: torch.Tensor, near_lab: torch.Tensor, needed: torch.Tensor) -> torch.Tensor:
+        """[N]: the largest factor, down to ``separation_darkest`` in steps of SEPARATION_DARKEN_STEP, that darkens
+        the pushed look ([N, 1, 3, P] on the thumbnail, unclipped) at least ``needed`` [N, k] from each neighbour
+        ([N, k, 3, P] Lab), or ``separation_darkest``. The look is darkened after the clip: a factor on colours past
+        the gamut's edge would leave them past it."""
+        steps = round((1.0 - self.separation_darkest) / SEPARATION_DARKEN_STEP)
+        factors = 1.0 - SEPARATION_DARKEN_STEP * torch.arange(steps + 1, dtype=pushed.dtype, device=pushed.device)
+        n, k = needed.shape
+        candidates = factors.reshape(1, -1, 1, 1) * pushed.clamp(0.0, 1.0)  # [N, F, 3, P]
+        lab = _lab(candidates)
+        distance = torch.stack(  # [N, F, k]: each candidate's distance to each neighbour
+            [
+                ciede2000(lab.transpose(1, 2), near_lab[:, j : j + 1].expand_as(lab).transpose(1, 2)).mean(2)
+                for j in range(k)
+            ],
+            dim=2,
+        )
+        enough = (distance >= needed.unsqueeze(1)).all(2)  # [N, F]
+        first = torch.where(enough.any(1), enough.float().argmax(1), torch.full((n,), steps, device=pushed.device))
+        return factors[first]
 
     def every_lut(self, every_weights: torch.Tensor) -> torch.Tensor:
         """[N, looks, 3, size**3]: every look's basis LUTs mixed by its weights for each photo."""
@@ -322,6 +365,18 @@ def refined_push(push: torch.Tensor, aim: torch.Tensor, distance: torch.Tensor, 
     aim counts as a quarter), and never lowered."""
     gained = torch.maximum(achieved - distance, 0.25 * aim)
     return torch.where(aim > 0, torch.maximum(push, push * aim / gained.clamp(min=1e-6)), push)
+
+
+def darkening_target(
+    margin: float, distance: torch.Tensor, achieved: torch.Tensor, darker_pushed: torch.Tensor
+) -> torch.Tensor:
+    """[N, k]: the CIEDE2000 a look must reach from each neighbour (first at ``distance``) by darkening, or 0 where it
+    need not. A push alone ``achieved`` a gain; with the neighbour's own push (assumed to gain as much) the pair
+    should reach the margin. Where the cap or the clip leaves it more than SEPARATION_SHORTFALL short, the darker
+    look of the pair (``darker_pushed``: it is darker and was pushed) makes up the rest alone: margin - its gain."""
+    gain = (achieved - distance).clamp(min=0.0)
+    short = margin - (distance + 2.0 * gain) > SEPARATION_SHORTFALL
+    return torch.where(short & darker_pushed, margin - gain, 0.0)
 
 
 def _correction(push: torch.Tensor, baked: torch.Tensor) -> torch.Tensor:
