@@ -257,13 +257,11 @@ class LookNet(nn.Module):
             step = step.reshape(near_lab.shape)  # what a push of 1 from each neighbour alone adds on the thumbnail
             aim = push * near_distance
             for _ in range(self.separation_passes - 1):
-                alone = (unclipped + push.reshape(n, -1, 1, 1) * step).clamp(0.0, 1.0)  # each push alone, clipped
-                achieved = ciede2000(_lab(alone).transpose(1, 2), near_lab.transpose(1, 2)).mean(2)  # [N, k]
+                achieved = _distance_alone(unclipped, push, step, near_lab)
                 push = refined_push(push, aim, near_distance, achieved).clamp(max=self.separation_max_push)
             correction = _correction(push, baked)
             if self.separation_darkest < 1.0:
-                alone = (unclipped + push.reshape(n, -1, 1, 1) * step).clamp(0.0, 1.0)
-                achieved = ciede2000(_lab(alone).transpose(1, 2), near_lab.transpose(1, 2)).mean(2)  # [N, k]
+                achieved = _distance_alone(unclipped, push, step, near_lab)
                 pushed = unclipped + (push.reshape(n, -1, 1, 1) * step).sum(1, keepdim=True)  # [N, 1, 3, P]
                 # [N, k]: which of each pair is darker, unpushed (the same answer from either side)
                 darker = _lab(unclipped.clamp(0.0, 1.0))[:, :, 0].mean(2) < near_lab[:, :, 0].mean(2)
@@ -377,6 +375,15 @@ def darkening_target(
     gain = (achieved - distance).clamp(min=0.0)
     short = margin - (distance + 2.0 * gain) > SEPARATION_SHORTFALL
     return torch.where(short & darker_pushed, margin - gain, 0.0)
+
+
+def _distance_alone(
+    unclipped: torch.Tensor, push: torch.Tensor, step: torch.Tensor, near_lab: torch.Tensor
+) -> torch.Tensor:
+    """[N, k]: the mean CIEDE2000 from each neighbour ([N, k, 3, P] Lab on the thumbnail) of the look ([N, 1, 3, P],
+    unclipped) with that neighbour's push alone ([N, k] times its ``step`` [N, k, 3, P]), clipped as served."""
+    alone = (unclipped + push.reshape(*push.shape, 1, 1) * step).clamp(0.0, 1.0)
+    return ciede2000(_lab(alone).transpose(1, 2), near_lab.transpose(1, 2)).mean(2)
 
 
 def _correction(push: torch.Tensor, baked: torch.Tensor) -> torch.Tensor:
