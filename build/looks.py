@@ -263,7 +263,7 @@ def separation_settings(model: LookNet) -> dict[str, float]:
 def largest_pushes(model: LookNet, photos: dict[str, np.ndarray], margins: Sequence[float]) -> dict[float, float]:
     """Per margin, the largest push apart (before ``separation_max_push``) any look gets on any of ``photos``, at
     the size the distinctness check runs them: where it stays under a cap, that cap never binds there."""
-    from lumaflow.build.arch.lut import separation_push
+    from lumaflow.build.arch.lut_push import separation_push
     from lumaflow.build.looks_eval import DISTINCT_LONG_SIDE
 
     every_template = torch.arange(model.templates)

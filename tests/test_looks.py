@@ -367,7 +367,7 @@ def test_the_correction_folded_into_the_looks_lut_is_the_correction_added_after_
 
 @pytest.mark.unit
 def test_refined_push_raises_only_the_pushes_the_clip_cut_short() -> None:
-    from lumaflow.build.arch.lut import refined_push
+    from lumaflow.build.arch.lut_push import refined_push
 
     push, distance = torch.tensor([[0.2, 0.2, 0.2, 0.0]]), torch.tensor([[2.0, 2.0, 2.0, 5.0]])
     aim = push * distance  # 0.4 CIEDE2000 further from each, had nothing clipped
@@ -428,7 +428,7 @@ def test_the_darker_of_a_pair_the_clip_holds_together_is_darkened() -> None:
     """Two looks that drive a saturated photo past the gamut's edge, one a little lighter: the push along their
     difference is clipped away, so the darker look is darkened (inside the gamut) until the pair is apart; the
     lighter one is left as it was (brightening would clip too), and with ``separation_darkest`` 1 nothing darkens."""
-    from lumaflow.build.arch.lut import darkening_target
+    from lumaflow.build.arch.lut_push import darkening_target
 
     model, photo = _two_saturated_looks()
     outputs = {}

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lumaflow.build.arch.colour import ciede2000, srgb_to_lab
+from lumaflow.build.arch.lut_push import darkening_target, push_correction, refined_push, separation_push
 
 THUMBNAIL = 64  # the side of the square thumbnail the CNN sees
 PRE_POOL = 4  # bilinear to THUMBNAIL x PRE_POOL, then average PRE_POOL x PRE_POOL: a cheap anti-alias
@@ -72,9 +73,6 @@ SEPARATION_PASSES = 2  # the push, then once more where clipping at the gamut's 
 # away (chosen on the validation photos' close-ups, docs/quality.md).
 SEPARATION_DARKEST = 0.9
 SEPARATION_DARKEN_STEP = 0.01
-# A pair's expected distance may fall this far under the margin before the darker look is darkened: CIEDE2000 is
-# not linear in a push, so a push that nothing clipped still lands a few hundredths off its aim.
-SEPARATION_SHORTFALL = 0.1
 SEPARATION_NEIGHBOURS = 3  # the nearest looks a look can be pushed from (rarely more than one comes within the margin)
 
 
@@ -247,7 +245,7 @@ class LookNet(nn.Module):
         luts, curves = torch.gather(every_lut, 1, lut_index), torch.gather(every_curve, 1, curve_index)
         nodes = identity_lut(self.size).to(thumb).reshape(1, 1, 3, -1).expand(n, chosen.shape[1], -1, -1)
         baked = self._run_looks(nodes, luts, curves)  # [N, 1 + k, 3, size**3]
-        correction = _correction(push, baked)
+        correction = push_correction(push, baked)
         if self.separation_passes > 1:
             small = self._separation_points(thumb)  # [N, 1, 3, side**2]
             unclipped = self._run_looks(small, luts[:, :1], curves[:, :1], clip=False)  # [N, 1, 3, side**2]
@@ -259,7 +257,7 @@ class LookNet(nn.Module):
             for _ in range(self.separation_passes - 1):
                 achieved = _distance_alone(unclipped, push, step, near_lab)
                 push = refined_push(push, aim, near_distance, achieved).clamp(max=self.separation_max_push)
-            correction = _correction(push, baked)
+            correction = push_correction(push, baked)
             if self.separation_darkest < 1.0:
                 achieved = _distance_alone(unclipped, push, step, near_lab)
                 pushed = unclipped + (push.reshape(n, -1, 1, 1) * step).sum(1, keepdim=True)  # [N, 1, 3, P]
@@ -351,32 +349,6 @@ def _curve_parameters(curve: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, 
     return gain, offset, gamma
 
 
-def separation_push(margin: float, distance: torch.Tensor) -> torch.Tensor:
-    """The push a neighbour at CIEDE2000 ``distance`` gets, before the cap: (margin / d - 1) / 2, none beyond it."""
-    return ((margin / distance.clamp(min=1e-3) - 1.0) / 2.0).clamp(min=0.0)
-
-
-def refined_push(push: torch.Tensor, aim: torch.Tensor, distance: torch.Tensor, achieved: torch.Tensor) -> torch.Tensor:
-    """The push that moves a look ``aim`` CIEDE2000 further from each neighbour (first at ``distance``), given the
-    distance ``push`` ``achieved``, clipped as served. Unclipped, a push p moves a look p x d further, so the aim of
-    the first push p is p x d; each push is scaled by the aim over what it gained (a gain under a quarter of the
-    aim counts as a quarter), and never lowered."""
-    gained = torch.maximum(achieved - distance, 0.25 * aim)
-    return torch.where(aim > 0, torch.maximum(push, push * aim / gained.clamp(min=1e-6)), push)
-
-
-def darkening_target(
-    margin: float, distance: torch.Tensor, achieved: torch.Tensor, darker_pushed: torch.Tensor
-) -> torch.Tensor:
-    """[N, k]: the CIEDE2000 a look must reach from each neighbour (first at ``distance``) by darkening, or 0 where it
-    need not. A push alone ``achieved`` a gain; with the neighbour's own push (assumed to gain as much) the pair
-    should reach the margin. Where the cap or the clip leaves it more than SEPARATION_SHORTFALL short, the darker
-    look of the pair (``darker_pushed``: it is darker and was pushed) makes up the rest alone: margin - its gain."""
-    gain = (achieved - distance).clamp(min=0.0)
-    short = margin - (distance + 2.0 * gain) > SEPARATION_SHORTFALL
-    return torch.where(short & darker_pushed, margin - gain, 0.0)
-
-
 def _distance_alone(
     unclipped: torch.Tensor, push: torch.Tensor, step: torch.Tensor, near_lab: torch.Tensor
 ) -> torch.Tensor:
@@ -384,12 +356,6 @@ def _distance_alone(
     unclipped) with that neighbour's push alone ([N, k] times its ``step`` [N, k, 3, P]), clipped as served."""
     alone = (unclipped + push.reshape(*push.shape, 1, 1) * step).clamp(0.0, 1.0)
     return ciede2000(_lab(alone).transpose(1, 2), near_lab.transpose(1, 2)).mean(2)
-
-
-def _correction(push: torch.Tensor, baked: torch.Tensor) -> torch.Tensor:
-    """[N, 3, S**3]: the sum over neighbours of push x (the look - neighbour) at the LUT's nodes (``baked``: the look
-    itself, then its neighbours)."""
-    return push.sum(1).reshape(-1, 1, 1) * baked[:, 0] - torch.einsum("nk,nkcs->ncs", push, baked[:, 1:])
 
 
 def _lab(colours: torch.Tensor) -> torch.Tensor:
