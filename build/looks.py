@@ -235,7 +235,8 @@ def add_separation_options(parser: argparse.ArgumentParser) -> None:
         "--darkest",
         type=float,
         default=SEPARATION_DARKEST,
-        help="the least factor the darker look of a pair the clip or cap holds together is darkened by (1: never)",
+        help="the least factor the darker look of a pair the clip or cap holds together is darkened by (1: never; "
+        "it needs --passes 2 or more, where the push is measured after the clip)",
     )
 
 

@@ -377,14 +377,15 @@ def test_refined_push_raises_only_the_pushes_the_clip_cut_short() -> None:
     assert torch.allclose(lost, torch.tensor([[0.8, 0.8, 0.8, 0.0]]))  # a gain under a quarter counts as a quarter
 
 
-def _two_bright_looks(offsets: tuple[float, float]) -> LookNet:
-    """Four looks, each one fixed LUT: 0.9 x + offset for the first two (near each other), two far looks."""
+def _fixed_looks(first: tuple[float, float], second: tuple[float, float], pivot: float = 0.0) -> LookNet:
+    """Four looks, each one fixed LUT, (x - pivot) x gain + pivot + offset: the ``first`` and ``second`` (gain,
+    offset), near each other, then two far looks."""
     from lumaflow.build.arch.lut import LUT_GAIN
 
     model = LookNet(templates=4, basis=2, size=9, width=8).eval()
     with torch.no_grad():
-        for look, (gain, offset) in enumerate([(0.9, offsets[0]), (0.9, offsets[1]), (0.5, 0.0), (0.5, 0.3)]):
-            model.luts[look, 0] = (identity_lut(9) * gain + offset) / LUT_GAIN
+        for look, (gain, offset) in enumerate([first, second, (0.5, 0.0), (0.5, 0.3)]):
+            model.luts[look, 0] = ((identity_lut(9) - pivot) * gain + pivot + offset) / LUT_GAIN
     return model
 
 
@@ -395,7 +396,7 @@ def test_second_pass_pushes_further_only_where_the_clip_took_some_back(
 ) -> None:
     """Two bright looks 2-3 CIEDE2000 apart on a light photo: where the first look clips at white, the push's second
     pass (measured after the clip) takes the pair further apart; where neither clips it changes nothing."""
-    model = _two_bright_looks(offsets)
+    model = _fixed_looks((0.9, offsets[0]), (0.9, offsets[1]))  # bright: 0.9 x + offset
     model.separation_darkest = 1.0  # the second pass alone (the darkening after it has its own test)
     photo = np.clip(np.random.default_rng(0).normal(225, spread, (64, 64, 3)), 0, 255).astype(np.uint8)
     apart = {}
@@ -410,12 +411,7 @@ def test_second_pass_pushes_further_only_where_the_clip_took_some_back(
 def _two_saturated_looks() -> tuple[LookNet, np.ndarray]:
     """Four looks (two that drive saturated colours past the gamut's edge, one a little lighter than the other, and
     two far ones), and a photo of saturated reds to yellows on which the first two clip R at 1 and B at 0."""
-    from lumaflow.build.arch.lut import LUT_GAIN
-
-    model = LookNet(templates=4, basis=2, size=9, width=8).eval()
-    with torch.no_grad():
-        for look, (gain, offset) in enumerate([(1.8, 0.05), (1.8, 0.035), (0.5, 0.0), (0.5, 0.3)]):
-            model.luts[look, 0] = ((identity_lut(9) - 0.5) * gain + 0.5 + offset) / LUT_GAIN
+    model = _fixed_looks((1.8, 0.05), (1.8, 0.035), pivot=0.5)
     photo = np.zeros((64, 64, 3), np.uint8)
     photo[..., 0] = 230
     photo[..., 1] = np.linspace(40, 200, 64).astype(np.uint8)[None, :]

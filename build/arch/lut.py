@@ -233,7 +233,8 @@ class LookNet(nn.Module):
         measures the correction added after the look; ``forward`` folds it into the look's LUT
         (``curved_correction``), which differs only by the lattice's interpolation and where the input curve clips.
         Where the clip or the cap still holds a pair together, the darker look is darkened after the clip
-        (``darkening_target``, ``_darkening``), which no clip undoes.
+        (``darkening_target``, ``_darkening``), which no clip undoes; it reads the further passes' measure, so with
+        ``separation_passes`` 1 nothing is darkened.
         """
         n = thumb.shape[0]
         every_lut = self.every_lut(every_weights)
