@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,20 +81,30 @@ def readings(weights: list[Path], photos: dict[str, np.ndarray], crop: int, grid
     ffdnet, server = load_ffdnet(), OfflineServer()
     graphs = {str(path): estimate_graph(path) for path in weights}
     out: dict[str, Any] = {}
+    for case, noise, noisy, reference in noisy_cases(photos, crop, grid):
+        sigma = server.analysis(noisy)["noise_sigma"]
+        row: dict[str, Any] = {"analysis": (sigma, rgb_psnr(denoise(ffdnet, noisy, sigma), reference))}
+        row["crop_levels"] = {}
+        for key, graph in graphs.items():
+            levels = crop_levels(graph, noisy)
+            level = read_noise_map(sigma, levels).level
+            row[key] = (level, rgb_psnr(denoise(ffdnet, noisy, level), reference))
+            row["crop_levels"][key] = [round(float(v), 3) for v in levels]
+        out.setdefault(noise, {})[case] = row
+    return out
+
+
+def noisy_cases(
+    photos: dict[str, np.ndarray], crop: int, grid: int
+) -> Iterator[tuple[str, str, np.ndarray, np.ndarray]]:
+    """(case, noise, noisy, reference) for each photo's crops (`photo_crops`) and each noise of `noisy_versions`:
+    a case is the photo's name for its centre crop, "name/number" for its grid crops, each seeded by the photo's
+    index and the crop's number, so every command that reads the sweep's JSON can remake the same noisy crops."""
     for index, (name, photo) in enumerate(photos.items()):
         for number, window in enumerate(photo_crops(photo, crop, grid)):
             case = f"{name}/{number}" if number else name  # the centre crop, seeded as before ``--crops``
             for noise, (noisy, reference) in noisy_versions(window, index + 100 * number).items():
-                sigma = server.analysis(noisy)["noise_sigma"]
-                row: dict[str, Any] = {"analysis": (sigma, rgb_psnr(denoise(ffdnet, noisy, sigma), reference))}
-                row["crop_levels"] = {}
-                for key, graph in graphs.items():
-                    levels = crop_levels(graph, noisy)
-                    level = read_noise_map(sigma, levels).level
-                    row[key] = (level, rgb_psnr(denoise(ffdnet, noisy, level), reference))
-                    row["crop_levels"][key] = [round(float(v), 3) for v in levels]
-                out.setdefault(noise, {})[case] = row
-    return out
+                yield case, noise, noisy, reference
 
 
 def _uses(row: dict[str, Any], key: str, rule: tuple[float, float, float]) -> bool:
@@ -103,8 +114,10 @@ def _uses(row: dict[str, Any], key: str, rule: tuple[float, float, float]) -> bo
     return read_noise_map(row["analysis"][0], levels, seen=seen, ratio=ratio, quantile=quantile).used
 
 
-def sweep(per_noise: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    """Each rule's mean gain over the analysis network's σ per noise, and whether the selection rule allows it."""
+def sweep(per_noise: dict[str, Any], key: str, also: Callable[[str, str], bool] | None = None) -> list[dict[str, Any]]:
+    """Each rule's mean gain over the analysis network's σ per noise, and whether the selection rule allows it.
+    ``also`` (noise, case) is one more condition a case must meet for the estimator's level to be told (for trying a
+    second opinion: `lumaflow.build.noise_map_second_opinion`)."""
     rules, cases = [], len(next(iter(per_noise.values())))  # every noise has the same cases
     for quantile in QUANTILES:
         for seen in SEEN:
@@ -112,8 +125,10 @@ def sweep(per_noise: dict[str, Any], key: str) -> list[dict[str, Any]]:
                 gains, losing = {}, {}
                 for noise, photos in per_noise.items():
                     g = [
-                        row[key][1] - row["analysis"][1] if _uses(row, key, (seen, ratio, quantile)) else 0.0
-                        for row in photos.values()
+                        row[key][1] - row["analysis"][1]
+                        if _uses(row, key, (seen, ratio, quantile)) and (also is None or also(noise, case))
+                        else 0.0
+                        for case, row in photos.items()
                     ]
                     gains[noise] = round(float(np.mean(g)), 3)
                     losing[noise] = sum(gain < -LOSING_DB for gain in g)
