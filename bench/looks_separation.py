@@ -13,6 +13,7 @@ import argparse
 import json
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ def _graphs(repository: Path, scratch: Path) -> dict[str, Path]:
     from lumaflow import contract
     from lumaflow.build import WEIGHTS_DIR
     from lumaflow.build.arch.lut import LooksGraph, export_looks_onnx
+    from lumaflow.build.arch.lut_push import PUSH_OFF
     from lumaflow.build.looks import load_looknet, separate
 
     served = repository / "looks" / "1" / "model.onnx"
@@ -39,18 +41,20 @@ def _graphs(repository: Path, scratch: Path) -> dict[str, Path]:
     names = (contract.PIXELS.name, contract.TEMPLATE.name, contract.STRENGTH.name)
     graphs = {"push apart (served)": served}
     model = load_looknet(WEIGHTS_DIR / "looks.pt")
-    margin, max_push, passes = model.separation_margin, model.separation_max_push, model.separation_passes
+    settings = model.push_apart
     for name, separation in (
-        ("no darkening", (margin, max_push, passes, 1.0)),
-        ("one pass", (margin, max_push, 1, 1.0)),
-        ("no push", (0.0, 0.0, 1, 1.0)),
+        ("no darkening", replace(settings, darkest=1.0)),
+        ("one pass", replace(settings, passes=1, darkest=1.0)),
+        ("no push", PUSH_OFF),
     ):
         graphs[name] = scratch / f"looks-{name.replace(' ', '-')}.onnx"
         export_looks_onnx(LooksGraph(separate(model, separation)), graphs[name], names, contract.RESTORED.name)
     return graphs
 
 
-def measure(repository: Path, windows: int, window_s: float) -> dict[str, Any]:
+def measure(repository: Path, windows: int, window_s: float, also: Sequence[Path] = ()) -> dict[str, Any]:
+    """Each graph's ms per photo at each of ``SIZES``, interleaved: the served one, its variants, and ``also``
+    (graphs exported elsewhere, say from an earlier commit, named by their file's stem)."""
     from lumaflow import contract
     from lumaflow.build.photo_sets import by_name, load
     from lumaflow.runtime.engines import EnginePolicy, open_engine
@@ -58,7 +62,7 @@ def measure(repository: Path, windows: int, window_s: float) -> dict[str, Any]:
     photo = load(by_name(PHOTO))
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        graphs = _graphs(repository, Path(scratch))
+        graphs = {**_graphs(repository, Path(scratch)), **{path.stem: path for path in also}}
         compiled = {name: open_engine("openvino", path, EnginePolicy(threads=2)) for name, path in graphs.items()}
         for height, width in SIZES:
             pixels = np.ascontiguousarray(np.resize(photo, (height, width, 3))[None])
@@ -78,9 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
     p.add_argument("--windows", type=int, default=5)
     p.add_argument("--window-s", type=float, default=1.0)
+    p.add_argument("--also", type=Path, nargs="*", default=[], help="more graphs to time beside (named by stem)")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
-    report = {**measure(args.repository, args.windows, args.window_s), "machine": machine()}
+    report = {**measure(args.repository, args.windows, args.window_s, args.also), "machine": machine()}
     names = list(report["rows"][0]["ms"])
     print(f"| photo size | {' | '.join(f'{name}, ms' for name in names)} | served / no push |")
     print(f"| --- |{' ---: |' * (len(names) + 1)}")

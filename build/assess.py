@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     from lumaflow.build.arch.lut import LookNet
-    from lumaflow.build.looks import add_separation_options, separate, separation_settings
+    from lumaflow.build.looks import add_separation_options, push_apart_from, separate
     from lumaflow.build.photo_sets import SETS, load_set
     from lumaflow.build.registry import load_file
 
@@ -294,14 +294,14 @@ def main(argv: list[str] | None = None) -> int:
     descriptor = load_file(str(weights))
     looknet = descriptor.model if isinstance(descriptor.model, LookNet) else None
     if looknet is not None:
-        separate(looknet, (args.margin, args.max_push, args.passes, args.darkest))
+        separate(looknet, push_apart_from(args))
     if args.network == "exposure-line":  # fitted on train, judged on validation, whatever --set says
         report = fit_exposure_line(descriptor, load_set("train"), load_set("validation"))
     else:
         report = _evaluator(args.network)(descriptor, load_set(args.photo_set))
     print("\n".join(report.lines()))
     if args.out:
-        extra = {} if looknet is None else {"separation": separation_settings(looknet)}
+        extra = {} if looknet is None else {"separation": looknet.push_apart.figures()}
         Path(args.out).write_text(json.dumps({"set": args.photo_set, **extra, **report.as_dict()}, indent=2) + "\n")
     return 0
 

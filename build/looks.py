@@ -21,6 +21,7 @@ import torch
 
 from lumaflow.build.arch.colour import srgb_to_lab
 from lumaflow.build.arch.lut import LookNet
+from lumaflow.build.arch.lut_push import PushApart
 from lumaflow.build.assess_data import CropSampler, to_tensor
 from lumaflow.build.gradings import grade
 from lumaflow.build.gradings.blocks import gains, saturation
@@ -217,52 +218,41 @@ def main(argv: list[str] | None = None) -> int:
         ).items():
             print(f"margin {margin:g}: largest push {push:.3f}")
         return 0
-    separation = (args.margin, args.max_push, args.passes, args.darkest)
+    separation = push_apart_from(args)
     photos = _photos(args.photo_set, args.variants, vivid=args.vivid, closeup=args.closeup)
     return _distinct(None if args.gradings else args.weights, args.photo_set, photos, args.out, separation)
 
 
 def add_separation_options(parser: argparse.ArgumentParser) -> None:
     """The served push apart's settings (``LookNet.separation``), for trying others: ``--margin 0`` turns it off."""
-    from lumaflow.build.arch.lut import SEPARATION_DARKEST, SEPARATION_MARGIN, SEPARATION_MAX_PUSH, SEPARATION_PASSES
-
-    parser.add_argument("--margin", type=float, default=SEPARATION_MARGIN, help="CIEDE2000 kept between looks")
-    parser.add_argument("--max-push", type=float, default=SEPARATION_MAX_PUSH, help="the most a look is pushed")
+    served = PushApart()
+    parser.add_argument("--margin", type=float, default=served.margin, help="CIEDE2000 kept between looks")
+    parser.add_argument("--max-push", type=float, default=served.max_push, help="the most a look is pushed")
     parser.add_argument(
-        "--passes", type=int, default=SEPARATION_PASSES, help="1: the push alone; more: re-measured after clipping"
+        "--passes", type=int, default=served.passes, help="1: the push alone; more: re-measured after clipping"
     )
     parser.add_argument(
         "--darkest",
         type=float,
-        default=SEPARATION_DARKEST,
+        default=served.darkest,
         help="the least factor the darker look of a pair the clip or cap holds together is darkened by (1: never; "
         "it needs --passes 2 or more, where the push is measured after the clip)",
     )
 
 
-Separation = tuple[float, float, int, float]  # margin, max push, passes, darkest
-
-
-def separate(model: LookNet, separation: Separation) -> LookNet:
-    """``model`` with the push apart set to (margin, max push, passes, darkest) instead of the served constants."""
-    margin, max_push, passes, darkest = separation
-    model.separation_margin, model.separation_max_push = margin, max_push
-    model.separation_passes, model.separation_darkest = passes, darkest
+def separate(model: LookNet, push_apart: PushApart) -> LookNet:
+    """``model`` with the push apart set to ``push_apart`` instead of the served settings."""
+    model.push_apart = push_apart
     return model
 
 
-def separation_settings(model: LookNet) -> dict[str, float]:
-    """The push apart ``model`` runs with, as the reports record it."""
-    return {
-        "margin": model.separation_margin,
-        "max_push": model.separation_max_push,
-        "passes": model.separation_passes,
-        "darkest": model.separation_darkest,
-    }
+def push_apart_from(args: argparse.Namespace) -> PushApart:
+    """The push apart ``add_separation_options``' flags ask for."""
+    return PushApart(args.margin, args.max_push, args.passes, args.darkest)
 
 
 def largest_pushes(model: LookNet, photos: dict[str, np.ndarray], margins: Sequence[float]) -> dict[float, float]:
-    """Per margin, the largest push apart (before ``separation_max_push``) any look gets on any of ``photos``, at
+    """Per margin, the largest push apart (before ``PushApart.max_push``) any look gets on any of ``photos``, at
     the size the distinctness check runs them: where it stays under a cap, that cap never binds there."""
     from lumaflow.build.arch.lut_push import separation_push
     from lumaflow.build.looks_eval import DISTINCT_LONG_SIDE
@@ -274,7 +264,7 @@ def largest_pushes(model: LookNet, photos: dict[str, np.ndarray], margins: Seque
             x = to_tensor([resize_long_side(image, DISTINCT_LONG_SIDE)]).expand(model.templates, -1, -1, -1)
             thumb = model.thumbnail(x)
             weights, curves = model.predict_all(thumb)
-            distance, _ = model.nearest_looks(thumb, every_template, model.every_lut(weights), curves)
+            distance = model.nearest_looks(thumb, every_template, model.every_lut(weights), curves).distance
             for margin in margins:
                 largest[margin] = max(largest[margin], float(separation_push(margin, distance).max()))
     return largest
@@ -294,7 +284,7 @@ def _distinct(
     photo_set: str,
     photos: dict[str, np.ndarray],
     out: Path | None,
-    separation: Separation,
+    separation: PushApart,
 ) -> int:
     import json
 
@@ -303,7 +293,7 @@ def _distinct(
     model = None if weights is None else separate(load_looknet(weights), separation)
     figures = {"set": photo_set, **pairwise_distances(model, photos)}
     if model is not None:
-        figures["separation"] = separation_settings(model)
+        figures["separation"] = model.push_apart.figures()
     for entry in figures["closest"][:10]:
         print(f"{entry['delta_e']:6.2f}  {' / '.join(entry['looks'])}  ({entry['photo']})")
     below = figures["pairs_below"]

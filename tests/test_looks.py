@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from lumaflow import contract
 from lumaflow.build import WEIGHTS_DIR
 from lumaflow.build.arch.lut import CURVE, LookNet, LooksGraph, apply_lut, export_looks_onnx, identity_lut
+from lumaflow.build.arch.lut_push import PUSH_OFF
 from lumaflow.build.assess_data import to_tensor
 from lumaflow.build.export import verify_onnx
 from lumaflow.build.gradings import GRADINGS, grade, recipe
@@ -333,7 +335,7 @@ def test_onnx_export_of_looks_pushed_apart_matches_torch(tmp_path: Path) -> None
         model.luts[:, 1] = torch.randn(12, 3, 9**3, generator=torch.Generator().manual_seed(0)) * 0.01
         model.weights.bias.view(12, 3)[:, 1] = 1.0
     graph = LooksGraph(model)
-    graph.model.separation_margin = 50.0
+    graph.model.push_apart = replace(graph.model.push_apart, margin=50.0)
     names = (contract.PIXELS.name, contract.TEMPLATE.name, contract.STRENGTH.name)
     path = tmp_path / "looks.onnx"
     export_looks_onnx(graph, path, names, contract.RESTORED.name)
@@ -343,7 +345,7 @@ def test_onnx_export_of_looks_pushed_apart_matches_torch(tmp_path: Path) -> None
     pixels, template, strength = (torch.from_numpy(a) for a in samples[0])
     with torch.inference_mode():
         pushed = graph(pixels, template, strength)
-        graph.model.separation_margin = 0.0
+        graph.model.push_apart = PUSH_OFF
         assert (graph(pixels, template, strength).int() - pushed.int()).abs().max() > 2  # the push did something
 
 
@@ -397,13 +399,14 @@ def test_second_pass_pushes_further_only_where_the_clip_took_some_back(
     """Two bright looks 2-3 CIEDE2000 apart on a light photo: where the first look clips at white, the push's second
     pass (measured after the clip) takes the pair further apart; where neither clips it changes nothing."""
     model = _fixed_looks((0.9, offsets[0]), (0.9, offsets[1]))  # bright: 0.9 x + offset
-    model.separation_darkest = 1.0  # the second pass alone (the darkening after it has its own test)
+    # the second pass alone (the darkening after it has its own test)
+    model.push_apart = replace(model.push_apart, darkest=1.0)
     photo = np.clip(np.random.default_rng(0).normal(225, spread, (64, 64, 3)), 0, 255).astype(np.uint8)
     apart = {}
     for passes in (1, 2):
-        model.separation_passes = passes
+        model.push_apart = replace(model.push_apart, passes=passes)
         apart[passes] = delta_e(stylize(model, photo, 0), stylize(model, photo, 1))
-    model.separation_margin = 0.0
+    model.push_apart = replace(model.push_apart, margin=0.0)
     assert delta_e(stylize(model, photo, 0), stylize(model, photo, 1)) < 3.0 < apart[1]  # the first pass pushed
     assert apart[2] > apart[1] + 0.1 if farther else apart[2] == apart[1]
 
@@ -423,13 +426,13 @@ def _two_saturated_looks() -> tuple[LookNet, np.ndarray]:
 def test_the_darker_of_a_pair_the_clip_holds_together_is_darkened() -> None:
     """Two looks that drive a saturated photo past the gamut's edge, one a little lighter: the push along their
     difference is clipped away, so the darker look is darkened (inside the gamut) until the pair is apart; the
-    lighter one is left as it was (brightening would clip too), and with ``separation_darkest`` 1 nothing darkens."""
+    lighter one is left as it was (brightening would clip too), and with ``PushApart.darkest`` 1 nothing darkens."""
     from lumaflow.build.arch.lut_push import darkening_target
 
     model, photo = _two_saturated_looks()
     outputs = {}
     for darkest in (1.0, 0.9):
-        model.separation_darkest = darkest
+        model.push_apart = replace(model.push_apart, darkest=darkest)
         outputs[darkest] = (stylize(model, photo, 0), stylize(model, photo, 1))
     (lighter_before, darker_before), (lighter_after, darker_after) = outputs[1.0], outputs[0.9]
     assert delta_e(lighter_before, darker_before) < 3.0 <= delta_e(lighter_after, darker_after)
@@ -459,7 +462,7 @@ def test_onnx_export_of_a_darkened_look_matches_torch(tmp_path: Path) -> None:
     pixels, template, strength = (torch.from_numpy(a) for a in samples[0])
     with torch.inference_mode():
         served = graph(pixels, template, strength)
-        model.separation_darkest = 1.0
+        model.push_apart = replace(model.push_apart, darkest=1.0)
         undarkened = graph(pixels, template, strength)
     assert torch.equal(served[0], undarkened[0]) and served[1].sum() < undarkened[1].sum()
 
@@ -517,15 +520,10 @@ def test_served_push_keeps_apart_two_looks_the_network_merges_on_a_validation_ph
 
     first, second = TEMPLATE_NAMES.index("polaroid_80s"), TEMPLATE_NAMES.index("summer_bright")
     wood = resize_long_side(load(by_name("Wood")), DISTINCT_LONG_SIDE)
-    served = (
-        committed.separation_margin,
-        committed.separation_max_push,
-        committed.separation_passes,
-        committed.separation_darkest,
-    )
+    served = committed.push_apart
     try:
         apart = delta_e(stylize(committed, wood, first), stylize(committed, wood, second))
-        separate(committed, (0.0, 0.0, 1, 1.0))
+        separate(committed, PUSH_OFF)
         merged = delta_e(stylize(committed, wood, first), stylize(committed, wood, second))
         rocket = resize_long_side(load(by_name("rocket")), DISTINCT_LONG_SIDE)
         unpushed = stylize(committed, rocket, first)

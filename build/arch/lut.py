@@ -18,7 +18,7 @@ the photo (up to float rounding).
 
 Served (the module in eval mode), each look is also kept apart from the others on the photo at hand
 (``LookNet.separation``): every look is run on a small thumbnail, and where another comes within
-``separation_margin`` CIEDE2000 of the asked-for look, the asked-for look is pushed away from it by a correction
+``PushApart.margin`` CIEDE2000 of the asked-for look, the asked-for look is pushed away from it by a correction
 LUT. Issue 30 asks for every pair of looks to differ by 3 on every photo; training keeps the looks apart on the
 training photos, the push keeps them apart on photos unlike them (a saturated close-up where the warm looks all
 land in one corner of the gamut). Nothing is pushed where the looks are far enough apart: the output is then
@@ -33,13 +33,20 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lumaflow.build.arch.colour import ciede2000, srgb_to_lab
-from lumaflow.build.arch.lut_push import darkening_target, push_correction, refined_push, separation_push
+from lumaflow.build.arch.lut_push import (
+    PushApart,
+    darkening_target,
+    push_correction,
+    refined_push,
+    separation_push,
+)
 
 THUMBNAIL = 64  # the side of the square thumbnail the CNN sees
 PRE_POOL = 4  # bilinear to THUMBNAIL x PRE_POOL, then average PRE_POOL x PRE_POOL: a cheap anti-alias
@@ -61,17 +68,9 @@ LUMA = (0.299, 0.587, 0.114)
 # LUT node only gets a gradient when its look is drawn and a pixel falls near it; at the CNN's rate
 # the nodes had moved a third of the way to mono_classic's greys after 300 steps (ΔE 12.7).
 LUT_GAIN = 8.0
-# The served push apart (``LookNet.separation``), chosen on the validation photos and their versions
-# (docs/quality.md): the thumbnail side the looks' distances are measured at, the CIEDE2000 a look is kept from
-# every other, and the most it is pushed (a push p moves it p times its distance further from a neighbour).
+# The served push apart (``LookNet.separation``; its settings are ``lut_push.PushApart``): the thumbnail side the
+# looks' distances are measured at, and the step of the darkening's factors.
 SEPARATION_SIDE = 32
-SEPARATION_MARGIN = 3.3
-SEPARATION_MAX_PUSH = 0.5
-SEPARATION_PASSES = 2  # the push, then once more where clipping at the gamut's edge took some of it back
-# The most the darker look of a pair the clip or the cap holds together is darkened (a factor on its colours after the
-# clip; 1 turns it off): darkening stays inside the gamut where a push along the two looks' difference is clipped
-# away (chosen on the validation photos' close-ups, docs/quality.md).
-SEPARATION_DARKEST = 0.9
 SEPARATION_DARKEN_STEP = 0.01
 SEPARATION_NEIGHBOURS = 3  # the nearest looks a look can be pushed from (rarely more than one comes within the margin)
 
@@ -103,6 +102,16 @@ def apply_lut(image: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
                 flat = ((r + dr) * size + (g + dg)) * size + (b + db)
                 out = out + wr * wg * wb * torch.gather(lut, 2, flat.expand(n, 3, h * w))
     return out.reshape(n, 3, h, w)
+
+
+class Nearest(NamedTuple):
+    """A photo's nearest looks to its asked-for look on the thumbnail (``LookNet.nearest_looks``)."""
+
+    distance: torch.Tensor  # [N, k] mean CIEDE2000, nearest first
+    looks: torch.Tensor  # [N, k] which looks
+    points: torch.Tensor  # [N, 1, 3, P] the thumbnail's colours the looks ran on
+    own_lab: torch.Tensor  # [N, 1, 3, P] the asked-for look there, clipped, in Lab
+    near_lab: torch.Tensor  # [N, k, 3, P] the nearest looks there, clipped, in Lab
 
 
 class LookNet(nn.Module):
@@ -143,9 +152,7 @@ class LookNet(nn.Module):
         self.register_buffer("mean_weights", start.clone())
         self.register_buffer("mean_curves", torch.zeros(templates, CURVE))
         self.momentum = 0.01  # of the running average of the predicted weights (training only)
-        # Served behaviour, not learned state (the weights file does not hold them): 0 turns the push off.
-        self.separation_margin, self.separation_max_push = SEPARATION_MARGIN, SEPARATION_MAX_PUSH
-        self.separation_passes, self.separation_darkest = SEPARATION_PASSES, SEPARATION_DARKEST
+        self.push_apart = PushApart()  # served behaviour, not learned state: the weights file does not hold it
 
     def thumbnail(self, image: torch.Tensor) -> torch.Tensor:
         side = THUMBNAIL * PRE_POOL
@@ -203,7 +210,7 @@ class LookNet(nn.Module):
             self._track(weights.detach(), curve.detach(), template)
         lut = self.mixed_lut(weights, template)
         factor = None
-        if not self.training and self.separation_margin > 0:
+        if not self.training and self.push_apart.on:
             correction, factor = self.separation(thumb, template, every_weights, every_curve)
             lut = lut + self.curved_correction(correction, curve)  # zero, and the lookup unchanged, where no push
         # The look is clamped before the blend, so a partial strength lies on the line between the photo and
@@ -218,28 +225,29 @@ class LookNet(nn.Module):
         self, thumb: torch.Tensor, template: torch.Tensor, every_weights: torch.Tensor, every_curve: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """([N, 3, size**3], [N]): the correction LUT that pushes each photo's look away from the looks that come
-        within ``separation_margin`` of it on the photo's ``thumbnail`` (zero where none does), and the factor the
+        within ``push_apart.margin`` of it on the photo's ``thumbnail`` (zero where none does), and the factor the
         look is darkened by after the clip (1 where it need not be: ``_darkening``).
 
         Every look is run on the thumbnail, pooled to ``SEPARATION_SIDE``; the ``SEPARATION_NEIGHBOURS`` nearest to
         the asked-for look are then run on the LUT's lattice nodes, with the look itself (so each, input curve and
         all, is one LUT of its output colours). A neighbour j at CIEDE2000 d < margin gets a push
-        p = (margin / d - 1) / 2, at most ``separation_max_push``, and the correction is the sum of
+        p = (margin / d - 1) / 2, at most ``push_apart.max_push``, and the correction is the sum of
         p x (this look - look j) at the nodes. Both looks of a pair are pushed when each is asked for, so their
         distance grows by about 1 + 2p: to the margin, unless clipping at the gamut's edge takes some back.
-        Each further pass of ``separation_passes`` measures each neighbour's push alone on the thumbnail, clipped
+        Each further pass of ``push_apart.passes`` measures each neighbour's push alone on the thumbnail, clipped
         as served, and raises it by what the clip took back (``refined_push``), within the same cap. (Alone: with
         several neighbours the pushes partly cancel, which is no clipping and no reason to push harder.) It
         measures the correction added after the look; ``forward`` folds it into the look's LUT
         (``curved_correction``), which differs only by the lattice's interpolation and where the input curve clips.
         Where the clip or the cap still holds a pair together, the darker look is darkened after the clip
         (``darkening_target``, ``_darkening``), which no clip undoes; it reads the further passes' measure, so with
-        ``separation_passes`` 1 nothing is darkened.
+        ``push_apart.passes`` 1 nothing is darkened.
         """
-        n = thumb.shape[0]
+        n, settings = thumb.shape[0], self.push_apart
         every_lut = self.every_lut(every_weights)
-        near_distance, near = self.nearest_looks(thumb, template, every_lut, every_curve)
-        push = separation_push(self.separation_margin, near_distance).clamp(max=self.separation_max_push)  # [N, k]
+        nearest = self.nearest_looks(thumb, template, every_lut, every_curve)
+        near_distance, near = nearest.distance, nearest.looks
+        push = separation_push(settings.margin, near_distance).clamp(max=settings.max_push)  # [N, k]
         chosen = torch.cat((template.reshape(-1, 1), near), dim=1)  # [N, 1 + k]: the look itself, then its nearest
         lut_index = chosen.reshape(n, -1, 1, 1).expand(-1, -1, 3, every_lut.shape[-1])
         curve_index = chosen.reshape(n, -1, 1).expand(-1, -1, CURVE)
@@ -247,33 +255,32 @@ class LookNet(nn.Module):
         nodes = identity_lut(self.size).to(thumb).reshape(1, 1, 3, -1).expand(n, chosen.shape[1], -1, -1)
         baked = self._run_looks(nodes, luts, curves)  # [N, 1 + k, 3, size**3]
         correction = push_correction(push, baked)
-        if self.separation_passes > 1:
-            small = self._separation_points(thumb)  # [N, 1, 3, side**2]
+        if settings.passes > 1:
+            small, near_lab = nearest.points, nearest.near_lab
             unclipped = self._run_looks(small, luts[:, :1], curves[:, :1], clip=False)  # [N, 1, 3, side**2]
-            near_lab = _lab(self._run_looks(small.expand(-1, near.shape[1], -1, -1), luts[:, 1:], curves[:, 1:]))
             away = baked[:, :1] - baked[:, 1:]  # [N, k, 3, size**3]: this look - each neighbour, at the nodes
             step = apply_lut(small.expand_as(near_lab).reshape(-1, 3, 1, near_lab.shape[-1]), away.flatten(0, 1))
             step = step.reshape(near_lab.shape)  # what a push of 1 from each neighbour alone adds on the thumbnail
             aim = push * near_distance
-            for _ in range(self.separation_passes - 1):
+            for _ in range(settings.passes - 1):
                 achieved = _distance_alone(unclipped, push, step, near_lab)
-                push = refined_push(push, aim, near_distance, achieved).clamp(max=self.separation_max_push)
+                push = refined_push(push, aim, near_distance, achieved).clamp(max=settings.max_push)
             correction = push_correction(push, baked)
-            if self.separation_darkest < 1.0:
+            if settings.darkest < 1.0:
                 achieved = _distance_alone(unclipped, push, step, near_lab)
                 pushed = unclipped + (push.reshape(n, -1, 1, 1) * step).sum(1, keepdim=True)  # [N, 1, 3, P]
                 # [N, k]: which of each pair is darker, unpushed (the same answer from either side)
-                darker = _lab(unclipped.clamp(0.0, 1.0))[:, :, 0].mean(2) < near_lab[:, :, 0].mean(2)
-                needed = darkening_target(self.separation_margin, near_distance, achieved, (aim > 0) & darker)
+                darker = nearest.own_lab[:, :, 0].mean(2) < near_lab[:, :, 0].mean(2)
+                needed = darkening_target(settings.margin, near_distance, achieved, (aim > 0) & darker)
                 return correction, self._darkening(pushed, near_lab, needed)
         return correction, torch.ones(n, dtype=thumb.dtype, device=thumb.device)
 
     def _darkening(self, pushed: torch.Tensor, near_lab: torch.Tensor, needed: torch.Tensor) -> torch.Tensor:
-        """[N]: the largest factor, down to ``separation_darkest`` in steps of SEPARATION_DARKEN_STEP, that darkens
+        """[N]: the largest factor, down to ``push_apart.darkest`` in steps of SEPARATION_DARKEN_STEP, that darkens
         the pushed look ([N, 1, 3, P] on the thumbnail, unclipped) at least ``needed`` [N, k] from each neighbour
-        ([N, k, 3, P] Lab), or ``separation_darkest``. The look is darkened after the clip: a factor on colours past
+        ([N, k, 3, P] Lab), or ``push_apart.darkest``. The look is darkened after the clip: a factor on colours past
         the gamut's edge would leave them past it."""
-        steps = round((1.0 - self.separation_darkest) / SEPARATION_DARKEN_STEP)
+        steps = round((1.0 - self.push_apart.darkest) / SEPARATION_DARKEN_STEP)
         factors = 1.0 - SEPARATION_DARKEN_STEP * torch.arange(steps + 1, dtype=pushed.dtype, device=pushed.device)
         n, k = needed.shape
         candidates = factors.reshape(1, -1, 1, 1) * pushed.clamp(0.0, 1.0)  # [N, F, 3, P]
@@ -295,18 +302,19 @@ class LookNet(nn.Module):
 
     def nearest_looks(
         self, thumb: torch.Tensor, template: torch.Tensor, every_lut: torch.Tensor, every_curve: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """([N, k], [N, k]): the mean CIEDE2000 on the thumbnail (pooled to ``SEPARATION_SIDE``) from each photo's
-        asked-for look to its ``SEPARATION_NEIGHBOURS`` nearest looks, nearest first, and which looks they are."""
+    ) -> Nearest:
+        """Each photo's ``SEPARATION_NEIGHBOURS`` nearest looks to its asked-for look, by mean CIEDE2000 on the
+        thumbnail pooled to ``SEPARATION_SIDE``, nearest first, with the Lab colours the push reads again."""
         looks = self.templates
-        small = self._separation_points(thumb).expand(-1, looks, -1, -1)
-        lab = _lab(self._run_looks(small, every_lut, every_curve))  # [N, looks, 3, side**2]
+        small = self._separation_points(thumb)
+        lab = _lab(self._run_looks(small.expand(-1, looks, -1, -1), every_lut, every_curve))  # [N, looks, 3, P]
         own = template.reshape(-1, 1)
         own_lab = torch.gather(lab, 1, own.reshape(-1, 1, 1, 1).expand(-1, 1, *lab.shape[2:]))
         distance = ciede2000(own_lab.expand_as(lab).transpose(1, 2), lab.transpose(1, 2)).mean(2)  # [N, looks]
         distance = distance.masked_fill(torch.arange(looks, device=thumb.device).reshape(1, -1) == own, 1e6)
         near_distance, near = torch.topk(distance, min(SEPARATION_NEIGHBOURS, looks - 1), dim=1, largest=False)
-        return near_distance, near
+        near_lab = torch.gather(lab, 1, near.reshape(*near.shape, 1, 1).expand(-1, -1, *lab.shape[2:]))
+        return Nearest(near_distance, near, small, own_lab, near_lab)
 
     def _separation_points(self, thumb: torch.Tensor) -> torch.Tensor:
         """[N, 1, 3, side**2]: the thumbnail pooled to ``SEPARATION_SIDE``, as colours to run looks on."""

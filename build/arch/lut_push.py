@@ -8,11 +8,45 @@ thumbnail and the LUTs stay in ``lut``.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import torch
 
+# The served settings, chosen on the validation photos, their versions and their close-ups (docs/quality.md): the
+# CIEDE2000 a look is kept from every other, the most it is pushed (a push p moves it p times its distance further
+# from a neighbour), the passes (the push, then once more where clipping at the gamut's edge took some of it back)
+# and the most the darker look of a pair the clip or the cap holds together is darkened (a factor on its colours
+# after the clip; 1 turns it off: darkening stays inside the gamut where a push along the two looks' difference is
+# clipped away).
+SEPARATION_MARGIN = 3.3
+SEPARATION_MAX_PUSH = 0.5
+SEPARATION_PASSES = 2
+SEPARATION_DARKEST = 0.9
 # A pair's expected distance may fall this far under the margin before the darker look is darkened: CIEDE2000 is
 # not linear in a push, so a push that nothing clipped still lands a few hundredths off its aim.
 SEPARATION_SHORTFALL = 0.1
+
+
+@dataclass(frozen=True)
+class PushApart:
+    """How ``LookNet.separation`` keeps the looks apart: the served settings by default, others for trying them
+    (``looks distinct --margin ...``). A margin of 0 turns the push off; the reports record these as they ran."""
+
+    margin: float = SEPARATION_MARGIN
+    max_push: float = SEPARATION_MAX_PUSH
+    passes: int = SEPARATION_PASSES
+    darkest: float = SEPARATION_DARKEST
+
+    @property
+    def on(self) -> bool:
+        return self.margin > 0
+
+    def figures(self) -> dict[str, float]:
+        """The settings as the reports' JSON holds them."""
+        return asdict(self)
+
+
+PUSH_OFF = PushApart(margin=0.0, max_push=0.0, passes=1, darkest=1.0)  # the network alone
 
 
 def separation_push(margin: float, distance: torch.Tensor) -> torch.Tensor:
