@@ -298,6 +298,8 @@ def _distinct(
         print(f"{entry['delta_e']:6.2f}  {' / '.join(entry['looks'])}  ({entry['photo']})")
     below = figures["pairs_below"]
     print(f"{below['count']} of {figures['pairs']} pairs differ by less than {below['delta_e']} ΔE on some photo")
+    if figures["crowded"]:
+        print("looks in those pairs (pairs): " + ", ".join(f"{look} ({n})" for look, n in figures["crowded"].items()))
     if out is not None:
         out.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

@@ -10,7 +10,8 @@ looks x 3 methods stay within minutes on two cores.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -137,6 +138,7 @@ def pairwise_distances(model: LookNet | None, photos: dict[str, np.ndarray]) -> 
                     if pair not in least or d < least[pair][0]:
                         least[pair] = (d, photo_name)
     ranked = sorted(least.items(), key=lambda item: item[1][0])
+    below = [pair for pair, (d, _) in ranked if d < MIN_PAIR]
     return {
         "metric": "least mean CIEDE2000 between two looks' outputs over the photos",
         "outputs": "the target gradings" if model is None else "the network",
@@ -144,6 +146,18 @@ def pairwise_distances(model: LookNet | None, photos: dict[str, np.ndarray]) -> 
         "photos": list(photos),
         "looks": len(TEMPLATE_NAMES),
         "pairs": len(ranked),
-        "pairs_below": {"delta_e": MIN_PAIR, "count": sum(d < MIN_PAIR for (d, _) in least.values())},
-        "closest": [{"looks": list(pair), "delta_e": round(d, 3), "photo": where} for pair, (d, where) in ranked[:20]],
+        "pairs_below": {"delta_e": MIN_PAIR, "count": len(below)},
+        # the 20 closest, or every pair under MIN_PAIR where more are: a recipe redesign needs them all
+        "closest": [
+            {"looks": list(pair), "delta_e": round(d, 3), "photo": where}
+            for pair, (d, where) in ranked[: max(20, len(below))]
+        ],
+        "crowded": crowded_looks(below),
     }
+
+
+def crowded_looks(pairs: Sequence[tuple[str, str]]) -> dict[str, int]:
+    """How many of ``pairs`` (those under MIN_PAIR) each look is in, most first: where pairs under 3 share a look,
+    that look's recipe is the one to change first."""
+    counts = Counter(look for pair in pairs for look in pair)
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))

@@ -92,6 +92,23 @@ def test_every_pair_of_gradings_differs_by_at_least_3_delta_e(photo: np.ndarray)
 
 
 @pytest.mark.unit
+def test_the_distinctness_check_lists_every_pair_under_3_and_the_looks_they_share() -> None:
+    """A frame of one saturated yellow-green, every pixel at the gamut's edge (as Blinds' close-up made vivid is):
+    the targets merge there by the score (108 pairs measured), so the check lists them all, not only 20, and counts
+    each look's share for a recipe redesign."""
+    from lumaflow.build.looks_eval import MIN_PAIR, crowded_looks, pairwise_distances
+
+    frame = np.broadcast_to(np.asarray((150, 255, 0), np.uint8), (24, 32, 3)).copy()
+    figures = pairwise_distances(None, {"yellow-green": frame})
+    below = figures["pairs_below"]["count"]
+    assert below > 20
+    assert len(figures["closest"]) == below and all(e["delta_e"] < MIN_PAIR for e in figures["closest"])
+    assert sum(figures["crowded"].values()) == 2 * below
+    assert figures["crowded"] == crowded_looks([tuple(e["looks"]) for e in figures["closest"]])
+    assert crowded_looks([("a", "b"), ("b", "c")]) == {"b": 2, "a": 1, "c": 1}
+
+
+@pytest.mark.unit
 def test_the_differentiable_lab_matches_skimage() -> None:
     from skimage.color import rgb2lab
 
