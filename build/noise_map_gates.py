@@ -148,8 +148,9 @@ def judge_rule(
     return {**rule, "camera_mean": round(camera, 3), "allowed": allowed}
 
 
-def _preference(rule: dict[str, Any]) -> tuple[float, bool, float, float]:
-    """The highest camera mean; on a tie the median's quantile (the served form), then larger thresholds."""
+def preference(rule: dict[str, Any]) -> tuple[float, bool, float, float]:
+    """The criterion's order among allowed rules: the highest camera mean; on a tie the median's quantile (the served
+    form), then larger thresholds. `noise_map_second_opinion` ranks by it too."""
     return rule["camera_mean"], rule["quantile"] == 0.5, rule["seen"], rule["ratio"]
 
 
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     report["estimators"] = {}
     for path in args.weights:
         rules = sweep(per_noise, str(path))
-        best = max((r for r in rules if r["allowed"]), key=_preference)
+        best = max((r for r in rules if r["allowed"]), key=preference)
         chosen = {name: best[name] for name in ("seen", "ratio", "quantile")}
         report["estimators"][str(path)] = {"rules": rules, "chosen": chosen}
         print(f"{path}: {cases} cases, noises {list(per_noise)}")

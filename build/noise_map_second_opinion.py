@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lumaflow.build.noise_map_gates import _preference, noisy_cases
+from lumaflow.build.noise_map_gates import noisy_cases, preference
 from lumaflow.build.noise_map_gates import sweep as gates_sweep
 from lumaflow.build.photo_sets import load_set
 from lumaflow.build.weak_texture import VIEWS, view_level
@@ -57,7 +57,7 @@ def sweep(per_noise: dict[str, Any], key: str, opinion: dict[str, dict[str, floa
 def choose(rules: list[dict[str, Any]], t: float | None = None) -> dict[str, Any]:
     """The criterion's choice among the allowed rules (at threshold ``t`` only, if given)."""
     allowed = [r for r in rules if r["allowed"] and (t is None or r["t"] == t)]
-    return max(allowed, key=lambda r: (*_preference(r), -r["t"]))
+    return max(allowed, key=lambda r: (*preference(r), -r["t"]))
 
 
 def main(argv: list[str] | None = None) -> int:
