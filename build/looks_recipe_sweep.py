@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lumaflow.build.gradings import grade
+from lumaflow.build.gradings import grade, grade_with
 from lumaflow.build.gradings.blocks import (
     Image,
     channel_gamma,
@@ -91,15 +91,18 @@ CANDIDATES: dict[str, Callable[[Image], Image]] = {
 CHOSEN = "chroma to 0.15, by 1.0"  # the sweep's choice, not served: its retrain failed the close-ups' bar
 
 
-def _graded(function: Callable[[Image], Image], photo: np.ndarray) -> np.ndarray:
-    """As `lumaflow.build.gradings.grade`, for a recipe not (yet) among the looks."""
-    return np.round(np.clip(function(photo.astype(np.float32) / 255.0), 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
 def _lab(photo: np.ndarray) -> torch.Tensor:
     from skimage.color import rgb2lab
 
     return torch.from_numpy(rgb2lab(photo)).permute(2, 0, 1)
+
+
+def other_looks(shots: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """Every look's target but ``LOOK``'s, in Lab, stacked per frame (what each candidate is measured against)."""
+    return {
+        frame: torch.stack([_lab(grade(photo, name)) for name in TEMPLATE_NAMES if name != LOOK])
+        for frame, photo in shots.items()
+    }
 
 
 def frames(photo_set: str) -> dict[str, np.ndarray]:
@@ -119,13 +122,13 @@ def measure(
     candidate: Callable[[Image], Image], shots: dict[str, np.ndarray], others: dict[str, torch.Tensor]
 ) -> dict[str, Any]:
     """The candidate's least mean ΔE2000 to each other look's target, per frame kind and overall, and the closest
-    pairs; ``others`` holds every other look's Lab stacked per frame."""
+    pairs; ``others`` is `other_looks` of ``shots``."""
     from lumaflow.build.arch.colour import ciede2000
 
     rows: list[tuple[float, str, str]] = []
     others_names = [name for name in TEMPLATE_NAMES if name != LOOK]
     for frame, photo in shots.items():
-        mine = _lab(_graded(candidate, photo))[None].expand_as(others[frame])
+        mine = _lab(grade_with(photo, candidate))[None].expand_as(others[frame])
         distances = ciede2000(mine.contiguous(), others[frame]).mean((1, 2)).tolist()
         rows += [(d, other, frame) for d, other in zip(distances, others_names, strict=True)]
     rows.sort()
@@ -133,7 +136,7 @@ def measure(
     for d, _, frame in rows:
         per_kind.setdefault(_kind(frame), round(d, 3))
     gains = [
-        float(chroma(_graded(candidate, photo) / 255.0).mean() / max(float(chroma(photo / 255.0).mean()), 1e-3))
+        float(chroma(grade_with(photo, candidate) / 255.0).mean() / max(float(chroma(photo / 255.0).mean()), 1e-3))
         for frame, photo in shots.items()
         if "(" not in frame
     ]
@@ -157,10 +160,7 @@ def sweep(photo_set: str, names: Sequence[str]) -> dict[str, Any]:
     shots = frames(photo_set)
     torch.set_num_threads(2)
     with torch.inference_mode():
-        others = {
-            frame: torch.stack([_lab(grade(photo, name)) for name in TEMPLATE_NAMES if name != LOOK])
-            for frame, photo in shots.items()
-        }
+        others = other_looks(shots)
         results = {name: measure(CANDIDATES[name], shots, others) for name in names}
     return {
         "look": LOOK,

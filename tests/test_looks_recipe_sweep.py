@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from lumaflow.build.gradings import GRADINGS, grade
+from lumaflow.build.gradings import GRADINGS, grade, grade_with
 from lumaflow.build.looks import resize_long_side
 from lumaflow.build.looks_eval import DISTINCT_LONG_SIDE
-from lumaflow.build.looks_recipe_sweep import CANDIDATES, CHOSEN, LOOK, _graded, _lab, choose, measure
+from lumaflow.build.looks_recipe_sweep import CANDIDATES, CHOSEN, LOOK, choose, measure, other_looks
 from lumaflow.build.photo_variants import photo_variant
-from lumaflow.ensemble.looks import TEMPLATE_NAMES
 
 pytestmark = pytest.mark.unit
 
@@ -26,7 +25,7 @@ SWEEP = Path(__file__).resolve().parents[1] / "docs" / "quality" / "looks-recipe
 @pytest.fixture(scope="module")
 def chelsea_closeup_vivid() -> np.ndarray:
     """chelsea (a validation photo) cut to its close-up and made vivid, at `looks distinct`'s size: the frame where
-    vivid and the recipe before were 0.79 ΔE apart."""
+    vivid and the served recipe are 0.79 ΔE apart."""
     from skimage import data
 
     return resize_long_side(photo_variant(data.chelsea(), "closeup vivid"), DISTINCT_LONG_SIDE)
@@ -36,27 +35,24 @@ def test_the_sweeps_first_candidate_is_the_served_recipe(chelsea_closeup_vivid: 
     from skimage import data
 
     for photo in (chelsea_closeup_vivid, data.astronaut()[::4, ::4]):
-        assert np.array_equal(grade(photo, LOOK), _graded(CANDIDATES[next(iter(CANDIDATES))], photo))
-        assert not np.array_equal(grade(photo, LOOK), _graded(CANDIDATES[CHOSEN], photo))
+        assert np.array_equal(grade(photo, LOOK), grade_with(photo, CANDIDATES[next(iter(CANDIDATES))]))
+        assert not np.array_equal(grade(photo, LOOK), grade_with(photo, CANDIDATES[CHOSEN]))
     assert GRADINGS[LOOK].__doc__ and "chroma to" not in GRADINGS[LOOK].__doc__
 
 
-def test_the_committed_sweep_chose_the_served_candidate() -> None:
+def test_the_committed_sweep_chose_the_candidate_it_names() -> None:
     sweep = json.loads(SWEEP.read_text())
     assert list(sweep["candidates"]) == list(CANDIDATES)
     assert choose(sweep["candidates"]) == sweep["chosen"] == CHOSEN
     assert sweep["frames"] == 96 and sweep["set"] == "validation"
 
 
-def test_the_chosen_recipe_parts_from_vivid_where_the_recipe_before_met_it(chelsea_closeup_vivid: np.ndarray) -> None:
+def test_the_chosen_recipe_parts_from_vivid_where_the_served_recipe_meets_it(chelsea_closeup_vivid: np.ndarray) -> None:
     """On this one frame: the served recipe 0.79 from vivid (the sweep's least, over all 96 frames, was here), the
     chosen one at least the sweep's least to vivid over all frames (5.13)."""
     shots = {"chelsea (closeup vivid)": chelsea_closeup_vivid}
     with torch.inference_mode():
-        others = {
-            frame: torch.stack([_lab(grade(photo, name)) for name in TEMPLATE_NAMES if name != LOOK])
-            for frame, photo in shots.items()
-        }
+        others = other_looks(shots)
         before = measure(CANDIDATES[next(iter(CANDIDATES))], shots, others)
         chosen = measure(CANDIDATES[CHOSEN], shots, others)
     assert before["closest"][0]["look"] == "vivid" and before["least"] == pytest.approx(0.79, abs=0.01)

@@ -38,6 +38,10 @@ def recipe(name: str) -> str:
 
 def grade(image: np.ndarray, name: str) -> np.ndarray:
     """The target grading of look ``name`` on a whole uint8 HxWx3 photo (deterministic)."""
-    x = image.astype(np.float32) / 255.0
-    y = GRADINGS[name](x)
+    return grade_with(image, GRADINGS[name])
+
+
+def grade_with(image: np.ndarray, grading: Grading) -> np.ndarray:
+    """``grading`` on a whole uint8 HxWx3 photo, as `grade` does a look's: also for a recipe not among the looks."""
+    y = grading(image.astype(np.float32) / 255.0)
     return np.round(np.clip(y, 0.0, 1.0) * 255.0).astype(np.uint8)
