@@ -75,6 +75,10 @@ class LooksSampler(CropSampler):
         x = saturation(x, np.float32(np.exp(self.rng.uniform(*LOG_SATURATION))))
         return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
 
+    def first_looks(self, n: int) -> np.ndarray:
+        """[n]: each pair's first look, any of them (``looks_refit`` asks for one look)."""
+        return self.rng.integers(0, len(TEMPLATE_NAMES), n)
+
     def second_look(self, first: int) -> int:
         if self.rng.random() < NEAR_SHARE:
             return int(self.rng.choice(self.neighbours[first]))
@@ -84,7 +88,7 @@ class LooksSampler(CropSampler):
         if n % 2:
             raise ValueError(f"the looks batches hold crops in pairs: an even batch size, not {n}")
         crops = [self.vary(np.ascontiguousarray(self.crop())) for _ in range(n // 2)]
-        firsts = self.rng.integers(0, len(TEMPLATE_NAMES), n // 2)
+        firsts = self.first_looks(n // 2)
         templates = np.array([t for first in firsts for t in (int(first), self.second_look(int(first)))])
         crops = [crop for crop in crops for _ in range(2)]
         targets = [grade(crop, TEMPLATE_NAMES[t]) for crop, t in zip(crops, templates, strict=True)]

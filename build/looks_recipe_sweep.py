@@ -1,7 +1,7 @@
 """Which colour step keeps kodachrome_60s apart from the other looks on saturated frames? The sweep that chose a
-new last step for its recipe on the validation photos; the network retrained on it was not adopted, so the recipe
-served is still the first candidate (docs/quality.md, "kodachrome_60s's recipe redesigned ... tried, not adopted";
-the chosen recipe at commit 43aa14e).
+new last step for its recipe on the validation photos. Its choice is the recipe served: a full retrain on it was not
+adopted (it moved other pairs), the look refit alone on it was (``lumaflow.build.looks_refit``; docs/quality.md).
+The first candidate is the recipe before.
 
     python -m lumaflow.build.looks_recipe_sweep [--out docs/quality/looks-recipe-sweep-kodachrome-validation.json]
 
@@ -88,7 +88,7 @@ CANDIDATES: dict[str, Callable[[Image], Image]] = {
         for target, amount in ((0.12, 1.0), (0.13, 0.9), (0.15, 0.8), (0.15, 1.0), (0.18, 1.0))
     },
 }
-CHOSEN = "chroma to 0.15, by 1.0"  # the sweep's choice, not served: its retrain failed the close-ups' bar
+CHOSEN = "chroma to 0.15, by 1.0"  # the sweep's choice, served (build/gradings/vintage.py), tested
 
 
 def _lab(photo: np.ndarray) -> torch.Tensor:

@@ -50,11 +50,12 @@ def polaroid_80s(x: Image) -> Image:
 
 
 def kodachrome_60s(x: Image) -> Image:
-    """grey world 0.5, levels 0.5-99.5 % by 0.7, exposure to 0.5; rich reds, deep blues, magenta shadows"""
+    """grey world 0.5, levels 0.5-99.5 % by 0.7, exposure to 0.5; deep reds/blues, magenta shadows, chroma to 0.15"""
     x = exposure_to(levels(grey_world(x, 0.5), 0.5, 99.5, 0.7), 0.5, 0.6)
     x = channel_mix(x, ((1.18, -0.09, -0.09), (-0.04, 1.04, 0.0), (-0.02, -0.08, 1.1)))
     x = channel_gamma(s_curve(x, 0.6), (0.92, 1.08, 1.1))
-    return saturation(split_tone(x, (0.06, -0.02, 0.05), (0.09, 0.04, -0.05)), 1.2)
+    # a slide film's fixed colour density: a dull photo is enriched, a vivid one held back (vivid saturates it further)
+    return saturation_to(split_tone(x, (0.06, -0.02, 0.05), (0.09, 0.04, -0.05)), 0.15, 1.0)
 
 
 def hand_tinted(x: Image) -> Image:
