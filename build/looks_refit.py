@@ -11,13 +11,13 @@ layer are shared. So only those are trained, from the network's own values (a wa
 recipe's crops and loss (``LooksSampler``, ``looks_loss``) with the look first in every pair; the other
 looks' values are restored afterwards and checked bit for bit. The served push apart still measures every
 look against its neighbours, so a refit look can change which neighbours another look is pushed from: the
-looks' checks (``looks distinct``, ``assess looks``) are run after, as after a retrain.
+looks' checks (``looks distinct``, ``assess looks``) are run after, as after a retrain. Bit for bit reproducible
+with ``--threads 1`` only: on two threads torch's CPU kernels sum in a varying order (docs/training.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,8 +29,10 @@ import torch
 from lumaflow.build import WEIGHTS_DIR
 from lumaflow.build.arch.lut import CURVE, LookNet
 from lumaflow.build.artifacts import MANIFEST_NAME, save_state_dict, sha256_file, update_manifest
-from lumaflow.build.looks import LooksSampler, load_looknet, looks_loss
+from lumaflow.build.looks import LooksSampler, load_looknet
+from lumaflow.build.recipes import RECIPES
 from lumaflow.build.registry import load_file
+from lumaflow.build.training import fit
 from lumaflow.ensemble.looks import TEMPLATE_NAMES
 
 NAME = "looks"
@@ -78,8 +80,9 @@ def merged_state(
 
 
 def refit(model: LookNet, sampler: LooksSampler, look: int, *, steps: int, batch_size: int, lr: float) -> float:
-    """Train the look's own parameters (a gradient mask on the shared tensors, the rest frozen); returns the mean
-    loss over the last 10 % of steps. The model is left in eval mode with only the look's parts changed."""
+    """Train the look's own parameters (a gradient mask on the shared tensors, the rest frozen) in the training loop
+    every network uses (``training.fit``: the recipe's loss, Adam, cosine to 1 %); returns the mean loss over the
+    last 10 % of steps. The model is left in eval mode with only the look's parts changed."""
     before = {key: value.detach().clone() for key, value in model.state_dict().items()}
     owned = owned_rows(model, look)
     trained = [model.luts, model.weights.weight, model.weights.bias, model.curves.weight, model.curves.bias]
@@ -92,35 +95,20 @@ def refit(model: LookNet, sampler: LooksSampler, look: int, *, steps: int, batch
         mask = torch.zeros_like(parameter)
         mask[owned[names[id(parameter)]]] = 1.0
         hooks.append(parameter.register_hook(mask.mul))
-    optimizer = torch.optim.Adam(trained, lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1), eta_min=lr * 0.01)
-    tail: list[float] = []
-    model.train()
-    for step in range(steps):
-        inputs, targets = sampler.batch(batch_size)
-        loss = looks_loss(model(*inputs), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        if step >= steps * 0.9:
-            tail.append(loss.item())
-        if step % 100 == 0:
-            print(f"step {step}/{steps}: loss {loss.item():.4f}", file=sys.stderr, flush=True)
+    settings = argparse.Namespace(steps=steps, batch_size=batch_size, lr=lr, device="cpu")
+    loss = fit(model, sampler, settings, RECIPES[NAME], param_groups=[{"params": trained}], desc=f"refit look {look}")
     for hook in hooks:
         hook.remove()
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     model.load_state_dict(merged_state(before, model.state_dict(), model, look))
-    model.eval()
-    return float(np.mean(tail)) if tail else float("nan")
+    return loss
 
 
 def _train_photos() -> list[np.ndarray]:
     """The photos the looks recipe learns from: the train set at each of its long sides (``lumaflow train looks``)."""
     from lumaflow.build.photo_sets import load_set
     from lumaflow.build.photos import resize_long_side
-    from lumaflow.build.recipes import RECIPES
 
     sides = RECIPES[NAME].long_sides
     return [resize_long_side(image, side) for image in load_set("train").values() for side in sides]
@@ -135,8 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
-    from lumaflow.build.recipes import RECIPES
-
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     look = TEMPLATE_NAMES.index(args.look)
