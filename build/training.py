@@ -5,7 +5,8 @@
 
 Every network is a `Recipe`: its architecture and hyper-parameters, how its inputs are degraded
 from real photos, its training schedule and its held-out evaluation. One loop trains them all,
-deterministically for a given seed and thread count, so the committed weights can be reproduced;
+from a given seed, so the committed weights can be reproduced (bit for bit on one thread; on two,
+torch's CPU kernels may sum in a varying order, as the looks network's do: docs/training.md);
 the weights manifest records how each file was made and what it scored.
 """
 
