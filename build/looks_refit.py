@@ -18,6 +18,7 @@ with ``--threads 1`` only: on two threads torch's CPU kernels sum in a varying o
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +33,7 @@ from lumaflow.build.artifacts import MANIFEST_NAME, save_state_dict, sha256_file
 from lumaflow.build.looks import LooksSampler, load_looknet
 from lumaflow.build.recipes import RECIPES
 from lumaflow.build.registry import load_file
-from lumaflow.build.training import fit
+from lumaflow.build.training import fit, train_set_photos
 from lumaflow.ensemble.looks import TEMPLATE_NAMES
 
 NAME = "looks"
@@ -85,33 +86,30 @@ def refit(model: LookNet, sampler: LooksSampler, look: int, *, steps: int, batch
     last 10 % of steps. The model is left in eval mode with only the look's parts changed."""
     before = {key: value.detach().clone() for key, value in model.state_dict().items()}
     owned = owned_rows(model, look)
-    trained = [model.luts, model.weights.weight, model.weights.bias, model.curves.weight, model.curves.bias]
+    trained = {name: p for name, p in model.named_parameters() if name in owned}  # the rest of ``owned``: buffers
     for parameter in model.parameters():
         parameter.requires_grad_(False)
-    names = {id(p): name for name, p in model.named_parameters()}
     hooks = []
-    for parameter in trained:
+    for name, parameter in trained.items():
         parameter.requires_grad_(True)
         mask = torch.zeros_like(parameter)
-        mask[owned[names[id(parameter)]]] = 1.0
+        mask[owned[name]] = 1.0
         hooks.append(parameter.register_hook(mask.mul))
     settings = argparse.Namespace(steps=steps, batch_size=batch_size, lr=lr, device="cpu")
-    loss = fit(model, sampler, settings, RECIPES[NAME], param_groups=[{"params": trained}], desc=f"refit look {look}")
+    loss = fit(
+        model,
+        sampler,
+        settings,
+        RECIPES[NAME],
+        param_groups=[{"params": list(trained.values())}],
+        desc=f"refit look {look}",
+    )
     for hook in hooks:
         hook.remove()
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     model.load_state_dict(merged_state(before, model.state_dict(), model, look))
     return loss
-
-
-def _train_photos() -> list[np.ndarray]:
-    """The photos the looks recipe learns from: the train set at each of its long sides (``lumaflow train looks``)."""
-    from lumaflow.build.photo_sets import load_set
-    from lumaflow.build.photos import resize_long_side
-
-    sides = RECIPES[NAME].long_sides
-    return [resize_long_side(image, side) for image in load_set("train").values() for side in sides]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     model = load_looknet(args.weights)
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    sampler = OneLookSampler(_train_photos(), RECIPES[NAME].patch, np.random.default_rng(args.seed), look)
+    sampler = OneLookSampler(
+        train_set_photos(RECIPES[NAME].long_sides)[0], RECIPES[NAME].patch, np.random.default_rng(args.seed), look
+    )
     loss = refit(model, sampler, look, steps=args.steps, batch_size=BATCH_SIZE, lr=LR)
     seconds = time.perf_counter() - started
     weights = save_state_dict(model.state_dict(), args.out / f"{NAME}.pt")
@@ -146,8 +146,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _manifest_entry(args: argparse.Namespace, weights: Path, loss: float, seconds: float) -> dict[str, Any]:
     """The network's manifest entry (from the folder it was read from) with this refit added to its training."""
-    import json
-
     entry: dict[str, Any] = json.loads((args.weights.parent / MANIFEST_NAME).read_text())["networks"][NAME]
     refits = [
         *entry["training"].get("refits", []),

@@ -16,7 +16,7 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -279,15 +279,9 @@ def train(recipe: Recipe, argv: list[str] | None = None) -> int:
 def _sources(recipe: Recipe, args: argparse.Namespace) -> tuple[list[np.ndarray], tuple[float, ...], dict[str, Any]]:
     """The photos a recipe learns from, the scales to take them at, and how the manifest names them."""
     if recipe.long_sides:
-        from lumaflow.build.photo_sets import DEBIAN_PACKAGES, load_set
-
-        try:
-            named = load_set("train", limit=2 if args.smoke else None)
-        except MissingPhotosError as e:
-            raise MissingPhotosError(f"{e}: apt-get install {' '.join(DEBIAN_PACKAGES)}") from e
         sides = recipe.long_sides[:1] if args.smoke else recipe.long_sides
-        images = [resize_long_side(image, side) for image in named.values() for side in sides]
-        data = {"data": "the train photo set (lumaflow.build.photo_sets)", "files": list(named)}
+        images, files = train_set_photos(sides, limit=2 if args.smoke else None)
+        data = {"data": "the train photo set (lumaflow.build.photo_sets)", "files": files}
         return images, (1.0,), {**data, "source_long_sides": list(sides)}
     try:
         paths = wallpaper_photo_paths(args.wallpapers)
@@ -299,6 +293,18 @@ def _sources(recipe: Recipe, args: argparse.Namespace) -> tuple[list[np.ndarray]
     files = [str(p.relative_to(args.wallpapers)) for p in paths]
     source = {"data": f"{WALLPAPER_PACKAGE} photos", "files": files, "source_scales": list(scales)}
     return [load_rgb(p) for p in paths], scales, source
+
+
+def train_set_photos(sides: Sequence[int], limit: int | None = None) -> tuple[list[np.ndarray], list[str]]:
+    """The train photo set (its first ``limit``) with each photo at each long side, and the photos' names: what a
+    recipe with ``long_sides`` learns from (``lumaflow.build.looks_refit`` too)."""
+    from lumaflow.build.photo_sets import DEBIAN_PACKAGES, load_set
+
+    try:
+        named = load_set("train", limit=limit)
+    except MissingPhotosError as e:
+        raise MissingPhotosError(f"{e}: apt-get install {' '.join(DEBIAN_PACKAGES)}") from e
+    return [resize_long_side(image, side) for image in named.values() for side in sides], list(named)
 
 
 def _fine_tune(
