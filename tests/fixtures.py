@@ -13,6 +13,7 @@ import importlib.util
 import io
 import ipaddress
 import json
+import os
 import queue
 import shutil
 import subprocess
@@ -130,6 +131,24 @@ def model_counts_since(
         if inferences >= expected or time.monotonic() > deadline:
             return inferences, executions
         time.sleep(0.05)
+
+
+def stub_cpu_seconds(server_pid: int, model: str) -> float:
+    """CPU seconds (all threads, user and system) used so far by the python-backend stubs that run ``model``.
+
+    A request reaches a stub only once the rate limiter has let it run, so a rise here says the model is
+    working on it; Triton's statistics say so only after it has answered."""
+    ticks = 0.0
+    for pid in child_pids(server_pid):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes()
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:  # a stub that exited in between
+            continue
+        if f"/{model}/1/model.py".encode() in argv:
+            fields = stat[stat.rindex(")") + 2 :].split()  # from the state on: utime and stime are 12th and 13th
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def small_repository(source: Path, destination: Path, decode_queue: int = 0) -> Path:

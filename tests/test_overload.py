@@ -33,9 +33,10 @@ from lumaflow.ensemble.stages import CAMERA_X2, ESPCN_X2, PHOTO_COMPUTE, PHOTO_C
 from lumaflow.server.argv import server_argv
 from lumaflow.server.options import ServerOptions
 from lumaflow.server.process import TritonServer, running_server
-from tests.fixtures import FAST_MODELS, astronaut, encode
+from tests.fixtures import FAST_MODELS, astronaut, encode, stub_cpu_seconds
 
 MODELS = (*FAST_MODELS, "camera_x2", "camera_sr_x2")
+STARTED_CPU_S = 0.05  # a stub at rest uses next to none; the big batch takes seconds of CPU
 
 
 def copy_models(source: Path, destination: Path, change: Callable[[pb.ModelConfig], None] | None = None) -> Path:
@@ -196,8 +197,14 @@ def test_photo_networks_take_turns_and_camera_frames_skip_the_line(small_server:
     for warm in (slow, quality, camera):
         warm()
     with ThreadPoolExecutor(3) as pool:
+        used_before = stub_cpu_seconds(small_server.pid, "espcn_x2")
         big = pool.submit(timed(slow))
-        time.sleep(0.3)  # espcn_x2 holds photo_compute now
+        # The others go once espcn_x2 works on the big batch (so holds photo_compute): its 15 MB request can take
+        # longer than any fixed sleep to arrive on a loaded machine (a CI run sent them 0.3 s after, too early).
+        deadline = time.monotonic() + 30
+        while stub_cpu_seconds(small_server.pid, "espcn_x2") - used_before < STARTED_CPU_S:
+            assert not big.done() and time.monotonic() < deadline, "espcn_x2 never started on the big batch"
+            time.sleep(0.005)
         sent = time.monotonic()
         small, frame_done = pool.submit(timed(quality)), pool.submit(timed(camera))
         ends = {"espcn_x2": big.result(), "quality": small.result(), "camera": frame_done.result()}
