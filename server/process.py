@@ -13,7 +13,6 @@ import contextlib
 import ctypes
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -32,26 +31,11 @@ from .distribution import ServeError, TritonDistribution
 from .endpoints import Endpoints, check_ports_free, free_endpoints
 from .options import ServerOptions
 from .procfs import child_pids, cmdline, pid_alive, stubs_with_prefix
+from .triton_log import exit_reason, one_line, unread_reason
 
 PR_SET_PDEATHSIG = 1
 LOG_DIR_VARIABLE = "LUMAFLOW_LOG_DIR"  # where the logs of failed starts are kept (default ~/.cache/lumaflow/logs)
 KEPT_LOGS = 50  # the newest kept logs stay; older ones are deleted when another is kept
-
-# tritonserver 2.51's log lines: severity letter (I, W, E; V verbose; F fatal), MMDD time, thread, source] message.
-# Since 24.x the message is a quoted, escaped string: E1203 20:24:41.848940 10148 main.cc:257] "failed to ...".
-LOG_LINE = re.compile(r"(?P<severity>[IWEFV])\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ (?P<source>\S+:\d+)\] ?(?P<message>.*)")
-# Fatal lines with no severity prefix: printed by main() before its logger runs, by the C++ runtime, or by
-# Triton's signal handler (each measured with tritonserver 2.51, or the runtime's standard wording).
-UNPREFIXED_FATAL = re.compile(
-    r"(error: |terminate called|what\(\): |Signal \(\d+\) received|Segmentation fault|Fatal glibc error"
-    r"|\*\*\* |\S*tritonserver: (unrecognized|invalid|unknown) option|.*Assertion .* failed|Check failed)"
-)
-# E lines tritonserver 2.51 prints on every start without a CUDA driver (the second once per ensemble; found by
-# 20 cold starts of the full repository): never the reason a start failed.
-HARMLESS_ERRORS = (
-    re.compile(r"CudaDriverHelper has not been initialized\."),
-    re.compile(r"unable to create stream for \S+: CUDA driver version is insufficient for CUDA runtime version"),
-)
 
 
 @dataclass(frozen=True)
@@ -179,7 +163,8 @@ class TritonServer:
         deadline = time.monotonic() + timeout_s
         self._wait_until_live(deadline, timeout_s)
         while True:
-            models = self.repository_index()
+            # Startup models load before tritonserver goes live, so one still without a state was never read.
+            models = [self._unread(model) if not model.state else model for model in self.repository_index()]
             failed = [model for model in models if model.state == "UNAVAILABLE"]
             if failed and not self.options.allow_partial:
                 model = failed[0]
@@ -208,6 +193,10 @@ class TritonServer:
             if time.monotonic() > deadline:
                 raise ServeError(f"tritonserver did not come up within {timeout_s:.0f} s (log: {self.keep_log()})")
             time.sleep(0.2)
+
+    def _unread(self, model: ModelState) -> ModelState:
+        """A model listed without a state, as a failed one: Triton could not read its directory (the log says why)."""
+        return replace(model, state="UNAVAILABLE", reason=unread_reason(self.logs(), model.name))
 
     def _exit_reason(self) -> str:
         """Why tritonserver exited: its first error line, never a warning; the log is kept where it points."""
@@ -356,62 +345,6 @@ def _prune(folder: Path, keep: int) -> None:
     for old in logs[keep:]:
         with contextlib.suppress(OSError):
             old.unlink()
-
-
-def error_line(log: str) -> str | None:
-    """tritonserver's first error line in ``log`` (E or F, or an unprefixed fatal one), never a warning.
-
-    Only the message is returned, unquoted, cut to its telling line (``one_line``); a ``terminate called``
-    line gets the ``what():`` line after it. None when the log holds no error.
-    """
-    lines = [line.strip() for line in log.splitlines()]
-    for number, line in enumerate(lines):
-        match = LOG_LINE.match(line)
-        if match is not None:
-            if match["severity"] in "EF":
-                message = _unquote(match["message"])
-                if message.strip() and not any(harmless.fullmatch(message.strip()) for harmless in HARMLESS_ERRORS):
-                    return one_line(message)
-        elif UNPREFIXED_FATAL.match(line):
-            following = next((later for later in lines[number + 1 :] if later), "")
-            if line.startswith("terminate called") and following.startswith("what():"):
-                line = f"{line} {following}"
-            return one_line(line)
-    return None
-
-
-def _unquote(message: str) -> str:
-    """Triton 2.51 writes a message as a JSON-style string: unescape it (a plain message stays as it is)."""
-    if len(message) >= 2 and message.startswith('"') and message.endswith('"'):
-        with contextlib.suppress(ValueError):
-            unquoted: Any = json.loads(message)
-            if isinstance(unquoted, str):
-                return unquoted
-        return message[1:-1]
-    return message
-
-
-def exit_reason(code: int | None, log: str, log_path: Path) -> str:
-    """One line for a tritonserver that exited during start: Triton's own error line, or that there was none."""
-    how = f"exited ({code})"
-    if code is not None and code < 0:
-        with contextlib.suppress(ValueError):
-            how = f"was killed by {signal.Signals(-code).name} ({code})"
-    line = error_line(log)
-    if line is None:
-        return f"tritonserver {how} and logged no error line (log: {log_path})"
-    return f"tritonserver {how}: {line} (log: {log_path})"
-
-
-def one_line(text: str, limit: int = 400) -> str:
-    """The telling line of a multi-line reason.
-
-    Triton's python backend reports ``Internal: ValueError: message`` then ``At:`` and a
-    traceback with file paths: the first line is the one a person needs.
-    """
-    lines = [line.strip() for line in text.split("\nAt:\n")[0].strip().splitlines() if line.strip()]
-    line = lines[0] if lines else "no reason given"
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 @contextlib.contextmanager

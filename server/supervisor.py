@@ -37,8 +37,9 @@ from .distribution import ServeError
 from .endpoints import check_ports_free
 from .options import ServerOptions, from_args
 from .probes import ProbeServer, ProbeState
-from .process import TritonServer, one_line
+from .process import TritonServer
 from .procfs import pid_alive
+from .triton_log import one_line
 
 if TYPE_CHECKING:
     from lumaflow.web.serve import WebServer

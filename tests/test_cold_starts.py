@@ -25,7 +25,8 @@ import lumaflow
 from lumaflow.server.distribution import ServeError
 from lumaflow.server.endpoints import free_endpoints
 from lumaflow.server.options import ServerOptions
-from lumaflow.server.process import TritonServer, error_line
+from lumaflow.server.process import TritonServer
+from lumaflow.server.triton_log import error_line
 
 STARTS = 20
 REPORT_VARIABLE = "LUMAFLOW_COLD_START_REPORT"

@@ -14,7 +14,8 @@ from lumaflow.server.argv import ServerTLS, access_argv, server_argv, server_env
 from lumaflow.server.distribution import ServeError, TritonDistribution
 from lumaflow.server.endpoints import Endpoints, check_ports_free, free_endpoints
 from lumaflow.server.options import ServerOptions, from_args
-from lumaflow.server.process import KEPT_LOGS, LOG_DIR_VARIABLE, TritonServer, error_line, exit_reason
+from lumaflow.server.process import KEPT_LOGS, LOG_DIR_VARIABLE, TritonServer
+from lumaflow.server.triton_log import error_line, exit_reason, unread_reason
 
 
 @pytest.mark.unit
@@ -166,6 +167,23 @@ TERMINATE = (
     START + "terminate called after throwing an instance of 'std::system_error'\n"
     "  what():  Resource temporarily unavailable\n"
 )
+
+
+UNREADABLE_CONFIG = (
+    START + "[libprotobuf ERROR /tmp/tritonbuild/grpc-repo/src/google/protobuf/text_format.cc:337] Error parsing "
+    "text-format inference.ModelConfig: 57:21: Expected identifier, got: 2\n"
+    "E1207 10:12:18.178881 4879 model_repository_manager.cc:1460] \"Poll failed for model directory 'espcn_x2': "
+    'failed to read text proto from /models/espcn_x2/config.pbtxt"\n'
+)
+
+
+@pytest.mark.unit
+def test_a_model_triton_could_not_read_is_explained_from_its_log() -> None:
+    assert unread_reason(UNREADABLE_CONFIG, "espcn_x2") == (
+        "Poll failed for model directory 'espcn_x2': failed to read text proto from /models/espcn_x2/config.pbtxt"
+        " (Error parsing text-format inference.ModelConfig: 57:21: Expected identifier, got: 2)"
+    )
+    assert "does not say why" in unread_reason(UNREADABLE_CONFIG, "ffdnet")
 
 
 @pytest.mark.unit

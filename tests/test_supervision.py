@@ -183,6 +183,22 @@ def test_serve_reloads_a_killed_stub_restarts_a_killed_server_and_loses_nothing(
 
 
 @pytest.mark.served
+def test_a_model_whose_config_cannot_be_read_fails_the_start_at_once(model_repository: Path, tmp_path: Path) -> None:
+    """Catches: the start waiting out its whole ready timeout ("models still loading after 300 s", seen once)
+    when Triton lists a model it could not read, with no state and no error of its own in the index."""
+    repository = small_repository(model_repository, tmp_path / "r")
+    config = repository / "espcn_x2" / "config.pbtxt"
+    config.write_text(config.read_text().replace('string_value: "2"', 'string_value: ""2"', 1))
+    started = time.monotonic()
+    with (
+        pytest.raises(ServeError, match=r"model 'espcn_x2' failed to load: Poll failed .*Error parsing text-format"),
+        running_server(repository, ready_timeout_s=120.0),
+    ):
+        pass
+    assert time.monotonic() - started < 60  # refused once tritonserver is up, not when the timeout runs out
+
+
+@pytest.mark.served
 def test_a_model_that_fails_to_load_stops_serving_unless_partial_is_allowed(
     model_repository: Path, tmp_path: Path
 ) -> None:
