@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from lumaflow.bench.lean import NOISE_LEVEL, InProcess, in_process_window, work
+from lumaflow.bench.lean_python_work import measure, table
 
 pytestmark = pytest.mark.build
 
@@ -33,3 +34,12 @@ def test_denoise_is_told_its_level_and_two_network_pipelines_are_refused() -> No
         work("upscale_x8", 64)
     assert all(isinstance(jpeg, bytes) and len(jpeg) > 500 for jpeg in work("denoise", 64).jpegs)
     assert np.asarray(Image.open(io.BytesIO(work("denoise", 64).jpegs[0]))).shape == (64, 64, 3)
+
+
+def test_the_python_work_of_decode_and_encode_is_timed_beside_pillow(model_repository: Path) -> None:
+    row = measure("upscale_x2_fast", 64, rounds=1, repeats=1, repository=model_repository)
+    assert row["output"] == [128, 128]
+    assert set(row["ms"]) == {"pillow_decode", "decode_request", "encode_image", "encode_result"}
+    assert all(ms > 0 for ms in row["ms"].values())
+    assert row["encode_extra_ms"] == round(row["ms"]["encode_result"] - row["ms"]["encode_image"], 3)
+    assert "| upscale_x2_fast |" in table([row])
