@@ -40,7 +40,7 @@ def _pillow(level: int) -> Writer:
     return write
 
 
-def _deflated(deflate: Callable[[bytes], bytes]) -> Writer:
+def _deflated(deflate: Callable[[np.ndarray], bytes]) -> Writer:
     """Only the runtime writer's filtered rows, deflated another way (a candidate, not a whole file)."""
     return lambda pixels: deflate(filtered_rows(pixels))
 
@@ -50,7 +50,7 @@ WRITERS: dict[str, Writer] = {
     "pillow level 6": _pillow(6),
     f"lumaflow (Up, ISA-L {DEFLATE_LEVEL})": write_png,
     **{f"Up rows, ISA-L {level}": _deflated(functools.partial(isal_zlib.compress, level=level)) for level in (1, 2, 3)},
-    "Up rows, zlib 1": _deflated(lambda rows: zlib.compress(rows, 1)),
+    "Up rows, zlib 1": _deflated(lambda rows: zlib.compress(rows.data, 1)),
 }
 
 

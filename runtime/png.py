@@ -30,15 +30,16 @@ def _chunk(kind: bytes, data: bytes | memoryview) -> bytes:
     return struct.pack(">I", len(data)) + kind + bytes(data) + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
 
 
-def filtered_rows(pixels: np.ndarray) -> bytes:
+def filtered_rows(pixels: np.ndarray) -> np.ndarray:
     """Each row of ``pixels`` (uint8, HW or HWC) as PNG's Up filter writes it: the filter byte, then the row minus the
-    row above (the first row as it is); uint8 arithmetic wraps modulo 256, as the filter's does."""
+    row above (the first row as it is); uint8 arithmetic wraps modulo 256, as the filter's does. Deflate reads the
+    array's buffer as it is: a 64-megapixel result is not copied once more into bytes."""
     rows = pixels.reshape(pixels.shape[0], -1)
     out = np.empty((rows.shape[0], rows.shape[1] + 1), dtype=np.uint8)
     out[:, 0] = UP
     out[0, 1:] = rows[0]
     np.subtract(rows[1:], rows[:-1], out=out[1:, 1:])
-    return out.tobytes()
+    return out
 
 
 def write_png(pixels: np.ndarray, *, exif: bytes = b"", icc: bytes | None = None) -> bytes:
