@@ -199,5 +199,7 @@ def before_at(preview: bytes, info: dict[str, Any]) -> bytes:
             return preview
         resized = image.convert("RGBA" if "A" in image.getbands() else "RGB").resize(size, Image.Resampling.BICUBIC)
         buffer = io.BytesIO()
-        resized.save(buffer, format="PNG")
+        # Level 1, as the server's own PNGs once were: a x4 result's before-image is 16x the photo's pixels, and
+        # Pillow's default level 6 writes it 4.3x slower for 13 % fewer bytes (docs/performance.md, "PNG encode").
+        resized.save(buffer, format="PNG", compress_level=1)
         return buffer.getvalue()
