@@ -80,6 +80,17 @@ def work(pipeline: str, side: int) -> Work:
     return Work(pipeline, networks[0], jpegs(side), options)
 
 
+def pillow_decode(jpeg: bytes) -> np.ndarray:
+    """The in-process pipeline's decode: Pillow, to RGB."""
+    with Image.open(io.BytesIO(jpeg)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def png_of(pixels: np.ndarray) -> bytes:
+    """The in-process pipeline's encode: the PNG encode serves (``encode_image``), nothing else."""
+    return encode_image(np.ascontiguousarray(pixels), fmt="png")[0]
+
+
 class InProcess:
     """Pillow decode, the stage's engine on a batch of them, the same PNG encode; the engine's seconds kept apart."""
 
@@ -90,15 +101,12 @@ class InProcess:
         self.engine_s = 0.0
 
     def __call__(self, batch: Sequence[bytes]) -> list[bytes]:
-        decoded = []
-        for jpeg in batch:
-            with Image.open(io.BytesIO(jpeg)) as image:
-                decoded.append(np.asarray(image.convert("RGB")))
+        decoded = [pillow_decode(jpeg) for jpeg in batch]
         side = {name: np.full((len(batch), 1), NOISE_LEVEL, np.float32) for name in self.side_inputs}
         started = time.perf_counter()
         out = self.engine.run({self.engine.input_names[0]: np.stack(decoded), **side})[0]
         self.engine_s += time.perf_counter() - started
-        return [encode_image(np.ascontiguousarray(pixels), fmt="png")[0] for pixels in out]
+        return [png_of(pixels) for pixels in out]
 
 
 def in_process_window(local: InProcess, requests: Sequence[bytes], batch: int, seconds: float) -> tuple[int, float]:

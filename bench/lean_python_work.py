@@ -12,7 +12,6 @@ python backend's own per-step cost.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import time
@@ -20,16 +19,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PIL import Image
-
-from lumaflow.bench.lean import REPOSITORY, work
+from lumaflow.bench.lean import REPOSITORY, pillow_decode, png_of, work
 from lumaflow.build.offline import OfflineServer
 from lumaflow.ensemble.pipelines import PIPELINES
 from lumaflow.loadtest.report import machine
 from lumaflow.runtime.decoding import decode_request
 from lumaflow.runtime.encoding import encode_result
-from lumaflow.runtime.imaging import encode_image
 
 
 def _ms(call: Callable[[], object], repeats: int) -> float:
@@ -37,11 +32,6 @@ def _ms(call: Callable[[], object], repeats: int) -> float:
     for _ in range(repeats):
         call()
     return (time.perf_counter() - started) / repeats * 1e3
-
-
-def _pillow_decode(jpeg: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(jpeg)) as image:
-        return np.asarray(image.convert("RGB"))
 
 
 def measure(pipeline: str, side: int, rounds: int, repeats: int, repository: Path = REPOSITORY) -> dict[str, Any]:
@@ -55,9 +45,9 @@ def measure(pipeline: str, side: int, rounds: int, repeats: int, repository: Pat
     side_inputs = {name: decoded.side[name] for name in engine.input_names[1:]}
     pixels = engine.run({engine.input_names[0]: decoded.pixels, **side_inputs})[0]
     calls: dict[str, Callable[[], object]] = {
-        "pillow_decode": lambda: _pillow_decode(jpeg),
+        "pillow_decode": lambda: pillow_decode(jpeg),
         "decode_request": lambda: decode_request(decoder, jpeg, options, None, offline.analyse),
-        "encode_image": lambda: encode_image(np.ascontiguousarray(pixels[0]), fmt="png"),
+        "encode_image": lambda: png_of(pixels[0]),
         "encode_result": lambda: encode_result(pixels, decoded.alpha, decoded.meta, card, time.monotonic_ns()),
     }
     for call in calls.values():

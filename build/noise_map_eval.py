@@ -45,7 +45,7 @@ from lumaflow.build.eval import rgb_psnr as exact_psnr
 from lumaflow.build.photo_sets import SETS, load_set
 from lumaflow.build.train_noise_map import load_ffdnet
 from lumaflow.ensemble.pipelines import DENOISE
-from lumaflow.runtime.imaging import encode_png
+from lumaflow.runtime.png import write_png
 
 UNIFORM_SIGMAS = (15, 25, 50)
 ORACLE_SIGMAS = (0, 2, 3, 5, 7, 10, 13, 16, 20, 25, 30, 38, 46, 55, 65)
@@ -106,7 +106,7 @@ class Denoisers:
         outputs = {float(s): self.constant(noisy, s) for s in ORACLE_SIGMAS}
         oracle = max((rgb_psnr(out, reference), s) for s, out in outputs.items())
         mean = float(levels.mean())
-        served = self.server.run(DENOISE, encode_png(noisy))
+        served = self.server.run(DENOISE, write_png(noisy))
         true_sigma = float(np.std(noisy.astype(np.float64) - reference))
         nlm, nlm_oracle = (
             (nl_means(noisy, true_sigma), nl_means_oracle(noisy, true_sigma, reference))

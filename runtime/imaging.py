@@ -386,11 +386,6 @@ def encode_image(
     return buffer.getvalue(), name, notes
 
 
-def encode_png(pixels: np.ndarray) -> bytes:
-    """Encode uint8 HWC RGB pixels as PNG, as encode writes ``format: png`` (``lumaflow.runtime.png``)."""
-    return write_png(pixels)
-
-
 def bicubic_upscale(pixels: np.ndarray, scale: int) -> np.ndarray:
     """uint8 HxWxC upscaled ``scale`` times by Pillow's bicubic: what the client would otherwise use, so what the
     quality check compares an upscale with and what an upscaling pipeline returns where it was not asked to work."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -49,6 +50,14 @@ def stubs_with_prefix(shm_prefix: str) -> list[int]:
         if argv is not None and len(argv) > 2 and argv[2].startswith(shm_prefix.encode()) and pid_alive(entry.name):
             found.append(int(entry.name))
     return found
+
+
+def cpu_seconds(pid: int | str) -> float | None:
+    """CPU seconds ``pid`` has used, all its threads, user and system (its stat's utime and stime); None if gone."""
+    fields = _proc_stat(pid)
+    if fields is None:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pid_alive(pid: int | str) -> bool:

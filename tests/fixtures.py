@@ -13,7 +13,6 @@ import importlib.util
 import io
 import ipaddress
 import json
-import os
 import queue
 import shutil
 import subprocess
@@ -37,7 +36,7 @@ from skimage import data as skdata
 from tritonclient.grpc import model_config_pb2 as pb
 
 from lumaflow.server.endpoints import free_endpoints
-from lumaflow.server.procfs import child_pids
+from lumaflow.server.procfs import child_pids, cmdline, cpu_seconds
 
 if TYPE_CHECKING:  # the registry imports torch: a unit test that only encodes a photo should not pay for it
     from lumaflow.build.registry import ModelDescriptor
@@ -133,22 +132,18 @@ def model_counts_since(
         time.sleep(0.05)
 
 
+def model_stubs(server_pid: int, model: str) -> list[int]:
+    """The python-backend stubs of a tritonserver that run ``model`` (one per instance)."""
+    entry = f"/{model}/1/model.py".encode()
+    return [pid for pid in child_pids(server_pid) if entry in b" ".join(cmdline(pid) or [])]
+
+
 def stub_cpu_seconds(server_pid: int, model: str) -> float:
     """CPU seconds (all threads, user and system) used so far by the python-backend stubs that run ``model``.
 
     A request reaches a stub only once the rate limiter has let it run, so a rise here says the model is
     working on it; Triton's statistics say so only after it has answered."""
-    ticks = 0.0
-    for pid in child_pids(server_pid):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes()
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:  # a stub that exited in between
-            continue
-        if f"/{model}/1/model.py".encode() in argv:
-            fields = stat[stat.rindex(")") + 2 :].split()  # from the state on: utime and stime are 12th and 13th
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_seconds(pid) or 0.0 for pid in model_stubs(server_pid, model))  # 0 for a stub gone since
 
 
 def small_repository(source: Path, destination: Path, decode_queue: int = 0) -> Path:

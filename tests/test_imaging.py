@@ -12,7 +12,8 @@ from PIL import Image
 
 from lumaflow.ensemble.stages import PHOTO_BUCKETS
 from lumaflow.runtime.errors import InvalidInput
-from lumaflow.runtime.imaging import Limits, decode_image, encode_png, pad_to_buckets
+from lumaflow.runtime.imaging import Limits, decode_image, pad_to_buckets
+from lumaflow.runtime.png import write_png
 from tests.fixtures import astronaut, encode
 
 pytestmark = pytest.mark.unit
@@ -85,7 +86,7 @@ def test_padding_reflects_and_reaches_the_bucket() -> None:
 
 def test_png_round_trip_is_lossless() -> None:
     photo = astronaut()[:100, :150]
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(photo)))), photo)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(write_png(photo)))), photo)
 
 
 def test_unknown_reason_codes_are_a_programming_error() -> None:

@@ -197,14 +197,14 @@ def test_the_reported_camera_gain_of_served_denoise_holds(strength: str) -> None
     from lumaflow.build.noise_map_eval import noisy_versions
     from lumaflow.build.photo_sets import load_set
     from lumaflow.ensemble.pipelines import DENOISE
-    from lumaflow.runtime.imaging import encode_png
+    from lumaflow.runtime.png import write_png
 
     committed = json.loads((REPORT_DIR / "noise-map-test.json").read_text())["report"][f"camera_{strength}"]
     server, gains = offline_server(), []
     for index, photo in enumerate(load_set("test").values()):
         clean = center_crop(photo, committed_crop())
         noisy, reference = noisy_versions(clean, index)[f"camera_{strength}"]
-        data = encode_png(noisy)
+        data = write_png(noisy)
         before = server.run(DENOISE, data, {"noise_map": "off"}).pixels
         gains.append(rgb_psnr(server.run(DENOISE, data).pixels, reference) - rgb_psnr(before, reference))
     assert len(gains) == committed["photos_n"] >= 24

@@ -26,17 +26,16 @@ from lumaflow.server.options import ServerOptions
 from lumaflow.server.process import TritonServer, running_server
 from lumaflow.server.procfs import child_pids, stubs_with_prefix
 from lumaflow.server.supervisor import Supervisor, broken_models
-from tests.fixtures import FAST_PIPELINE, SERVE_TOKEN, Serve, astronaut, encode, small_repository
+from tests.fixtures import FAST_PIPELINE, SERVE_TOKEN, Serve, astronaut, encode, model_stubs, small_repository
 
 DECODE = "upscale_x2_fast_decode"
 PATIENT = RetryPolicy(attempts=60, backoff_s=0.2, max_backoff_s=1.0)
 
 
 def stub_of(server_pid: int, model: str) -> int:
-    for pid in child_pids(server_pid):
-        if f"/{model}/1/model.py".encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-            return pid
-    raise AssertionError(f"no stub runs {model}")
+    stubs = model_stubs(server_pid, model)
+    assert stubs, f"no stub runs {model}"
+    return stubs[0]
 
 
 @pytest.mark.unit
