@@ -15,6 +15,7 @@ and that work in the first step of a four-step ensemble: what fewer hops could r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import statistics
@@ -34,9 +35,10 @@ from lumaflow.bench.baselines import copy_repository, pipeline_models
 from lumaflow.bench.lean_probes import write_probes
 from lumaflow.build.offline import OfflineServer
 from lumaflow.ensemble.pipelines import PIPELINES
+from lumaflow.ensemble.render import Embedded, decode_config, ensemble_config, render
 from lumaflow.ensemble.stages import Stage
 from lumaflow.loadtest.photos import Request, closed_loop, photo_inputs
-from lumaflow.loadtest.report import machine, stage_times
+from lumaflow.loadtest.report import LoadPoint, StageTime, machine, stage_times
 from lumaflow.loadtest.stats import statistics_snapshot
 from lumaflow.runtime.engines import Engine
 from lumaflow.runtime.imaging import encode_image
@@ -45,6 +47,7 @@ from lumaflow.server.process import running_server
 REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")  # scikit-image photos of the validation set
 NOISE_LEVEL = 15.0  # denoise is told the level, so neither side runs the estimator
+ORDINARY = "ordinary path"  # the pipeline with its one-tile path off, beside the probes
 
 
 @dataclass(frozen=True)
@@ -118,19 +121,100 @@ def in_process_window(local: InProcess, requests: Sequence[bytes], batch: int, s
     return done, time.perf_counter() - began
 
 
+def served_network(
+    stages: Sequence[StageTime],
+    stage: str,
+    client: grpcclient.InferenceServerClient,
+    pipeline: str,
+    requests: Sequence[list[grpcclient.InferInput]],
+) -> tuple[float, float]:
+    """The network's milliseconds per batch in the server, and the batch it formed, over a window.
+
+    From the stage model's statistics; when it ran nothing (decode ran the network on every photo: the one-tile
+    path, ``lumaflow.runtime.one_tile``), from INFO's ``one_tile`` of one more request per photo, at batch 1."""
+    ran = next((times for times in stages if times.model == stage and times.executions), None)
+    if ran is not None:
+        return ran.compute_infer_us * ran.inferences / 1e3 / ran.executions, ran.average_batch
+    times = []
+    for inputs in requests:
+        info = json.loads(client.infer(pipeline, inputs).as_numpy(contract.INFO.name)[0, 0])
+        times.append(float(info["one_tile"]["network_ms"]))
+    return statistics.median(times), 1.0
+
+
+def ordinary_repository(repository: Path, scratch: Path, pipeline: str) -> Path | None:
+    """A copy of the pipeline's models whose decode never finishes a photo itself (every photo through the
+    tiler, the quality check and encode), or None when the pipeline has no one-tile path to compare with."""
+    declared = PIPELINES[pipeline]
+    if declared.one_tile_stage is None:
+        return None
+    copied = copy_repository(repository, scratch, pipeline_models(repository, pipeline), None)
+    ordinary = Embedded(one_tile=False)
+    for config in (decode_config(declared, ordinary), ensemble_config(declared, ordinary)):
+        (copied / config.name / "config.pbtxt").write_text(render(config))
+    return copied
+
+
+@dataclass(frozen=True)
+class InProcessWindow:
+    """The in-process pipeline's window: photos done, seconds taken, the engine's milliseconds per batch."""
+
+    photos: int
+    seconds: float
+    network_ms: float
+
+    @property
+    def per_s(self) -> float:
+        return self.photos / self.seconds
+
+
+def window_row(
+    measured: LoadPoint,
+    batch_formed: float,
+    network_ms: float,
+    in_process: InProcessWindow,
+    probe_rates: dict[str, float],
+) -> dict[str, Any]:
+    """One window pair's figures, each served rate also as its ratio to the in-process rate."""
+    return {
+        "served_per_s": round(measured.throughput_per_s, 2),
+        "served_failed": measured.failed,
+        "batch_formed": round(batch_formed, 2),
+        "in_process_per_s": round(in_process.per_s, 2),
+        "ratio": round(measured.throughput_per_s / in_process.per_s, 3),
+        "network_ms_served": round(network_ms, 2),
+        "network_ms_in_process": round(in_process.network_ms, 2),
+        "probes_per_s": {model: round(rate, 2) for model, rate in probe_rates.items()},
+        "probe_ratios": {model: round(rate / in_process.per_s, 3) for model, rate in probe_rates.items()},
+    }
+
+
 def compare(
-    task: Work, seconds: float, windows: int, clients: int, repository: Path = REPOSITORY, probes: bool = False
+    task: Work,
+    seconds: float,
+    windows: int,
+    clients: int,
+    repository: Path = REPOSITORY,
+    probes: bool = False,
+    ordinary: bool = False,
 ) -> dict[str, Any]:
     """Interleaved windows of Lumaflow (``clients`` closed-loop callers) and of the in-process pipeline at the
-    batch Lumaflow's network stage formed in the window before; with ``probes``, each probe's window after them."""
+    batch Lumaflow's network stage formed in the window before; with ``probes``, each probe's window after them;
+    with ``ordinary``, a window of a second server whose decode leaves every photo to the tiler."""
     local = InProcess(task.stage, repository)
     answer = local(task.jpegs[:1])[0]  # warm; the constant probe's answer
     requests = [Request(f"photo{index}", jpeg) for index, jpeg in enumerate(task.jpegs)]
     make_inputs = photo_inputs(requests, json.dumps(task.options))
-    with tempfile.TemporaryDirectory(prefix="lumaflow-lean-") as scratch:
+    with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lumaflow-lean-")))
         models = pipeline_models(repository, task.pipeline)
-        served = copy_repository(repository, Path(scratch), models, None)
+        served = copy_repository(repository, scratch / "shipped", models, None)
         probed = write_probes(served, repository, task.stage, answer, NOISE_LEVEL) if probes else ()
+        second = ordinary_repository(repository, scratch / "ordinary", task.pipeline) if ordinary else None
+        ordinary_url = None
+        if second is not None:
+            ordinary_url = stack.enter_context(running_server(second)).endpoints.grpc_url
+            closed_loop(ordinary_url, task.pipeline, clients, 2.0, make_inputs, 60.0)
         with running_server(served) as server:
             url = server.endpoints.grpc_url
             with grpcclient.InferenceServerClient(url) as stats_client:
@@ -141,31 +225,22 @@ def compare(
                     before = statistics_snapshot(stats_client)
                     measured = closed_loop(url, task.pipeline, clients, seconds, make_inputs, 60.0)
                     after = statistics_snapshot(stats_client)
-                    stage = next(s for s in stage_times(before, after) if s.model == task.stage.name)
-                    batch = max(1, round(stage.average_batch))
+                    network_ms, batch_formed = served_network(
+                        stage_times(before, after), task.stage.name, stats_client, task.pipeline, make_inputs()
+                    )
+                    batch = max(1, round(batch_formed))
                     local.engine_s = 0.0
                     local_n, local_s = in_process_window(local, task.jpegs, batch, seconds)
                     probe_rates = {
                         model: closed_loop(url, model, clients, seconds, make_inputs, 60.0).throughput_per_s
                         for model in probed
                     }
-                    rows.append(
-                        {
-                            "served_per_s": round(measured.throughput_per_s, 2),
-                            "served_failed": measured.failed,
-                            "batch_formed": round(stage.average_batch, 2),
-                            "in_process_per_s": round(local_n / local_s, 2),
-                            "ratio": round(measured.throughput_per_s / (local_n / local_s), 3),
-                            "network_ms_served": round(
-                                stage.compute_infer_us * stage.inferences / 1e3 / stage.executions, 2
-                            ),
-                            "network_ms_in_process": round(local.engine_s / (local_n / batch) * 1e3, 2),
-                            "probes_per_s": {model: round(rate, 2) for model, rate in probe_rates.items()},
-                            "probe_ratios": {
-                                model: round(rate / (local_n / local_s), 3) for model, rate in probe_rates.items()
-                            },
-                        }
-                    )
+                    if ordinary_url is not None:
+                        probe_rates[ORDINARY] = closed_loop(
+                            ordinary_url, task.pipeline, clients, seconds, make_inputs, 60.0
+                        ).throughput_per_s
+                    in_process = InProcessWindow(local_n, local_s, local.engine_s / (local_n / batch) * 1e3)
+                    rows.append(window_row(measured, batch_formed, network_ms, in_process, probe_rates))
                 stages = stage_times(first, statistics_snapshot(stats_client))
     return {
         "pipeline": task.pipeline,
@@ -247,14 +322,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--windows", type=int, default=4, help="window pairs per pipeline")
     parser.add_argument("--clients", type=int, default=1, help="Lumaflow's closed-loop callers")
     parser.add_argument("--probes", action="store_true", help="also time the probe models (the floors)")
+    parser.add_argument("--ordinary", action="store_true", help="also time a second server with the one-tile path off")
     parser.add_argument("--out", type=Path, help="write the JSON report here")
     args = parser.parse_args(argv)
     results = [
-        compare(work(name, args.side), args.seconds, args.windows, args.clients, probes=args.probes)
+        compare(
+            work(name, args.side), args.seconds, args.windows, args.clients, probes=args.probes, ordinary=args.ordinary
+        )
         for name in args.pipelines.split(",")
     ]
     print(table(results))
-    if args.probes:
+    if args.probes or args.ordinary:
         print(probe_table(results))
     if args.out:
         report = {"machine": machine(), "side": args.side, "seconds": args.seconds, "results": results}

@@ -51,8 +51,8 @@ def model_configs(target: Target = EMBEDDED) -> list[ModelConfig]:
     configs.append(encode_config(PIPELINES.values()))
     configs += [tiler_config(stage) for stage in STAGES.values() if stage.tiling]
     for pipeline in PIPELINES.values():
-        configs.append(decode_config(pipeline))
-        configs.append(ensemble_config(pipeline))
+        configs.append(decode_config(pipeline, target))
+        configs.append(ensemble_config(pipeline, target))
     configs += [camera_ensemble_config(camera) for camera in CAMERA_PIPELINES.values()]
     camera_stages = {camera.stage for camera in CAMERA_PIPELINES.values()}
     return [with_cpu_share(config, camera_stages) for config in configs]

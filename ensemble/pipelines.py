@@ -104,6 +104,19 @@ class Pipeline:
         first = self.stages[0] if self.stages else None
         return first.tiling.tile if first is not None and first.tiling else 0
 
+    @property
+    def one_tile_stage(self) -> Stage | None:
+        """The network decode runs itself on a photo that fits one tile (``lumaflow.runtime.one_tile``): a pipeline
+        of one lean network whose tiler does nothing but send such a photo whole, and no side input (decode then
+        calls no model, so it may hold ``photo_compute`` while it runs the network)."""
+        if len(self.stages) != 1:
+            return None
+        (stage,) = self.stages
+        tiling = stage.tiling
+        if not stage.lean or tiling is None or tiling.prefill or tiling.identity_without or self.side_inputs:
+            return None
+        return stage
+
     def __post_init__(self) -> None:
         unknown = [name for name in self.steps if name not in STAGES]
         if unknown:
@@ -126,11 +139,13 @@ class Pipeline:
             if unknown:
                 raise ValueError(f"pipeline {self.name!r}: preset {preset!r} sets unknown options {unknown}")
 
-    def ensemble_steps(self) -> tuple[EnsembleStep, ...]:
+    def ensemble_steps(self, one_tile: bool = False) -> tuple[EnsembleStep, ...]:
         """The ensemble's steps: each neural stage reads the previous stage's pixels; META passes through each
         tiler (which counts its tiles) and the router; GUIDE goes from decode to the tilers, the router and the
-        quality check, which blends the result with the input (GUIDED) for encode."""
+        quality check, which blends the result with the input (GUIDED) for encode. ``one_tile``: decode may
+        finish a photo itself (``one_tile_stage``), and its ENCODED goes to encode."""
         guide = {contract.GUIDE.name: "guide"}
+        encoded = {contract.ENCODED.name: "encoded"} if one_tile else {}
         steps = [
             EnsembleStep(
                 model_name=self.decode_model,
@@ -140,6 +155,7 @@ class Pipeline:
                     contract.ALPHA.name: "alpha",
                     contract.META.name: "meta",
                     **guide,
+                    **encoded,
                     **{tensor.name: tensor.name.lower() for tensor in self.side_inputs},
                 },
             )
@@ -193,6 +209,7 @@ class Pipeline:
                     contract.GUIDED.name: "guided",
                     contract.ALPHA.name: "alpha",
                     contract.META.name: "meta_checked",
+                    **encoded,
                 },
                 output_map={contract.ENHANCED.name: contract.ENHANCED.name, contract.INFO.name: contract.INFO.name},
             )

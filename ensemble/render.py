@@ -28,6 +28,7 @@ from lumaflow.params import (
     DecodeParams,
     EncodeParams,
     NetworkCard,
+    OneTileStage,
     PipelineCard,
     RouterParams,
     StageParams,
@@ -39,7 +40,17 @@ from .looks import TEMPLATE_NAMES, listing
 from .options import options_schema
 from .packages import PINNED
 from .pipelines import CameraPipeline, Pipeline
-from .stages import ANALYSIS, DECODE, ENCODE, NOISE_MAP, QUALITY_CHECK, Stage, gate_queue, stage_serving
+from .stages import (
+    ANALYSIS,
+    DECODE,
+    ENCODE,
+    NOISE_MAP,
+    PHOTO_RATE_LIMIT,
+    QUALITY_CHECK,
+    Stage,
+    gate_queue,
+    stage_serving,
+)
 from .warmup import decode_warmups, stage_warmups
 
 ONNX_RUNNER = "lumaflow.server.models.stage"
@@ -48,7 +59,11 @@ TILER = "lumaflow.server.models.tiler"
 
 @dataclass(frozen=True)
 class Embedded:
-    """python backend + ONNX Runtime on the CPU, in this process tree."""
+    """python backend + ONNX Runtime on the CPU, in this process tree. ``one_tile``: a pipeline that has one
+    (``Pipeline.one_tile_stage``) finishes a photo that fits one tile in its decode; off, every photo takes the
+    tiler's path (what ``python -m lumaflow.bench.lean --ordinary`` sets beside the shipped path)."""
+
+    one_tile: bool = True
 
 
 @dataclass(frozen=True)
@@ -229,8 +244,22 @@ def tiler_config(stage: Stage) -> ModelConfig:
     )
 
 
-def decode_config(pipeline: Pipeline) -> ModelConfig:
-    """The pipeline's own decode model: the shared decode stage plus the pipeline's facts."""
+def one_tile_stage(pipeline: Pipeline, target: Target) -> Stage | None:
+    """The network the pipeline's decode runs itself (``Pipeline.one_tile_stage``) where the stage runs embedded
+    in the python backend, as decode does; on another target the stage is served by a backend of Triton."""
+    return pipeline.one_tile_stage if isinstance(target, Embedded) and target.one_tile else None
+
+
+def _one_tile_params(stage: Stage) -> OneTileStage:
+    (pixels,), (output,) = stage.inputs, stage.outputs
+    params = StageParams.from_parameters(stage_config(stage, EMBEDDED).parameters)
+    return OneTileStage(stage=stage.name, pixels=pixels.name, output=output.name, params=params)
+
+
+def decode_config(pipeline: Pipeline, target: Target = EMBEDDED) -> ModelConfig:
+    """The pipeline's own decode model: the shared decode stage plus the pipeline's facts. Where decode runs the
+    network itself (``one_tile_stage``), its instance holds ``photo_compute`` as the network's would."""
+    one_tile = one_tile_stage(pipeline, target)
     side_inputs = {tensor.name for tensor in pipeline.side_inputs}
     params = DecodeParams(
         pipeline=pipeline.name,
@@ -246,12 +275,15 @@ def decode_config(pipeline: Pipeline) -> ModelConfig:
         templates=TEMPLATE_NAMES if contract.TEMPLATE.name in side_inputs else (),
         takes_region=pipeline.takes_region,
         blends_strength=pipeline.blends_strength,
+        one_tile=None if one_tile is None else _one_tile_params(one_tile),
     )
+    decode = stage_config(DECODE)
     return replace(
-        stage_config(DECODE),
+        decode,
         name=pipeline.decode_model,
         inputs=pipeline.inputs,
-        outputs=(*DECODE.outputs, *pipeline.side_inputs),
+        outputs=(*DECODE.outputs, *pipeline.side_inputs, *((contract.ENCODED,) if one_tile else ())),
+        instance_groups=(InstanceGroup(rate_limiter=PHOTO_RATE_LIMIT),) if one_tile else decode.instance_groups,
         parameters=params.to_parameters(),
         warmups=decode_warmups(pipeline.inputs, tuple(option.name for option in pipeline.options)),
     )
@@ -263,7 +295,7 @@ def encode_config(pipelines: Iterable[Pipeline]) -> ModelConfig:
     return replace(stage_config(ENCODE), parameters=params.to_parameters())
 
 
-def ensemble_config(pipeline: Pipeline) -> ModelConfig:
+def ensemble_config(pipeline: Pipeline, target: Target = EMBEDDED) -> ModelConfig:
     """The pipeline's ensemble: the public contract and the wiring of its steps."""
     return ModelConfig(
         name=pipeline.name,
@@ -271,7 +303,7 @@ def ensemble_config(pipeline: Pipeline) -> ModelConfig:
         max_batch_size=pipeline.max_batch_size,
         inputs=pipeline.inputs,
         outputs=(contract.ENHANCED, contract.INFO),
-        ensemble_steps=pipeline.ensemble_steps(),
+        ensemble_steps=pipeline.ensemble_steps(one_tile=one_tile_stage(pipeline, target) is not None),
         # What `LumaflowClient.pipelines()` reads (one get_model_config per pipeline): no file access needed.
         parameters={
             "description": pipeline.doc,

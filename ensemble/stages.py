@@ -144,6 +144,7 @@ class Stage:
     tiling: Tiling | None = None  # photo stages: served to pipelines through ``<name>_tiles``
     # (height, width) to warm at, or (crops, height, width) for a crop-set input; default: the tile, or a camera frame
     warmup_size: tuple[int, ...] | None = None
+    lean: bool = False  # a small-photo pipeline's network (``LEAN_PHOTO_NETWORK``)
 
     @property
     def tiler_name(self) -> str:
@@ -201,8 +202,9 @@ FOLLOW_DEADLINE = QueuePolicy(default_timeout_us=PHOTO_QUEUE_TIMEOUT_US)
 # of a photo network execute only while it holds the one global ``photo_compute``: one photo network
 # runs at a time, on its two ONNX Runtime threads, however many pipelines are busy. Camera stages need
 # no ``photo_compute`` (and the highest priority), so a flood of photo batches never queues them behind
-# it and they keep the cores the photo networks leave. Only networks hold it: they call nothing, so no
-# holder ever waits for another (a BLS caller holding it while its callee waited would deadlock).
+# it and they keep the cores the photo networks leave. Only models that call nothing hold it -- the networks,
+# and a decode that runs its network itself (``lumaflow.runtime.one_tile``) -- so no holder ever waits for
+# another (a BLS caller holding it while its callee waited would deadlock).
 PHOTO_COMPUTE = "photo_compute"
 PHOTO_COMPUTE_COUNT = 1  # the server's pool of it (``--rate-limit-resource``)
 PHOTO_RATE_LIMIT = RateLimiter(resources=(RateLimitResource(PHOTO_COMPUTE, 1),), priority=2)
@@ -265,6 +267,7 @@ def photo_stage(
         max_batch_pixels=max_batch_pixels,
         tiling=tiling,
         warmup_size=warmup_size,
+        lean=lean,
     )
 
 
@@ -658,7 +661,7 @@ QUALITY_CHECK = Stage(
 ENCODE = Stage(
     name="encode",
     doc="pixels cropped to the real size, alpha, profile and EXIF re-attached -> encoded bytes, plus INFO",
-    inputs=(contract.PIXELS, contract.GUIDED, contract.ALPHA, contract.META),
+    inputs=(contract.PIXELS, contract.GUIDED, contract.ALPHA, contract.META, replace(contract.ENCODED, optional=True)),
     outputs=(contract.ENHANCED, contract.INFO),
     max_batch_size=16,
     dynamic_batching=DynamicBatching(max_queue_delay_us=0, queue_policy=FOLLOW_DEADLINE),  # behind the gates

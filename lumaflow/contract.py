@@ -137,6 +137,12 @@ CROPS = Tensor(
 )
 QUALITY = Tensor("QUALITY", DataType.FP32, (1,), "per photo (its CROPS): no-reference quality, 0 (worst) to 100")
 META = Tensor("META", DataType.STRING, (1,), "JSON carried from decode to encode: sizes, timings, the card")
+ENCODED = Tensor(
+    "ENCODED",
+    DataType.STRING,
+    (1,),
+    "the result file, when decode ran the network and encoded it itself (a photo that fits one tile); empty if not",
+)
 
 # Reason codes that open every INVALID_ARGUMENT message, in brackets: "[invalid_image] ...".
 INVALID_IMAGE = "invalid_image"

@@ -200,6 +200,19 @@ class PipelineCard:
 
 
 @dataclass(frozen=True)
+class OneTileStage:
+    """The network a pipeline's decode runs itself on a photo that fits one tile (the one-tile path).
+
+    Its graph is the stage model's own (``<repository>/<stage>/1/<params.onnx_file>``), opened as that model
+    opens it (``params``), so the one-tile path and the tiler's BLS path compute the same pixels."""
+
+    stage: str
+    pixels: str  # the stage's input tensor
+    output: str  # and its output
+    params: StageParams
+
+
+@dataclass(frozen=True)
 class DecodeParams(ModelParams):
     """A pipeline's own decode (``<pipeline>_decode``): its limits, size buckets, presets and looks."""
 
@@ -216,6 +229,8 @@ class DecodeParams(ModelParams):
     templates: tuple[str, ...] = ()  # the looks, in the looks network's order: TEMPLATE is an index into them
     takes_region: bool = False  # REGION is an input (every photo pipeline but inpaint)
     blends_strength: bool = False  # OPTIONS strength blends the result with the input (not stylize's own)
+    # Set where a photo that fits one tile is run and encoded in decode (``lumaflow.runtime.one_tile``).
+    one_tile: OneTileStage | None = None
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,10 @@ class Decoder:
         unknown = [name for name in side_inputs if name not in PROVIDERS]
         if unknown:
             raise ValueError(f"{params.pipeline}: no provider computes the side inputs {unknown}")
+        if params.one_tile is not None and (side_inputs or params.noise_map_model):
+            # The one-tile path holds photo_compute through decode: a BLS call to a network from there would wait
+            # for what decode holds.
+            raise ValueError(f"{params.pipeline}: a decode that runs the network itself may compute no side input")
         return cls(params, OptionsParser(dict(schema), params.presets), side_inputs)
 
     @property
@@ -64,6 +68,7 @@ class Decoded:
     meta: Meta
     side: dict[str, np.ndarray]
     guide: np.ndarray  # [1, H, W] padded as the pixels, or [1, 0, 0]: the result everywhere
+    fits_one_tile: bool = False  # padded to a size bucket: the first stage takes it whole
 
     def outputs(self) -> dict[str, np.ndarray]:
         """The tensors by name, META as its JSON bytes (a [1, 1] string)."""
@@ -165,4 +170,6 @@ def decode_request(
         guidance=guidance,
     )
     alpha = decoded.alpha if decoded.alpha is not None else NO_ALPHA
-    return Decoded(pixels=padded[None], alpha=alpha[None], meta=meta, side=side, guide=guide[None])
+    return Decoded(
+        pixels=padded[None], alpha=alpha[None], meta=meta, side=side, guide=guide[None], fits_one_tile=fits_one_tile
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,15 +75,19 @@ def _guidance_info(meta: Meta) -> dict[str, Any]:
     return info
 
 
-def encode_result(
-    pixels: np.ndarray,
-    alpha: np.ndarray,
-    meta: Meta,
-    card: dict[str, Any],
-    arrived_ns: int,
-    guided: np.ndarray | None = None,
-) -> tuple[bytes, dict[str, Any]]:
-    """The encoded result of ``pixels`` ([1, H, W, 3] at META's scale) and INFO; ``arrived_ns`` is when encode began.
+@dataclass(frozen=True)
+class Written:
+    """A result as the client gets it: the file, its format, encode's notes on it, and the time writing took."""
+
+    data: bytes
+    format: str
+    notes: dict[str, Any]
+    ms: float
+
+
+def write_result(pixels: np.ndarray, alpha: np.ndarray, meta: Meta, guided: np.ndarray | None = None) -> Written:
+    """The file of ``pixels`` ([1, H, W, 3] at META's scale, padded as META says): cropped, encoded as OPTIONS ask,
+    with the input's alpha, EXIF and (when asked back) profile.
 
     ``guided`` ([1, h, w, 3] unpadded at the output size, the quality check's GUIDED) replaces the pixels when the
     request had guidance; empty or None, the pixels are written."""
@@ -111,20 +115,29 @@ def encode_result(
     )
     if options["color_profile"] == "source" and profile is None:
         notes["color_profile"] = "sRGB (the input has no RGB profile to return to)"
-    encode_ms = (time.perf_counter() - started) * 1e3
+    return Written(encoded, fmt, notes, (time.perf_counter() - started) * 1e3)
+
+
+def result_info(meta: Meta, card: dict[str, Any], arrived_ns: int, written: Written) -> dict[str, Any]:
+    """INFO of a result ``written`` by encode (which began at ``arrived_ns``), or by decode on the one-tile path
+    (META's ``one_tile``: ``written`` is then encode's reading of it)."""
+    scale, network_ms, encode_ms = meta.scale, 0.0, written.ms
+    if meta.one_tile is not None:
+        network_ms, encode_ms = meta.one_tile.network_ms, encode_ms + meta.one_tile.encode_ms
     stages, models = _stages_and_models(card, meta)
     # Stages are decode, the neural stages, quality_check, encode; the gap between decode's handoff and
     # encode's arrival is the neural stages' (queueing included) plus the quality check's own time.
     timings = {
         stages[0]: round(meta.decode_ms, 3),
-        "+".join(stages[1:-2]): round((arrived_ns - meta.handoff_ns) / 1e6 - meta.quality_ms, 3),
+        "+".join(stages[1:-2]): round(network_ms + (arrived_ns - meta.handoff_ns) / 1e6 - meta.quality_ms, 3),
         stages[-2]: round(meta.quality_ms, 3),
         stages[-1]: round(encode_ms, 3),
     }
+    output = {"width": meta.width * scale, "height": meta.height * scale, "format": written.format}
     info: dict[str, Any] = {
         "pipeline": meta.pipeline,
         "input": meta.input,
-        "output": {"width": width, "height": height, "format": fmt, **notes},
+        "output": {**output, **written.notes},
         "stages": stages,
         "timings_ms": timings,
         "models": models,
@@ -136,5 +149,29 @@ def encode_result(
         info["quality"] = meta.quality
     if meta.route is not None:
         info["route"] = [step.described() for step in meta.route]
+    if meta.one_tile is not None:  # decode finished the photo itself: what its network and its encode took
+        info["one_tile"] = {"network_ms": round(network_ms, 3), "encode_ms": round(meta.one_tile.encode_ms, 3)}
     info.update(_guidance_info(meta))
-    return encoded, info
+    return info
+
+
+def encode_result(
+    pixels: np.ndarray,
+    alpha: np.ndarray,
+    meta: Meta,
+    card: dict[str, Any],
+    arrived_ns: int,
+    guided: np.ndarray | None = None,
+    encoded: bytes | None = None,
+) -> tuple[bytes, dict[str, Any]]:
+    """The encoded result of ``pixels`` ([1, H, W, 3] at META's scale) and INFO; ``arrived_ns`` is when encode began.
+
+    ``guided``: as ``write_result`` takes it. ``encoded``: the file decode already wrote (META's ``one_tile``),
+    returned as it is; the pixels are then not read."""
+    if meta.one_tile is None:
+        written = write_result(pixels, alpha, meta, guided)
+    elif encoded:
+        written = Written(encoded, meta.one_tile.format, dict(meta.one_tile.notes), 0.0)
+    else:
+        raise RuntimeError("META says decode encoded the result, but no ENCODED file came with it")
+    return written.data, result_info(meta, card, arrived_ns, written)

@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-META_VERSION = 3  # 2: RouteStep.jpeg_quality; 3: guidance, tiles
+META_VERSION = 4  # 2: RouteStep.jpeg_quality; 3: guidance, tiles; 4: one_tile
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,17 @@ class RouteStep:
 
 
 @dataclass(frozen=True)
+class OneTile:
+    """Decode ran the network on a photo that fits one tile and encoded the result itself (ENCODED carries the
+    file): what encode would have said of it, and the time each part took."""
+
+    format: str  # the file's format, as encode names it
+    notes: dict[str, Any]  # what encode notes of the output (a profile it could not return)
+    network_ms: float
+    encode_ms: float
+
+
+@dataclass(frozen=True)
 class Meta:
     """One photo request's facts between decode and encode."""
 
@@ -71,6 +82,7 @@ class Meta:
     guidance: dict[str, Any] | None = None
     # Per tiled stage that ran, [tiles sent to the network, tiles left out] (the tilers add theirs).
     tiles: dict[str, list[int]] = field(default_factory=dict)
+    one_tile: OneTile | None = None  # set when decode already ran the network and encoded the result
     version: int = META_VERSION
 
     @property
@@ -89,9 +101,10 @@ class Meta:
         raw = json.loads(data)
         if raw.get("version") != META_VERSION:
             raise ValueError(f"META version {raw.get('version')!r}, this server reads {META_VERSION}")
-        route = raw.pop("route")
+        route, one_tile = raw.pop("route"), raw.pop("one_tile")
         return cls(
             **{key: value for key, value in raw.items() if key != "source"},
             source=Source(**raw["source"]),
             route=None if route is None else tuple(RouteStep(**step) for step in route),
+            one_tile=None if one_tile is None else OneTile(**one_tile),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -21,7 +22,7 @@ from lumaflow.params import (
     TilerParams,
     cpu_nice,
 )
-from lumaflow.runtime.meta import Meta, RouteStep, Source
+from lumaflow.runtime.meta import Meta, OneTile, RouteStep, Source
 
 pytestmark = pytest.mark.unit
 
@@ -114,6 +115,8 @@ def test_meta_round_trips_and_refuses_another_version() -> None:
         route=(RouteStep("ffdnet", "ffdnet_tiles", "because", 4.5),),
     )
     assert Meta.from_bytes(meta.to_bytes()) == meta
+    finished = replace(meta, one_tile=OneTile("png", {"color_profile": "sRGB"}, 18.5, 3.25))
+    assert Meta.from_bytes(finished.to_bytes()) == finished
     raw = json.loads(meta.to_bytes())
     raw["version"] = 0
     with pytest.raises(ValueError, match="META version"):

@@ -10,21 +10,30 @@ import pytest
 from lumaflow.build.deploy import DEFAULT_REPOSITORY
 from lumaflow.ensemble.config import DataType, DynamicBatching, InstanceKind, Tensor
 from lumaflow.ensemble.generate import model_configs, repository_files, stale_files, write_repository
-from lumaflow.ensemble.pipelines import CAMERA_PIPELINES, DENOISE, UPSCALE_X2, UPSCALE_X8, Pipeline
-from lumaflow.ensemble.render import NgcOnnxRuntime, NgcTensorRT, render, stage_config
+from lumaflow.ensemble.pipelines import (
+    CAMERA_PIPELINES,
+    DENOISE,
+    PIPELINES,
+    UPSCALE_X2,
+    UPSCALE_X2_FAST,
+    UPSCALE_X8,
+    Pipeline,
+)
+from lumaflow.ensemble.render import Embedded, NgcOnnxRuntime, NgcTensorRT, Target, render, stage_config
 from lumaflow.ensemble.stages import (
     CAMERA_X2_INT8,
     ESPCN_X2,
     OPENVINO_INT8,
     PHOTO_BUCKETS,
     PHOTO_NICE,
+    PHOTO_RATE_LIMIT,
     STAGES,
     Network,
     SizeBuckets,
     Stage,
 )
 from lumaflow.ensemble.tuning import tuned
-from lumaflow.params import CPU_NICE_PARAMETER, StageParams
+from lumaflow.params import CPU_NICE_PARAMETER, DecodeParams, StageParams
 
 pytestmark = pytest.mark.unit
 
@@ -216,3 +225,29 @@ def test_a_lone_photo_network_waits_a_delay_and_the_lean_ones_run_two_instances_
     for stage in photo_networks:
         delay = stage.dynamic_batching.max_queue_delay_us if stage.dynamic_batching else None
         assert (delay == 0) if stage.name in lean else (delay is not None and delay > 0), stage.name
+
+
+def test_only_a_pipeline_of_one_lean_network_without_side_inputs_finishes_small_photos_in_decode() -> None:
+    finishing = {name for name, pipeline in PIPELINES.items() if pipeline.one_tile_stage is not None}
+    assert finishing == {"upscale_x2_fast"}  # denoise's is lean too, but its decode may ask the noise-map estimator
+    configs = {config.name: config for config in model_configs()}
+    decode = configs["upscale_x2_fast_decode"]
+    (group,) = decode.instance_groups
+    assert group.rate_limiter == PHOTO_RATE_LIMIT  # it runs a network: it takes its turn on the cores
+    assert "ENCODED" in [tensor.name for tensor in decode.outputs]
+    params = DecodeParams.from_parameters(decode.parameters).one_tile
+    assert params is not None and params.stage == "espcn_x2"
+    served = stage_config(UPSCALE_X2_FAST.stages[0]).parameters
+    assert params.params == StageParams.from_parameters(served)  # the stage model's own graph and engine
+    first, *_, last = UPSCALE_X2_FAST.ensemble_steps(one_tile=True)
+    assert first.output_map["ENCODED"] == last.input_map["ENCODED"] == "encoded"
+    for name in ("upscale_x2_decode", "denoise_decode"):
+        assert DecodeParams.from_parameters(configs[name].parameters).one_tile is None
+        assert configs[name].instance_groups[0].rate_limiter is None  # it calls networks by BLS: it must not hold one
+
+
+@pytest.mark.parametrize("target", [NgcOnnxRuntime(), NgcTensorRT(), Embedded(one_tile=False)])
+def test_where_decode_cannot_run_the_stage_as_served_every_photo_goes_to_the_tiler(target: Target) -> None:
+    configs = {config.name: config for config in model_configs(target)}
+    assert DecodeParams.from_parameters(configs["upscale_x2_fast_decode"].parameters).one_tile is None
+    assert "ENCODED" not in render(configs["upscale_x2_fast"])

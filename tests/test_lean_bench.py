@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lumaflow.bench.lean import NOISE_LEVEL, InProcess, in_process_window, work
+from lumaflow.bench.lean import NOISE_LEVEL, InProcess, in_process_window, ordinary_repository, work
 from lumaflow.bench.lean_python_work import measure, table
+from lumaflow.bench.lean_starts import in_process_once
+from lumaflow.bench.lean_starts import table as starts_table
 
 pytestmark = pytest.mark.build
 
@@ -43,3 +45,24 @@ def test_the_python_work_of_decode_and_encode_is_timed_beside_pillow(model_repos
     assert all(ms > 0 for ms in row["ms"].values())
     assert row["encode_extra_ms"] == round(row["ms"]["encode_result"] - row["ms"]["encode_image"], 3)
     assert "| upscale_x2_fast |" in table([row])
+
+
+def test_the_ordinary_path_is_the_same_models_with_the_one_tile_path_off(
+    model_repository: Path, tmp_path: Path
+) -> None:
+    copied = ordinary_repository(model_repository, tmp_path / "ordinary", "upscale_x2_fast")
+    assert copied is not None
+    decode = (copied / "upscale_x2_fast_decode" / "config.pbtxt").read_text()
+    shipped = (model_repository / "upscale_x2_fast_decode" / "config.pbtxt").read_text()
+    assert "ENCODED" in shipped and "ENCODED" not in decode  # the file decode would hand on
+    assert "ENCODED" not in (copied / "upscale_x2_fast" / "config.pbtxt").read_text()
+    assert (copied / "espcn_x2" / "config.pbtxt").read_text() == (
+        model_repository / "espcn_x2" / "config.pbtxt"
+    ).read_text()
+    assert ordinary_repository(model_repository, tmp_path / "denoise", "denoise") is None  # it has no one-tile path
+
+
+def test_the_starts_benchmark_times_the_decodes_engine_call_in_process() -> None:
+    assert in_process_once(2, 64) > 0
+    report = {"served": [{"network_ms": 18.5, "decode_cpu_ms_per_photo": 44.0}], "in_process_ms": [17.9]}
+    assert starts_table(report).splitlines()[-1] == "| 1 | 18.5 | 44.0 | 17.9 |"

@@ -9,7 +9,8 @@ or its deadline (Triton's request ``timeout``) has passed, that request alone is
 reason and its remaining tiles are never sent; tiles already queued carry the remaining time as their
 own timeout. GUIDE, when the pipeline sends it, leaves out the tiles its result will not show; META, when
 sent, comes back with this stage's tile counts added (``tiles``: sent, left out); when its OPTIONS name a
-``progress`` id, each placed tile is posted on the progress board (``lumaflow.runtime.progress``).
+``progress`` id, each placed tile is posted on the progress board (``lumaflow.runtime.progress``). When
+META says decode already ran this stage (``lumaflow.runtime.one_tile``), the request passes through untouched.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class TritonPythonModel(AsyncRequestModel):
         ((self.output_name, self.output_channels),) = [
             (spec["name"], int(spec["dims"][-1])) for spec in self.config["output"] if spec["name"] not in PASSED
         ]
+        self.no_output = np.zeros((1, 0, 0, self.output_channels), dtype=np.uint8)
 
     def _progress(self, meta: Meta | None) -> Callable[[int, int], None] | None:
         """Posts this stage's tiles done of total under the request's OPTIONS ``progress`` id, if it gave one."""
@@ -60,6 +62,10 @@ class TritonPythonModel(AsyncRequestModel):
         return lambda done, total: self.board.post(str(request_id), self.params.stage, done, total)
 
     async def process(self, request: Any) -> Outputs:
+        meta_bytes = optional_bytes(request, contract.META.name)
+        meta = None if meta_bytes is None else Meta.from_bytes(meta_bytes)
+        if meta is not None and meta.one_tile is not None:  # decode ran this stage and encoded the result
+            return {self.output_name: self.no_output, contract.META.name: input_array(request, contract.META.name)}
         deadline = Deadline(request, REMAINING)
         pixels = input_array(request, self.pixels_name)
         side = {name: input_array(request, name) for name in self.side_names}
@@ -75,8 +81,6 @@ class TritonPythonModel(AsyncRequestModel):
 
         counts = TileCounts()
         guide = optional_array(request, contract.GUIDE.name)
-        meta_bytes = optional_bytes(request, contract.META.name)
-        meta = None if meta_bytes is None else Meta.from_bytes(meta_bytes)
         output = await tile_and_run(
             self.params,
             pixels,

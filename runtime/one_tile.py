@@ -1,0 +1,59 @@
+"""The one-tile path: a small photo's network and encode run inside its decode, the later steps pass it through.
+
+A photo that fits one tile costs its tiler nothing but a BLS round trip to the stage, and its result then
+travels through the quality check to encode as a tensor: on a 256 px photo, doing without those costs measured
+1.12x the photos a second with one caller (``python -m lumaflow.bench.lean --ordinary``, docs/performance.md,
+"The one-tile path"). So a pipeline of one lean network that
+needs no side input (``ensemble.pipelines.Pipeline.one_tile_stage``) opens that stage's graph in its decode as
+well: a photo that fits one tile, with no guidance and no quality check asked, is run on the same padded pixels
+the tiler would send whole and written as encode would write it; META's ``one_tile`` tells the tiler, the quality
+check and encode to pass it on, and ENCODED carries the file. Anything else takes the ordinary path.
+
+Decode then holds ``photo_compute`` (its instance is a photo network's), so it still takes its turn on the cores
+with every other photo network; that is why it may call no model (``Decoder.create`` refuses side inputs).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from lumaflow.params import OneTileStage
+from lumaflow.runtime.decoding import NO_ALPHA, Decoded
+from lumaflow.runtime.encoding import write_result
+from lumaflow.runtime.engines import Engine
+from lumaflow.runtime.meta import OneTile
+from lumaflow.runtime.quality_check import wanted
+
+NO_PIXELS = np.zeros((1, 0, 0, 3), dtype=np.uint8)  # what decode hands on instead of the pixels it already ran
+
+
+def takes_one_tile_path(decoded: Decoded, bucket_max_side: int) -> bool:
+    """Whether decode finishes this request itself: it fits one tile, and the result is written as the network
+    returns it (no guidance to blend, no quality check to score it)."""
+    meta = decoded.meta
+    return (
+        decoded.fits_one_tile
+        and max(meta.padded_width, meta.padded_height) <= bucket_max_side
+        and meta.guidance is None
+        and not wanted(meta)
+    )
+
+
+def run_one_tile(decoded: Decoded, engine: Engine, stage: OneTileStage) -> tuple[Decoded, bytes]:
+    """The network's result for ``decoded`` written as encode writes it; returns what decode hands on (no pixels,
+    META saying what was done) and the file."""
+    started = time.perf_counter()
+    result = engine.run({stage.pixels: decoded.pixels}, [engine.output_names[0]])[0]
+    network_ms = (time.perf_counter() - started) * 1e3
+    written = write_result(result, decoded.alpha, decoded.meta)
+    meta = replace(
+        decoded.meta,
+        one_tile=OneTile(written.format, written.notes, network_ms, written.ms),
+        tiles={**decoded.meta.tiles, stage.stage: [1, 0]},  # as its tiler counts a photo sent whole
+        handoff_ns=time.monotonic_ns(),
+    )
+    handed_on = replace(decoded, pixels=NO_PIXELS, alpha=NO_ALPHA[None], meta=meta)
+    return handed_on, written.data
