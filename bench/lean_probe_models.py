@@ -22,8 +22,8 @@ from PIL import Image
 from lumaflow import contract
 from lumaflow.bench.lean_probes import ANSWER_FILE, DONE, NOISE_LEVEL_PARAMETER
 from lumaflow.params import StageParams
-from lumaflow.runtime.engines import EnginePolicy, open_engine
 from lumaflow.runtime.imaging import encode_image
+from lumaflow.runtime.stage import open_served_engine
 from lumaflow.server.models.base import Outputs, RequestModel, bytes_tensor, input_array, single_bytes
 
 NO_PIXELS = np.zeros((1, 0, 0, 3), dtype=np.uint8)
@@ -42,8 +42,7 @@ class ConstantProbe(RequestModel):
 class WholeProbe(RequestModel):
     def setup(self, args: dict[str, str]) -> None:
         params = StageParams.from_model_config(self.config)
-        policy = EnginePolicy(threads=params.intra_op_threads, spinning=False, shrink_arena=params.shrink_arena)
-        self.engine = open_engine(params.engine, self.version_directory / params.onnx_file, policy)
+        self.engine = open_served_engine(params, self.version_directory)
         level = float(self.config["parameters"][NOISE_LEVEL_PARAMETER]["string_value"])
         self.side = {name: np.full((1, 1), level, np.float32) for name in self.engine.input_names[1:]}
 

@@ -31,26 +31,17 @@ from lumaflow.ensemble.pipelines import PIPELINES
 from lumaflow.ensemble.render import decode_config
 from lumaflow.loadtest.photos import Request, photo_inputs
 from lumaflow.loadtest.report import machine
-from lumaflow.params import DecodeParams, OneTileStage
-from lumaflow.runtime.engines import EnginePolicy, open_engine
+from lumaflow.params import DecodeParams
+from lumaflow.runtime.one_tile import OneTileRunner
 from lumaflow.server.process import running_server
-from lumaflow.server.procfs import child_pids, cmdline, cpu_seconds
+from lumaflow.server.procfs import cpu_seconds, model_stubs
 
 PIPELINE = "upscale_x2_fast"
 WARM = 20  # photos before the timed ones, in either place
 
 
-def _one_tile() -> OneTileStage:
-    one_tile = DecodeParams.from_model_config(triton_json(decode_config(PIPELINES[PIPELINE]))).one_tile
-    if one_tile is None:
-        raise ValueError(f"{PIPELINE} has no one-tile path")
-    return one_tile
-
-
-def _stub(server_pid: int, model: str) -> int:
-    entry = f"/{model}/1/model.py".encode()
-    (pid,) = [pid for pid in child_pids(server_pid) if entry in b" ".join(cmdline(pid) or [])]
-    return pid
+def _decode_params() -> DecodeParams:
+    return DecodeParams.from_model_config(triton_json(decode_config(PIPELINES[PIPELINE])))
 
 
 def served_start(photos: int, side: int) -> dict[str, float]:
@@ -60,7 +51,7 @@ def served_start(photos: int, side: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="lumaflow-starts-") as scratch:
         served = copy_repository(REPOSITORY, Path(scratch), pipeline_models(REPOSITORY, PIPELINE), None)
         with running_server(served) as server, grpcclient.InferenceServerClient(server.endpoints.grpc_url) as client:
-            stub = _stub(server.pid, f"{PIPELINE}_decode")
+            (stub,) = model_stubs(server.pid, f"{PIPELINE}_decode")
             network, began = [], 0.0
             for number in range(WARM + photos):
                 if number == WARM:
@@ -75,15 +66,15 @@ def served_start(photos: int, side: int) -> dict[str, float]:
 
 def in_process_once(photos: int, side: int) -> float:
     """This process: the median milliseconds of the decode's engine call on the same photos."""
-    one_tile = _one_tile()
-    stage = one_tile.params
-    policy = EnginePolicy(threads=stage.intra_op_threads, spinning=False, shrink_arena=stage.shrink_arena)
-    engine = open_engine(stage.engine, REPOSITORY / one_tile.stage / "1" / stage.onnx_file, policy)
+    params = _decode_params()
+    if params.one_tile is None:
+        raise ValueError(f"{PIPELINE} has no one-tile path")
+    runner = OneTileRunner.open(params.one_tile, REPOSITORY, params.bucket_max_side)  # as the decode opens it
     pixels = [pillow_decode(jpeg)[None] for jpeg in jpegs(side)]
     times = []
     for number in range(WARM + photos):
         started = time.perf_counter()
-        engine.run({one_tile.pixels: pixels[number % len(pixels)]})
+        runner.engine.run({runner.stage.pixels: pixels[number % len(pixels)]})
         if number >= WARM:
             times.append((time.perf_counter() - started) * 1e3)
     return round(statistics.median(times), 2)

@@ -101,6 +101,23 @@ EMBEDDED = Embedded()
 TORCH_ENGINE = "torch_cuda"  # lumaflow.runtime.engines.ENGINES
 
 
+def embedded_stage_params(stage: Stage) -> StageParams:
+    """What a network stage's python-backend model opens: its graph, engine, threads and bounds (the stage model's
+    parameters on the embedded target, and a one-tile decode's ``OneTileStage.params``)."""
+    if stage.network is None:
+        raise ValueError(f"stage {stage.name!r} has no network")
+    graph_file, engine = stage.network.embedded_graph
+    return StageParams(
+        onnx_file=graph_file,
+        max_batch_pixels=stage.max_batch_pixels,
+        scale=stage.scale,
+        engine=engine,
+        intra_op_threads=stage.threads,
+        shrink_arena=stage.tiling is not None,
+        input_ranges={tensor.name: tensor.value_range for tensor in stage.inputs if tensor.value_range is not None},
+    )
+
+
 def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
     """The model config of one stage for one target."""
     python_model = ModelConfig(
@@ -117,17 +134,7 @@ def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
     if stage.network is None:
         return python_model
     if isinstance(target, Embedded):
-        graph_file, engine = stage.network.embedded_graph
-        params = StageParams(
-            onnx_file=graph_file,
-            max_batch_pixels=stage.max_batch_pixels,
-            scale=stage.scale,
-            engine=engine,
-            intra_op_threads=stage.threads,
-            shrink_arena=stage.tiling is not None,
-            input_ranges={tensor.name: tensor.value_range for tensor in stage.inputs if tensor.value_range is not None},
-        )
-        return replace(python_model, parameters=params.to_parameters())
+        return replace(python_model, parameters=embedded_stage_params(stage).to_parameters())
     if stage.network.is_openvino_ir and isinstance(target, (NgcOnnxRuntime, NgcTensorRT)):
         # Only OpenVINO reads an IR: Triton's openvino backend (in NVIDIA's image), on the CPU whatever the target.
         return replace(
@@ -151,7 +158,7 @@ def stage_config(stage: Stage, target: Target = EMBEDDED) -> ModelConfig:
             instance_groups=(replace(stage.instances, kind=InstanceKind.GPU),),
         )
     if isinstance(target, EmbeddedTorch):
-        embedded = StageParams.from_parameters(stage_config(stage, EMBEDDED).parameters)
+        embedded = embedded_stage_params(stage)
         params = replace(
             embedded,
             onnx_file=target.artifact_file,
@@ -252,8 +259,7 @@ def one_tile_stage(pipeline: Pipeline, target: Target) -> Stage | None:
 
 def _one_tile_params(stage: Stage) -> OneTileStage:
     (pixels,), (output,) = stage.inputs, stage.outputs
-    params = StageParams.from_parameters(stage_config(stage, EMBEDDED).parameters)
-    return OneTileStage(stage=stage.name, pixels=pixels.name, output=output.name, params=params)
+    return OneTileStage(stage=stage.name, pixels=pixels.name, output=output.name, params=embedded_stage_params(stage))
 
 
 def decode_config(pipeline: Pipeline, target: Target = EMBEDDED) -> ModelConfig:

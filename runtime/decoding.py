@@ -68,7 +68,6 @@ class Decoded:
     meta: Meta
     side: dict[str, np.ndarray]
     guide: np.ndarray  # [1, H, W] padded as the pixels, or [1, 0, 0]: the result everywhere
-    fits_one_tile: bool = False  # padded to a size bucket: the first stage takes it whole
 
     def outputs(self) -> dict[str, np.ndarray]:
         """The tensors by name, META as its JSON bytes (a [1, 1] string)."""
@@ -170,6 +169,4 @@ def decode_request(
         guidance=guidance,
     )
     alpha = decoded.alpha if decoded.alpha is not None else NO_ALPHA
-    return Decoded(
-        pixels=padded[None], alpha=alpha[None], meta=meta, side=side, guide=guide[None], fits_one_tile=fits_one_tile
-    )
+    return Decoded(pixels=padded[None], alpha=alpha[None], meta=meta, side=side, guide=guide[None])

@@ -16,27 +16,30 @@ with every other photo network; that is why it may call no model (``Decoder.crea
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
 from lumaflow.params import OneTileStage
+from lumaflow.runtime import tiling
 from lumaflow.runtime.decoding import NO_ALPHA, Decoded
 from lumaflow.runtime.encoding import write_result
 from lumaflow.runtime.engines import Engine
 from lumaflow.runtime.meta import OneTile
 from lumaflow.runtime.quality_check import wanted
+from lumaflow.runtime.stage import open_served_engine
 
 NO_PIXELS = np.zeros((1, 0, 0, 3), dtype=np.uint8)  # what decode hands on instead of the pixels it already ran
 
 
-def takes_one_tile_path(decoded: Decoded, bucket_max_side: int) -> bool:
-    """Whether decode finishes this request itself: it fits one tile, and the result is written as the network
-    returns it (no guidance to blend, no quality check to score it)."""
+def takes_one_tile_path(decoded: Decoded, tile: int) -> bool:
+    """Whether decode finishes this request itself: its padded pixels are one tile, which the stage's tiler would
+    send whole (``tile``: the first stage's, ``DecodeParams.bucket_max_side``), and the result is written as the
+    network returns it (no guidance to blend, no quality check to score it)."""
     meta = decoded.meta
     return (
-        decoded.fits_one_tile
-        and max(meta.padded_width, meta.padded_height) <= bucket_max_side
+        not tiling.needs_tiling(meta.padded_height, meta.padded_width, tile)
         and meta.guidance is None
         and not wanted(meta)
     )
@@ -57,3 +60,26 @@ def run_one_tile(decoded: Decoded, engine: Engine, stage: OneTileStage) -> tuple
     )
     handed_on = replace(decoded, pixels=NO_PIXELS, alpha=NO_ALPHA[None], meta=meta)
     return handed_on, written.data
+
+
+@dataclass(frozen=True)
+class OneTileRunner:
+    """A decode's one-tile path: the stage's engine, opened as the stage model opens it, and the tile side."""
+
+    stage: OneTileStage
+    engine: Engine
+    tile: int
+
+    @classmethod
+    def open(cls, stage: OneTileStage, repository: Path, tile: int) -> OneTileRunner:
+        """The stage's graph from its own model folder in ``repository``, run once on a tile of zeros so that the
+        first photo does not pay for the engine's first call."""
+        engine = open_served_engine(stage.params, repository / stage.stage / "1")
+        engine.run({stage.pixels: np.zeros((1, tile, tile, 3), np.uint8)})
+        return cls(stage, engine, tile)
+
+    def finish(self, decoded: Decoded) -> tuple[Decoded, bytes] | None:
+        """``run_one_tile`` when the request takes the path; None when it goes on as decoded."""
+        if not takes_one_tile_path(decoded, self.tile):
+            return None
+        return run_one_tile(decoded, self.engine, self.stage)

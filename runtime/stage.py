@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy as np
 from lumaflow import contract
 from lumaflow.params import StageParams
 from lumaflow.runtime.batching import chunk_by_pixels
-from lumaflow.runtime.engines import Engine
+from lumaflow.runtime.engines import Engine, EnginePolicy, open_engine
 from lumaflow.runtime.errors import InvalidInput
 
 Inputs = dict[str, np.ndarray]
@@ -47,6 +48,13 @@ class StageSpec:
             raise ValueError(
                 f"{self.params.onnx_file} has inputs {list(engine.input_names)}, the stage declares {declared}"
             )
+
+
+def open_served_engine(params: StageParams, version_directory: Path) -> Engine:
+    """A stage's graph (in ``version_directory``) opened as the served stage model opens it: its engine and threads,
+    the arena shrunk after a photo call if asked, and idle threads that never spin (stages share two cores)."""
+    policy = EnginePolicy(threads=params.intra_op_threads, spinning=False, shrink_arena=params.shrink_arena)
+    return open_engine(params.engine, version_directory / params.onnx_file, policy)
 
 
 def stage_spec(config: Mapping[str, Any], params: StageParams) -> StageSpec:

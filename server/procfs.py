@@ -1,4 +1,4 @@
-"""What /proc says about a tritonserver's processes: its children, its stubs by shared-memory prefix, liveness."""
+"""What /proc says about a tritonserver's processes: its children, its stubs by model or shm prefix, liveness."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def child_pids(pid: int) -> list[int]:
             if fields is not None and int(fields[1]) == pid:
                 children.append(int(entry.name))
     return children
+
+
+def model_stubs(server_pid: int, model: str) -> list[int]:
+    """The python-backend stubs of a tritonserver that run ``model`` (one per instance)."""
+    entry = f"/{model}/1/model.py".encode()
+    return [pid for pid in child_pids(server_pid) if entry in b" ".join(cmdline(pid) or [])]
 
 
 def stubs_with_prefix(shm_prefix: str) -> list[int]:

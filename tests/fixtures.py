@@ -36,7 +36,7 @@ from skimage import data as skdata
 from tritonclient.grpc import model_config_pb2 as pb
 
 from lumaflow.server.endpoints import free_endpoints
-from lumaflow.server.procfs import child_pids, cmdline, cpu_seconds
+from lumaflow.server.procfs import child_pids, cpu_seconds, model_stubs
 
 if TYPE_CHECKING:  # the registry imports torch: a unit test that only encodes a photo should not pay for it
     from lumaflow.build.registry import ModelDescriptor
@@ -130,12 +130,6 @@ def model_counts_since(
         if inferences >= expected or time.monotonic() > deadline:
             return inferences, executions
         time.sleep(0.05)
-
-
-def model_stubs(server_pid: int, model: str) -> list[int]:
-    """The python-backend stubs of a tritonserver that run ``model`` (one per instance)."""
-    entry = f"/{model}/1/model.py".encode()
-    return [pid for pid in child_pids(server_pid) if entry in b" ".join(cmdline(pid) or [])]
 
 
 def stub_cpu_seconds(server_pid: int, model: str) -> float:

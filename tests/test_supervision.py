@@ -24,9 +24,9 @@ from lumaflow.server.distribution import ServeError
 from lumaflow.server.endpoints import free_endpoints
 from lumaflow.server.options import ServerOptions
 from lumaflow.server.process import TritonServer, running_server
-from lumaflow.server.procfs import child_pids, stubs_with_prefix
+from lumaflow.server.procfs import child_pids, model_stubs, stubs_with_prefix
 from lumaflow.server.supervisor import Supervisor, broken_models
-from tests.fixtures import FAST_PIPELINE, SERVE_TOKEN, Serve, astronaut, encode, model_stubs, small_repository
+from tests.fixtures import FAST_PIPELINE, SERVE_TOKEN, Serve, astronaut, encode, small_repository
 
 DECODE = "upscale_x2_fast_decode"
 PATIENT = RetryPolicy(attempts=60, backoff_s=0.2, max_backoff_s=1.0)

@@ -13,13 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
-
 from lumaflow import contract
 from lumaflow.params import DecodeParams
 from lumaflow.runtime.decoding import Decoder, decode_request
-from lumaflow.runtime.engines import EnginePolicy, open_engine
-from lumaflow.runtime.one_tile import run_one_tile, takes_one_tile_path
+from lumaflow.runtime.one_tile import OneTileRunner
 from lumaflow.runtime.progress import ProgressBoard
 from lumaflow.server.models.base import (
     Outputs,
@@ -41,16 +38,10 @@ class TritonPythonModel(RequestModel):
         produced |= {contract.ENCODED.name}  # the one-tile path's file: not a side input
         side = tuple(output["name"] for output in self.config["output"] if output["name"] not in produced)
         self.decoder = Decoder.create(params, schema, side)
-        self.engine = None
         self.board = ProgressBoard()
+        self.one_tile = None
         if params.one_tile is not None:
-            stage = params.one_tile.params
-            graph = self.model_directory.parent / params.one_tile.stage / "1" / stage.onnx_file
-            policy = EnginePolicy(threads=stage.intra_op_threads, spinning=False, shrink_arena=stage.shrink_arena)
-            self.engine = open_engine(stage.engine, graph, policy)
-            # The first call of a session allocates and plans: not on a client's photo.
-            bucket = params.size_buckets.pad_to(1) if params.size_buckets else 64
-            self.engine.run({params.one_tile.pixels: np.zeros((1, bucket, bucket, 3), np.uint8)})
+            self.one_tile = OneTileRunner.open(params.one_tile, self.model_directory.parent, params.bucket_max_side)
 
     def _analyse(self, crops: Any) -> Any:
         """The analysis network's rows for a photo's grid crops, in one BLS request."""
@@ -71,13 +62,13 @@ class TritonPythonModel(RequestModel):
             optional_bytes(request, contract.REGION.name),
             self._estimate if self.decoder.params.noise_map_model else None,
         )
-        params = self.decoder.params
-        if self.engine is None or params.one_tile is None:
+        if self.one_tile is None:
             return decoded.outputs()
         encoded = NOT_ENCODED
-        if takes_one_tile_path(decoded, params.bucket_max_side):
-            decoded, file = run_one_tile(decoded, self.engine, params.one_tile)
+        finished = self.one_tile.finish(decoded)
+        if finished is not None:
+            decoded, file = finished
             encoded = bytes_tensor(file)
             if progress_id := decoded.meta.options.get("progress"):  # posted as the tiler posts a whole photo
-                self.board.post(str(progress_id), params.one_tile.stage, 1, 1)
+                self.board.post(str(progress_id), self.one_tile.stage.stage, 1, 1)
         return {**decoded.outputs(), contract.ENCODED.name: encoded}

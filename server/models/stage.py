@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from lumaflow.params import StageParams
-from lumaflow.runtime.engines import EnginePolicy, open_engine
 from lumaflow.runtime.errors import InvalidInput
-from lumaflow.runtime.stage import checked_inputs, run_batch, stage_spec
+from lumaflow.runtime.stage import checked_inputs, open_served_engine, run_batch, stage_spec
 from lumaflow.server.models.base import (
     LumaflowModel,
     error_response,
@@ -26,9 +25,7 @@ class TritonPythonModel(LumaflowModel):
     def setup(self, args: dict[str, str]) -> None:
         params = StageParams.from_model_config(self.config)
         self.spec = stage_spec(self.config, params)
-        # Stages share two cores: an idle stage must not spin on them.
-        policy = EnginePolicy(threads=params.intra_op_threads, spinning=False, shrink_arena=params.shrink_arena)
-        self.engine = open_engine(params.engine, self.version_directory / params.onnx_file, policy)
+        self.engine = open_served_engine(params, self.version_directory)
         self.spec.check_graph(self.engine)
 
     def execute(self, requests: Sequence[Any]) -> list[Any]:
