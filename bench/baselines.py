@@ -47,6 +47,7 @@ from lumaflow.ensemble.stages import STAGES, Stage
 from lumaflow.loadtest.photos import Request, closed_loop, photo_inputs
 from lumaflow.loadtest.report import StageTime, machine, stage_table, stage_times
 from lumaflow.loadtest.stats import statistics_snapshot
+from lumaflow.params import DecodeParams
 from lumaflow.runtime import tiling
 from lumaflow.runtime.engines import EnginePolicy, open_engine
 from lumaflow.server.process import running_server
@@ -96,8 +97,18 @@ def ensemble_config(repository: Path, pipeline: str) -> pb.ModelConfig:
     return text_format.Parse((repository / pipeline / "config.pbtxt").read_text(), pb.ModelConfig())
 
 
+def decode_reads(repository: Path, decode: str) -> list[str]:
+    """The stage models whose folders a pipeline's decode opens itself (the one-tile path) or asks by BLS."""
+    config = text_format.Parse((repository / decode / "config.pbtxt").read_text(), pb.ModelConfig())
+    params = DecodeParams.from_parameters({key: value.string_value for key, value in config.parameters.items()})
+    in_decode = (params.one_tile, params.analysis_in_decode, params.noise_map_in_decode)
+    asked = [params.noise_map_model] if params.noise_map_model else []
+    return [stage.stage for stage in in_decode if stage is not None] + asked
+
+
 def pipeline_models(repository: Path, pipeline: str) -> list[str]:
-    """The models one pipeline needs: its ensemble's steps, the python tilers' networks, and the BLS callees."""
+    """The models one pipeline needs: its ensemble's steps, the python tilers' networks, the models its decode
+    opens, and the BLS callees."""
     config = ensemble_config(repository, pipeline)
     steps = [step.model_name for step in config.ensemble_scheduling.step]
     if "photo_route" in steps:
@@ -106,6 +117,8 @@ def pipeline_models(repository: Path, pipeline: str) -> list[str]:
     for step in steps:
         if step.endswith("_tiles"):  # a tiler calls its network stage by BLS
             needed.append(step.removesuffix("_tiles"))
+        if step.endswith("_decode"):
+            needed += decode_reads(repository, step)
     needed += [name for name in ALWAYS if (repository / name).is_dir()]
     return list(dict.fromkeys(needed))
 

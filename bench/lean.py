@@ -211,10 +211,12 @@ def compare(
         served = copy_repository(repository, scratch / "shipped", models, None)
         probed = write_probes(served, repository, task.stage, answer, NOISE_LEVEL) if probes else ()
         second = ordinary_repository(repository, scratch / "ordinary", task.pipeline) if ordinary else None
-        ordinary_url = None
+        ordinary_url, ordinary_client, ordinary_first = None, None, {}
         if second is not None:
             ordinary_url = stack.enter_context(running_server(second)).endpoints.grpc_url
             closed_loop(ordinary_url, task.pipeline, clients, 2.0, make_inputs, 60.0)
+            ordinary_client = stack.enter_context(grpcclient.InferenceServerClient(ordinary_url))
+            ordinary_first = statistics_snapshot(ordinary_client)
         with running_server(served) as server:
             url = server.endpoints.grpc_url
             with grpcclient.InferenceServerClient(url) as stats_client:
@@ -242,6 +244,9 @@ def compare(
                     in_process = InProcessWindow(local_n, local_s, local.engine_s / (local_n / batch) * 1e3)
                     rows.append(window_row(measured, batch_formed, network_ms, in_process, probe_rates))
                 stages = stage_times(first, statistics_snapshot(stats_client))
+        ordinary_stages = (
+            [] if ordinary_client is None else stage_times(ordinary_first, statistics_snapshot(ordinary_client))
+        )
     return {
         "pipeline": task.pipeline,
         "stage": task.stage.name,
@@ -256,17 +261,23 @@ def compare(
         "network_only_ratio": statistics.median(
             row["network_ms_in_process"] / row["network_ms_served"] for row in rows
         ),
-        "stages": [
-            {
-                "model": s.model,
-                "inferences": s.inferences,
-                "average_batch": round(s.average_batch, 2),
-                "queue_us": round(s.queue_us),
-                "infer_us": round(s.compute_infer_us),
-            }
-            for s in stages
-        ],
+        "stages": stage_rows(stages),
+        "ordinary_stages": stage_rows(ordinary_stages),  # the second server's (``ordinary``), over its windows
     }
+
+
+def stage_rows(stages: Sequence[StageTime]) -> list[dict[str, Any]]:
+    """Triton's statistics per model over the windows: requests, batch, queue and compute time per request."""
+    return [
+        {
+            "model": s.model,
+            "inferences": s.inferences,
+            "average_batch": round(s.average_batch, 2),
+            "queue_us": round(s.queue_us),
+            "infer_us": round(s.compute_infer_us),
+        }
+        for s in stages
+    ]
 
 
 def table(results: Sequence[dict[str, Any]]) -> str:
@@ -314,6 +325,23 @@ def probe_table(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def server_side_table(results: Sequence[dict[str, Any]]) -> str:
+    """Each server's own milliseconds per photo (the pipeline ensemble's compute time in Triton's statistics): the
+    shipped server's against the second server's (``--ordinary``), steadier than photos a second in a window."""
+    lines = ["| pipeline | clients | ms a photo in the server: shipped | ordinary path | ordinary / shipped |"]
+    lines.append("| --- | ---: | ---: | ---: | ---: |")
+    for result in results:
+        times = []
+        for rows in (result["stages"], result["ordinary_stages"]):
+            times.append(next((row["infer_us"] / 1e3 for row in rows if row["model"] == result["pipeline"]), None))
+        shipped, ordinary = times
+        if shipped is None or ordinary is None:
+            continue
+        row = f"| {result['pipeline']} | {result['clients']} | {shipped:.1f} | {ordinary:.1f}"
+        lines.append(f"{row} | {ordinary / shipped:.3f} |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lumaflow.bench.lean", description=__doc__.splitlines()[0])
     parser.add_argument("--pipelines", default="upscale_x2_fast,denoise")
@@ -334,6 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(results))
     if args.probes or args.ordinary:
         print(probe_table(results))
+    if args.ordinary:
+        print(server_side_table(results))
     if args.out:
         report = {"machine": machine(), "side": args.side, "seconds": args.seconds, "results": results}
         args.out.parent.mkdir(parents=True, exist_ok=True)

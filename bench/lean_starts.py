@@ -74,7 +74,7 @@ def in_process_once(photos: int, side: int) -> float:
     times = []
     for number in range(WARM + photos):
         started = time.perf_counter()
-        runner.engine.run({runner.stage.pixels: pixels[number % len(pixels)]})
+        runner.network.engine.run({runner.network.spec.pixels: pixels[number % len(pixels)]})
         if number >= WARM:
             times.append((time.perf_counter() - started) * 1e3)
     return round(statistics.median(times), 2)

@@ -107,13 +107,16 @@ class Pipeline:
     @property
     def one_tile_stage(self) -> Stage | None:
         """The network decode runs itself on a photo that fits one tile (``lumaflow.runtime.one_tile``): a pipeline
-        of one lean network whose tiler does nothing but send such a photo whole, and no side input (decode then
-        calls no model, so it may hold ``photo_compute`` while it runs the network)."""
+        of one lean network whose tiler does nothing but send such a photo whole, with per-image side inputs at most
+        (NOISE_LEVEL, not a per-pixel HOLE). Decode then holds ``photo_compute`` while it runs the network, so it runs
+        what those side inputs ask (the analysis, the noise-map estimator) itself too."""
         if len(self.stages) != 1:
             return None
         (stage,) = self.stages
         tiling = stage.tiling
-        if not stage.lean or tiling is None or tiling.prefill or tiling.identity_without or self.side_inputs:
+        if not stage.lean or tiling is None or tiling.prefill or tiling.identity_without:
+            return None
+        if any(len(tensor.dims) > 1 for tensor in self.side_inputs):
             return None
         return stage
 

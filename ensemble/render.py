@@ -28,9 +28,9 @@ from lumaflow.params import (
     DecodeParams,
     EncodeParams,
     NetworkCard,
-    OneTileStage,
     PipelineCard,
     RouterParams,
+    StageInDecode,
     StageParams,
     TilerParams,
 )
@@ -257,16 +257,31 @@ def one_tile_stage(pipeline: Pipeline, target: Target) -> Stage | None:
     return pipeline.one_tile_stage if isinstance(target, Embedded) and target.one_tile else None
 
 
-def _one_tile_params(stage: Stage) -> OneTileStage:
-    (pixels,), (output,) = stage.inputs, stage.outputs
-    return OneTileStage(stage=stage.name, pixels=pixels.name, output=output.name, params=embedded_stage_params(stage))
+NUMPY_DTYPES = {contract.DataType.FP32: "float32", contract.DataType.INT32: "int32"}  # per-image side inputs
+
+
+def _in_decode(stage: Stage) -> StageInDecode:
+    """What a one-tile decode needs to open ``stage``'s model folder as the stage model does."""
+    (pixels, *side), (output,) = stage.inputs, stage.outputs
+    if pixels.name != contract.PIXELS.name:
+        raise ValueError(f"{stage.name}: decode runs stages that take PIXELS, not {pixels.name}")
+    return StageInDecode(
+        stage=stage.name,
+        pixels=pixels.name,
+        output=output.name,
+        params=embedded_stage_params(stage),
+        side=tuple(tensor.name for tensor in side),
+        side_dtypes=tuple(NUMPY_DTYPES[tensor.dtype] for tensor in side),
+    )
 
 
 def decode_config(pipeline: Pipeline, target: Target = EMBEDDED) -> ModelConfig:
     """The pipeline's own decode model: the shared decode stage plus the pipeline's facts. Where decode runs the
-    network itself (``one_tile_stage``), its instance holds ``photo_compute`` as the network's would."""
+    network itself (``one_tile_stage``), its instance holds ``photo_compute`` as the network's would, and it runs
+    the analysis and the noise-map estimator its side inputs ask itself (a holder asks no model by BLS)."""
     one_tile = one_tile_stage(pipeline, target)
     side_inputs = {tensor.name for tensor in pipeline.side_inputs}
+    noise_map = any(option.name == "noise_map" for option in pipeline.options)
     params = DecodeParams(
         pipeline=pipeline.name,
         scale=pipeline.scale,
@@ -275,13 +290,15 @@ def decode_config(pipeline: Pipeline, target: Target = EMBEDDED) -> ModelConfig:
         max_output_megapixels=pipeline.max_output_megapixels,
         bucket_max_side=pipeline.bucket_max_side,
         analysis_model=ANALYSIS.name,
-        noise_map_model=NOISE_MAP.name if any(option.name == "noise_map" for option in pipeline.options) else "",
+        noise_map_model=NOISE_MAP.name if noise_map else "",
         size_buckets=pipeline.size_buckets,
         presets={name: dict(values) for name, values in pipeline.presets.items()},
         templates=TEMPLATE_NAMES if contract.TEMPLATE.name in side_inputs else (),
         takes_region=pipeline.takes_region,
         blends_strength=pipeline.blends_strength,
-        one_tile=None if one_tile is None else _one_tile_params(one_tile),
+        one_tile=None if one_tile is None else _in_decode(one_tile),
+        analysis_in_decode=_in_decode(ANALYSIS) if one_tile and side_inputs else None,
+        noise_map_in_decode=_in_decode(NOISE_MAP) if one_tile and noise_map else None,
     )
     decode = stage_config(DECODE)
     return replace(

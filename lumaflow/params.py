@@ -200,16 +200,20 @@ class PipelineCard:
 
 
 @dataclass(frozen=True)
-class OneTileStage:
-    """The network a pipeline's decode runs itself on a photo that fits one tile (the one-tile path).
+class StageInDecode:
+    """A stage model a pipeline's decode runs itself instead of asking it by BLS: on the one-tile path, the network
+    and what its side inputs ask (the analysis, the noise-map estimator), since that decode holds ``photo_compute``.
 
-    Its graph is the stage model's own (``<repository>/<stage>/1/<params.onnx_file>``), opened as that model
-    opens it (``params``), so the one-tile path and the tiler's BLS path compute the same pixels."""
+    Its graph is the stage model's own (``<repository>/<stage>/1/<params.onnx_file>``), opened and checked as that
+    model opens and checks it (``params``, ``lumaflow.runtime.stage``), so decode and the stage model compute the
+    same values."""
 
     stage: str
     pixels: str  # the stage's input tensor
     output: str  # and its output
     params: StageParams
+    side: tuple[str, ...] = ()  # its per-image side inputs, in the graph's order
+    side_dtypes: tuple[str, ...] = ()  # and their numpy dtypes (a warm-up call feeds zeros)
 
 
 @dataclass(frozen=True)
@@ -230,7 +234,11 @@ class DecodeParams(ModelParams):
     takes_region: bool = False  # REGION is an input (every photo pipeline but inpaint)
     blends_strength: bool = False  # OPTIONS strength blends the result with the input (not stylize's own)
     # Set where a photo that fits one tile is run and encoded in decode (``lumaflow.runtime.one_tile``).
-    one_tile: OneTileStage | None = None
+    one_tile: StageInDecode | None = None
+    # Where decode runs the network itself and its side inputs need them: the analysis and the noise-map estimator,
+    # run in decode too (a holder of photo_compute asks no model that needs it).
+    analysis_in_decode: StageInDecode | None = None
+    noise_map_in_decode: StageInDecode | None = None
 
 
 @dataclass(frozen=True)

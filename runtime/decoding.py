@@ -43,10 +43,15 @@ class Decoder:
         unknown = [name for name in side_inputs if name not in PROVIDERS]
         if unknown:
             raise ValueError(f"{params.pipeline}: no provider computes the side inputs {unknown}")
-        if params.one_tile is not None and (side_inputs or params.noise_map_model):
-            # The one-tile path holds photo_compute through decode: a BLS call to a network from there would wait
-            # for what decode holds.
-            raise ValueError(f"{params.pipeline}: a decode that runs the network itself may compute no side input")
+        # The one-tile path holds photo_compute through decode: a BLS call to a network from there would wait for
+        # what decode holds, so what the side inputs ask it must run itself.
+        if params.one_tile is not None and (
+            (side_inputs and params.analysis_in_decode is None)
+            or (params.noise_map_model and params.noise_map_in_decode is None)
+        ):
+            raise ValueError(
+                f"{params.pipeline}: a decode that runs the network itself must run what its side inputs ask too"
+            )
         return cls(params, OptionsParser(dict(schema), params.presets), side_inputs)
 
     @property

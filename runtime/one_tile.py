@@ -3,14 +3,15 @@
 A photo that fits one tile costs its tiler nothing but a BLS round trip to the stage, and its result then
 travels through the quality check to encode as a tensor: on a 256 px photo, doing without those costs measured
 1.12x the photos a second with one caller (``python -m lumaflow.bench.lean --ordinary``, docs/performance.md,
-"The one-tile path"). So a pipeline of one lean network that
-needs no side input (``ensemble.pipelines.Pipeline.one_tile_stage``) opens that stage's graph in its decode as
-well: a photo that fits one tile, with no guidance and no quality check asked, is run on the same padded pixels
-the tiler would send whole and written as encode would write it; META's ``one_tile`` tells the tiler, the quality
-check and encode to pass it on, and ENCODED carries the file. Anything else takes the ordinary path.
+"The one-tile path"). So a pipeline of one lean network with per-image side inputs at most
+(``ensemble.pipelines.Pipeline.one_tile_stage``) opens that stage's graph in its decode as well: a photo that fits
+one tile, with no guidance and no quality check asked, is run on the same padded pixels and side inputs the tiler
+would send whole and written as encode would write it; META's ``one_tile`` tells the tiler, the quality check and
+encode to pass it on, and ENCODED carries the file. Anything else takes the ordinary path.
 
 Decode then holds ``photo_compute`` (its instance is a photo network's), so it still takes its turn on the cores
-with every other photo network; that is why it may call no model (``Decoder.create`` refuses side inputs).
+with every other photo network; that is why it asks no model by BLS: what its side inputs need (the analysis, the
+noise-map estimator) it runs itself too (``StageInDecode``, ``Decoder.create`` refuses a decode without them).
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from lumaflow.params import OneTileStage
+from lumaflow.params import StageInDecode
 from lumaflow.runtime import tiling
 from lumaflow.runtime.decoding import NO_ALPHA, Decoded
 from lumaflow.runtime.encoding import write_result
 from lumaflow.runtime.engines import Engine
 from lumaflow.runtime.meta import OneTile
 from lumaflow.runtime.quality_check import wanted
-from lumaflow.runtime.stage import open_served_engine
+from lumaflow.runtime.stage import StageSpec, checked_inputs, open_served_engine, run_batch
 
 NO_PIXELS = np.zeros((1, 0, 0, 3), dtype=np.uint8)  # what decode hands on instead of the pixels it already ran
 
@@ -45,17 +46,48 @@ def takes_one_tile_path(decoded: Decoded, tile: int) -> bool:
     )
 
 
-def run_one_tile(decoded: Decoded, engine: Engine, stage: OneTileStage) -> tuple[Decoded, bytes]:
-    """The network's result for ``decoded`` written as encode writes it; returns what decode hands on (no pixels,
-    META saying what was done) and the file."""
+@dataclass(frozen=True)
+class OpenedStage:
+    """A stage model's graph opened in decode (``StageInDecode``): its checks, batching and engine, as the stage
+    model runs a request alone."""
+
+    spec: StageSpec
+    engine: Engine
+
+    @classmethod
+    def open(cls, stage: StageInDecode, repository: Path) -> OpenedStage:
+        """The stage's graph from its own model folder in ``repository``, checked against the declared inputs."""
+        spec = StageSpec(
+            pixels=stage.pixels, channels=3, pixel_rank=4, side=stage.side, output=stage.output, params=stage.params
+        )
+        engine = open_served_engine(stage.params, repository / stage.stage / "1")
+        spec.check_graph(engine)
+        return cls(spec, engine)
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """One request's output; ``InvalidInput`` as the stage model answers a bad one."""
+        (result,) = run_batch(self.spec, self.engine, [checked_inputs(self.spec, inputs)])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def warm(self, side: int, dtypes: tuple[str, ...]) -> None:
+        """One call on zeros, ``side`` px square, so that the first request does not pay for the engine's first."""
+        zeros = {name: np.zeros((1, 1), dtype) for name, dtype in zip(self.spec.side, dtypes, strict=True)}
+        self.run({self.spec.pixels: np.zeros((1, side, side, self.spec.channels), np.uint8), **zeros})
+
+
+def run_one_tile(decoded: Decoded, network: OpenedStage, stage: str) -> tuple[Decoded, bytes]:
+    """``stage``'s result for ``decoded`` (its pixels and side inputs) written as encode writes it; returns what
+    decode hands on (no pixels, META saying what was done) and the file."""
     started = time.perf_counter()
-    result = engine.run({stage.pixels: decoded.pixels}, [engine.output_names[0]])[0]
+    result = network.run({network.spec.pixels: decoded.pixels, **decoded.side})
     network_ms = (time.perf_counter() - started) * 1e3
     written = write_result(result, decoded.alpha, decoded.meta)
     meta = replace(
         decoded.meta,
         one_tile=OneTile(written.format, written.notes, network_ms, written.ms),
-        tiles={**decoded.meta.tiles, stage.stage: [1, 0]},  # as its tiler counts a photo sent whole
+        tiles={**decoded.meta.tiles, stage: [1, 0]},  # as its tiler counts a photo sent whole
         handoff_ns=time.monotonic_ns(),
     )
     handed_on = replace(decoded, pixels=NO_PIXELS, alpha=NO_ALPHA[None], meta=meta)
@@ -64,22 +96,21 @@ def run_one_tile(decoded: Decoded, engine: Engine, stage: OneTileStage) -> tuple
 
 @dataclass(frozen=True)
 class OneTileRunner:
-    """A decode's one-tile path: the stage's engine, opened as the stage model opens it, and the tile side."""
+    """A decode's one-tile path: the stage's network, opened as the stage model opens it, and the tile side."""
 
-    stage: OneTileStage
-    engine: Engine
+    stage: str
+    network: OpenedStage
     tile: int
 
     @classmethod
-    def open(cls, stage: OneTileStage, repository: Path, tile: int) -> OneTileRunner:
-        """The stage's graph from its own model folder in ``repository``, run once on a tile of zeros so that the
-        first photo does not pay for the engine's first call."""
-        engine = open_served_engine(stage.params, repository / stage.stage / "1")
-        engine.run({stage.pixels: np.zeros((1, tile, tile, 3), np.uint8)})
-        return cls(stage, engine, tile)
+    def open(cls, stage: StageInDecode, repository: Path, tile: int) -> OneTileRunner:
+        """The stage's graph, run once on a tile of zeros (the shape the stage model warms at)."""
+        network = OpenedStage.open(stage, repository)
+        network.warm(tile, stage.side_dtypes)
+        return cls(stage.stage, network, tile)
 
     def finish(self, decoded: Decoded) -> tuple[Decoded, bytes] | None:
         """``run_one_tile`` when the request takes the path; None when it goes on as decoded."""
         if not takes_one_tile_path(decoded, self.tile):
             return None
-        return run_one_tile(decoded, self.engine, self.stage)
+        return run_one_tile(decoded, self.network, self.stage)

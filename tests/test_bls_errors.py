@@ -37,6 +37,7 @@ MODELS = (
     "photo_enhance_decode",
     "photo_route",
     "analysis",
+    "noise_map",  # denoise's decode opens it (the one-tile path runs the estimator itself)
     "quality_check",
     "quality",
     "encode",

@@ -21,8 +21,10 @@ from lumaflow.ensemble.pipelines import (
 )
 from lumaflow.ensemble.render import Embedded, NgcOnnxRuntime, NgcTensorRT, Target, render, stage_config
 from lumaflow.ensemble.stages import (
+    ANALYSIS,
     CAMERA_X2_INT8,
     ESPCN_X2,
+    NOISE_MAP,
     OPENVINO_INT8,
     PHOTO_BUCKETS,
     PHOTO_NICE,
@@ -227,22 +229,30 @@ def test_a_lone_photo_network_waits_a_delay_and_the_lean_ones_run_two_instances_
         assert (delay == 0) if stage.name in lean else (delay is not None and delay > 0), stage.name
 
 
-def test_only_a_pipeline_of_one_lean_network_without_side_inputs_finishes_small_photos_in_decode() -> None:
+def test_only_a_pipeline_of_one_lean_network_with_per_image_side_inputs_finishes_small_photos_in_decode() -> None:
     finishing = {name for name, pipeline in PIPELINES.items() if pipeline.one_tile_stage is not None}
-    assert finishing == {"upscale_x2_fast"}  # denoise's is lean too, but its decode may ask the noise-map estimator
+    assert finishing == {"upscale_x2_fast", "denoise"}
     configs = {config.name: config for config in model_configs()}
-    decode = configs["upscale_x2_fast_decode"]
-    (group,) = decode.instance_groups
-    assert group.rate_limiter == PHOTO_RATE_LIMIT  # it runs a network: it takes its turn on the cores
-    assert "ENCODED" in [tensor.name for tensor in decode.outputs]
-    params = DecodeParams.from_parameters(decode.parameters).one_tile
-    assert params is not None and params.stage == "espcn_x2"
-    served = stage_config(UPSCALE_X2_FAST.stages[0]).parameters
-    assert params.params == StageParams.from_parameters(served)  # the stage model's own graph and engine
-    first, *_, last = UPSCALE_X2_FAST.ensemble_steps(one_tile=True)
-    assert first.output_map["ENCODED"] == last.input_map["ENCODED"] == "encoded"
-    for name in ("upscale_x2_decode", "denoise_decode"):
-        assert DecodeParams.from_parameters(configs[name].parameters).one_tile is None
+    for pipeline in (UPSCALE_X2_FAST, DENOISE):
+        decode = configs[pipeline.decode_model]
+        (group,) = decode.instance_groups
+        assert group.rate_limiter == PHOTO_RATE_LIMIT  # it runs a network: it takes its turn on the cores
+        assert "ENCODED" in [tensor.name for tensor in decode.outputs]
+        params = DecodeParams.from_parameters(decode.parameters)
+        assert params.one_tile is not None and params.one_tile.stage == pipeline.stages[0].name
+        served = stage_config(pipeline.stages[0]).parameters
+        assert params.one_tile.params == StageParams.from_parameters(served)  # the stage model's own graph and engine
+        first, *_, last = pipeline.ensemble_steps(one_tile=True)
+        assert first.output_map["ENCODED"] == last.input_map["ENCODED"] == "encoded"
+    # Holding photo_compute, denoise's decode runs what NOISE_LEVEL asks itself: no BLS to a model that needs it.
+    denoise = DecodeParams.from_parameters(configs["denoise_decode"].parameters)
+    assert denoise.one_tile is not None and denoise.one_tile.side == ("NOISE_LEVEL",)
+    assert denoise.analysis_in_decode is not None and denoise.noise_map_in_decode is not None
+    assert denoise.analysis_in_decode.params == StageParams.from_parameters(stage_config(ANALYSIS).parameters)
+    assert denoise.noise_map_in_decode.params == StageParams.from_parameters(stage_config(NOISE_MAP).parameters)
+    for name in ("upscale_x2_decode", "dejpeg_decode", "inpaint_decode"):
+        params = DecodeParams.from_parameters(configs[name].parameters)
+        assert params.one_tile is None and params.analysis_in_decode is None
         assert configs[name].instance_groups[0].rate_limiter is None  # it calls networks by BLS: it must not hold one
 
 

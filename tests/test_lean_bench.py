@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lumaflow.bench.lean import NOISE_LEVEL, InProcess, in_process_window, ordinary_repository, work
+from lumaflow.bench.lean import (
+    NOISE_LEVEL,
+    InProcess,
+    in_process_window,
+    ordinary_repository,
+    server_side_table,
+    work,
+)
 from lumaflow.bench.lean_python_work import measure, table
 from lumaflow.bench.lean_starts import in_process_once
 from lumaflow.bench.lean_starts import table as starts_table
@@ -47,19 +54,30 @@ def test_the_python_work_of_decode_and_encode_is_timed_beside_pillow(model_repos
     assert "| upscale_x2_fast |" in table([row])
 
 
+@pytest.mark.parametrize(("pipeline", "stage"), [("upscale_x2_fast", "espcn_x2"), ("denoise", "ffdnet")])
 def test_the_ordinary_path_is_the_same_models_with_the_one_tile_path_off(
-    model_repository: Path, tmp_path: Path
+    model_repository: Path, tmp_path: Path, pipeline: str, stage: str
 ) -> None:
-    copied = ordinary_repository(model_repository, tmp_path / "ordinary", "upscale_x2_fast")
+    copied = ordinary_repository(model_repository, tmp_path / "ordinary", pipeline)
     assert copied is not None
-    decode = (copied / "upscale_x2_fast_decode" / "config.pbtxt").read_text()
-    shipped = (model_repository / "upscale_x2_fast_decode" / "config.pbtxt").read_text()
+    decode = (copied / f"{pipeline}_decode" / "config.pbtxt").read_text()
+    shipped = (model_repository / f"{pipeline}_decode" / "config.pbtxt").read_text()
     assert "ENCODED" in shipped and "ENCODED" not in decode  # the file decode would hand on
-    assert "ENCODED" not in (copied / "upscale_x2_fast" / "config.pbtxt").read_text()
-    assert (copied / "espcn_x2" / "config.pbtxt").read_text() == (
-        model_repository / "espcn_x2" / "config.pbtxt"
-    ).read_text()
-    assert ordinary_repository(model_repository, tmp_path / "denoise", "denoise") is None  # it has no one-tile path
+    assert "photo_compute" in shipped and "photo_compute" not in decode  # it asks its networks by BLS again
+    assert "ENCODED" not in (copied / pipeline / "config.pbtxt").read_text()
+    assert (copied / stage / "config.pbtxt").read_text() == (model_repository / stage / "config.pbtxt").read_text()
+    assert ordinary_repository(model_repository, tmp_path / "dejpeg", "dejpeg") is None  # it has no one-tile path
+
+
+def test_the_server_side_table_sets_each_servers_time_a_photo_side_by_side() -> None:
+    rows = [{"model": "denoise", "infer_us": 150_000}, {"model": "ffdnet", "infer_us": 140_000}]
+    result = {
+        "pipeline": "denoise",
+        "clients": 1,
+        "stages": rows,
+        "ordinary_stages": [{**rows[0], "infer_us": 160_000}],
+    }
+    assert server_side_table([result]).splitlines()[-1] == "| denoise | 1 | 150.0 | 160.0 | 1.067 |"
 
 
 def test_the_starts_benchmark_times_the_decodes_engine_call_in_process() -> None:

@@ -51,12 +51,14 @@ def test_decode_finishes_a_photo_of_one_tile_written_as_the_network_returns_it(
     assert takes_one_tile_path(_decoded(*size, **options), decoder.params.bucket_max_side) is finished
 
 
-def test_a_decode_that_asks_a_network_may_not_finish_photos() -> None:
+def test_a_decode_that_would_ask_a_network_by_bls_may_not_finish_photos() -> None:
     params = DecodeParams.from_model_config(triton_json(decode_config(DENOISE)))
-    one_tile = DecodeParams.from_model_config(triton_json(decode_config(UPSCALE_X2_FAST))).one_tile
+    assert params.one_tile is not None and params.analysis_in_decode is not None
     schema = options_schema(DENOISE.name, DENOISE.options, DENOISE.presets)
-    with pytest.raises(ValueError, match="no side input"):
-        Decoder.create(replace(params, one_tile=one_tile), schema, ("NOISE_LEVEL",))
+    Decoder.create(params, schema, ("NOISE_LEVEL",))  # it runs the analysis and the estimator itself
+    for without in (replace(params, analysis_in_decode=None), replace(params, noise_map_in_decode=None)):
+        with pytest.raises(ValueError, match="must run what its side inputs ask"):
+            Decoder.create(without, schema, ("NOISE_LEVEL",))
 
 
 def test_encode_returns_the_file_decode_wrote_and_says_so_in_info() -> None:

@@ -5,7 +5,8 @@ One instance per pipeline: its parameters (``DecodeParams``) carry the pipeline'
 presets and looks; it validates OPTIONS against the pipeline's schema (the file beside the pipeline in
 the model repository), so a bad option fails before any work, and hands META on to encode. Where the
 parameters name a ``one_tile`` stage, it opens that stage's graph too and finishes a photo that fits one
-tile itself (``lumaflow.runtime.one_tile``), handing the file on as ENCODED.
+tile itself (``lumaflow.runtime.one_tile``), handing the file on as ENCODED; it then holds ``photo_compute`` and
+runs the analysis and the estimator itself instead of asking them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from lumaflow import contract
 from lumaflow.params import DecodeParams
 from lumaflow.runtime.decoding import Decoder, decode_request
-from lumaflow.runtime.one_tile import OneTileRunner
+from lumaflow.runtime.one_tile import OneTileRunner, OpenedStage
 from lumaflow.runtime.progress import ProgressBoard
 from lumaflow.server.models.base import (
     Outputs,
@@ -39,16 +40,25 @@ class TritonPythonModel(RequestModel):
         side = tuple(output["name"] for output in self.config["output"] if output["name"] not in produced)
         self.decoder = Decoder.create(params, schema, side)
         self.board = ProgressBoard()
+        repository = self.model_directory.parent
         self.one_tile = None
         if params.one_tile is not None:
-            self.one_tile = OneTileRunner.open(params.one_tile, self.model_directory.parent, params.bucket_max_side)
+            self.one_tile = OneTileRunner.open(params.one_tile, repository, params.bucket_max_side)
+        self.analysis, self.estimator = (
+            None if stage is None else OpenedStage.open(stage, repository)
+            for stage in (params.analysis_in_decode, params.noise_map_in_decode)
+        )
 
     def _analyse(self, crops: Any) -> Any:
-        """The analysis network's rows for a photo's grid crops, in one BLS request."""
+        """The analysis network's rows for a photo's grid crops, in one BLS request (or run here: see setup)."""
+        if self.analysis is not None:
+            return self.analysis.run({contract.PIXELS.name: crops})
         return call_model(self.decoder.params.analysis_model, {contract.PIXELS.name: crops}, contract.ANALYSIS.name)
 
     def _estimate(self, crops: Any) -> Any:
-        """The noise-map estimator's level for each of a photo's grid crops, in one BLS request."""
+        """The noise-map estimator's level for each of a photo's grid crops, in one BLS request (or run here)."""
+        if self.estimator is not None:
+            return self.estimator.run({contract.PIXELS.name: crops})
         model = self.decoder.params.noise_map_model
         return call_model(model, {contract.PIXELS.name: crops}, contract.NOISE_ESTIMATE.name)
 
@@ -70,5 +80,5 @@ class TritonPythonModel(RequestModel):
             decoded, file = finished
             encoded = bytes_tensor(file)
             if progress_id := decoded.meta.options.get("progress"):  # posted as the tiler posts a whole photo
-                self.board.post(str(progress_id), self.one_tile.stage.stage, 1, 1)
+                self.board.post(str(progress_id), self.one_tile.stage, 1, 1)
         return {**decoded.outputs(), contract.ENCODED.name: encoded}
