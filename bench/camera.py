@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import statistics
 import tempfile
@@ -35,6 +34,7 @@ from lumaflow.build.pixels import PixelsGraph
 from lumaflow.build.quantize import calibration_frames, quantize_int8
 from lumaflow.build.registry import ModelDescriptor, load_file
 from lumaflow.loadtest import report
+from lumaflow.loadtest.report import write_json
 from lumaflow.runtime.engines import Engine, EnginePolicy, open_engine
 
 WEIGHTS_DIR = Path(lumaflow.build.__file__).parent / "weights"
@@ -251,8 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         print(table(results))
         for result in results:
             print(f"\n{result['network']}: {result['metric']}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(args.out, report)
     print(f"\nwrote {args.out}")
     return 0
 

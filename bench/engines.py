@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ from lumaflow.build.photos import eval_photos, resize_long_side
 from lumaflow.contract import DataType
 from lumaflow.ensemble.stages import STAGES, Stage
 from lumaflow.ensemble.warmup import CAMERA_FRAME
-from lumaflow.loadtest.report import machine
+from lumaflow.loadtest.report import machine, write_json
 from lumaflow.runtime.engines import ENGINES, Engine, EnginePolicy, open_engine
 
 REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
@@ -335,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             "gemm_threads": threads,
             "stages": rows,
         }
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.out, report)
     return 0
 
 

@@ -38,7 +38,7 @@ from lumaflow.ensemble.pipelines import PIPELINES
 from lumaflow.ensemble.render import Embedded, decode_config, ensemble_config, render
 from lumaflow.ensemble.stages import Stage
 from lumaflow.loadtest.photos import Request, closed_loop, photo_inputs
-from lumaflow.loadtest.report import LoadPoint, StageTime, machine, stage_times
+from lumaflow.loadtest.report import LoadPoint, StageTime, machine, stage_times, write_json
 from lumaflow.loadtest.stats import statistics_snapshot
 from lumaflow.runtime.engines import Engine
 from lumaflow.runtime.imaging import encode_image
@@ -99,7 +99,7 @@ class InProcess:
 
     def __init__(self, stage: Stage, repository: Path) -> None:
         # Opened as the served stage opens it, from its rendered config (engine, graph file, threads).
-        self.engine: Engine = OfflineServer(repository).stage(stage)[1]
+        self.engine: Engine = OfflineServer(repository).stage(stage).engine
         self.side_inputs = self.engine.input_names[1:]  # the noise level, told
         self.engine_s = 0.0
 
@@ -366,8 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(server_side_table(results))
     if args.out:
         report = {"machine": machine(), "side": args.side, "seconds": args.seconds, "results": results}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        write_json(args.out, report, indent=1)
         print(f"wrote {args.out}")
     return 0
 

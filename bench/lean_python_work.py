@@ -41,7 +41,7 @@ def measure(pipeline: str, side: int, rounds: int, repeats: int, repository: Pat
     decoder, card = offline.prepared(PIPELINES[pipeline])
     jpeg, options = task.jpegs[0], json.dumps(task.options).encode()
     decoded = decode_request(decoder, jpeg, options, None, offline.analyse)
-    engine = offline.stage(task.stage)[1]
+    engine = offline.stage(task.stage).engine
     side_inputs = {name: decoded.side[name] for name in engine.input_names[1:]}
     pixels = engine.run({engine.input_names[0]: decoded.pixels, **side_inputs})[0]
     calls: dict[str, Callable[[], object]] = {

@@ -30,7 +30,7 @@ from lumaflow.build.offline import triton_json
 from lumaflow.ensemble.pipelines import PIPELINES
 from lumaflow.ensemble.render import decode_config
 from lumaflow.loadtest.photos import Request, photo_inputs
-from lumaflow.loadtest.report import machine
+from lumaflow.loadtest.report import machine, write_json
 from lumaflow.params import DecodeParams
 from lumaflow.runtime.one_tile import OneTileRunner
 from lumaflow.server.process import running_server
@@ -116,8 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     print(table(report))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        write_json(args.out, report, indent=1)
         print(f"wrote {args.out}")
     return 0
 

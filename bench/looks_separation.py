@@ -10,7 +10,6 @@ photo at a camera frame's size and at about a megapixel. A benchmark, not a test
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
@@ -22,7 +21,7 @@ import numpy as np
 
 from lumaflow.bench.camera import time_interleaved
 from lumaflow.build.deploy import DEFAULT_REPOSITORY
-from lumaflow.loadtest.report import machine
+from lumaflow.loadtest.report import machine, write_json
 
 SIZES = ((240, 320), (768, 1024))
 PHOTO = "pz_citrus-fruits"  # a validation photo (lumaflow.build.photo_sets)
@@ -95,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ratio = ms["push apart (served)"] / ms["no push"]
         print(f"| {size} | {' | '.join(f'{ms[name]:.1f}' for name in names)} | {ratio:.2f} |")
     if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.out, report)
     return 0
 
 

@@ -9,14 +9,13 @@ instance costs is its stub's RSS; the sums show where the memory is.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from lumaflow.build.deploy import DEFAULT_REPOSITORY
 from lumaflow.loadtest.memory import rss_bytes, tree_pss_bytes, tree_rss_bytes
-from lumaflow.loadtest.report import machine
+from lumaflow.loadtest.report import machine, write_json
 from lumaflow.server.process import running_server
 
 MIB = 1024 * 1024
@@ -60,8 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = {"machine": machine(), **served_memory(args.model_repository)}
     print(table(report))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.out, report)
         print(f"wrote {args.out}")
     return 0
 

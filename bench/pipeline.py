@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import platform
 import shutil
@@ -38,6 +37,7 @@ from tritonclient.grpc import model_config_pb2 as pb
 
 from lumaflow.client.protocol import photo_inputs
 from lumaflow.loadtest.memory import PeakMemory
+from lumaflow.loadtest.report import write_json
 from lumaflow.loadtest.stats import model_counts
 from lumaflow.server.process import TritonServer, running_server
 
@@ -168,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_12mp:
             report["twelve_megapixels"] = {"upscale_x2": twelve_megapixels(server)}
             _table("a 4000x3000 JPEG through upscale_x2", report["twelve_megapixels"])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out, report)
     print(f"\nwrote {args.out}")
     return 0
 

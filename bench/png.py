@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import functools
 import io
-import json
 import statistics
 import time
 import zlib
@@ -25,7 +24,7 @@ from isal import isal_zlib
 from PIL import Image
 
 from lumaflow.bench.lean import PHOTOS
-from lumaflow.loadtest.report import machine
+from lumaflow.loadtest.report import machine, write_json
 from lumaflow.runtime.png import DEFLATE_LEVEL, filtered_rows, write_png
 
 Writer = Callable[[np.ndarray], bytes]
@@ -113,9 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     print(table(results))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
         report = {"machine": machine(), "rounds": args.rounds, "photos": results}
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        write_json(args.out, report, indent=1)
         print(f"wrote {args.out}")
     return 0
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import platform
 import statistics
@@ -29,6 +28,7 @@ from PIL import Image
 
 from lumaflow.client.protocol import photo_inputs
 from lumaflow.ensemble.stages import INPAINT
+from lumaflow.loadtest.report import write_json
 from lumaflow.loadtest.stats import model_counts
 from lumaflow.runtime import tiling
 from lumaflow.server.process import running_server
@@ -124,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{name:<44} {row['seconds']:.2f} s, {row['tiles_sent']} of {row['tiles_total']} tiles to the network"
             )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out, report)
     return 0
 
 

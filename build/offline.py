@@ -33,11 +33,11 @@ from lumaflow.params import DecodeParams, StageParams, TilerParams
 from lumaflow.runtime.crops import grid_crops, summarise_analysis
 from lumaflow.runtime.decoding import Decoder, decode_request
 from lumaflow.runtime.encoding import encode_result, served_cards
-from lumaflow.runtime.engines import Engine, EnginePolicy, open_engine
+from lumaflow.runtime.engines import EnginePolicy, open_engine
 from lumaflow.runtime.guidance import guided_result
 from lumaflow.runtime.quality_check import quality_check
 from lumaflow.runtime.router import route
-from lumaflow.runtime.stage import StageSpec, checked_inputs, run_batch, stage_spec
+from lumaflow.runtime.stage import OpenedStage, stage_spec
 from lumaflow.runtime.tiled import TileCounts, tile_and_run
 
 REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
@@ -69,33 +69,30 @@ class OfflineServer:
     def __init__(self, repository: Path = REPOSITORY, *, untiled: bool = False) -> None:
         self.repository = repository
         self.untiled = untiled
-        self._stages: dict[str, tuple[StageSpec, Engine]] = {}
+        self._stages: dict[str, OpenedStage] = {}
         self._tilers: dict[str, TilerParams] = {}
         self._pipelines: dict[Pipeline, tuple[Decoder, dict[str, Any]]] = {}
         self._timed = 0.0
 
-    def stage(self, stage: Stage) -> tuple[StageSpec, Engine]:
+    def stage(self, stage: Stage) -> OpenedStage:
         """The stage's checks and engine, as its served model builds them from its rendered config."""
         if stage.name not in self._stages:
             config = triton_json(stage_config(stage))
             params = StageParams.from_model_config(config)
             policy = EnginePolicy(threads=params.intra_op_threads, shrink_arena=params.shrink_arena)
             engine = open_engine(params.engine, self.repository / stage.name / "1" / params.onnx_file, policy)
-            spec = stage_spec(config, params)
-            spec.check_graph(engine)
-            self._stages[stage.name] = (spec, engine)
+            self._stages[stage.name] = OpenedStage.checked(stage_spec(config, params), engine)
         return self._stages[stage.name]
 
     def run_stage(self, stage: Stage, inputs: Mapping[str, np.ndarray], *, timed: bool = True) -> np.ndarray:
         """One request to the stage model (no tiling): its checked inputs through its engine."""
-        spec, engine = self.stage(stage)
+        opened = self.stage(stage)
         started = time.perf_counter()
-        (result,) = run_batch(spec, engine, [checked_inputs(spec, inputs)])
-        if timed:
-            self._timed += time.perf_counter() - started
-        if isinstance(result, Exception):
-            raise result
-        return result
+        try:
+            return opened.run(inputs)
+        finally:
+            if timed:
+                self._timed += time.perf_counter() - started
 
     def analyse(self, crops: np.ndarray) -> np.ndarray:
         """The analysis network's rows for crops, as decode's and the router's BLS calls get them."""

@@ -103,7 +103,7 @@ TORCH_ENGINE = "torch_cuda"  # lumaflow.runtime.engines.ENGINES
 
 def embedded_stage_params(stage: Stage) -> StageParams:
     """What a network stage's python-backend model opens: its graph, engine, threads and bounds (the stage model's
-    parameters on the embedded target, and a one-tile decode's ``OneTileStage.params``)."""
+    parameters on the embedded target, and a one-tile decode's ``StageInDecode.params``)."""
     if stage.network is None:
         raise ValueError(f"stage {stage.name!r} has no network")
     graph_file, engine = stage.network.embedded_graph

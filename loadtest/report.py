@@ -230,3 +230,9 @@ def machine() -> dict[str, Any]:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "summary": f"{cpu}, {cores} cores, Python {platform.python_version()}",
     }
+
+
+def write_json(out: Path, report: Mapping[str, Any], indent: int = 2) -> None:
+    """A benchmark's JSON report at ``out`` (its folder made if need be), ending in a newline as committed files do."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=indent) + "\n")

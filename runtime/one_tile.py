@@ -26,10 +26,9 @@ from lumaflow.params import StageInDecode
 from lumaflow.runtime import tiling
 from lumaflow.runtime.decoding import NO_ALPHA, Decoded
 from lumaflow.runtime.encoding import write_result
-from lumaflow.runtime.engines import Engine
 from lumaflow.runtime.meta import OneTile
 from lumaflow.runtime.quality_check import wanted
-from lumaflow.runtime.stage import StageSpec, checked_inputs, open_served_engine, run_batch
+from lumaflow.runtime.stage import OpenedStage
 
 NO_PIXELS = np.zeros((1, 0, 0, 3), dtype=np.uint8)  # what decode hands on instead of the pixels it already ran
 
@@ -44,37 +43,6 @@ def takes_one_tile_path(decoded: Decoded, tile: int) -> bool:
         and meta.guidance is None
         and not wanted(meta)
     )
-
-
-@dataclass(frozen=True)
-class OpenedStage:
-    """A stage model's graph opened in decode (``StageInDecode``): its checks, batching and engine, as the stage
-    model runs a request alone."""
-
-    spec: StageSpec
-    engine: Engine
-
-    @classmethod
-    def open(cls, stage: StageInDecode, repository: Path) -> OpenedStage:
-        """The stage's graph from its own model folder in ``repository``, checked against the declared inputs."""
-        spec = StageSpec(
-            pixels=stage.pixels, channels=3, pixel_rank=4, side=stage.side, output=stage.output, params=stage.params
-        )
-        engine = open_served_engine(stage.params, repository / stage.stage / "1")
-        spec.check_graph(engine)
-        return cls(spec, engine)
-
-    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """One request's output; ``InvalidInput`` as the stage model answers a bad one."""
-        (result,) = run_batch(self.spec, self.engine, [checked_inputs(self.spec, inputs)])
-        if isinstance(result, Exception):
-            raise result
-        return result
-
-    def warm(self, side: int, dtypes: tuple[str, ...]) -> None:
-        """One call on zeros, ``side`` px square, so that the first request does not pay for the engine's first."""
-        zeros = {name: np.zeros((1, 1), dtype) for name, dtype in zip(self.spec.side, dtypes, strict=True)}
-        self.run({self.spec.pixels: np.zeros((1, side, side, self.spec.channels), np.uint8), **zeros})
 
 
 def run_one_tile(decoded: Decoded, network: OpenedStage, stage: str) -> tuple[Decoded, bytes]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from lumaflow import contract
-from lumaflow.params import StageParams
+from lumaflow.params import StageInDecode, StageParams
 from lumaflow.runtime.batching import chunk_by_pixels
 from lumaflow.runtime.engines import Engine, EnginePolicy, open_engine
 from lumaflow.runtime.errors import InvalidInput
@@ -134,3 +134,38 @@ def run_batch(spec: StageSpec, engine: Engine, batch: Sequence[Inputs]) -> list[
                 results[index] = output[offset : offset + count]
                 offset += count
     return results
+
+
+@dataclass(frozen=True)
+class OpenedStage:
+    """A stage model's checks and engine opened in this process, run one request at a time as the stage model runs
+    a request alone: in a one-tile decode (``StageInDecode``), and in the offline evaluation."""
+
+    spec: StageSpec
+    engine: Engine
+
+    @classmethod
+    def open(cls, stage: StageInDecode, repository: Path) -> OpenedStage:
+        """The stage's graph from its own model folder in ``repository``, opened as the stage model opens it and
+        checked against the declared inputs (PIXELS first: ``ensemble.render`` renders no other)."""
+        channels, pixel_rank = contract.PIXELS.dims[-1], len(contract.PIXELS.dims) + 1
+        spec = StageSpec(stage.pixels, channels, pixel_rank, stage.side, stage.output, stage.params)
+        return cls.checked(spec, open_served_engine(stage.params, repository / stage.stage / "1"))
+
+    @classmethod
+    def checked(cls, spec: StageSpec, engine: Engine) -> OpenedStage:
+        """``engine`` for ``spec``, whose graph must take the declared inputs (a stale graph fails here)."""
+        spec.check_graph(engine)
+        return cls(spec, engine)
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """One request's output; ``InvalidInput`` as the stage model answers a bad one."""
+        (result,) = run_batch(self.spec, self.engine, [checked_inputs(self.spec, inputs)])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def warm(self, side: int, dtypes: tuple[str, ...]) -> None:
+        """One call on zeros, ``side`` px square, so that the first request does not pay for the engine's first."""
+        zeros = {name: np.zeros((1, 1), dtype) for name, dtype in zip(self.spec.side, dtypes, strict=True)}
+        self.run({self.spec.pixels: np.zeros((1, side, side, self.spec.channels), np.uint8), **zeros})

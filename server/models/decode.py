@@ -17,8 +17,9 @@ from typing import Any
 from lumaflow import contract
 from lumaflow.params import DecodeParams
 from lumaflow.runtime.decoding import Decoder, decode_request
-from lumaflow.runtime.one_tile import OneTileRunner, OpenedStage
+from lumaflow.runtime.one_tile import OneTileRunner
 from lumaflow.runtime.progress import ProgressBoard
+from lumaflow.runtime.stage import OpenedStage
 from lumaflow.server.models.base import (
     Outputs,
     RequestModel,
